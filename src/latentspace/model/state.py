@@ -1,0 +1,105 @@
+"""LatentState: everything needed to continue a batch of sequences from where they stopped.
+
+A state is *consumed* when `LatentModel.step/feed/decode` advances it (the KV cache is extended in
+place, which is what makes stepping cheap). Using a consumed state raises; call `fork()` first
+to branch (e.g. to ask several questions from one encoded context).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from latentspace.errors import LatentspaceError
+from latentspace.model import kv
+from latentspace.model.fingerprint import check_same
+
+LATENT_ID = -1  # marks sequence slots filled by a continuous vector rather than a token
+
+
+@dataclass
+class LatentState:
+    """A batch of left-padded sequences held in a KV cache.
+
+    ids: ``[B, T]`` token id per slot (``LATENT_ID`` for latent slots, pad id where masked).
+    attention_mask: ``[B, T]`` 1 for real slots, 0 for left padding.
+    next_position: ``[B]`` position id the next slot will get (pads do not count).
+    logits: ``[B, vocab]`` next-token logits after the last slot.
+    hidden: ``[B, d]`` last-layer hidden state (after the final norm) at the last slot, or None.
+    """
+
+    cache: object
+    ids: torch.Tensor
+    attention_mask: torch.Tensor
+    next_position: torch.Tensor
+    logits: torch.Tensor
+    hidden: torch.Tensor | None
+    consumed: bool = field(default=False, repr=False)
+
+    @property
+    def batch_size(self) -> int:
+        return self.ids.shape[0]
+
+    @property
+    def length(self) -> int:
+        """Sequence slots held, padding included."""
+        return self.ids.shape[1]
+
+    def check_usable(self) -> None:
+        if self.consumed:
+            raise LatentspaceError("this LatentState was already advanced; call state.fork() before branching")
+
+    def fork(self) -> LatentState:
+        """An independent copy (the KV cache is cloned)."""
+        self.check_usable()
+        return replace(self, cache=kv.clone(self.cache), consumed=False)
+
+    def latent_slots(self) -> torch.Tensor:
+        """Boolean ``[B, T]``: slots filled by continuous vectors."""
+        return self.ids == LATENT_ID
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | Path, fingerprint: dict, meta: dict | None = None) -> Path:
+        """safetensors with a JSON header carrying the model fingerprint; written atomically."""
+        self.check_usable()
+        path = Path(path)
+        tensors = kv.flatten(self.cache)
+        tensors.update(ids=self.ids, attention_mask=self.attention_mask, next_position=self.next_position)
+        tensors["logits"] = self.logits
+        if self.hidden is not None:
+            tensors["hidden"] = self.hidden
+        header = {"kind": "latent_state", "fingerprint": json.dumps(fingerprint), "meta": json.dumps(meta or {})}
+        tmp = path.with_name(f".{path.name}.tmp")
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=header)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, fingerprint: dict, device: torch.device | str = "cpu") -> LatentState:
+        path = Path(path)
+        if not path.is_file():
+            raise LatentspaceError(f"no saved state at {path}")
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                header = f.metadata() or {}
+            tensors = load_file(str(path), device=str(device))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise LatentspaceError(f"cannot read {path.name}: corrupt or truncated safetensors") from err
+        if header.get("kind") != "latent_state":
+            raise LatentspaceError(f"{path.name} is not a saved LatentState")
+        check_same(json.loads(header["fingerprint"]), fingerprint, "latent state")
+        return cls(
+            cache=kv.unflatten(tensors),
+            ids=tensors["ids"],
+            attention_mask=tensors["attention_mask"],
+            next_position=tensors["next_position"],
+            logits=tensors["logits"],
+            hidden=tensors.get("hidden"),
+        )

@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from latentspace import Intervention, LatentspaceError
+
+
+def _n_hooks(model):
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def test_hooks_removed_after_exception(llama):
+    before = _n_hooks(llama.model)
+    ivs = [Intervention("resid_post", 0, "add", torch.ones(llama.hidden_size))]
+    with pytest.raises(RuntimeError, match="boom"):
+        with llama.hooks(record=[("resid_post", 1)], interventions=ivs):
+            assert _n_hooks(llama.model) > before
+            raise RuntimeError("boom")
+    assert _n_hooks(llama.model) == before
+
+
+def test_interventions_change_logits_without_touching_caller_tensors(llama):
+    ids, _ = llama.tokenize("Hello world")
+    plain = llama.forward(ids).logits
+    vec = torch.ones(llama.hidden_size)
+    keep = vec.clone()
+    with llama.hooks(interventions=[Intervention("resid_post", 0, "add", vec, scale=3.0)]):
+        steered = llama.forward(ids).logits
+    assert not torch.allclose(steered, plain)
+    assert torch.equal(vec, keep)
+    with llama.hooks(interventions=[Intervention("resid_post", 0, "add", torch.zeros(llama.hidden_size))]):
+        assert torch.equal(llama.forward(ids).logits, plain)
+    assert torch.equal(llama.forward(ids).logits, plain), "hooks must be gone after the block"
+
+
+def test_project_out_removes_the_direction(llama):
+    ids, _ = llama.tokenize("Hello world")
+    direction = torch.randn(llama.hidden_size)
+    ivs = [Intervention("resid_post", 0, "project_out", direction)]
+    with llama.hooks(record=[("resid_post", 0)], interventions=ivs) as rec:
+        llama.forward(ids)
+    along = rec["resid_post", 0] @ (direction / direction.norm())
+    assert along.abs().max() < 1e-5
+
+
+def test_replace_and_fn(llama):
+    ids, _ = llama.tokenize("Hi")
+    value = torch.randn(llama.hidden_size)
+    with llama.hooks(record=[("mlp_out", 1)], interventions=[Intervention("mlp_out", 1, "replace", value)]) as rec:
+        llama.forward(ids)
+    assert torch.equal(rec["mlp_out", 1][0, -1], value)
+    with llama.hooks(record=[("attn_out", 0)], interventions=[Intervention("attn_out", 0, "fn", lambda h: h * 0)]) as rec:
+        llama.forward(ids)
+    assert rec["attn_out", 0].abs().max() == 0
+
+
+def test_positions_apply_to_new_slots_during_cached_generation(llama):
+    prompt_len = llama.tokenize("Hello there")[0].shape[1]
+    vec = torch.randn(llama.hidden_size) * 5
+    generated_only = range(prompt_len, prompt_len + 100)
+    iv = Intervention("resid_post", 0, "add", vec, positions=generated_only)
+    with llama.hooks(interventions=[iv]):
+        state = llama.encode("Hello there")
+    assert torch.equal(state.logits, llama.encode("Hello there").logits), "prompt slots must be untouched"
+    nxt = torch.tensor([[70]])
+    with llama.hooks(interventions=[iv]):
+        steered = llama.feed(state.fork(), nxt)
+    plain = llama.feed(state, nxt)
+    assert not torch.allclose(steered.logits, plain.logits)
+
+
+@pytest.mark.parametrize("site,layer", [("resid_mid", 0), ("resid_post", 2), ("resid_post", None), ("attn_out", -1)])
+def test_unknown_site_or_layer_lists_valid_ones(llama, site, layer):
+    with pytest.raises(LatentspaceError, match="valid"):
+        llama.hooks(record=[(site, layer)])
+
+
+def test_wrong_dimension_intervention_refused(llama):
+    with pytest.raises(LatentspaceError, match="expected last dimension 64"):
+        llama.hooks(interventions=[Intervention("resid_post", 0, "add", torch.ones(3))])

@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from latentspace import LatentspaceError
+from latentspace.model.state import LATENT_ID
+
+
+def test_step_with_token_embedding_equals_feeding_the_token(lm):
+    state = lm.encode(["The capital of France is", "Two plus two"])
+    token = torch.tensor([[70], [71]])
+    as_vector = lm.step(state.fork(), lm.embed(token)[:, 0])
+    as_token = lm.feed(state, token)
+    torch.testing.assert_close(as_vector.logits, as_token.logits, atol=1e-4, rtol=0)
+    torch.testing.assert_close(as_vector.hidden, as_token.hidden, atol=1e-4, rtol=0)
+    assert (as_vector.ids[:, -1] == LATENT_ID).all() and (as_token.ids[:, -1] == token[:, 0]).all()
+
+
+def test_several_latent_steps_at_once_equal_one_by_one(llama):
+    state = llama.encode("Think:")
+    vectors = torch.randn(1, 3, llama.hidden_size) * 0.1
+    together = llama.step(state.fork(), vectors)
+    one = state
+    for i in range(3):
+        one = llama.step(one, vectors[:, i])
+    torch.testing.assert_close(together.logits, one.logits, atol=1e-4, rtol=0)
+    assert together.next_position.tolist() == one.next_position.tolist()
+
+
+def test_greedy_decode_equals_hf_generate(lm):
+    ids, mask = lm.tokenize("Once upon a time")
+    ours = lm.decode(lm.encode("Once upon a time"), max_new_tokens=12)
+    theirs = lm.model.generate(ids, attention_mask=mask, max_new_tokens=12, do_sample=False,
+                               pad_token_id=lm.tokenizer.pad_token_id)
+    assert ours.token_ids[0] == theirs[0, ids.shape[1]:].tolist()
+    assert len(set(ours.token_ids[0])) > 1, "the tiny model should not repeat one token (test would be weak)"
+
+
+def test_sampling_is_deterministic_under_a_seed(llama):
+    a = llama.decode(llama.encode("Hello"), max_new_tokens=10, temperature=1.0, top_p=0.9, seed=3)
+    b = llama.decode(llama.encode("Hello"), max_new_tokens=10, temperature=1.0, top_p=0.9, seed=3)
+    assert a.token_ids == b.token_ids
+
+
+def test_stop_string_and_streaming(llama):
+    full = llama.decode(llama.encode("Hello"), max_new_tokens=12).texts[0]
+    stop = full[3:5]
+    pieces = []
+    cut = llama.decode(llama.encode("Hello"), max_new_tokens=12, stop=[stop], on_text=lambda r, p: pieces.append(p))
+    assert cut.texts[0] == full[: full.find(stop)]
+    assert cut.stop_reasons == [f"stop:{stop}"]
+    assert "".join(pieces) == cut.texts[0]
+
+
+def test_consumed_state_is_refused_and_fork_branches(llama):
+    state = llama.encode("Hello")
+    branch = state.fork()
+    llama.step(state, torch.zeros(llama.hidden_size))
+    with pytest.raises(LatentspaceError, match="fork"):
+        llama.step(state, torch.zeros(llama.hidden_size))
+    assert branch.length == len(llama.tokenize("Hello")[0][0])
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(7), torch.full((64,), float("nan")), torch.full((64,), float("inf"))])
+def test_bad_vectors_are_refused(llama, bad):
+    with pytest.raises(LatentspaceError):
+        llama.step(llama.encode("Hello"), bad)
+
+
+def test_empty_prompt_is_refused(llama):
+    with pytest.raises(LatentspaceError, match="empty prompt"):
+        llama.encode("  ")
