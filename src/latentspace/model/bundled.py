@@ -62,8 +62,9 @@ def load_gguf(path: Path, dtype: torch.dtype = torch.float32):
         with quiet_hf():
             tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
             model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
-    except (OSError, ValueError, KeyError, RuntimeError, IndexError, EOFError) as err:
-        raise LatentspaceError(f"cannot read GGUF {path.name}: corrupt or truncated ({type(err).__name__})") from err
+    except Exception as err:  # noqa: BLE001 - the GGUF readers raise anything (struct.error, KeyError...) on bad bytes
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
+        raise LatentspaceError(f"cannot read GGUF {path.name}: corrupt or truncated ({detail})") from err
     return model.eval(), tok
 
 

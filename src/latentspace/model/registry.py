@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from latentspace.errors import LatentspaceError
 from latentspace.model import bundled
@@ -104,7 +105,7 @@ def _load_folder(path: Path, dtype: torch.dtype):
         with bundled.quiet_hf():
             tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True)
-    except (OSError, ValueError, RuntimeError, KeyError) as err:
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise LatentspaceError(f"cannot load model folder {path}: {first}") from err
     return model.eval(), tok

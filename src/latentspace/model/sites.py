@@ -15,7 +15,7 @@ model. Everything else names sites canonically:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch.nn as nn
 
@@ -73,10 +73,10 @@ class SiteMap:
     """The resolved modules of one loaded model."""
 
     family: str
-    embed: nn.Module
-    layers: nn.ModuleList
-    final_norm: nn.Module
-    unembed: nn.Module
+    embed: nn.Module = field(repr=False)
+    layers: nn.ModuleList = field(repr=False)
+    final_norm: nn.Module = field(repr=False)
+    unembed: nn.Module = field(repr=False)
     attn_name: str
     mlp_name: str
     from_table: bool
@@ -98,6 +98,12 @@ class SiteMap:
         if site in ("resid_pre", "resid_post"):
             return block
         return getattr(block, self.attn_name if site == "attn_out" else self.mlp_name)
+
+
+    def paths(self, model: nn.Module, layer: int = 0) -> dict[str, str]:
+        """Canonical site -> dotted module path (layer sites shown for ``layer``)."""
+        names = {id(m): n for n, m in model.named_modules()}
+        return {s: names[id(self.module(s, layer if s in LAYER_SITES else None))] for s in SITES}
 
 
 def check_site(site: str, layer: int | None, n_layers: int) -> None:

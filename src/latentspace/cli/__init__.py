@@ -1,0 +1,1 @@
+"""The `latentspace` command line: one module per command group."""

@@ -1,0 +1,40 @@
+"""`latentspace generate`: plain text generation through the LatentModel decode loop."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model
+
+
+def generate(
+    prompt: Annotated[str, typer.Argument(help="The prompt (a user message unless --raw).")],
+    model: ModelOpt = DEFAULT,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, help="Most new tokens.")] = 64,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy.")] = 0.0,
+    top_p: Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus sampling mass.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Do not apply the chat template.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Generate text, streaming it as it comes.
+
+    Example: latentspace generate "What is the capital of France?" -n 20
+    """
+    lm = load_model(model, quiet=json_out)
+    state = lm.encode(prompt, chat=not raw)
+    started = time.perf_counter()
+    stream = None if json_out else (lambda row, piece: console.print(piece, end="", highlight=False))
+    result = lm.decode(state, max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                       seed=seed, stop=stop or (), on_text=stream)
+    seconds = time.perf_counter() - started
+    data = {"model": lm.name, "prompt": prompt, "text": result.texts[0], "tokens": result.n_tokens,
+            "stop_reason": result.stop_reasons[0], "seconds": round(seconds, 3)}
+    if json_out:
+        emit_json(data)
+    else:
+        console.print(f"\n[dim]{data['tokens']} tokens, {seconds:.2f} s, stop: {data['stop_reason']}[/dim]")

@@ -1,0 +1,79 @@
+"""`latentspace models` and `latentspace info`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from latentspace.cli.common import DEFAULT, JsonOpt, console, emit_json, load_model
+from latentspace.model import bundled
+from latentspace.model.registry import REGISTRY
+
+
+def models(json_out: JsonOpt = False) -> None:
+    """List the models latentspace knows by name, and whether each is cached.
+
+    Any local Hugging Face folder or .gguf file also works wherever a model is asked for.
+
+    Example: latentspace models --json
+    """
+    rows = [
+        {"name": e.name, "family": e.family, "params": e.params, "cached": e.cached, "description": e.description}
+        for e in REGISTRY.values()
+    ]
+    if json_out:
+        emit_json({"models": rows, "home": str(bundled.home())})
+        return
+    table = Table(title=f"models (cache: {bundled.home()})")
+    for col in ("name", "family", "params", "cached", "description"):
+        table.add_column(col)
+    for r in rows:
+        cached = {True: "yes", False: "no (converted on first use)", None: "-"}[r["cached"]]
+        table.add_row(r["name"], r["family"], r["params"], cached, r["description"])
+    console.print(table)
+
+
+def info(
+    model_arg: Annotated[str | None, typer.Argument(metavar="MODEL", help="Model to describe.")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Same as MODEL.")] = DEFAULT,
+    json_out: JsonOpt = False,
+) -> None:
+    """Describe a model: sizes, canonical sites and their module paths, fingerprint.
+
+    Examples: latentspace info tiny ; latentspace info smollm2-135m --json
+    """
+    lm = load_model(model_arg or model, quiet=json_out)
+    cfg = lm.config
+    data = {
+        "name": lm.name,
+        "family": lm.sites.family,
+        "sites_from": "table" if lm.sites.from_table else "name search",
+        "layers": lm.n_layers,
+        "hidden_size": lm.hidden_size,
+        "vocab_size": lm.vocab_size,
+        "attention_heads": getattr(cfg, "num_attention_heads", None),
+        "kv_heads": getattr(cfg, "num_key_value_heads", getattr(cfg, "num_attention_heads", None)),
+        "parameters": sum(p.numel() for p in lm.model.parameters()),
+        "dtype": str(lm.dtype).removeprefix("torch."),
+        "device": str(lm.device),
+        "chat_template": bool(getattr(lm.tokenizer, "chat_template", None)),
+        "sites": lm.sites.paths(lm.model),
+        "fingerprint": lm.fingerprint,
+    }
+    if json_out:
+        emit_json(data)
+        return
+    table = Table(title=f"{lm.name}", show_header=False)
+    for key, value in data.items():
+        if key not in ("sites", "fingerprint"):
+            table.add_row(key, f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
+    table.add_row("fingerprint", ", ".join(f"{k}={v}" for k, v in data["fingerprint"].items()))
+    console.print(table)
+    sites = Table(title="canonical sites (layer sites shown for layer 0)")
+    sites.add_column("site")
+    sites.add_column("module path")
+    for site, path in data["sites"].items():
+        sites.add_row(site, path)
+    console.print(sites)

@@ -1,0 +1,8 @@
+"""Tour sections, in the order the tour shows them. Add a capability's section here."""
+
+from latentspace.tour.sections.generation import generation
+from latentspace.tour.sections.latent_step import latent_step
+from latentspace.tour.sections.layer_norms import layer_norms
+from latentspace.tour.sections.next_token import next_token
+
+SECTIONS = [generation, next_token, layer_norms, latent_step]
