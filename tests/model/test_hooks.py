@@ -56,8 +56,7 @@ def test_replace_and_fn(llama):
 def test_positions_apply_to_new_slots_during_cached_generation(llama):
     prompt_len = llama.tokenize("Hello there")[0].shape[1]
     vec = torch.randn(llama.hidden_size) * 5
-    generated_only = range(prompt_len, prompt_len + 100)
-    iv = Intervention("resid_post", 0, "add", vec, positions=generated_only)
+    iv = Intervention("resid_post", 0, "add", vec, positions=slice(prompt_len, None))
     with llama.hooks(interventions=[iv]):
         state = llama.encode("Hello there")
     assert torch.equal(state.logits, llama.encode("Hello there").logits), "prompt slots must be untouched"
@@ -77,3 +76,12 @@ def test_unknown_site_or_layer_lists_valid_ones(llama, site, layer):
 def test_wrong_dimension_intervention_refused(llama):
     with pytest.raises(LatentspaceError, match="expected last dimension 64"):
         llama.hooks(interventions=[Intervention("resid_post", 0, "add", torch.ones(3))])
+
+
+def test_slot_masks_for_lists_ranges_and_slices():
+    from latentspace.model.hooks import slot_mask
+
+    assert slot_mask(10, 4, [9, 11, 13], "cpu").tolist() == [False, True, False, True]
+    assert slot_mask(10, 4, range(11, 13), "cpu").tolist() == [False, True, True, False]
+    assert slot_mask(10, 4, slice(12, None), "cpu").tolist() == [False, False, True, True]
+    assert slot_mask(10, 4, slice(None, 11), "cpu").tolist() == [True, False, False, False]

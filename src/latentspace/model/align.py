@@ -4,7 +4,8 @@
 - ``norm``  rescaled to the mean input-embedding norm (input embeddings are much smaller than
             last-layer states in most models; feeding the raw state is out of distribution).
 - ``ridge`` LatentMAS: W_a = (W_outᵀW_out + λI)⁻¹ W_outᵀW_in, computed from the two embedding
-            matrices alone (no data), then rescaled as ``norm``. For tied embeddings W_a ≈ I.
+            matrices alone (no data), then rescaled as ``norm``. For tied embeddings W_a ≈ s·I,
+            s the input-embedding scale (1 for most models, √d for Gemma).
 - ``soft``  the probability-weighted average of input embeddings under the model's own next-token
             distribution (a "concept token" with no top-k cut; the reason package adds filtering).
 """

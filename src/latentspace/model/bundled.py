@@ -87,6 +87,7 @@ def convert(name: str, gguf_path: Path, show_progress: bool = True) -> Path:
     target = cache_dir(name)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     started = time.perf_counter()
     try:

@@ -37,14 +37,15 @@ class Intervention:
     op: ``add`` (h + scale·value), ``replace`` (value), ``project_out`` (remove the component of h
     along the direction ``value``), ``fn`` (``value(h) -> h``, any function).
     value: a vector of the hidden size, or one per batch row ``[B, d]``; a callable for ``fn``.
-    positions: ``None`` for every slot, or absolute sequence slots.
+    positions: ``None`` for every slot, or absolute sequence slots: a list, a ``range``, or a
+    ``slice`` (``slice(12, None)`` = slot 12 onwards, e.g. only generated tokens).
     """
 
     site: str
     layer: int | None = None
     op: Op = "add"
     value: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None
-    positions: Sequence[int] | None = None
+    positions: Sequence[int] | slice | None = None
     scale: float = 1.0
 
 
@@ -203,9 +204,8 @@ class HookSession:
             return hidden
         if self.positions == "last":
             return hidden[:, -1:]
-        slots = torch.arange(self.offset, self.offset + hidden.shape[1])
-        keep = torch.isin(slots, torch.as_tensor(list(self.positions))).nonzero().flatten()
-        return hidden[:, keep.to(hidden.device)]
+        keep = slot_mask(self.offset, hidden.shape[1], self.positions, hidden.device).nonzero().flatten()
+        return hidden[:, keep]
 
     def _apply(self, iv: Intervention, hidden: torch.Tensor) -> torch.Tensor:
         if iv.op == "fn":
@@ -222,6 +222,19 @@ class HookSession:
                 new = hidden - (hidden * unit).sum(-1, keepdim=True) * unit
         if iv.positions is None:
             return new
-        slots = torch.arange(self.offset, self.offset + hidden.shape[1], device=hidden.device)
-        mask = torch.isin(slots, torch.as_tensor(list(iv.positions), device=hidden.device))
+        mask = slot_mask(self.offset, hidden.shape[1], iv.positions, hidden.device)
         return torch.where(mask[None, :, None], new, hidden)
+
+
+def slot_mask(offset: int, length: int, positions, device) -> torch.Tensor:
+    """Boolean ``[length]``: which slots ``offset .. offset+length-1`` are in ``positions``."""
+    slots = torch.arange(offset, offset + length, device=device)
+    if isinstance(positions, range) and positions.step == 1:
+        positions = slice(positions.start, positions.stop)
+    if isinstance(positions, slice):
+        if positions.step not in (None, 1):
+            raise LatentspaceError("slot slices must have step 1")
+        start = 0 if positions.start is None else positions.start
+        stop = offset + length if positions.stop is None else positions.stop
+        return (slots >= start) & (slots < stop)
+    return torch.isin(slots, torch.as_tensor(list(positions), device=device))

@@ -10,6 +10,7 @@ It wraps the HF model (never reimplements or modifies it). The data flow every c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from functools import cached_property
 
 import torch
@@ -175,8 +176,9 @@ class LatentModel:
         positions = state.next_position[:, None] + (mask.cumsum(1) - 1).clamp_min(0)
         positions = positions.masked_fill(mask == 0, 1)  # pads get any valid position; they are masked
         full_mask = torch.cat([state.attention_mask, mask], dim=1)
-        records = [("final_norm", None)] if with_hidden else []
-        with self.hooks(record=records, positions="last") as rec:
+        # decoding needs only logits: skip even the cheap final-norm hook then
+        session = self.hooks(record=[("final_norm", None)], positions="last") if with_hidden else nullcontext()
+        with session as rec:
             out = self.forward(ids if ids is not None else None, full_mask, inputs_embeds=embeds,
                                position_ids=positions, cache=state.cache, logits_to_keep=1)
         state.consumed = True

@@ -6,7 +6,8 @@ model. Everything else names sites canonically:
 - ``embed``      output of the token-embedding module (per-model scaling included, e.g. Gemma),
                  before any absolute position embedding (GPT-2 adds ``wpe`` after it).
 - ``resid_pre``  input of block ``i`` (the residual stream entering the block).
-- ``resid_post`` output of block ``i`` (what HF calls ``hidden_states[i + 1]``).
+- ``resid_post`` output of block ``i`` (HF's ``hidden_states[i + 1]``, except for the last block:
+                 HF's last entry has the final norm applied, ours does not).
 - ``attn_out``   output of block ``i``'s attention module (before it is added to the residual).
 - ``mlp_out``    output of block ``i``'s MLP (before it is added to the residual).
 - ``final_norm`` output of the final norm (HF's last ``hidden_states`` entry).
