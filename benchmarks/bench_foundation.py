@@ -164,7 +164,7 @@ def print_table(r: dict) -> None:
     table = Table(*HEADERS, title=f"bench_foundation — {MODEL}")
     for row in table_rows(r):
         table.add_row(*row)
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 150).print(table)  # logs/pipes: do not squeeze to 80
 
 
 def write_results(r: dict, command: str) -> None:
@@ -180,8 +180,10 @@ def write_results(r: dict, command: str) -> None:
     lines = [START, "## Foundation benchmarks (`benchmarks/bench_foundation.py`)", "",
              f"Command: `{command}` (what `make bench` runs)  ", f"Date: {r['date']}  ",
              f"Machine: {m['cpus']}-core CPU ({m['platform']}), torch {m['torch']} ({m['threads']} threads), "
-             f"transformers {m['transformers']}, Python {m['python']}; timings are medians of interleaved "
-             f"repeats (recording {r['recording']['repeats']}, decode {r['decode']['repeats']}, "
+             f"transformers {m['transformers']}, Python {m['python']}; 1-min load average "
+             f"{r['loadavg_1min'][0]} at start, {r['loadavg_1min'][1]} at end (a shared machine);"
+             f" timings are medians of interleaved repeats (recording {r['recording']['repeats']}, "
+             f"decode {r['decode']['repeats']}, "
              f"warm load {r['load']['warm_repeats']}).", "",
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS),
              *["| " + " | ".join(row) + " |" for row in table_rows(r)], "", "Verdicts:", "", *verdicts, END]
@@ -201,6 +203,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     args = parser.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))  # the target machine: 2 cores, same for every variant
+    load_before = os.getloadavg()[0]  # others' work on this shared box skews absolute numbers: record it
     repeats = {"record": 8, "decode": 2, "warm": 1} if args.quick else {"record": 30, "decode": 5, "warm": 3}
 
     # Load timing first, before the parent holds a model, so the children have the CPU and RAM to
@@ -225,10 +228,12 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "transformers": transformers.__version__,
                     "python": platform.python_version()},
+        "loadavg_1min": [round(load_before, 2)],
         "quick": args.quick, "load": load,
         "recording": bench_recording(lm, repeats["record"]),
         "decode": bench_decode(lm, repeats["decode"]),
     }
+    results["loadavg_1min"].append(round(os.getloadavg()[0], 2))
     print(json.dumps(results, indent=2)) if args.json else print_table(results)
     if not args.quick:
         write_results(results, ".venv/bin/python benchmarks/bench_foundation.py")
