@@ -34,3 +34,24 @@ def test_bundled_decode_equals_hf_generate(smollm2):
     ours = smollm2.decode(smollm2.encode(prompt), max_new_tokens=16).token_ids[0]
     theirs = smollm2.model.generate(ids, attention_mask=mask, max_new_tokens=16, do_sample=False)
     assert ours == theirs[0, ids.shape[1]:].tolist()
+
+
+def test_damaged_cache_names_the_fix_and_clear_rebuilds(smollm2, tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+    import sys
+
+    from latentspace import LatentspaceError
+
+    # work on a copy of the cache in another home, so the shared session cache stays intact
+    home = tmp_path / "home"
+    shutil.copytree(bundled.cache_dir("smollm2-135m"), home / "models" / "smollm2-135m")
+    monkeypatch.setenv("LATENTSPACE_HOME", str(home))
+    weights = home / "models" / "smollm2-135m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:4096])
+    with pytest.raises(LatentspaceError, match="models --clear smollm2-135m"):
+        LatentModel.load("smollm2-135m", show_progress=False)
+    out = subprocess.run([sys.executable, "-m", "latentspace.cli.app", "models", "--clear", "smollm2-135m", "--json"],
+                         capture_output=True, text=True, env={**os.environ})
+    assert out.returncode == 0 and '"removed": true' in out.stdout
+    assert not bundled.is_cached("smollm2-135m")

@@ -18,3 +18,9 @@ def test_read_logits_entropy_and_top():
     logits[70] = 0.0
     entropy, top = read_logits(logits, lm.tokenizer, k=2)
     assert abs(entropy) < 1e-6 and top[0] == (lm.tokenizer.decode([70]), 1.0)
+
+
+def test_trace_plot_writes_png(tmp_path):
+    trace = Trace(prompt="q", steps=[Step("latent", entropy=1.0), Step("explicit", token="a", entropy=0.2)])
+    trace.plot(tmp_path / "t.png")
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"

@@ -74,6 +74,22 @@ class Trace:
                           _fmt(s.norm), _fmt(s.entropy), top)
         return table
 
+    def plot(self, path) -> None:
+        """PNG: entropy and input norm per step, latent steps marked (for reports and notebooks)."""
+        from latentspace.tour.plots import figure, save
+
+        fig, ax = figure()
+        xs = range(len(self.steps))
+        ent = [s.entropy if s.entropy is not None else float("nan") for s in self.steps]
+        ax.plot(xs, ent, color="#3b6ea8", marker="o", ms=3, label="entropy (nats)")
+        for i, s in enumerate(self.steps):
+            if s.kind == "latent":
+                ax.axvspan(i - 0.5, i + 0.5, color="#f2c14e", alpha=0.3, lw=0)
+        ax.set_xlabel("step (shaded: latent)")
+        ax.set_ylabel("next-token entropy")
+        ax.set_title(f"{self.strategy} · {self.model}")
+        save(fig, path)
+
 
 def _fmt(x: float | None) -> str:
     return "·" if x is None else f"{x:.3g}"

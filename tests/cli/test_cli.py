@@ -41,6 +41,7 @@ def test_generate_json_on_tiny():
         (["info", "someone/some-model"], "HF_HUB_OFFLINE"),
         (["generate", "  ", "--model", "tiny"], "empty prompt"),
         (["info", "/definitely/not/here.gguf"], "GGUF file not found"),
+        (["models", "--clear", "tiny"], "--clear takes a bundled model name"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, message):
@@ -58,3 +59,12 @@ def test_tour_on_tiny_writes_report(tmp_path):
                                                          "Hidden-state norms per layer"]
     html = (tmp_path / "tour" / "index.html").read_text()
     assert "data:image/png;base64" in html and (tmp_path / "tour" / "layer_norms.png").stat().st_size > 1000
+
+
+def test_quickstart_example_runs_on_tiny():
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+    out = subprocess.run([sys.executable, str(script), "--model", "tiny"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "answer after two thoughts:" in out.stdout

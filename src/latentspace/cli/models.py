@@ -7,18 +7,32 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from latentspace.errors import LatentspaceError
 from latentspace.cli.common import DEFAULT, JsonOpt, console, emit_json, load_model
 from latentspace.model import bundled
 from latentspace.model.registry import REGISTRY
 
 
-def models(json_out: JsonOpt = False) -> None:
+def models(
+    clear: Annotated[str | None, typer.Option("--clear", metavar="NAME", help="Delete NAME's cached conversion.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """List the models latentspace knows by name, and whether each is cached.
 
     Any local Hugging Face folder or .gguf file also works wherever a model is asked for.
 
-    Example: latentspace models --json
+    Examples: latentspace models --json ; latentspace models --clear smollm2-135m
     """
+    if clear is not None:
+        if clear not in REGISTRY or REGISTRY[clear].gguf is None:
+            bundled_names = [e.name for e in REGISTRY.values() if e.gguf]
+            raise LatentspaceError(f"--clear takes a bundled model name: {', '.join(bundled_names)}")
+        removed = bundled.clear(clear)
+        if json_out:
+            emit_json({"cleared": clear, "removed": removed})
+        else:
+            console.print(f"{clear}: " + ("cache deleted; it is rebuilt on next use" if removed else "was not cached"))
+        return
     rows = [
         {"name": e.name, "family": e.family, "params": e.params, "cached": e.cached, "description": e.description}
         for e in REGISTRY.values()

@@ -38,6 +38,15 @@ def is_cached(name: str) -> bool:
     return (cache_dir(name) / MARKER).exists()
 
 
+def clear(name: str) -> bool:
+    """Delete a cached conversion (it is rebuilt on next use); False if there was none."""
+    target = cache_dir(name)
+    if not target.exists():
+        return False
+    shutil.rmtree(target)
+    return True
+
+
 @contextmanager
 def quiet_hf() -> Iterator[None]:
     """Silence transformers' own progress bars (ours show the stages instead)."""

@@ -66,12 +66,12 @@ def select(cache: DynamicCache, positions: Sequence[int] | torch.Tensor) -> Dyna
     n = seq_length(cache)
     if index.numel() and (index.min() < -n or index.max() >= n):
         raise LatentspaceError(f"positions out of range for a cache of {n} positions")
-    return from_tensors([(k[:, :, index].clone(), v[:, :, index].clone()) for k, v in to_tensors(cache)])
+    return from_tensors([(k[:, :, index.to(k.device)], v[:, :, index.to(v.device)]) for k, v in to_tensors(cache)])
 
 
 def select_batch(cache: DynamicCache, rows: Sequence[int] | torch.Tensor) -> DynamicCache:
     index = torch.as_tensor(rows, dtype=torch.long)
-    return from_tensors([(k[index].clone(), v[index].clone()) for k, v in to_tensors(cache)])
+    return from_tensors([(k[index.to(k.device)], v[index.to(v.device)]) for k, v in to_tensors(cache)])
 
 
 def concat(caches: Sequence[DynamicCache]) -> DynamicCache:

@@ -85,7 +85,10 @@ def load(spec: str, dtype: torch.dtype = torch.float32, show_progress: bool = Tr
             return model, tok, spec
         if not bundled.is_cached(spec):
             bundled.convert(spec, entry.gguf(), show_progress)
-        return (*_load_folder(bundled.cache_dir(spec), dtype), spec)
+        try:
+            return (*_load_folder(bundled.cache_dir(spec), dtype), spec)
+        except LatentspaceError as err:
+            raise LatentspaceError(f"{err} — the cache is damaged; `latentspace models --clear {spec}` rebuilds it") from err
     path = Path(spec).expanduser()
     if path.suffix == ".gguf":
         return (*bundled.load_gguf(path, dtype), path.stem)

@@ -1,10 +1,11 @@
-"""Tour: feed continuous thoughts back as inputs (Coconut-style, untrained) and read each one."""
+"""Tour: feed continuous thoughts back as inputs (Coconut-style, untrained), per alignment method."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+from latentspace.model.align import METHODS
 from latentspace.trace import Step, Trace, read_logits
 from latentspace.tour.section import SectionResult
 
@@ -12,23 +13,35 @@ QUESTION = "What is the capital of France?"
 N_THOUGHTS = 3
 
 
-def latent_step(lm, out: Path) -> SectionResult:
+def think(lm, question: str, alignment: str, n_thoughts: int, max_new_tokens: int = 24) -> Trace:
+    """Encode, take ``n_thoughts`` continuous steps, then answer in text; every step traced."""
     started = time.perf_counter()
-    state = lm.encode(QUESTION, chat=True)
-    trace = Trace(prompt=QUESTION, strategy="continuous (ridge alignment, untrained)", model=lm.name)
-    for _ in range(N_THOUGHTS):
-        thought = lm.align(state.hidden, "ridge")
+    state = lm.encode(question, chat=True)
+    trace = Trace(prompt=question, strategy=f"continuous/{alignment}", model=lm.name)
+    for _ in range(n_thoughts):
+        thought = lm.align(state.hidden, alignment, state.logits)
         entropy, top = read_logits(state.logits[0], lm.tokenizer, k=5)  # what the thought "says"
         state = lm.step(state, thought)
         trace.steps.append(Step("latent", norm=float(thought.norm()), entropy=entropy, top=top))
     positions = state.length
-    result = lm.decode(state, max_new_tokens=24)
+    result = lm.decode(state, max_new_tokens=max_new_tokens)
     trace.text, trace.stop_reason = result.texts[0].strip(), result.stop_reasons[0]
     trace.positions, trace.wall_seconds = positions + result.n_tokens, time.perf_counter() - started
-    rows = [{"step": i, "norm": round(s.norm, 3), "entropy": round(s.entropy, 3),
-             "lens top-3": ", ".join(f"{t!r} {p:.2f}" for t, p in s.top[:3])} for i, s in enumerate(trace.steps)]
-    summary = (f"{N_THOUGHTS} last-layer hidden states were mapped into the input-embedding space (ridge) and fed "
-               f"back without sampling a token; each row shows what the model's own head reads in it. Then the "
-               f"model answered in text: {trace.text!r}. A model not trained for latent thoughts is not expected to benefit "
-               f"from latent thoughts; trained ones are (see the training capability).")
-    return SectionResult("Continuous thoughts", summary, rows, data={"trace": trace.to_dict()})
+    return trace
+
+
+def latent_step(lm, out: Path) -> SectionResult:
+    baseline = lm.generate(QUESTION, max_new_tokens=24).strip()
+    traces = {method: think(lm, QUESTION, method, N_THOUGHTS) for method in METHODS}
+    rows = [{"alignment": "(no thoughts)", "thought norm": "-", "answer": baseline}]
+    rows += [{"alignment": m, "thought norm": f"{t.steps[0].norm:.3g}", "answer": t.text} for m, t in traces.items()]
+    steps = traces["ridge"].steps
+    reading = "; ".join(f"step {i}: " + ", ".join(f"{tok!r} {p:.2f}" for tok, p in s.top[:3])
+                        for i, s in enumerate(steps))
+    summary = (f"{N_THOUGHTS} last-layer hidden states are fed back as input vectors before the model answers "
+               f"{QUESTION!r}, once per alignment method. The model's own head reads the ridge thoughts as — "
+               f"{reading}. Without alignment the fed-back vector is {traces['none'].steps[0].norm:.0f}"
+               f" long, far outside the input-embedding range. A model not trained to read its own thoughts is not "
+               f"expected to profit from them (Coconut reports gains only after training for it).")
+    return SectionResult("Continuous thoughts", summary, rows,
+                         data={"traces": {m: t.to_dict() for m, t in traces.items()}, "baseline": baseline})
