@@ -76,7 +76,7 @@ class Trace:
 
     def plot(self, path) -> None:
         """PNG: entropy and input norm per step, latent steps marked (for reports and notebooks)."""
-        from latentspace.tour.plots import figure, save
+        from latentspace.plots import figure, save
 
         fig, ax = figure()
         xs = range(len(self.steps))

@@ -68,3 +68,39 @@ def test_quickstart_example_runs_on_tiny():
     out = subprocess.run([sys.executable, str(script), "--model", "tiny"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "answer after two thoughts:" in out.stdout
+
+
+def test_lens_and_probe_commands_on_tiny(tmp_path):
+    out = run("lens", "hello world", "--model", "tiny", "--png", str(tmp_path / "h.png"), "--json", "-k", "2")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["layers"] == [0, 1] and len(data["top_tokens"][0][0]) == 2 and (tmp_path / "h.png").exists()
+    lens = tmp_path / "lens.safetensors"
+    out = run("lens", "train", "--model", "tiny", "--out", str(lens), "--steps", "3", "--samples", "4", "--json")
+    assert out.returncode == 0, out.stderr and lens.exists()
+    out = run("lens", "hello", "--model", "tiny", "--tuned", str(lens), "--png", str(tmp_path / "t.png"), "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["lens"] == "tuned"
+    data_file = tmp_path / "d.jsonl"
+    data_file.write_text("\n".join(json.dumps({"text": f"{w} {i}", "label": w}) for i in range(6) for w in "ab"))
+    out = run("probe", "fit", "--data", str(data_file), "--model", "tiny", "--json", "--out", str(tmp_path / "p.st"))
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)["scores"]) == 2 and (tmp_path / "p.st").exists()
+
+
+def test_lens_bad_inputs_one_line_exit_2(tmp_path):
+    lens = tmp_path / "lens.safetensors"
+    assert run("lens", "train", "--model", "tiny", "--out", str(lens), "--steps", "1", "--samples", "4").returncode == 0
+    png = str(tmp_path / "x.png")
+    bad_data = tmp_path / "bad.jsonl"
+    bad_data.write_text('{"text": "a"}\n')
+    cases = [
+        (["lens", "hello", "--model", "tiny", "--layers", "9", "--png", png], "layer 9 out of range"),
+        (["lens", "", "--model", "tiny", "--png", png], "empty prompt"),
+        (["lens", "hello", "--model", "tiny-gpt2", "--tuned", str(lens), "--png", png], "not the loaded"),
+        (["probe", "fit", "--data", str(bad_data), "--model", "tiny"], "expected"),
+        (["lens", "train", "--model", "tiny", "--out", str(lens), "--text", str(tmp_path / "none.txt")], "no text file"),
+    ]
+    for args, message in cases:
+        out = run(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, (args, out.stderr)

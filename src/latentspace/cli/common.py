@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from latentspace.errors import LatentspaceError
 from latentspace.model.registry import DEFAULT_MODEL
 
 console = Console()
@@ -35,3 +36,42 @@ def load_model(spec: str, quiet: bool = False):
         return LatentModel.load(spec, show_progress=False)
     with err_console.status(f"loading {spec}"):
         return LatentModel.load(spec)
+
+
+def parse_ints(spec: str | None, what: str, n: int | None = None) -> list[int] | None:
+    """'all' / None -> None; '0,5,-1' and ranges '3-7' -> ints (one-line error otherwise)."""
+    if spec is None or spec.strip().lower() == "all":
+        return None
+    out: list[int] = []
+    try:
+        for part in spec.split(","):
+            part = part.strip()
+            if "-" in part[1:]:
+                lo, hi = part[0] + part[1:].split("-", 1)[0], part[1:].split("-", 1)[1]
+                out.extend(range(int(lo), int(hi) + 1))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise LatentspaceError(f"bad {what} {spec!r}: use 'all', a list like 0,5,-1 or a range like 3-7") from None
+    if n is not None:
+        bad = [i for i in out if not -n <= i < n]
+        if bad:
+            raise LatentspaceError(f"{what} {bad[0]} out of range: valid 0..{n - 1} (or negative from the end)")
+        out = [i % n for i in out]
+    return out
+
+
+def default_group(default: str):
+    """A command group that runs ``default`` when the first argument is not a sub-command.
+
+    So ``latentspace lens "text"`` and ``latentspace lens train ...`` both work.
+    """
+    from typer.core import TyperGroup
+
+    class DefaultGroup(TyperGroup):
+        def parse_args(self, ctx, args):
+            if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+                args = [default, *args]
+            return super().parse_args(ctx, args)
+
+    return DefaultGroup

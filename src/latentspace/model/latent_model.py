@@ -128,9 +128,15 @@ class LatentModel:
         return HookSession(self.model, self.sites, record, positions, interventions, stop_early)
 
     def record(self, prompts: Prompts | torch.Tensor, sites: Sequence[tuple[str, int | None]],
-               positions: Positions = None, chat: bool = False) -> Recording:
-        """Run only as far as the last requested site and return the recording."""
+               positions: Positions = None, chat: bool = False,
+               attention_mask: torch.Tensor | None = None) -> Recording:
+        """Run only as far as the last requested site and return the recording.
+
+        ``prompts`` is text (tokenized with left padding) or ids, with their ``attention_mask``
+        when they are padded.
+        """
         ids, mask = self._as_ids(prompts, chat)
+        mask = mask if attention_mask is None else attention_mask.to(self.device)
         with self.hooks(record=sites, positions=positions, stop_early=True) as rec:
             try:
                 self.forward(ids, mask)
@@ -196,6 +202,19 @@ class LatentModel:
     def generate(self, prompt: str, max_new_tokens: int = 64, chat: bool = True, **options) -> str:
         """Plain text generation for one prompt."""
         return self.decode(self.encode(prompt, chat=chat), max_new_tokens, **options).texts[0]
+
+    def head(self, hidden: torch.Tensor, normed: bool = False) -> torch.Tensor:
+        """Logits the model's own head gives residual-stream vectors ``[..., d]``.
+
+        The final norm is applied to each vector with its *own* statistics (never a cached scale
+        from another layer — the logit-lens bug anchors.md warns about), then the LM head, then
+        the final logit soft-capping of families that have it (Gemma 2/3). Gradients flow (the
+        tuned lens trains through it); wrap in ``torch.no_grad()`` to read only.
+        """
+        h = hidden if normed else self.sites.final_norm(hidden.to(self.device, self.dtype))
+        logits = self.sites.unembed(h)
+        cap = getattr(self.config, "final_logit_softcapping", None)
+        return torch.tanh(logits / cap) * cap if cap else logits
 
     def align(self, hidden: torch.Tensor, method: str = "ridge", logits: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden state -> input-embedding space (see `model.align`)."""

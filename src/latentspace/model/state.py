@@ -7,17 +7,13 @@ to branch (e.g. to ask several questions from one encoded context).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
 from latentspace.errors import LatentspaceError
+from latentspace.io import load_tensors, save_tensors
 from latentspace.model import kv
-from latentspace.model.fingerprint import check_same
 
 LATENT_ID = -1  # marks sequence slots filled by a continuous vector rather than a token
 
@@ -67,34 +63,17 @@ class LatentState:
     def save(self, path: str | Path, fingerprint: dict, meta: dict | None = None) -> Path:
         """safetensors with a JSON header carrying the model fingerprint; written atomically."""
         self.check_usable()
-        path = Path(path)
         tensors = kv.flatten(self.cache)
-        tensors.update(ids=self.ids, attention_mask=self.attention_mask, next_position=self.next_position)
-        tensors["logits"] = self.logits
+        tensors.update(ids=self.ids, attention_mask=self.attention_mask, next_position=self.next_position,
+                       logits=self.logits)
         if self.hidden is not None:
             tensors["hidden"] = self.hidden
-        header = {"kind": "latent_state", "fingerprint": json.dumps(fingerprint), "meta": json.dumps(meta or {})}
-        tmp = path.with_name(f".{path.name}.tmp")
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=header)
-        tmp.replace(path)
-        return path
+        return save_tensors(path, tensors, "latent_state", fingerprint, meta)
 
     @classmethod
     def load(cls, path: str | Path, fingerprint: dict, device: torch.device | str = "cpu") -> LatentState:
-        path = Path(path)
-        if not path.is_file():
-            raise LatentspaceError(f"no saved state at {path}")
-        try:
-            from safetensors import safe_open
-
-            with safe_open(str(path), framework="pt") as f:
-                header = f.metadata() or {}
-            tensors = load_file(str(path), device=str(device))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise LatentspaceError(f"cannot read {path.name}: corrupt or truncated safetensors") from err
-        if header.get("kind") != "latent_state":
-            raise LatentspaceError(f"{path.name} is not a saved LatentState")
-        check_same(json.loads(header["fingerprint"]), fingerprint, "latent state")
+        """Load a saved state for the model with ``fingerprint`` (refused for any other model)."""
+        tensors, _ = load_tensors(path, "latent_state", fingerprint, device, what="state")
         return cls(
             cache=kv.unflatten(tensors),
             ids=tensors["ids"],

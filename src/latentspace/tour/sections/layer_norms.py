@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latentspace.tour.plots import figure, save
+from latentspace.plots import figure, save
 from latentspace.tour.section import SectionResult
 
 PROMPT = "Latent space is where a language model does its thinking."

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from latentspace.tour.plots import figure, save
+from latentspace.plots import figure, save
 from latentspace.tour.section import SectionResult
 from latentspace.trace import read_logits
 

@@ -1,0 +1,115 @@
+"""`latentspace lens "text"` (read every layer) and `latentspace lens train` (fit a tuned lens)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, default_group, emit_json, load_model, parse_ints
+from latentspace.errors import LatentspaceError
+
+app = typer.Typer(cls=default_group("show"), no_args_is_help=True,
+                  help='Logit / tuned lens. `latentspace lens "text"` reads every layer; `lens train` fits a tuned lens.')
+
+
+@app.command("show")
+def show(
+    text: Annotated[str, typer.Argument(help="Text to read (the lens reads the prediction at each token).")],
+    model: ModelOpt = DEFAULT,
+    tuned: Annotated[Path | None, typer.Option(help="A tuned lens saved by `lens train`.")] = None,
+    layers: Annotated[str | None, typer.Option(help="'all', '0,10,-1' or '20-29'.")] = None,
+    positions: Annotated[str | None, typer.Option(help="Token positions: 'all', '-1' or '0,3,-2'.")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=50, help="Top-k tokens kept per cell.")] = 5,
+    target: Annotated[str | None, typer.Option(help="Report this token's probability and rank.")] = None,
+    png: Annotated[Path, typer.Option(help="Where to write the heatmap.")] = Path("lens.png"),
+    html_out: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML view.")] = None,
+    chat: Annotated[bool, typer.Option(help="Wrap the text in the chat template first.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Read every layer's residual stream through the model's own head.
+
+    Examples: latentspace lens "The Eiffel Tower is in the city of" --target " Paris" ;
+    latentspace lens "2 + 2 =" --layers 20-29 --positions -1 --json
+    """
+    from latentspace.lens import TunedLens, logit_lens
+    from latentspace.lens.maps import heatmap, html_view
+
+    lm = load_model(model, quiet=json_out)
+    lens = TunedLens.load(tuned, lm) if tuned else None
+    reading = logit_lens(lm, text, layers=parse_ints(layers, "layer", lm.n_layers), positions=parse_ints(
+        positions, "position"), k=k, target=target, tuned=lens, chat=chat)[0]
+    title = f"{'tuned' if lens else 'logit'} lens · {lm.name}"
+    image = heatmap(reading, lm.tokenizer, png, title)
+    page = html_view(reading, lm.tokenizer, [image], html_out, title) if html_out else None
+    if json_out:
+        emit_json({"model": lm.name, "lens": "tuned" if lens else "logit", "png": str(image),
+                   "html": str(page) if page else None, **reading.to_dict(lm.tokenizer)})
+        return
+    console.print(_table(reading, lm.tokenizer, title))
+    if target is not None:
+        console.print(f"target {target!r}: rank at the last position per layer "
+                      f"{reading.target_rank[:, -1].tolist()}")
+    console.print(f"heatmap: {image}" + (f"  html: {page}" if page else ""))
+
+
+def _table(reading, tokenizer, title: str, max_positions: int = 10) -> Table:
+    tops = reading.top_tokens(tokenizer)
+    shown = list(range(len(reading.positions)))[-max_positions:]
+    table = Table(title=title + ("" if len(shown) == len(reading.positions) else f" (last {len(shown)} positions)"))
+    table.add_column("layer", justify="right")
+    for p in shown:
+        table.add_column(repr(reading.text_tokens[p]), overflow="fold")
+    for li in reversed(range(len(reading.layers))):
+        cells = [f"{tops[li][p][0]!r} {float(reading.top_probs[li, p, 0]):.2f}" for p in shown]
+        table.add_row(str(reading.layers[li]), *cells)
+    return table
+
+
+@app.command("train")
+def train(
+    out: Annotated[Path, typer.Option(help="Where to save the tuned lens (.safetensors).")],
+    model: ModelOpt = DEFAULT,
+    text: Annotated[Path | None, typer.Option(help="Training text file; default: text the model samples itself.")] = None,
+    samples: Annotated[int, typer.Option(min=2, help="Self-sampled texts when no --text is given.")] = 32,
+    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 200,
+    seq_len: Annotated[int, typer.Option(min=4, help="Tokens per training window.")] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="Windows per step.")] = 8,
+    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Data split and init seed.")] = 0,
+    png: Annotated[Path | None, typer.Option(help="Also plot held-out KL per layer (logit vs tuned).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fit a tuned lens (one affine translator per layer) and report held-out KL per layer.
+
+    Examples: latentspace lens train --out lens.safetensors --steps 100 ;
+    latentspace lens train --out lens.safetensors --text corpus.txt --png kl.png
+    """
+    from latentspace.lens import TunedLensConfig, sample_text, train_tuned_lens
+    from latentspace.lens.maps import layer_curves
+
+    if text is not None and not text.is_file():
+        raise LatentspaceError(f"no text file at {text}")
+    lm = load_model(model, quiet=json_out)
+    if text is not None:
+        texts = [t for t in text.read_text(encoding="utf-8").split("\n\n") if t.strip()]
+    else:
+        with console.status(f"sampling {samples} training texts from {lm.name}"):
+            texts = sample_text(lm, n_samples=samples, seed=seed)
+    cfg = TunedLensConfig(steps=steps, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed)
+    lens, report = train_tuned_lens(lm, texts, cfg, show_progress=not json_out)
+    path = lens.save(out)
+    if png:
+        layer_curves({"logit lens": report.logit_kl, "tuned lens": report.tuned_kl}, png)
+    if json_out:
+        emit_json({"model": lm.name, "out": str(path), "png": str(png) if png else None, **report.to_dict()})
+        return
+    table = Table(title=f"held-out KL(final ‖ lens) per layer, {report.heldout_windows} windows")
+    for col in ("layer", "logit lens", "tuned lens"):
+        table.add_column(col, justify="right")
+    for i, (a, b) in enumerate(zip(report.logit_kl, report.tuned_kl)):
+        table.add_row(str(i), f"{a:.3f}", f"{b:.3f}")
+    console.print(table)
+    console.print(f"saved {path}" + (f"; plot {png}" if png else ""))

@@ -1,0 +1,49 @@
+"""Tuned lens: one affine translator per layer, read through the model's own head.
+
+Each translator is zero-initialised and applied residually (``h + A(h)``): a fresh tuned lens *is*
+the logit lens, and weight decay pulls it back towards it. Training lives in `tuned_train.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from latentspace.io import load_tensors, save_tensors
+from latentspace.model.fingerprint import check_same
+
+
+class TunedLens(nn.Module):
+    def __init__(self, n_layers: int, hidden_size: int, fingerprint: dict, meta: dict | None = None) -> None:
+        super().__init__()
+        self.translators = nn.ModuleList(nn.Linear(hidden_size, hidden_size) for _ in range(n_layers))
+        for t in self.translators:
+            nn.init.zeros_(t.weight)
+            nn.init.zeros_(t.bias)
+        self.fingerprint = fingerprint
+        self.meta = meta or {}
+
+    @classmethod
+    def for_model(cls, lm) -> TunedLens:
+        return cls(lm.n_layers, lm.hidden_size, lm.fingerprint).to(lm.device, lm.dtype)
+
+    def translate(self, hidden: torch.Tensor, layer: int) -> torch.Tensor:
+        """``h + A_layer(h)``: the residual-stream vector the head should read."""
+        return hidden + self.translators[layer](hidden)
+
+    def check_model(self, lm) -> None:
+        check_same(self.fingerprint, lm.fingerprint, "tuned lens")
+
+    def save(self, path: str | Path) -> Path:
+        """safetensors with the fingerprint and training metadata in the header; atomic write."""
+        return save_tensors(path, self.state_dict(), "tuned_lens", self.fingerprint, self.meta)
+
+    @classmethod
+    def load(cls, path: str | Path, lm) -> TunedLens:
+        """Load for ``lm``; refuses a lens trained for another model, naming both."""
+        tensors, meta = load_tensors(path, "tuned_lens", lm.fingerprint)
+        lens = cls(lm.n_layers, lm.hidden_size, lm.fingerprint, meta)
+        lens.load_state_dict(tensors)
+        return lens.to(lm.device, lm.dtype)
