@@ -42,6 +42,9 @@ def test_generate_json_on_tiny():
         (["generate", "  ", "--model", "tiny"], "empty prompt"),
         (["info", "/definitely/not/here.gguf"], "GGUF file not found"),
         (["models", "--clear", "tiny"], "--clear takes a bundled model name"),
+        (["generate", "hi", "--model", "tiny", "-n", "0"], "Invalid value for '--max-tokens'"),
+        (["generate", "hi", "--model", "tiny", "--stop", ""], "stop strings must not be empty"),
+        (["nosuchcommand"], "No such command"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, message):

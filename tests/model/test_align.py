@@ -34,3 +34,9 @@ def test_soft_is_the_expected_embedding(llama):
 def test_unknown_alignment(llama):
     with pytest.raises(LatentspaceError, match="valid: none, norm, ridge, soft"):
         llama.align(torch.zeros(1, llama.hidden_size), "procrustes")
+
+
+def test_alignment_keeps_the_callers_dtype(llama):
+    hidden = llama.encode("Hello").hidden.double()
+    for method in ("norm", "ridge", "soft"):
+        assert llama.align(hidden, method).dtype == torch.float64

@@ -85,3 +85,32 @@ def test_slot_masks_for_lists_ranges_and_slices():
     assert slot_mask(10, 4, range(11, 13), "cpu").tolist() == [False, True, True, False]
     assert slot_mask(10, 4, slice(12, None), "cpu").tolist() == [False, False, True, True]
     assert slot_mask(10, 4, slice(None, 11), "cpu").tolist() == [True, False, False, False]
+
+
+def test_unembed_slots_are_right_when_only_the_last_logits_are_computed(llama):
+    n = llama.tokenize("Hello there")[0].shape[1]
+    zero_last = Intervention("unembed", None, "fn", lambda h: h * 0, positions=[n - 1])
+    with llama.hooks(record=[("unembed", None)], positions=[n - 1], interventions=[zero_last]) as rec:
+        state = llama.encode("Hello there")  # computes logits for the last slot only
+    assert rec["unembed"].shape[1] == 1 and state.logits.abs().max() == 0
+
+
+def test_fn_returning_the_wrong_shape_or_negative_slots_are_refused(llama):
+    ids, _ = llama.tokenize("Hi")
+    with llama.hooks(interventions=[Intervention("mlp_out", 0, "fn", lambda h: h[:, :1])]):
+        with pytest.raises(LatentspaceError, match="returned"):
+            llama.forward(ids)
+    with pytest.raises(LatentspaceError, match="absolute sequence slots"):
+        llama.hooks(record=[("resid_post", 0)], positions=[-1])
+    with pytest.raises(LatentspaceError, match="absolute sequence slots"):
+        llama.hooks(interventions=[Intervention("resid_post", 0, "add", torch.ones(64), positions=slice(-2, None))])
+
+
+def test_numpy_layers_and_list_values_work(llama):
+    import numpy as np
+
+    ids, _ = llama.tokenize("Hi")
+    with llama.hooks(record=[("resid_post", np.int64(1))],
+                     interventions=[Intervention("resid_post", np.int64(0), "add", [0.0] * 64)]) as rec:
+        llama.forward(ids)
+    assert rec["resid_post", 1].shape[-1] == 64

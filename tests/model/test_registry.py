@@ -68,3 +68,16 @@ def test_tiny_models_are_reproducible():
     a, _ = make_tiny("llama", seed=5)
     b, _ = make_tiny("llama", seed=5)
     assert json.dumps(LatentModel(a, _).fingerprint) == json.dumps(LatentModel(b, _).fingerprint)
+
+
+def test_folder_with_missing_weights_is_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model, tok = make_tiny("llama")
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if "layers.1." not in k}, tmp_path / "model.safetensors",
+              metadata={"format": "pt"})
+    with pytest.raises(LatentspaceError, match="incomplete"):
+        LatentModel.load(str(tmp_path))

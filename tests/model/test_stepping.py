@@ -69,3 +69,35 @@ def test_bad_vectors_are_refused(llama, bad):
 def test_empty_prompt_is_refused(llama):
     with pytest.raises(LatentspaceError, match="empty prompt"):
         llama.encode("  ")
+
+
+def test_streaming_never_shows_part_of_a_stop_string(llama):
+    full = llama.decode(llama.encode("Hello"), max_new_tokens=12).texts[0]
+    stop = full[4:6] + "\u2603"  # starts like the text but never completes: nothing may be cut
+    pieces = []
+    out = llama.decode(llama.encode("Hello"), max_new_tokens=12, stop=[stop], on_text=lambda r, p: pieces.append(p))
+    assert out.texts[0] == full and "".join(pieces) == full and out.stop_reasons == ["length"]
+    with pytest.raises(LatentspaceError, match="must not be empty"):
+        llama.decode(llama.encode("Hello"), stop=[""])
+
+
+def test_decode_stops_at_the_context_limit_and_bad_ids_are_refused():
+    from tests.conftest import tiny_lm
+
+    small = tiny_lm("gpt2", n_positions=16)
+    out = small.decode(small.encode("0123456789"), max_new_tokens=50)
+    # slots 10..15 are fed; the 7th token comes from slot 15's logits and is never fed
+    assert out.stop_reasons == ["context"] and len(out.token_ids[0]) == 7
+    with pytest.raises(LatentspaceError, match="token id out of range"):
+        small.feed(small.encode("hi"), torch.tensor([[small.vocab_size]]))
+
+
+def test_early_stop_inside_a_live_step_marks_the_state_consumed(llama):
+    from latentspace.model.hooks import StopForward
+
+    state = llama.encode("Hello")
+    with pytest.raises(StopForward):
+        with llama.hooks(record=[("resid_post", 0)], stop_early=True):
+            llama.feed(state, torch.tensor([[65]]))
+    with pytest.raises(LatentspaceError, match="fork"):
+        llama.feed(state, torch.tensor([[65]]))

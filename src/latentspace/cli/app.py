@@ -25,15 +25,32 @@ app.add_typer(lens.app, name="lens")
 app.add_typer(probe.app, name="probe")
 
 
+# typer >= 0.2x vendors its own click; take its UsageError from a public class rather than a private module
+UsageError = typer.BadParameter.__base__
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
     try:
-        app()
+        # standalone_mode=False: usage errors reach us, so they too are one line (not a box)
+        code = app(standalone_mode=False)
+    except UsageError as err:
+        if type(err).__name__ == "NoArgsIsHelpError" and err.ctx:
+            err_console.print(err.ctx.get_help())  # `latentspace` alone: show the help, as before
+            sys.exit(2)
+        hint = f" (see: {err.ctx.command_path} --help)" if err.ctx else ""
+        _fail(err.format_message().replace("\n", " ") + hint)
+    except typer.Abort:
+        _fail("aborted", 130)
     except LatentspaceError as err:
-        err_console.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(err))
     except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+        _fail("interrupted", 130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

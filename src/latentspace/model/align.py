@@ -34,34 +34,38 @@ class Aligner:
     @property
     def mean_norm(self) -> torch.Tensor:
         if self._mean_norm is None:
-            self._mean_norm = self.input_embeddings.float().norm(dim=-1).mean()
+            self._mean_norm = self.input_embeddings.detach().float().norm(dim=-1).mean().cpu()
         return self._mean_norm
 
     @property
     def ridge_matrix(self) -> torch.Tensor:
-        """W_a, solved in float64 for stability, returned in the model's dtype."""
+        """W_a ``[d, d]``, solved once on the CPU in float64 for stability (cast at use)."""
         if self._ridge is None:
-            w_out = self.output_embeddings.detach().double()
-            w_in = self.input_embeddings.detach().double()
+            w_out = self.output_embeddings.detach().to("cpu", torch.float64)
+            w_in = self.input_embeddings.detach().to("cpu", torch.float64)
             gram = w_out.T @ w_out + self.ridge_lambda * torch.eye(w_out.shape[1], dtype=torch.float64)
-            self._ridge = torch.linalg.solve(gram, w_out.T @ w_in).to(self.input_embeddings.dtype)
+            self._ridge = torch.linalg.solve(gram, w_out.T @ w_in).float()
         return self._ridge
 
     def rescale(self, vectors: torch.Tensor) -> torch.Tensor:
         norms = vectors.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        return vectors * (self.mean_norm.to(vectors.dtype) / norms)
+        return vectors * (self.mean_norm.to(vectors.device, vectors.dtype) / norms)
 
     def __call__(self, hidden: torch.Tensor, method: str = "ridge", logits: torch.Tensor | None = None) -> torch.Tensor:
-        """Align ``hidden`` (``[..., d]``, after the final norm); ``soft`` also needs its logits."""
+        """Align ``hidden`` (``[..., d]``, after the final norm); ``soft`` also uses its logits.
+
+        The result has ``hidden``'s device and dtype.
+        """
+        like = dict(device=hidden.device, dtype=hidden.dtype)
         if method == "none":
             return hidden
         if method == "norm":
             return self.rescale(hidden)
         if method == "ridge":
-            return self.rescale(hidden @ self.ridge_matrix.to(hidden.device))
+            return self.rescale(hidden @ self.ridge_matrix.to(**like))
         if method == "soft":
             if logits is None:
-                logits = hidden @ self.output_embeddings.T.to(hidden.device)
-            probs = torch.softmax(logits.float(), dim=-1).to(hidden.dtype)
-            return probs @ self.input_embeddings.to(hidden.device)
+                logits = hidden @ self.output_embeddings.T.to(**like)
+            probs = torch.softmax(logits.float(), dim=-1).to(**like)
+            return probs @ self.input_embeddings.to(**like)
         raise LatentspaceError(f"unknown alignment {method!r}; valid: {', '.join(METHODS)}")

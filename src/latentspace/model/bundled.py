@@ -94,8 +94,11 @@ def _dequantized_copy(model):
 def convert(name: str, gguf_path: Path, show_progress: bool = True) -> Path:
     """Dequantize ``gguf_path`` once and cache it as ``name``; returns the cache folder."""
     target = cache_dir(name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    except OSError as err:
+        raise LatentspaceError(f"cannot write the model cache under {home()} ({err.strerror}); set LATENTSPACE_HOME") from err
     tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     started = time.perf_counter()

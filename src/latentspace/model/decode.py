@@ -55,6 +55,8 @@ def decode(
     """Generate until EOS, a stop string or ``max_new_tokens``; ``on_text(row, piece)`` streams."""
     if max_new_tokens < 0 or temperature < 0 or not 0 < top_p <= 1:
         raise LatentspaceError("need max_new_tokens >= 0, temperature >= 0 and 0 < top_p <= 1")
+    if any(not s for s in stop):
+        raise LatentspaceError("stop strings must not be empty")
     state.check_usable()
     if not torch.isfinite(state.logits).all():
         raise LatentspaceError("the state's next-token logits contain NaN/inf; refusing to decode")
@@ -79,12 +81,18 @@ def decode(
                 _update_text(lm, row, generated[row], texts, stop, reasons, done, on_text)
         if bool(done.all()) or step == max_new_tokens - 1:
             break
+        if lm.max_positions and int(state.next_position.max()) + 1 > lm.max_positions:
+            reasons = [r if done[i] else "context" for i, r in enumerate(reasons)]
+            break
         pad = lm.tokenizer.pad_token_id
         feed = torch.where(done.to(tokens.device), torch.full_like(tokens, pad), tokens)
         state = lm.feed(state, feed[:, None], with_hidden=False)
         logits = state.logits
     state.consumed = True
     final = [_final_text(lm, ids, text, reason) for ids, text, reason in zip(generated, texts, reasons)]
+    for row, text in enumerate(final):
+        if on_text and len(text) > len(texts[row]) and text.startswith(texts[row]):
+            on_text(row, text[len(texts[row]):])  # what was held back while it could start a stop string
     return DecodeResult(final, generated, reasons)
 
 
@@ -103,9 +111,19 @@ def _update_text(lm, row, ids, texts, stop, reasons, done, on_text) -> None:
         if cut >= 0:
             text, done[row], reasons[row] = text[:cut], True, f"stop:{s}"
             break
-    if on_text and len(text) > len(texts[row]):
-        on_text(row, text[len(texts[row]):])
-    texts[row] = text
+    if on_text:
+        # hold back an ending that may be the start of a stop string, so it is never streamed
+        safe = text if done[row] else text[: len(text) - _partial_stop(text, stop)]
+        if len(safe) > len(texts[row]):
+            on_text(row, safe[len(texts[row]):])
+            texts[row] = safe
+    else:
+        texts[row] = text
+
+
+def _partial_stop(text: str, stop: Sequence[str]) -> int:
+    """Length of the longest ending of ``text`` that is a proper prefix of a stop string."""
+    return max((n for s in stop for n in range(1, len(s)) if text.endswith(s[:n])), default=0)
 
 
 def _final_text(lm, ids: list[int], text: str, reason: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -58,6 +58,20 @@ def check_vector(vector: torch.Tensor, hidden_size: int, what: str = "vector") -
     if not torch.isfinite(vector).all():
         raise LatentspaceError(f"{what} contains NaN or inf")
     return vector
+
+
+def check_positions(positions) -> None:
+    """Slots are absolute and non-negative (``-1`` would silently match nothing)."""
+    if positions is None or positions == "last":
+        return
+    if isinstance(positions, slice):
+        bounds = [b for b in (positions.start, positions.stop) if b is not None]
+    elif isinstance(positions, (str, bytes)):
+        raise LatentspaceError(f"positions must be None, 'last', slots or a slice, not {positions!r}")
+    else:
+        bounds = list(positions)
+    if any(int(b) < 0 for b in bounds):
+        raise LatentspaceError("positions are absolute sequence slots (>= 0); use 'last' for the last one")
 
 
 class Recording:
@@ -107,24 +121,26 @@ class HookSession:
         self.hidden_size = sites.embed.weight.shape[-1]
         for site, layer in record:
             check_site(site, layer, sites.n_layers)
-        self.record_keys = list(record)
+        self.record_keys = [(site, None if layer is None else int(layer)) for site, layer in record]
+        check_positions(positions)
         self.positions = positions
         self.interventions = [self._checked(iv) for iv in interventions]
         self.stop_after_last = stop_after_last and not interventions
         self.recording = Recording()
         self.offset = 0
+        self.input_length: int | None = None
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
     def _checked(self, iv: Intervention) -> Intervention:
         check_site(iv.site, iv.layer, self.sites.n_layers)
+        check_positions(iv.positions)
         if iv.op == "fn":
             if not callable(iv.value):
                 raise LatentspaceError("an 'fn' intervention needs a callable value")
-        elif iv.op in ("add", "replace", "project_out"):
-            check_vector(iv.value, self.hidden_size, f"{iv.op} vector for {iv.site}")
-        else:
-            raise LatentspaceError(f"unknown intervention op {iv.op!r}; valid: add, replace, project_out, fn")
-        return iv
+            return iv
+        if iv.op in ("add", "replace", "project_out"):
+            return replace(iv, value=check_vector(iv.value, self.hidden_size, f"{iv.op} vector for {iv.site}"))
+        raise LatentspaceError(f"unknown intervention op {iv.op!r}; valid: add, replace, project_out, fn")
 
     # -- registration ------------------------------------------------------------------------
     def __enter__(self) -> Recording:
@@ -132,7 +148,7 @@ class HookSession:
             self._handles.append(self.model.register_forward_pre_hook(self._track_offset, with_kwargs=True))
             by_key: dict[tuple[str, int | None], list[Intervention]] = defaultdict(list)
             for iv in self.interventions:
-                by_key[(iv.site, iv.layer)].append(iv)
+                by_key[(iv.site, None if iv.layer is None else int(iv.layer))].append(iv)
             last = self._last_recorded_key()
             for key in dict.fromkeys([*self.record_keys, *by_key]):
                 self._register(key, by_key.get(key, []), stop=self.stop_after_last and key == last)
@@ -198,18 +214,31 @@ class HookSession:
     def _track_offset(self, module, args, kwargs):
         cache = kwargs.get("cache", kwargs.get("past_key_values"))
         self.offset = cache.get_seq_length() if cache is not None else 0
+        inputs = kwargs.get("input_ids")
+        inputs = kwargs.get("inputs_embeds") if inputs is None else inputs
+        inputs = args[0] if inputs is None and args else inputs
+        self.input_length = inputs.shape[1] if torch.is_tensor(inputs) else None
+
+    def _first_slot(self, hidden: torch.Tensor) -> int:
+        """Slot of ``hidden[:, 0]``: sites after `logits_to_keep` see only the last positions."""
+        if self.input_length is None or hidden.dim() < 3:
+            return self.offset
+        return self.offset + max(0, self.input_length - hidden.shape[1])
 
     def _select(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.positions is None:
             return hidden
         if self.positions == "last":
             return hidden[:, -1:]
-        keep = slot_mask(self.offset, hidden.shape[1], self.positions, hidden.device).nonzero().flatten()
+        keep = slot_mask(self._first_slot(hidden), hidden.shape[1], self.positions, hidden.device).nonzero().flatten()
         return hidden[:, keep]
 
     def _apply(self, iv: Intervention, hidden: torch.Tensor) -> torch.Tensor:
         if iv.op == "fn":
             new = iv.value(hidden)
+            if not torch.is_tensor(new) or new.shape != hidden.shape:
+                got = tuple(new.shape) if torch.is_tensor(new) else type(new).__name__
+                raise LatentspaceError(f"'fn' intervention on {iv.site} returned {got}; expected {tuple(hidden.shape)}")
         else:
             value = iv.value.to(hidden.device, hidden.dtype)
             value = value.unsqueeze(1) if value.dim() == 2 else value
@@ -222,7 +251,7 @@ class HookSession:
                 new = hidden - (hidden * unit).sum(-1, keepdim=True) * unit
         if iv.positions is None:
             return new
-        mask = slot_mask(self.offset, hidden.shape[1], iv.positions, hidden.device)
+        mask = slot_mask(self._first_slot(hidden), hidden.shape[1], iv.positions, hidden.device)
         return torch.where(mask[None, :, None], new, hidden)
 
 

@@ -71,6 +71,11 @@ class LatentModel:
     def dtype(self) -> torch.dtype:
         return self.sites.embed.weight.dtype
 
+    @property
+    def max_positions(self) -> int | None:
+        """Longest sequence the model accepts (absolute-position models fail beyond it)."""
+        return getattr(self.config, "max_position_embeddings", None) or getattr(self.config, "n_positions", None)
+
     @cached_property
     def fingerprint(self) -> dict:
         return fingerprint(self.model)
@@ -177,6 +182,10 @@ class LatentModel:
         state.check_usable()
         new = ids if ids is not None else embeds
         batch, n = new.shape[:2]
+        if ids is not None and ids.numel() and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise LatentspaceError(f"token id out of range: the vocabulary has {self.vocab_size} ids")
+        if self.max_positions and int(state.next_position.max()) + n > self.max_positions:
+            raise LatentspaceError(f"sequence would exceed the model's context of {self.max_positions} positions")
         if mask is None:
             mask = torch.ones(batch, n, dtype=state.attention_mask.dtype, device=self.device)
         positions = state.next_position[:, None] + (mask.cumsum(1) - 1).clamp_min(0)
@@ -184,10 +193,12 @@ class LatentModel:
         full_mask = torch.cat([state.attention_mask, mask], dim=1)
         # decoding needs only logits: skip even the cheap final-norm hook then
         session = self.hooks(record=[("final_norm", None)], positions="last") if with_hidden else nullcontext()
-        with session as rec:
-            out = self.forward(ids if ids is not None else None, full_mask, inputs_embeds=embeds,
-                               position_ids=positions, cache=state.cache, logits_to_keep=1)
-        state.consumed = True
+        try:
+            with session as rec:
+                out = self.forward(ids if ids is not None else None, full_mask, inputs_embeds=embeds,
+                                   position_ids=positions, cache=state.cache, logits_to_keep=1)
+        finally:
+            state.consumed = True  # the cache was extended in place, also if the pass was cut short
         new_ids = ids if ids is not None else torch.full((batch, n), LATENT_ID, device=self.device)
         return LatentState(
             cache=kv.output_cache(out), ids=torch.cat([state.ids, new_ids], 1), attention_mask=full_mask,

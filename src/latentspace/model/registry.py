@@ -107,11 +107,24 @@ def _load_folder(path: Path, dtype: torch.dtype):
     try:
         with bundled.quiet_hf():
             tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True)
+            model, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True,
+                                                               output_loading_info=True)
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise LatentspaceError(f"cannot load model folder {path}: {first}") from err
+    # a folder with missing weights would otherwise load "fine" with random ones
+    missing = [k for k in (info.get("missing_keys") or []) if not _is_tied(model, k)]
+    broken = missing or list(info.get("mismatched_keys") or [])
+    if broken:
+        raise LatentspaceError(f"model folder {path} is incomplete: {len(broken)} weights missing or mismatched "
+                               f"(e.g. {broken[0]})")
     return model.eval(), tok
+
+
+def _is_tied(model, key: str) -> bool:
+    """The LM head of a tied-embedding model is not stored separately; that is not missing."""
+    out = model.get_output_embeddings()
+    return out is not None and key.startswith("lm_head") and out.weight is model.get_input_embeddings().weight
 
 
 def _load_hub(spec: str, dtype: torch.dtype):

@@ -16,6 +16,7 @@ model. Everything else names sites canonically:
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 
 import torch.nn as nn
@@ -95,7 +96,7 @@ class SiteMap:
             return self.final_norm
         if site == "unembed":
             return self.unembed
-        block = self.layers[layer]
+        block = self.layers[int(layer)]
         if site in ("resid_pre", "resid_post"):
             return block
         return getattr(block, self.attn_name if site == "attn_out" else self.mlp_name)
@@ -114,7 +115,11 @@ def check_site(site: str, layer: int | None, n_layers: int) -> None:
     if site in LAYER_SITES:
         if layer is None:
             raise LatentspaceError(f"site {site!r} needs a layer: valid 0..{n_layers - 1}")
-        if not isinstance(layer, int) or not 0 <= layer < n_layers:
+        try:
+            layer = operator.index(layer)  # numpy / torch integers are fine, floats are not
+        except TypeError:
+            raise LatentspaceError(f"layer {layer!r} is not an integer: valid 0..{n_layers - 1}") from None
+        if not 0 <= layer < n_layers:
             raise LatentspaceError(f"layer {layer} out of range for {site!r}: valid 0..{n_layers - 1}")
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from latentspace.errors import LatentspaceError
+
 from latentspace.tour.report import write_report
 from latentspace.tour.section import Section, SectionResult
 from latentspace.tour.sections import SECTIONS
@@ -20,6 +22,8 @@ from latentspace.tour.sections import SECTIONS
 def run_tour(lm, out: Path, sections: list[Section] | None = None,
              on_section: Callable[[SectionResult], None] | None = None) -> tuple[Path, list[SectionResult]]:
     """Run the sections on ``lm``, writing pictures and ``index.html`` into ``out``."""
+    if out.exists() and not out.is_dir():
+        raise LatentspaceError(f"--out {out} is a file; the tour writes a folder")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     results = []
