@@ -26,6 +26,8 @@ def test_training_lowers_heldout_kl_at_every_intermediate_layer(deep, tmp_path):
     for layer in range(deep.n_layers - 1):
         assert report.tuned_kl[layer] < report.logit_kl[layer], (layer, report.tuned_kl, report.logit_kl)
     assert report.logit_kl[-1] == pytest.approx(0, abs=1e-6)
+    assert report.tuned_kl[-1] == pytest.approx(0, abs=1e-6), "the last layer must stay the model's own output"
+    assert lens.translators[-1].weight.abs().max() == 0
     # the model itself was not trained, and its grad flags are as they were
     assert all(p.requires_grad for p in deep.model.parameters())
     # save -> load reproduces the readings exactly

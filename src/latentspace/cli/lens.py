@@ -78,6 +78,8 @@ def train(
     seq_len: Annotated[int, typer.Option(min=4, help="Tokens per training window.")] = 64,
     batch_size: Annotated[int, typer.Option(min=1, help="Windows per step.")] = 8,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = 1e-3,
+    layers_per_step: Annotated[int | None, typer.Option(min=1, help="Train a random subset of layers per step "
+                                                       "(cheaper on large vocabularies).")] = None,
     seed: Annotated[int, typer.Option(help="Data split and init seed.")] = 0,
     png: Annotated[Path | None, typer.Option(help="Also plot held-out KL per layer (logit vs tuned).")] = None,
     json_out: JsonOpt = False,
@@ -98,7 +100,8 @@ def train(
     else:
         with console.status(f"sampling {samples} training texts from {lm.name}"):
             texts = sample_text(lm, n_samples=samples, seed=seed)
-    cfg = TunedLensConfig(steps=steps, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed)
+    cfg = TunedLensConfig(steps=steps, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed,
+                          layers_per_step=layers_per_step)
     lens, report = train_tuned_lens(lm, texts, cfg, show_progress=not json_out)
     path = lens.save(out)
     if png:

@@ -28,6 +28,7 @@ class TunedLensConfig:
     lr: float = 1e-3  # Adam learning rate
     weight_decay: float = 1e-3  # pulls translators towards 0, i.e. towards the logit lens
     heldout_fraction: float = 0.2  # windows kept aside for the reported KL
+    layers_per_step: int | None = None  # train a random subset of layers per step (the LM head is the cost)
     seed: int = 0
 
 
@@ -71,14 +72,15 @@ def frozen(model: torch.nn.Module):
             p.requires_grad_(flag)
 
 
-def _layer_kls(lm, lens: TunedLens | None, batch: torch.Tensor) -> torch.Tensor:
+def _layer_kls(lm, lens: TunedLens | None, batch: torch.Tensor, layers: list[int] | None = None) -> torch.Tensor:
     """Mean KL(final ‖ lens) per layer over every token of ``batch`` (grad flows into ``lens``)."""
-    sites = [("resid_post", i) for i in range(lm.n_layers)]
+    layers = list(range(lm.n_layers)) if layers is None else layers
+    sites = [("resid_post", i) for i in layers]
     with lm.hooks(record=sites + [("unembed", None)]) as rec:
         lm.forward(batch.to(lm.device))
     final = torch.log_softmax(rec["unembed"].float(), -1)
     kls = []
-    for i in range(lm.n_layers):
+    for i in layers:
         h = rec["resid_post", i]
         h = lens.translate(h, i) if lens is not None else h
         logp = torch.log_softmax(lm.head(h).float(), -1)
@@ -114,7 +116,12 @@ def train_tuned_lens(lm, texts: list[str], config: TunedLensConfig | None = None
         task = bar.add_task("train", total=cfg.steps, loss="-")
         for _ in range(cfg.steps):
             pick = torch.randint(len(train), (min(cfg.batch_size, len(train)),), generator=gen)
-            loss = _layer_kls(lm, lens, train[pick]).mean()
+            # the last layer's lens is the model's own output: its translator stays at identity (Adam
+            # would otherwise turn float noise in its zero gradient into full-size steps)
+            layers = list(range(lm.n_layers - 1))
+            if cfg.layers_per_step and cfg.layers_per_step < len(layers):
+                layers = sorted(torch.randperm(len(layers), generator=gen)[: cfg.layers_per_step].tolist())
+            loss = _layer_kls(lm, lens, train[pick], layers).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -3,6 +3,7 @@
 from latentspace.tour.sections.generation import generation
 from latentspace.tour.sections.latent_step import latent_step
 from latentspace.tour.sections.layer_norms import layer_norms
+from latentspace.tour.sections.lens_map import lens_map
 from latentspace.tour.sections.next_token import next_token
 
-SECTIONS = [generation, next_token, layer_norms, latent_step]
+SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step]
