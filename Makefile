@@ -26,8 +26,11 @@ tour: $(STAMP)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q; rc=$$?; [ $$rc -eq 5 ] && exit 0 || exit $$rc
 
+# Benchmarks measure side by side and write docs/results.md (never part of the tests).
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_foundation.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_lens_peers.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_tuned_lens.py
 
 clean:
 	rm -rf $(VENV)

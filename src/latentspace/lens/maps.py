@@ -18,7 +18,7 @@ from latentspace.plots import figure, save
 
 
 def _short(token: str, width: int = 7) -> str:
-    token = token.replace("\n", "\\n")
+    token = "".join(c if c.isprintable() else repr(c)[1:-1] for c in token)  # \n, \x08... stay visible
     return token if len(token) <= width else token[: width - 1] + "…"
 
 
