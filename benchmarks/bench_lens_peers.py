@@ -2,9 +2,10 @@
 
 Same model folder, same 256 token ids, same work (30 × resid_post, all positions, checked against
 HF's output_hidden_states). Each library runs in its own virtual environment (peers pin their own
-torch/transformers; they must never change the project's .venv) and times itself against plain HF
-interleaved in the same process, so each ratio is measured side by side; absolute medians from the
-separate processes are shown too, for the direct comparison.
+torch/transformers; they must never change the project's .venv) in a worker process that also holds
+a plain HF baseline, so each ratio is measured side by side. The parent drives the workers in
+lock-step rounds (one computes at a time, order rotated), so every library and baseline is sampled
+over the same stretch of time and the absolute medians are comparable too.
 
     .venv/bin/python benchmarks/bench_lens_peers.py            # builds .bench-venvs/ once, writes docs/results.md
     .venv/bin/python benchmarks/bench_lens_peers.py --quick    # fewer repeats, prints only
@@ -18,6 +19,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,15 +94,54 @@ def prepare_inputs(tmp: Path) -> tuple[Path, Path]:
     return folder, path
 
 
-def run_worker(lib: str, py: Path, folder: Path, ids: Path, repeats: int, warmup: int) -> dict:
-    cmd = [str(py), str(WORKER), "--lib", lib, "--model-dir", str(folder), "--ids", str(ids),
-           "--repeats", str(repeats), "--warmup", str(warmup)]
-    print(f"running {lib} ...", file=sys.stderr)
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:  # report the failure (last error line), do not hide the other libraries
-        lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
-        return {"lib": lib, "error": lines[-1] if lines else f"exit {out.returncode}"}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def start_worker(lib: str, py: Path, folder: Path, ids: Path, errlog: Path):
+    """Start one library's worker and wait for its "ready" line (setup + the numerics check)."""
+    cmd = [str(py), str(WORKER), "--lib", lib, "--model-dir", str(folder), "--ids", str(ids)]
+    print(f"starting {lib} ...", file=sys.stderr)
+    # stderr to a file: HF's progress bars could otherwise fill an unread pipe and stall the worker
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog.open("w"), text=True)
+    line = proc.stdout.readline()
+    if not line:  # report the failure (its last error line) and carry on with the other libraries
+        proc.wait()
+        return None, {"lib": lib, "error": last_line(errlog) or f"exit {proc.returncode}"}
+    return proc, json.loads(line)
+
+
+def last_line(path: Path) -> str:
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and "Loading weights" not in ln]
+    return lines[-1].strip() if lines else ""
+
+
+def drive(procs: dict, info: dict, rounds: int, warmup: int, logs: dict) -> None:
+    """Rounds of "go" to every worker in turn (order rotated each round), medians after warm-up."""
+    samples: dict = {lib: {} for lib in procs}
+    order = list(procs)
+    for r in range(warmup + rounds):
+        for lib in order[r % len(order):] + order[:r % len(order)]:
+            if lib not in samples:
+                continue  # it failed earlier this run
+            try:
+                procs[lib].stdin.write("go\n")
+                procs[lib].stdin.flush()
+                times = json.loads(procs[lib].stdout.readline())
+            except (OSError, ValueError):
+                procs[lib].wait()
+                info[lib] = {"lib": lib, "error": last_line(logs[lib]) or "worker died while timing"}
+                del samples[lib]
+                continue
+            for name, secs in times.items():
+                if r >= warmup:
+                    samples[lib].setdefault(name, []).append(secs)
+    for lib, proc in procs.items():
+        proc.stdin.close()
+        proc.wait()
+    for lib, by_name in samples.items():
+        med = {name: statistics.median(ts) for name, ts in by_name.items()}
+        # the same round's record/plain pair: a noise gauge next to the ratio of medians
+        paired = [a / b for a, b in zip(by_name["record"], by_name["plain"])]
+        quart = statistics.quantiles(paired, n=4) if len(paired) > 1 else [paired[0]] * 3
+        info[lib].update(median_s=med, ratio=med["record"] / med["plain"], paired_quartiles=quart,
+                         repeats=rounds, warmup=warmup)
 
 
 def verdict(ok: bool) -> str:
@@ -112,18 +153,26 @@ def table_rows(r: dict) -> list[tuple[str, ...]]:
     rows = []
     for lib, w in r["libs"].items():
         if "error" in w:
-            rows.append((lib, "—", "—", "—", "—", f"failed: {w['error']}"))
+            rows.append((lib, "—", "—", "—", "—", "—", f"failed: {w['error']}"))
             continue
         med = w["median_s"]
         vs_ls = f"{med['record'] / ls:.2f}×" if ls else "—"
         diff = f"{w['max_diff']:.1e}" + (f" (vs eager HF {w['max_diff_vs_eager']:.1e})" if "max_diff_vs_eager" in w else "")
+        q = w["paired_quartiles"]
         rows.append((lib, f"{med['plain'] * 1e3:.0f} ms", f"{med['record'] * 1e3:.0f} ms", f"{w['ratio']:.3f}×",
-                     vs_ls, diff))
+                     f"{q[1]:.3f}× [{q[0]:.3f}–{q[2]:.3f}]", vs_ls, diff))
     return rows
 
 
 HEADERS = ("Library", "Plain HF, same process", "Recording 30 layers", "Ratio vs its plain HF",
-           "Recording vs latentspace's (absolute)", "Max |diff| vs HF hidden_states")
+           "Per-round ratio, median [quartiles]", "Recording vs latentspace's (absolute)",
+           "Max abs diff vs HF hidden_states")
+
+
+def overlap(a: dict, b: dict) -> str:
+    """Say so when a gap is smaller than the round-to-round noise (the per-round quartiles overlap)."""
+    (a_lo, _, a_hi), (b_lo, _, b_hi) = a["paired_quartiles"], b["paired_quartiles"]
+    return " (within noise: the per-round ratio quartiles overlap)" if a_lo <= b_hi and b_lo <= a_hi else ""
 
 
 def verdicts(r: dict) -> list[str]:
@@ -140,7 +189,7 @@ def verdicts(r: dict) -> list[str]:
         faster_abs = ls["median_s"]["record"] < p["median_s"]["record"]
         out.append(f"- faster than {peer}: {ls['median_s']['record'] * 1e3:.0f} ms vs "
                    f"{p['median_s']['record'] * 1e3:.0f} ms absolute, ratio {ls['ratio']:.3f}× vs {p['ratio']:.3f}× "
-                   f"— **{verdict(faster_abs and ls['ratio'] < p['ratio'])}**.")
+                   f"— **{verdict(faster_abs and ls['ratio'] < p['ratio'])}**{overlap(ls, p)}.")
     return out
 
 
@@ -179,7 +228,8 @@ def write_results(r: dict, command: str) -> None:
              f"layer's residual stream output recorded (30 layers, all positions), logits included, under "
              f"`torch.no_grad()`. Baseline: `model(input_ids=ids)` (sdpa attention) on a separate plain HF "
              f"instance in the same process. Medians of {w0.get('repeats', '?')} interleaved repeats after "
-             f"{w0.get('warmup', '?')} warm-ups; the libraries run one after another in separate processes.", "",
+             f"{w0.get('warmup', '?')} warm-up rounds; each round runs every variant once in each library's process in turn "
+             f"(lock-step, one process computing at a time, order rotated), so all are sampled over the same time.", "",
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS),
              *["| " + " | ".join(row) + " |" for row in table_rows(r)], "",
              "The last layer is compared after HF's final norm (HF's last `hidden_states` entry is normed).", "",
@@ -200,13 +250,19 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--max-wait", type=float, default=None, help="seconds to wait for load ≤ 2.5 (full: 600)")
     args = parser.parse_args()
-    repeats, warmup = (4, 1) if args.quick else (20, 3)
+    repeats, warmup = (4, 1) if args.quick else (30, 3)
     pythons = {"latentspace": Path(sys.executable)}  # the project's own .venv
     pythons.update({lib: ensure_venv(lib, pin) for lib, pin in PEERS.items()})  # before timing: pip is heavy
     load_start = wait_for_quiet(args.max_wait if args.max_wait is not None else (0 if args.quick else 600))
     with tempfile.TemporaryDirectory(prefix="bench-lens-peers-") as tmp:
         folder, ids = prepare_inputs(Path(tmp))
-        libs = {lib: run_worker(lib, py, folder, ids, repeats, warmup) for lib, py in pythons.items()}
+        logs = {lib: Path(tmp) / f"{lib}.stderr" for lib in pythons}
+        procs, libs = {}, {}
+        for lib, py in pythons.items():  # one at a time: loading is not timed, but it is heavy
+            proc, libs[lib] = start_worker(lib, py, folder, ids, logs[lib])
+            if proc is not None:
+                procs[lib] = proc
+        drive(procs, libs, repeats, warmup, logs)
     results = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},

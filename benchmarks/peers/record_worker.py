@@ -2,9 +2,10 @@
 
 Run by benchmarks/bench_lens_peers.py with the python of the library's own virtual environment
 (latentspace: the project's .venv; nnsight / transformer_lens: .bench-venvs/<lib>), so a peer's
-pins never touch the project. Prints one JSON line (medians, max diffs, versions) on stdout.
+pins never touch the project. Prints one JSON line (shapes, max diffs, versions) when ready, then
+answers each "go" on stdin with one JSON line of seconds per variant (see `serve`).
 
-    python benchmarks/peers/record_worker.py --lib nnsight --model-dir DIR --ids ids.json
+    echo go | python benchmarks/peers/record_worker.py --lib nnsight --model-dir DIR --ids ids.json
 
 Only the standard library, torch and transformers are imported at top level: the library under
 test is imported inside its own setup function, in its own venv.
@@ -16,7 +17,6 @@ import argparse
 import importlib.metadata
 import json
 import os
-import statistics
 import sys
 import time
 import warnings
@@ -105,17 +105,22 @@ def max_diff(recorded: list, ref_model, ids) -> float:
     return max(diffs)
 
 
-def median_times(variants: dict, repeats: int, warmup: int) -> dict[str, float]:
-    """Interleaved (A, B, A, B...) so drift and other processes' load hit both variants alike."""
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    with torch.no_grad():  # every variant alike; latentspace's forward already runs without grad
-        for i in range(warmup + repeats):
-            for name, fn in variants.items():
+def serve(variants: dict) -> None:
+    """Lock-step timing: each "go" line on stdin runs every variant once and answers with the
+    seconds. The parent sends "go" to the libraries' workers in turn, so all of them (and their
+    plain-HF baselines) are sampled across the same stretch of time and only one computes at a time;
+    drift or another process's load hits every variant alike instead of biasing one."""
+    names = list(variants)
+    for n, line in enumerate(sys.stdin):
+        if line.strip() != "go":
+            break
+        times = {}
+        with torch.no_grad():  # every variant alike; latentspace's forward already runs without grad
+            for name in (names if n % 2 == 0 else names[::-1]):  # alternate order: no fixed "first" slot
                 t0 = time.perf_counter()
-                fn()
-                if i >= warmup:
-                    times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+                variants[name]()
+                times[name] = time.perf_counter() - t0
+        print(json.dumps(times), flush=True)
 
 
 def version(dist: str) -> str | None:
@@ -130,8 +135,6 @@ def main() -> None:
     parser.add_argument("--lib", choices=["latentspace", "nnsight", "transformer_lens"], required=True)
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--ids", required=True, help="JSON list of token ids, shared by every worker")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # same thread count in every process
@@ -159,13 +162,10 @@ def main() -> None:
 
     variants = {"plain": lambda: base(input_ids=ids), "record": record,
                 **{name: fn for name, (_, fn) in extra.items()}}
-    med = median_times(variants, args.repeats, args.warmup)
-    result.update({
-        "tokens": ids.shape[1], "repeats": args.repeats, "warmup": args.warmup,
-        "threads": torch.get_num_threads(), "median_s": med, "ratio": med["record"] / med["plain"],
-        "versions": {d: version(d) for d in ["torch", "transformers", *dists]}, "notes": notes,
-    })
-    print(json.dumps(result))
+    result.update({"tokens": ids.shape[1], "threads": torch.get_num_threads(), "notes": notes,
+                   "versions": {d: version(d) for d in ["torch", "transformers", *dists]}})
+    print(json.dumps(result), flush=True)  # the "ready" line; then the parent drives the timing
+    serve(variants)
 
 
 if __name__ == "__main__":
