@@ -107,3 +107,12 @@ def test_lens_bad_inputs_one_line_exit_2(tmp_path):
         out = run(*args)
         assert out.returncode == 2, (args, out.stderr)
         assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, (args, out.stderr)
+
+
+def test_think_json_and_bad_strategy():
+    out = run("think", "What is 2+2?", "--model", "tiny", "--mode", "soft", "--steps", "2", "-n", "3", "--json")
+    assert out.returncode == 0, out.stderr
+    trace = json.loads(out.stdout)
+    assert trace["latent_steps"] == 2 and trace["explicit_tokens"] == 3 and trace["strategy"] == "soft"
+    out = run("think", "hi", "--model", "tiny", "--set", "top_q=3")
+    assert out.returncode == 2 and "has no option 'top_q'" in out.stderr and "name" not in out.stderr.split("options:")[1]

@@ -51,9 +51,11 @@ class Aligner:
         norms = vectors.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         return vectors * (self.mean_norm.to(vectors.device, vectors.dtype) / norms)
 
-    def __call__(self, hidden: torch.Tensor, method: str = "ridge", logits: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, hidden: torch.Tensor, method: str = "ridge", logits: torch.Tensor | None = None,
+                 temperature: float = 1.0) -> torch.Tensor:
         """Align ``hidden`` (``[..., d]``, after the final norm); ``soft`` also uses its logits.
 
+        ``temperature`` sharpens ``soft`` (towards the argmax token's embedding as it goes to 0).
         The result has ``hidden``'s device and dtype.
         """
         like = dict(device=hidden.device, dtype=hidden.dtype)
@@ -66,6 +68,8 @@ class Aligner:
         if method == "soft":
             if logits is None:
                 logits = hidden @ self.output_embeddings.T.to(**like)
-            probs = torch.softmax(logits.float(), dim=-1).to(**like)
+            if temperature <= 0:
+                raise LatentspaceError("soft alignment needs a temperature > 0")
+            probs = torch.softmax(logits.float() / temperature, dim=-1).to(**like)
             return probs @ self.input_embeddings.to(**like)
         raise LatentspaceError(f"unknown alignment {method!r}; valid: {', '.join(METHODS)}")

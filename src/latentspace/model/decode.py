@@ -51,8 +51,13 @@ def decode(
     stop: Sequence[str] = (),
     on_text: Callable[[int, str], None] | None = None,
     seed: int | None = None,
+    on_logits: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
 ) -> DecodeResult:
-    """Generate until EOS, a stop string or ``max_new_tokens``; ``on_text(row, piece)`` streams."""
+    """Generate until EOS, a stop string or ``max_new_tokens``.
+
+    ``on_text(row, piece)`` streams text; ``on_logits(logits, tokens)`` sees each step's next-token
+    logits ``[B, V]`` and the tokens picked from them (for traces).
+    """
     if max_new_tokens < 0 or temperature < 0 or not 0 < top_p <= 1:
         raise LatentspaceError("need max_new_tokens >= 0, temperature >= 0 and 0 < top_p <= 1")
     if any(not s for s in stop):
@@ -70,6 +75,8 @@ def decode(
     logits = state.logits
     for step in range(max_new_tokens):
         tokens = pick_next(logits, temperature, top_p, generator)
+        if on_logits:
+            on_logits(logits, tokens)
         for row in range(batch):
             if done[row]:
                 continue

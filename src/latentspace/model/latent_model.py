@@ -227,9 +227,10 @@ class LatentModel:
         cap = getattr(self.config, "final_logit_softcapping", None)
         return torch.tanh(logits / cap) * cap if cap else logits
 
-    def align(self, hidden: torch.Tensor, method: str = "ridge", logits: torch.Tensor | None = None) -> torch.Tensor:
+    def align(self, hidden: torch.Tensor, method: str = "ridge", logits: torch.Tensor | None = None,
+              temperature: float = 1.0) -> torch.Tensor:
         """Hidden state -> input-embedding space (see `model.align`)."""
-        return self.aligner(hidden, method, logits)
+        return self.aligner(hidden, method, logits, temperature)
 
 
 def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,61 @@
+"""`latentspace think`: answer one question with a reasoning strategy and show its trace."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model
+from latentspace.errors import LatentspaceError
+
+
+def _parse_sets(sets: list[str] | None) -> dict:
+    """``key=value`` pairs; values parsed as JSON when they can be (numbers, true/false, null)."""
+    options = {}
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise LatentspaceError(f"--set expects key=value, got {item!r}")
+        try:
+            options[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def think(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    mode: Annotated[str, typer.Option(help="Strategy: direct, cot, continuous, soft, pause.")] = "soft",
+    model: ModelOpt = DEFAULT,
+    steps: Annotated[int | None, typer.Option(min=0, help="Most latent steps.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", "-n", min=1, help="Most answer tokens.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed (sampling strategies).")] = 0,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Any strategy option, key=value (repeatable).")] = None,
+    show: Annotated[bool, typer.Option("--show", help="Print every step with its lens reading.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Think with a strategy, then answer; every latent step is read through the lens.
+
+    Examples: latentspace think "What is 7 times 8?" --mode soft --steps 4 --show ;
+    latentspace think "Is a cat a mammal?" --mode continuous --set alignment=norm --json
+    """
+    from latentspace.reason import get_reasoner
+
+    options = _parse_sets(set_)
+    if steps is not None:
+        options["max_latent_steps"] = steps
+    if max_tokens is not None:
+        options["max_new_tokens"] = max_tokens
+    reasoner = get_reasoner(mode, **options)
+    lm = load_model(model, quiet=json_out)
+    trace = reasoner.run(lm, question, seed=seed)
+    if json_out:
+        emit_json(trace.to_dict())
+        return
+    if show:
+        console.print(trace.table())
+    console.print(trace.text.strip(), highlight=False)
+    console.print(f"[dim]{trace.latent_steps} latent steps, {trace.explicit_tokens} tokens, {trace.positions} "
+                  f"positions, {trace.wall_seconds:.2f} s; {trace.stop_reason}[/dim]")

@@ -1,0 +1,35 @@
+"""`pause`: n filler positions before answering (pause tokens; a learned embedding when trained).
+
+Without training, the filler is a fixed vector: by default the embedding of a token (``"."``);
+`embedding` may be any vector of the hidden size (e.g. one learned by the training recipes).
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.reason.base import Reasoner, register
+
+
+@register
+@dataclass
+class Pause(Reasoner):
+    filler: str = "."  # token whose embedding is the pause vector
+    embedding: torch.Tensor | None = None  # overrides `filler`
+    instruction: str = "Answer with only the final answer."
+    max_new_tokens: int = 24
+    name = "pause"
+
+    def think(self, lm, state, trace):
+        vector = self.embedding
+        if vector is None:
+            ids = lm.tokenizer.encode(self.filler, add_special_tokens=False)
+            if len(ids) != 1:
+                raise LatentspaceError(f"pause filler {self.filler!r} must be exactly one token")
+            vector = lm.input_embeddings[ids[0]]
+        for _ in range(self.max_latent_steps):
+            state, stopped = self.latent_step(lm, state, vector, trace, note="pause")
+            if stopped:
+                break
+        return state

@@ -1,0 +1,53 @@
+"""`soft`: Soft Thinking — each step's input is a probability-weighted mix of token embeddings.
+
+The next-token distribution is cut to its top-k, then top-p and min-p filtered and renormalised;
+the "concept token" is that distribution times the input embeddings. Cold stop: thinking ends when
+the entropy stays below a threshold for a window of steps (the model has made up its mind).
+With k = 1 the concept token is the greedy token's embedding, so soft thinking equals greedy
+decoding — a property the tests check.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from latentspace.reason.base import Reasoner, register
+
+
+def concept_weights(logits: torch.Tensor, top_k: int, top_p: float, min_p: float) -> torch.Tensor:
+    """Filtered, renormalised next-token probabilities ``[B, V]`` (zeros outside the kept set)."""
+    probs = torch.softmax(logits.float(), dim=-1)
+    top = probs.topk(min(top_k, probs.shape[-1]), dim=-1)
+    kept = top.values
+    kept = kept.masked_fill(kept < min_p * kept[:, :1], 0.0)  # min-p: relative to the most likely
+    exclusive_mass = kept.cumsum(-1) - kept
+    kept = kept.masked_fill(exclusive_mass >= top_p, 0.0)  # top-p over the sorted top-k
+    kept = kept / kept.sum(-1, keepdim=True)
+    return torch.zeros_like(probs).scatter(-1, top.indices, kept)
+
+
+@register
+@dataclass
+class Soft(Reasoner):
+    top_k: int = 10
+    top_p: float = 0.95
+    min_p: float = 0.001
+    cold_stop_entropy: float = 0.01  # nats
+    cold_stop_window: int = 2  # consecutive confident steps that end thinking
+    name = "soft"
+
+    def think(self, lm, state, trace):
+        previous, confident = None, 0
+        for _ in range(self.max_latent_steps):
+            weights = concept_weights(state.logits, self.top_k, self.top_p, self.min_p)
+            entropy = float(-(weights * weights.clamp_min(1e-30).log()).sum(-1)[0])
+            confident = confident + 1 if entropy < self.cold_stop_entropy else 0
+            vector = weights.to(lm.dtype) @ lm.input_embeddings
+            state, stopped = self.latent_step(lm, state, vector, trace, previous, note=f"concept entropy {entropy:.3f}")
+            if stopped:
+                break
+            if confident >= self.cold_stop_window:
+                trace.stop_reason = f"cold stop: entropy < {self.cold_stop_entropy} for {confident} steps"
+                break
+            previous = vector
+        return state
