@@ -82,3 +82,47 @@ def test_bad_strategy_names_and_options(name, options, match):
 def test_empty_question(llama):
     with pytest.raises(LatentspaceError, match="empty question"):
         get_reasoner("direct").run(llama, " ")
+
+
+def test_optimize_lowers_the_answer_entropy_and_leaves_the_model_untouched(llama):
+    before = [p.clone() for p in llama.model.parameters()]
+    trace = get_reasoner("optimize", max_latent_steps=2, opt_steps=6, lr=0.05).run(llama, QUESTION)
+    losses = trace.meta["losses"]
+    assert len(losses) == 7 and losses[-1] < losses[0]
+    assert trace.latent_steps == 2
+    assert all(torch.equal(a, b) for a, b in zip(before, llama.model.parameters()))
+    assert all(p.requires_grad for p in llama.model.parameters())
+
+
+def test_switch_alternates_by_entropy_and_respects_its_budgets(llama):
+    trace = get_reasoner("switch", max_latent_steps=4, max_explicit_steps=4, max_switches=10,
+                         max_new_tokens=2).run(llama, QUESTION)
+    thinking = [s for s in trace.steps if s.note in ("latent block", "thinking")]
+    assert 0 < len(thinking) <= 8
+    assert sum(s.kind == "latent" for s in thinking) <= 4 and sum(s.kind == "explicit" for s in thinking) <= 4
+    kinds = [s.kind for s in thinking]
+    switches = sum(a != b for a, b in zip(kinds, kinds[1:]))
+    assert switches == trace.meta.get("switches", 0)
+    capped = get_reasoner("switch", max_latent_steps=6, max_explicit_steps=6, max_switches=0).run(llama, QUESTION)
+    assert {s.kind for s in capped.steps if s.note in ("latent block", "thinking")} <= {"latent"}
+
+
+def test_loop_with_one_repeat_is_the_plain_model_and_more_repeats_change_it(lm):
+    plain = get_reasoner("direct", max_new_tokens=6).run(lm, QUESTION)
+    once = get_reasoner("loop", repeats=1, max_new_tokens=6, start=0, end=1).run(lm, QUESTION)
+    assert once.text == plain.text
+    assert [s.token for s in once.steps] == [s.token for s in plain.steps]
+    twice = get_reasoner("loop", repeats=3, max_new_tokens=6, start=0, end=1).run(lm, QUESTION)
+    assert [s.top for s in twice.steps][0] != [s.top for s in once.steps][0]
+    assert twice.meta["layer_applications"] > 0
+
+
+def test_layer_loop_refuses_a_kv_cache_and_bad_ranges(llama):
+    from latentspace.model.loop import LayerLoop
+
+    with pytest.raises(LatentspaceError, match="without a KV cache"):
+        with LayerLoop(llama.sites, 0, 1, repeats=2):
+            llama.encode("hello")
+    with pytest.raises(LatentspaceError, match="start <= end"):
+        LayerLoop(llama.sites, 1, 0)
+    assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in llama.model.modules()) == 0

@@ -8,7 +8,6 @@ itself (`sample_text`). Only the translators learn; the model is frozen for the 
 from __future__ import annotations
 
 import random
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -16,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from latentspace.errors import LatentspaceError
 from latentspace.lens.tuned_lens import TunedLens
+from latentspace.model.grad import frozen
 
 SEED_PROMPTS = ["The", "In", "Once upon a time", "Scientists", "def ", "My favourite", "The history of", "Today"]
 
@@ -58,18 +58,6 @@ def windows(lm, texts: list[str], seq_len: int) -> torch.Tensor:
     if n < 2:
         raise LatentspaceError(f"need at least {2 * seq_len} tokens of training text, got {len(ids)}")
     return torch.tensor(ids[: n * seq_len]).view(n, seq_len)
-
-
-@contextmanager
-def frozen(model: torch.nn.Module):
-    flags = [p.requires_grad for p in model.parameters()]
-    try:
-        for p in model.parameters():
-            p.requires_grad_(False)
-        yield
-    finally:
-        for p, flag in zip(model.parameters(), flags):
-            p.requires_grad_(flag)
 
 
 def _layer_kls(lm, lens: TunedLens | None, batch: torch.Tensor, layers: list[int] | None = None) -> torch.Tensor:

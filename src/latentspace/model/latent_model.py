@@ -117,12 +117,15 @@ class LatentModel:
     # -- plain forward and hooks ----------------------------------------------------------------
     def forward(self, ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, *,
                 inputs_embeds: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
-                cache=None, logits_to_keep: int = 0):
-        """The HF forward pass (no grad) with position ids derived from the mask for left padding."""
+                cache=None, logits_to_keep: int = 0, grad: bool = False):
+        """The HF forward pass with position ids derived from the mask for left padding.
+
+        No autograd graph unless ``grad`` (test-time optimisation of input vectors needs one).
+        """
         if attention_mask is not None and position_ids is None and cache is None:
             position_ids = positions_from_mask(attention_mask)
         kwargs = {self._cache_arg: cache} if cache is not None else {}
-        with torch.no_grad():
+        with torch.enable_grad() if grad else torch.no_grad():
             return self.model(input_ids=ids, inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                               position_ids=position_ids, use_cache=cache is not None,
                               logits_to_keep=logits_to_keep, **kwargs)

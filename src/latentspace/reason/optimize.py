@@ -1,0 +1,61 @@
+"""`optimize`: test-time latent optimisation (LTPO / LatentSeek style) — planning as search.
+
+The thoughts are rolled out once like `continuous`, then treated as parameters: with the model's
+weights frozen, a few Adam steps lower the entropy of the next-token distribution that follows
+them (i.e. raise the model's confidence in how it will answer). Only the optimised thoughts are
+then fed and traced; the loss per step is kept in ``trace.meta["losses"]``.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from latentspace.model import kv
+from latentspace.model.grad import frozen
+from latentspace.reason.base import Reasoner, register
+
+
+def _entropy(logits: torch.Tensor) -> torch.Tensor:
+    logp = torch.log_softmax(logits.float(), -1)
+    return -(logp.exp() * logp).sum(-1).mean()
+
+
+@register
+@dataclass
+class Optimize(Reasoner):
+    max_latent_steps: int = 3  # thoughts to optimise
+    alignment: str = "soft"  # how the thoughts start (see `continuous`)
+    opt_steps: int = 5
+    lr: float = 0.02  # Adam step size, in units of the mean input-embedding norm
+    name = "optimize"
+
+    def think(self, lm, state, trace):
+        if self.max_latent_steps == 0:
+            return state
+        rollout, vectors = state.fork(), []
+        for _ in range(self.max_latent_steps):
+            vectors.append(lm.align(rollout.hidden, self.alignment, rollout.logits))
+            rollout = lm.step(rollout, vectors[-1])
+        thoughts = torch.stack(vectors, 1).detach().clone().requires_grad_(True)  # [B, n, d]
+        n = thoughts.shape[1]
+        mask = torch.cat([state.attention_mask, torch.ones_like(state.attention_mask[:, :n])], 1)
+        positions = state.next_position[:, None] + torch.arange(n, device=lm.device)
+        opt = torch.optim.Adam([thoughts], lr=self.lr * float(lm.aligner.mean_norm))
+        losses = []
+        with frozen(lm.model):
+            for _ in range(self.opt_steps + 1):
+                out = lm.forward(None, mask, inputs_embeds=thoughts, position_ids=positions,
+                                 cache=kv.clone(state.cache), logits_to_keep=1, grad=True)
+                loss = _entropy(out.logits[:, -1])
+                losses.append(float(loss.detach()))
+                if len(losses) > self.opt_steps:
+                    break  # the last pass only measures the final loss
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        trace.meta["losses"] = losses
+        for i in range(n):
+            state, stopped = self.latent_step(lm, state, thoughts[:, i].detach(), trace, note="optimised")
+            if stopped:
+                break
+        return state
