@@ -1,0 +1,55 @@
+import json
+
+import pytest
+
+from latentspace import LatentspaceError
+from latentspace.tasks import TASKS, get_task, load_jsonl
+from latentspace.tasks.multiplication import icot_line, multiplication_item
+
+
+def test_multiplication_matches_icots_published_example():
+    line = icot_line(multiplication_item(3719, 3349, 4))
+    assert line == ("9 1 7 3 * 9 4 3 3||1 7 4 3 3 + 0 6 7 8 4 1 ( 1 3 2 2 8 1 ) + 0 0 7 5 1 1 1 "
+                    "( 1 3 9 7 9 2 1 ) + 0 0 0 7 5 1 1 1 #### 1 3 9 4 5 4 2 1")
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_generators_are_deterministic_and_their_answers_check(name):
+    task = get_task(name)
+    a, b = task.generate(20, seed=3), task.generate(20, seed=3)
+    assert a == b and a != task.generate(20, seed=4)
+    for item in a:
+        assert task.check(" ".join(item.steps) + f" Answer: {item.answer}", item)
+        assert not task.check("no idea", item)
+
+
+def test_arithmetic_answers_are_right():
+    for item in get_task("arithmetic").generate(50, seed=0):
+        last = item.steps[-1]
+        lhs, rhs = last.split("=")
+        assert eval(lhs) == int(rhs) == int(item.answer)  # noqa: S307 - our own generated arithmetic
+
+
+def test_prontoqa_has_six_steps_for_five_hops_and_balanced_answers():
+    items = get_task("prontoqa").generate(200, seed=0)
+    assert all(len(i.steps) == 6 for i in items)
+    assert 0.35 < sum(i.answer == "True" for i in items) / len(items) < 0.65
+    assert get_task("prontoqa").check("... so the statement is false.", items[0]) == (items[0].answer == "False")
+
+
+def test_jsonl_loads_and_names_file_and_line_of_a_bad_row(tmp_path):
+    good = tmp_path / "t.jsonl"
+    good.write_text(json.dumps({"question": "1+1?", "answer": 2, "steps": ["1+1=2"]}) + "\n\n")
+    assert load_jsonl(good)[0].answer == "2"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"question": "q", "answer": "a"}) + "\n" + '{"question": "q"}\n')
+    with pytest.raises(LatentspaceError, match=r"bad.jsonl:2: expected"):
+        load_jsonl(bad)
+    bad.write_text("{not json\n")
+    with pytest.raises(LatentspaceError, match=r"bad.jsonl:1: not valid JSON"):
+        load_jsonl(bad)
+
+
+def test_unknown_task():
+    with pytest.raises(LatentspaceError, match="unknown task"):
+        get_task("gsm8k")
