@@ -116,3 +116,18 @@ def test_think_json_and_bad_strategy():
     assert trace["latent_steps"] == 2 and trace["explicit_tokens"] == 3 and trace["strategy"] == "soft"
     out = run("think", "hi", "--model", "tiny", "--set", "top_q=3")
     assert out.returncode == 2 and "has no option 'top_q'" in out.stderr and "name" not in out.stderr.split("options:")[1]
+
+
+def test_bench_command_writes_rows_summary_manifest_and_resumes(tmp_path):
+    args = ["bench", "--task", "arithmetic", "--strategies", "direct", "--n", "2", "--model", "tiny",
+            "--out", str(tmp_path / "b"), "--json"]
+    out = run(*args)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["rows"] == 2 and data["summary"][0]["strategy"] == "direct"
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["fingerprint"]["model_type"] == "llama" and manifest["seeds"] == [0]
+    rows_before = (tmp_path / "b" / "rows.jsonl").read_text()
+    assert run(*args).returncode == 0 and (tmp_path / "b" / "rows.jsonl").read_text() == rows_before
+    bad = run("bench", "--task", str(tmp_path / "nope.jsonl"), "--model", "tiny", "--out", str(tmp_path / "c"))
+    assert bad.returncode == 2 and "no task file" in bad.stderr

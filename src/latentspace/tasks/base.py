@@ -23,3 +23,11 @@ class Item:
 def normalise(text: str) -> str:
     """Compare answers without case, commas, surrounding spaces or a final full stop."""
     return " ".join(text.replace(",", "").strip().rstrip(".").lower().split())
+
+
+def extract_marked(text: str) -> str:
+    """The text after the last answer marker (``####``, ``#`` or ``Answer:``), else all of it."""
+    lowered = text.lower()
+    cuts = [(text.rfind("#"), 1), (lowered.rfind("answer:"), len("answer:"))]
+    pos, width = max(cuts)
+    return (text[pos + width:] if pos >= 0 else text).strip().lstrip("#").strip()

@@ -1,0 +1,101 @@
+"""`latentspace bench`: evaluate strategies on tasks over seeds; resumable and shardable."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_ints
+from latentspace.errors import LatentspaceError
+
+
+def _shard(spec: str | None) -> tuple[int, int]:
+    from latentspace.bench.harness import shard_from_env
+
+    if spec is None:
+        return shard_from_env()
+    try:
+        rank, world = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise LatentspaceError(f"--shard expects RANK/WORLD like 0/2, not {spec!r}") from None
+    return rank, world
+
+
+def bench(
+    task: Annotated[str, typer.Option(help="Comma list: arithmetic, prontoqa, multiplication or FILE.jsonl.")],
+    strategies: Annotated[str, typer.Option(help="Comma list of strategies.")] = "direct,soft",
+    model: ModelOpt = DEFAULT,
+    n: Annotated[int, typer.Option(min=1, help="Items per task and seed.")] = 50,
+    seeds: Annotated[str, typer.Option(help="Comma list of seeds (items and sampling).")] = "0",
+    out: Annotated[Path, typer.Option(help="Folder for rows, summary and manifest.")] = Path("latentspace-bench"),
+    shard: Annotated[str | None, typer.Option(help="RANK/WORLD; default from RANK/WORLD_SIZE (accelerate).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a strategies × tasks × seeds grid and summarise accuracy (95% CI), tokens, positions, time.
+
+    Re-running the same command skips finished rows. Under `accelerate launch` each process takes a
+    slice; rank 0 merges. Example: latentspace bench --task arithmetic,prontoqa --strategies direct,cot,soft
+    --n 200 --seeds 0,1,2
+    """
+    from latentspace.bench import jobs, read_rows, run_grid, summarise
+    from latentspace.bench.harness import done_keys
+    from latentspace.reason import get_reasoner
+
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    for name in names:
+        get_reasoner(name)  # fail fast, before loading a model
+    seed_list = parse_ints(seeds, "seed") or [0]
+    rank, world = _shard(shard)
+    grid = jobs([t.strip() for t in task.split(",") if t.strip()], names, seed_list, n, (rank, world))
+    if out.exists() and not out.is_dir():
+        raise LatentspaceError(f"--out {out} is a file; bench writes a folder")
+    lm = load_model(model, quiet=json_out)
+    rows_path = out / (f"rows.{rank}-of-{world}.jsonl" if world > 1 else "rows.jsonl")
+    columns = (TextColumn("bench"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=json_out, transient=True) as bar:
+        progress = bar.add_task("rows", total=len(grid))
+        done = done_keys(rows_path)
+        bar.update(progress, completed=sum(job.key in done for job in grid))  # resumed rows
+        run_grid(lm, grid, rows_path, on_row=lambda row: bar.advance(progress))
+    if world > 1:
+        _wait_for_everyone()
+        if rank != 0:
+            return
+    rows = read_rows(sorted(out.glob("rows*.jsonl")))
+    summary = summarise(rows)
+    manifest = {"command": " ".join(sys.argv), "model": lm.name, "fingerprint": lm.fingerprint,
+                "tasks": task, "strategies": names, "seeds": seed_list, "n": n, "world": world,
+                "python": platform.python_version(), "versions": _versions()}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if json_out:
+        emit_json({"summary": summary, "rows": len(rows), "out": str(out)})
+        return
+    table = Table(title=f"{lm.name}: {len(rows)} answers in {out}")
+    for col in ("task", "strategy", "n", "accuracy [95% CI]", "tokens", "latents", "positions", "s/item"):
+        table.add_column(col)
+    for s in summary:
+        table.add_row(s["task"], s["strategy"], str(s["n"]),
+                      f"{s['accuracy']:.1%} [{s['ci_low']:.1%}–{s['ci_high']:.1%}]", f"{s['explicit_tokens']:.1f}",
+                      f"{s['latent_steps']:.1f}", f"{s['positions']:.0f}", f"{s['seconds']:.2f}")
+    console.print(table)
+
+
+def _wait_for_everyone() -> None:
+    """Barrier across launched processes, so rank 0 merges only complete shards."""
+    from accelerate import PartialState
+
+    PartialState().wait_for_everyone()
+
+
+def _versions() -> dict:
+    from importlib.metadata import version
+
+    return {pkg: version(pkg) for pkg in ("latentspace", "torch", "transformers")}

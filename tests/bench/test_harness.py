@@ -1,0 +1,44 @@
+import json
+
+from latentspace.bench import jobs, read_rows, run_grid, summarise, wilson
+
+
+def test_resume_skips_finished_rows(llama, tmp_path):
+    grid = jobs(["arithmetic"], ["direct", "pause"], [0], n=3)
+    out = tmp_path / "rows.jsonl"
+    assert run_grid(llama, grid, out) == 6
+    assert run_grid(llama, grid, out) == 0  # everything done: nothing recomputed
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[:4]) + "\n")  # as if killed after 4 rows
+    assert run_grid(llama, grid, out) == 2
+    assert len(read_rows([out])) == 6
+
+
+def test_two_shards_merged_equal_one_unsharded_run(llama, tmp_path):
+    args = (["arithmetic", "prontoqa"], ["direct", "soft"], [0, 1], 2)
+    whole = tmp_path / "whole.jsonl"
+    run_grid(llama, jobs(*args), whole)
+    shards = [tmp_path / f"rows.{r}-of-2.jsonl" for r in range(2)]
+    for rank, path in enumerate(shards):
+        run_grid(llama, jobs(*args, shard=(rank, 2)), path)
+    assert all(p.read_text() for p in shards)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(read_rows(shards)) == strip(read_rows([whole]))
+
+
+def test_summary_accuracy_interval_and_costs():
+    rows = [dict(task="t", strategy="s", seed=0, index=i, correct=i < 3, explicit_tokens=4, latent_steps=2,
+                 positions=10, seconds=0.5) for i in range(4)]
+    (s,) = summarise(rows)
+    assert s["accuracy"] == 0.75 and s["ci_low"] < 0.75 < s["ci_high"] and s["positions"] == 10
+    lo, hi = wilson(0, 10)
+    assert lo == 0 and 0.25 < hi < 0.35
+
+
+def test_jsonl_tasks_run_through_the_harness(llama, tmp_path):
+    data = tmp_path / "mine.jsonl"
+    data.write_text(json.dumps({"question": "Say hi", "answer": "hi"}) + "\n")
+    out = tmp_path / "rows.jsonl"
+    run_grid(llama, jobs([str(data)], ["direct"], [0], n=5), out)
+    (row,) = read_rows([out])
+    assert row["task"] == "mine" and row["answer"] == "hi" and isinstance(row["correct"], bool)
