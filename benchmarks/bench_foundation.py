@@ -28,12 +28,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never touch a hub, whatever the caller's shell says
 
 import torch  # noqa: E402
+from results_md import RESULTS, replace_section  # noqa: E402  (benchmarks/ is on sys.path)
 import transformers  # noqa: E402
 
 from latentspace.model.latent_model import LatentModel  # noqa: E402
 
 MODEL = "smollm2-135m"
-RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 START, END = "<!-- bench_foundation:start -->", "<!-- bench_foundation:end -->"
 GOAL_RECORD, GOAL_DECODE = 1.10, 0.95
 # The child times only LatentModel.load; the import of torch/transformers is reported separately,
@@ -187,14 +187,7 @@ def write_results(r: dict, command: str) -> None:
              f"warm load {r['load']['warm_repeats']}).", "",
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS),
              *["| " + " | ".join(row) + " |" for row in table_rows(r)], "", "Verdicts:", "", *verdicts, END]
-    section = "\n".join(lines)
-    old = RESULTS.read_text() if RESULTS.exists() else "# Results\n"
-    if START in old and END in old:
-        new = old[:old.index(START)] + section + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(new)
+    replace_section("\n".join(lines), START, END)
 
 
 def main() -> None:

@@ -26,12 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_md import RESULTS, replace_section  # benchmarks/ is on sys.path
+
 os.environ["HF_HUB_OFFLINE"] = "1"  # no hub, whatever the caller's shell says (workers inherit it)
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "benchmarks" / "peers" / "record_worker.py"
 VENVS = ROOT / ".bench-venvs"  # git-ignored; reused across runs
-RESULTS = ROOT / "docs" / "results.md"
 START, END = "<!-- bench_lens_peers:start -->", "<!-- bench_lens_peers:end -->"
 MODEL, TOKENS, GOAL = "smollm2-135m", 256, 1.10
 TORCH_PIN = "torch==2.13.0"  # first and pinned: the CPU build from a local file; bare torch pulls CUDA
@@ -235,13 +236,7 @@ def write_results(r: dict, command: str) -> None:
              "The last layer is compared after HF's final norm (HF's last `hidden_states` entry is normed).", "",
              "Verdicts:", "", *verdicts(r), "", "Notes:", "", *notes(r), "",
              "Versions (`pip freeze`, per environment):", "", *envs, END]
-    section = "\n".join(lines)
-    old = RESULTS.read_text() if RESULTS.exists() else "# Results\n"
-    if START in old and END in old:
-        new = old[:old.index(START)] + section + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(new)
+    replace_section("\n".join(lines), START, END)
 
 
 def main() -> None:

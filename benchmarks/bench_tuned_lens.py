@@ -22,12 +22,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from results_md import RESULTS, replace_section  # noqa: E402  (benchmarks/ is on sys.path)
 
 from latentspace.lens import TunedLensConfig, sample_text, train_tuned_lens  # noqa: E402
 from latentspace.lens.maps import layer_curves  # noqa: E402
 from latentspace.model.latent_model import LatentModel  # noqa: E402
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
 START, END = "<!-- bench_tuned_lens:start -->", "<!-- bench_tuned_lens:end -->"
 
 
@@ -73,31 +73,20 @@ def section(res: dict, png: Path) -> str:
         f"![tuned vs logit lens KL]({png.name})", ""])
 
 
-def write(text: str) -> None:
-    path = DOCS / "results.md"
-    old = path.read_text() if path.exists() else "# Results\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    path.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny run, print only")
     args = parser.parse_args()
     torch.set_num_threads(2)
     res = run(args.quick)
-    png = DOCS / "tuned_lens_kl.png"
+    png = RESULTS.parent / "tuned_lens_kl.png"
     if args.quick:
         png = Path(tempfile.gettempdir()) / png.name
     layer_curves({"logit lens": res["report"].logit_kl, "tuned lens": res["report"].tuned_kl}, png)
     text = section(res, png)
     print(text)
     if not args.quick:
-        write(text)
+        replace_section(f"{START}\n{text}\n{END}", START, END)
 
 
 if __name__ == "__main__":
