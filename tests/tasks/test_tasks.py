@@ -53,3 +53,22 @@ def test_jsonl_loads_and_names_file_and_line_of_a_bad_row(tmp_path):
 def test_unknown_task():
     with pytest.raises(LatentspaceError, match="unknown task"):
         get_task("gsm8k")
+
+
+def test_prosqa_invariants():
+    from latentspace.tasks.prosqa import _reach
+
+    for item in get_task("prosqa").generate(40, seed=1):
+        m = item.meta
+        n, edges = m["nodes"], m["edge_list"]
+        assert all(u < v for u, v in edges)
+        children = [[v for u, v in edges if u == i] for i in range(n)]
+        sources = {i for i in range(n) if all(v != i for _, v in edges)}
+        assert 2 <= len(sources) <= 6 and m["root"] in (0, 1) and {0, 1} <= sources
+        other = 1 - m["root"]
+        for sink in (m["target"], m["neg_target"]):
+            assert not children[sink]
+        assert m["target"] in _reach(children, m["root"]) and m["target"] not in _reach(children, other)
+        assert m["neg_target"] in _reach(children, other) and m["neg_target"] not in _reach(children, m["root"])
+        assert 3 <= len(item.steps) <= 6 and item.steps[-1].endswith(item.answer.split(" is a ")[1])
+        assert item.question.endswith("?") and all(s in item.question for s in item.steps)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from latentspace.errors import LatentspaceError
-from latentspace.tasks import arithmetic, multiplication, prontoqa
+from latentspace.tasks import arithmetic, multiplication, prontoqa, prosqa
 from latentspace.tasks.base import Item, normalise
 from latentspace.tasks.jsonl import load_jsonl
 
@@ -27,6 +27,7 @@ class TaskSpec:
 TASKS = {t.name: t for t in (
     TaskSpec("arithmetic", arithmetic.generate, arithmetic.extract, "one- and two-step word problems"),
     TaskSpec("prontoqa", prontoqa.generate, prontoqa.extract, "ProntoQA-like 5-hop true/false"),
+    TaskSpec("prosqa", prosqa.generate, prosqa.extract, "ProsQA-like graph reachability (its vocabulary)"),
     TaskSpec("multiplication", multiplication.generate, multiplication.extract, "k×k multiplication, iCoT format"),
 )}
 
