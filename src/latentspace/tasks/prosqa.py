@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections import deque
 
 from latentspace.tasks.base import Item
@@ -126,6 +127,6 @@ def generate(n_items: int, seed: int = 0) -> list[Item]:
 
 
 def extract(text: str) -> str | None:
-    """The last sentence of the form '<Name> is a <concept>.'"""
-    sentences = [s.strip() for s in text.replace("\n", " ").split(".") if " is a " in s]
-    return sentences[-1] + "." if sentences else None
+    """The last '<Name> is a <concept>.' claim in the text."""
+    claims = re.findall(r"\b([A-Z][a-z]+) is an? ([a-z]+)", text)
+    return f"{claims[-1][0]} is a {claims[-1][1]}." if claims else None
