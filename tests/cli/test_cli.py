@@ -127,6 +127,8 @@ def test_bench_command_writes_rows_summary_manifest_and_resumes(tmp_path):
     assert data["rows"] == 2 and data["summary"][0]["strategy"] == "direct"
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["fingerprint"]["model_type"] == "llama" and manifest["seeds"] == [0]
+    page = (tmp_path / "b" / "index.html").read_text()
+    assert page.count("data:image/png;base64") == 2 and "accuracy [95% CI]" in page
     rows_before = (tmp_path / "b" / "rows.jsonl").read_text()
     assert run(*args).returncode == 0 and (tmp_path / "b" / "rows.jsonl").read_text() == rows_before
     bad = run("bench", "--task", str(tmp_path / "nope.jsonl"), "--model", "tiny", "--out", str(tmp_path / "c"))

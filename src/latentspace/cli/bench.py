@@ -75,8 +75,11 @@ def bench(
                 "python": platform.python_version(), "versions": _versions()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    from latentspace.bench.report import write_bench_report
+
+    report = write_bench_report(out, summary, manifest)
     if json_out:
-        emit_json({"summary": summary, "rows": len(rows), "out": str(out)})
+        emit_json({"summary": summary, "rows": len(rows), "out": str(out), "report": str(report)})
         return
     table = Table(title=f"{lm.name}: {len(rows)} answers in {out}")
     for col in ("task", "strategy", "n", "accuracy [95% CI]", "tokens", "latents", "positions", "s/item"):
@@ -86,6 +89,7 @@ def bench(
                       f"{s['accuracy']:.1%} [{s['ci_low']:.1%}–{s['ci_high']:.1%}]", f"{s['explicit_tokens']:.1f}",
                       f"{s['latent_steps']:.1f}", f"{s['positions']:.0f}", f"{s['seconds']:.2f}")
     console.print(table)
+    console.print(f"report: {report}")
 
 
 def _wait_for_everyone() -> None:

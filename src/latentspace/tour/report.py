@@ -29,13 +29,14 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
-def write_report(out: Path, model: str, meta: dict, sections: list[SectionResult]) -> Path:
-    parts = [f"<h1>latentspace tour</h1><p class=meta>model <code>{html.escape(model)}</code> · "
+def write_report(out: Path, model: str, meta: dict, sections: list[SectionResult],
+                 title: str = "latentspace tour") -> Path:
+    parts = [f"<h1>{html.escape(title)}</h1><p class=meta>model <code>{html.escape(model)}</code> · "
              + " · ".join(f"{html.escape(k)} {html.escape(str(v))}" for k, v in meta.items()) + "</p>"]
     for s in sections:
         parts.append(f"<section><h2>{html.escape(s.title)}</h2><p>{html.escape(s.summary)}</p>"
                      + "".join(_image(p) for p in s.images) + _table(s.rows) + "</section>")
-    page = f"<!doctype html><meta charset=utf-8><title>latentspace tour</title><style>{STYLE}</style>{''.join(parts)}"
+    page = f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>{STYLE}</style>{''.join(parts)}"
     path = out / "index.html"
     tmp = out / ".index.html.tmp"
     tmp.write_text(page, encoding="utf-8")
