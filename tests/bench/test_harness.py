@@ -22,7 +22,8 @@ def test_two_shards_merged_equal_one_unsharded_run(llama, tmp_path):
     for rank, path in enumerate(shards):
         run_grid(llama, jobs(*args, shard=(rank, 2)), path)
     assert all(p.read_text() for p in shards)
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    measured = ("seconds", "peak_mb")  # machine measurements, not results
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in measured} for r in rows]  # noqa: E731
     assert strip(read_rows(shards)) == strip(read_rows([whole]))
 
 
@@ -30,6 +31,7 @@ def test_summary_accuracy_interval_and_costs():
     rows = [dict(task="t", strategy="s", seed=0, index=i, correct=i < 3, explicit_tokens=4, latent_steps=2,
                  positions=10, seconds=0.5) for i in range(4)]
     (s,) = summarise(rows)
+    assert s["peak_mb"] == 0.0
     assert s["accuracy"] == 0.75 and s["ci_low"] < 0.75 < s["ci_high"] and s["positions"] == 10
     lo, hi = wilson(0, 10)
     assert lo == 0 and 0.25 < hi < 0.35

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from latentspace.errors import LatentspaceError
 from latentspace.reason import get_reasoner
 from latentspace.tasks import Item, get_task, load_jsonl
@@ -90,17 +92,29 @@ def run_grid(lm, grid: list[Job], out: Path, options: dict[str, dict] | None = N
             if job.key in done:
                 continue
             reasoner = get_reasoner(job.strategy, **(options or {}).get(job.strategy, {}))
+            if lm.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(lm.device)
             trace = reasoner.run(lm, job.item.question, seed=job.seed)
             correct, found = check(job.task, trace.text, job.item)
             row = dict(zip(KEY, job.key), correct=correct, extracted=found, answer=job.item.answer,
                        text=trace.text, explicit_tokens=trace.explicit_tokens, latent_steps=trace.latent_steps,
-                       positions=trace.positions, seconds=trace.wall_seconds, stop_reason=trace.stop_reason)
+                       positions=trace.positions, seconds=trace.wall_seconds, stop_reason=trace.stop_reason,
+                       peak_mb=peak_memory_mb(lm.device))
             f.write(json.dumps(row) + "\n")
             f.flush()  # a killed run keeps every finished row: that is what makes it resumable
             written += 1
             if on_row:
                 on_row(row)
     return written
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory of this item on a GPU; on the CPU the process's high-water mark (resident set)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def read_rows(paths: list[Path]) -> list[dict]:

@@ -29,5 +29,6 @@ def summarise(rows: list[dict]) -> list[dict]:
         out.append({"task": task, "strategy": strategy, "n": n, "seeds": sorted({r["seed"] for r in group}),
                     "accuracy": correct / n, "ci_low": lo, "ci_high": hi,
                     "explicit_tokens": mean("explicit_tokens"), "latent_steps": mean("latent_steps"),
-                    "positions": mean("positions"), "seconds": mean("seconds")})
+                    "positions": mean("positions"), "seconds": mean("seconds"),
+                    "peak_mb": max(r.get("peak_mb", 0.0) for r in group)})
     return out

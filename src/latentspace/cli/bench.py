@@ -82,12 +82,13 @@ def bench(
         emit_json({"summary": summary, "rows": len(rows), "out": str(out), "report": str(report)})
         return
     table = Table(title=f"{lm.name}: {len(rows)} answers in {out}")
-    for col in ("task", "strategy", "n", "accuracy [95% CI]", "tokens", "latents", "positions", "s/item"):
+    for col in ("task", "strategy", "n", "accuracy [95% CI]", "tokens", "latents", "positions", "s/item", "peak MB"):
         table.add_column(col)
     for s in summary:
         table.add_row(s["task"], s["strategy"], str(s["n"]),
                       f"{s['accuracy']:.1%} [{s['ci_low']:.1%}–{s['ci_high']:.1%}]", f"{s['explicit_tokens']:.1f}",
-                      f"{s['latent_steps']:.1f}", f"{s['positions']:.0f}", f"{s['seconds']:.2f}")
+                      f"{s['latent_steps']:.1f}", f"{s['positions']:.0f}", f"{s['seconds']:.2f}",
+                      f"{s['peak_mb']:.0f}")
     console.print(table)
     console.print(f"report: {report}")
 
