@@ -135,7 +135,7 @@ def table_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         (f"Recording: forward {rec['tokens']} tok, resid_post × {rec['layers']} layers, all positions",
          f"plain {rec['plain_s'] * 1e3:.1f} ms", f"hooked {rec['record_all_s'] * 1e3:.1f} ms",
          f"{rec['ratio_all']:.3f}×", f"≤ {GOAL_RECORD:.2f}× — {verdict(rec['ratio_all'] <= GOAL_RECORD)}"),
-        (f"Recording: same, positions=\"last\"", f"plain {rec['plain_s'] * 1e3:.1f} ms",
+        ("Recording: same, positions=\"last\"", f"plain {rec['plain_s'] * 1e3:.1f} ms",
          f"hooked {rec['record_last_s'] * 1e3:.1f} ms", f"{rec['ratio_last']:.3f}×",
          f"≤ {GOAL_RECORD:.2f}× — {verdict(rec['ratio_last'] <= GOAL_RECORD)}"),
     ]

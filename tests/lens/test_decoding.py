@@ -1,4 +1,3 @@
-import torch
 
 from latentspace.lens.decoding import _identity_ids, nearest_embeddings, read_vector
 

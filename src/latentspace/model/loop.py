@@ -9,7 +9,6 @@ loops need forward passes without a cache (full recompute).
 
 from __future__ import annotations
 
-import torch
 
 from latentspace.errors import LatentspaceError
 from latentspace.model.hooks import _repack, _unpack
