@@ -133,3 +133,15 @@ def test_bench_command_writes_rows_summary_manifest_and_resumes(tmp_path):
     assert run(*args).returncode == 0 and (tmp_path / "b" / "rows.jsonl").read_text() == rows_before
     bad = run("bench", "--task", str(tmp_path / "nope.jsonl"), "--model", "tiny", "--out", str(tmp_path / "c"))
     assert bad.returncode == 2 and "no task file" in bad.stderr
+
+
+def test_bench_split_across_two_launched_processes_and_merged_by_rank_0(tmp_path):
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "latentspace.cli.app", "--", "bench", "--task",
+           "arithmetic", "--strategies", "direct,pause", "--n", "2", "--model", "tiny", "--out", str(tmp_path), "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert out.returncode == 0, out.stderr[-2000:]
+    shards = sorted(p.name for p in tmp_path.glob("rows*.jsonl"))
+    assert shards == ["rows.0-of-2.jsonl", "rows.1-of-2.jsonl"]
+    assert all(len((tmp_path / s).read_text().splitlines()) == 2 for s in shards)
+    assert sum(s["n"] for s in json.loads((tmp_path / "summary.json").read_text())) == 4

@@ -1,8 +1,8 @@
 """The evaluation grid: strategies × tasks × seeds × items, one JSONL row per answer.
 
 Resumable: rows already in the output file are skipped. Shardable: with ``shard=(i, k)`` a process
-takes every k-th job, so ``accelerate launch`` (or any launcher setting RANK/WORLD_SIZE) splits the
-same command across processes; `merge` joins the shard files into one.
+takes every k-th job, so ``torchrun`` / ``accelerate launch`` (any launcher setting RANK/WORLD_SIZE)
+splits the same command across processes; `read_rows` joins the shard files.
 """
 
 from __future__ import annotations

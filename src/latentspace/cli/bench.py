@@ -35,14 +35,15 @@ def bench(
     n: Annotated[int, typer.Option(min=1, help="Items per task and seed.")] = 50,
     seeds: Annotated[str, typer.Option(help="Comma list of seeds (items and sampling).")] = "0",
     out: Annotated[Path, typer.Option(help="Folder for rows, summary and manifest.")] = Path("latentspace-bench"),
-    shard: Annotated[str | None, typer.Option(help="RANK/WORLD; default from RANK/WORLD_SIZE (accelerate).")] = None,
+    shard: Annotated[str | None, typer.Option(help="RANK/WORLD; default from RANK/WORLD_SIZE (torchrun).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a strategies × tasks × seeds grid and summarise accuracy (95% CI), tokens, positions, time.
 
-    Re-running the same command skips finished rows. Under `accelerate launch` each process takes a
-    slice; rank 0 merges. Example: latentspace bench --task arithmetic,prontoqa --strategies direct,cot,soft
-    --n 200 --seeds 0,1,2
+    Re-running the same command skips finished rows. Under a launcher that sets RANK/WORLD_SIZE
+    (`torchrun --standalone --nproc_per_node 4 -m latentspace.cli.app -- bench ...`, or
+    `accelerate launch --multi_gpu`) each process takes a slice and rank 0 merges.
+    Example: latentspace bench --task arithmetic,prontoqa --strategies direct,cot,soft --n 200 --seeds 0,1,2
     """
     from latentspace.bench import jobs, read_rows, run_grid, summarise
     from latentspace.bench.harness import done_keys
