@@ -126,3 +126,13 @@ def test_layer_loop_refuses_a_kv_cache_and_bad_ranges(llama):
     with pytest.raises(LatentspaceError, match="start <= end"):
         LayerLoop(llama.sites, 1, 0)
     assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in llama.model.modules()) == 0
+
+
+def test_stable_lens_stop_ends_thinking_at_the_first_stable_window(llama):
+    options = dict(top_k=1, max_latent_steps=10, cold_stop_window=99, stable_stop=2, stable_entropy=100.0)
+    trace = get_reasoner("soft", **options).run(llama, QUESTION)
+    tops = [s.top[0][0] for s in trace.steps if s.kind == "latent"]
+    first = next(i for i in range(1, 10) if i < len(tops) and tops[i] == tops[i - 1])
+    assert len(tops) == first + 1 and trace.stop_reason.startswith("stable")
+    confident_only = get_reasoner("soft", **{**options, "stable_entropy": 0.0}).run(llama, QUESTION)
+    assert confident_only.latent_steps == 10, "entropy above the threshold must not count as stable"

@@ -47,6 +47,8 @@ class Reasoner:
     chat: bool = True  # wrap the question in the model's chat template
     lens_k: int = 5  # top-k lens reading stored per latent step
     early_stop: float | None = None  # stop thinking when successive latents have cosine above this
+    stable_stop: int | None = None  # ... or when the lens top-1 is the same for this many latent steps
+    stable_entropy: float = 1.0  # ... each with entropy (nats) below this (stable *and* confident)
     max_norm_ratio: float = 100.0  # a latent longer than this × mean embedding norm has gone bad
     name: ClassVar[str] = "base"
 
@@ -103,12 +105,20 @@ class Reasoner:
         entropy, top = read_logits(state.logits[0], lm.tokenizer, self.lens_k)  # what the thought carries
         trace.steps.append(Step("latent", norm=float(vector.norm()), entropy=entropy, top=top, note=note))
         state = lm.step(state, vector)
+        if self.stable_stop and self._lens_is_stable(trace):
+            trace.stop_reason = f"stable: lens top-1 unchanged and confident for {self.stable_stop} steps"
+            return state, True
         if self.early_stop is not None and previous is not None:
             cos = float(torch.nn.functional.cosine_similarity(previous.flatten(), vector.flatten(), dim=0))
             if cos >= self.early_stop:
                 trace.stop_reason = f"converged: cosine {cos:.3f} >= {self.early_stop}"
                 return state, True
         return state, False
+
+    def _lens_is_stable(self, trace: Trace) -> bool:
+        latents = [s for s in trace.steps if s.kind == "latent"][-self.stable_stop:]
+        return (len(latents) == self.stable_stop and len({s.top[0][0] for s in latents}) == 1
+                and all(s.entropy < self.stable_entropy for s in latents))
 
     def went_bad(self, lm, vector: torch.Tensor) -> str | None:
         """Why a latent must not be fed (NaN/inf, or far outside the embedding norm), else None."""
