@@ -1,6 +1,7 @@
 import json
 
 from latentspace.bench import jobs, read_rows, run_grid, summarise, wilson
+from latentspace.bench.harness import batches
 
 
 def test_resume_skips_finished_rows(llama, tmp_path):
@@ -22,7 +23,7 @@ def test_two_shards_merged_equal_one_unsharded_run(llama, tmp_path):
     for rank, path in enumerate(shards):
         run_grid(llama, jobs(*args, shard=(rank, 2)), path)
     assert all(p.read_text() for p in shards)
-    measured = ("seconds", "peak_mb")  # machine measurements, not results
+    measured = ("seconds", "peak_mb", "batch")  # how it ran, not what it answered
     strip = lambda rows: [{k: v for k, v in r.items() if k not in measured} for r in rows]  # noqa: E731
     assert strip(read_rows(shards)) == strip(read_rows([whole]))
 
@@ -44,3 +45,11 @@ def test_jsonl_tasks_run_through_the_harness(llama, tmp_path):
     run_grid(llama, jobs([str(data)], ["direct"], [0], n=5), out)
     (row,) = read_rows([out])
     assert row["task"] == "mine" and row["answer"] == "hi" and isinstance(row["correct"], bool)
+
+
+def test_batches_hold_one_task_strategy_and_seed_each():
+    grid = jobs(["arithmetic"], ["direct", "pause"], [0, 1], n=3)
+    groups = batches(grid, 2)
+    assert [len(b) for b in groups] == [2, 1] * 4
+    assert all(len({job.key[:3] for job in b}) == 1 for b in groups)
+    assert [job for b in groups for job in b] == grid

@@ -120,19 +120,24 @@ def test_think_json_and_bad_strategy():
 
 def test_bench_command_writes_rows_summary_manifest_and_resumes(tmp_path):
     args = ["bench", "--task", "arithmetic", "--strategies", "direct", "--n", "2", "--model", "tiny",
-            "--out", str(tmp_path / "b"), "--json"]
+            "--out", str(tmp_path / "b"), "--set", "direct.max_new_tokens=3", "--json"]
     out = run(*args)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["rows"] == 2 and data["summary"][0]["strategy"] == "direct"
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["fingerprint"]["model_type"] == "llama" and manifest["seeds"] == [0]
+    assert manifest["options"] == {"direct": {"max_new_tokens": 3}}
+    rows = [json.loads(line) for line in (tmp_path / "b" / "rows.jsonl").read_text().splitlines()]
+    assert all(r["explicit_tokens"] <= 3 and r["batch"] == 2 for r in rows)
     page = (tmp_path / "b" / "index.html").read_text()
     assert page.count("data:image/png;base64") == 2 and "accuracy [95% CI]" in page
     rows_before = (tmp_path / "b" / "rows.jsonl").read_text()
     assert run(*args).returncode == 0 and (tmp_path / "b" / "rows.jsonl").read_text() == rows_before
     bad = run("bench", "--task", str(tmp_path / "nope.jsonl"), "--model", "tiny", "--out", str(tmp_path / "c"))
     assert bad.returncode == 2 and "no task file" in bad.stderr
+    bad = run("bench", "--task", "arithmetic", "--model", "tiny", "--set", "cot.top_k=2", "--out", str(tmp_path / "c"))
+    assert bad.returncode == 2 and "'cot' is not among --strategies" in bad.stderr
 
 
 def test_bench_split_across_two_launched_processes_and_merged_by_rank_0(tmp_path):

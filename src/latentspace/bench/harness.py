@@ -81,30 +81,50 @@ def check(task: str, text: str, item: Item) -> tuple[bool, str | None]:
     return (found is not None and normalise(found) == normalise(item.answer)), found
 
 
+def batches(pending: list[Job], size: int) -> list[list[Job]]:
+    """Consecutive jobs of one (task, strategy, seed), at most ``size`` per batch, order kept."""
+    if size < 1:
+        raise LatentspaceError("batch size must be at least 1")
+    out: list[list[Job]] = []
+    for job in pending:
+        last = out[-1] if out else None
+        if last and len(last) < size and last[0].key[:3] == job.key[:3]:
+            last.append(job)
+        else:
+            out.append([job])
+    return out
+
+
 def run_grid(lm, grid: list[Job], out: Path, options: dict[str, dict] | None = None,
-             on_row: Callable[[dict], None] | None = None) -> int:
-    """Answer every job not yet in ``out`` (appending rows as they finish); returns rows written."""
+             on_row: Callable[[dict], None] | None = None, batch_size: int = 8) -> int:
+    """Answer every job not yet in ``out`` (appending rows as batches finish); returns rows written.
+
+    Questions of one task, strategy and seed are answered ``batch_size`` at a time (each as it
+    would be alone — see `Reasoner.run_batch`); a row's ``seconds`` is its batch's time / size and
+    its ``peak_mb`` the batch's peak.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     done = done_keys(out)
     written = 0
     with out.open("a", encoding="utf-8") as f:
-        for job in grid:
-            if job.key in done:
-                continue
-            reasoner = get_reasoner(job.strategy, **(options or {}).get(job.strategy, {}))
+        for batch in batches([job for job in grid if job.key not in done], batch_size):
+            first = batch[0]
+            reasoner = get_reasoner(first.strategy, **(options or {}).get(first.strategy, {}))
             if lm.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(lm.device)
-            trace = reasoner.run(lm, job.item.question, seed=job.seed)
-            correct, found = check(job.task, trace.text, job.item)
-            row = dict(zip(KEY, job.key), correct=correct, extracted=found, answer=job.item.answer,
-                       text=trace.text, explicit_tokens=trace.explicit_tokens, latent_steps=trace.latent_steps,
-                       positions=trace.positions, seconds=trace.wall_seconds, stop_reason=trace.stop_reason,
-                       peak_mb=peak_memory_mb(lm.device))
-            f.write(json.dumps(row) + "\n")
-            f.flush()  # a killed run keeps every finished row: that is what makes it resumable
-            written += 1
-            if on_row:
-                on_row(row)
+            traces = reasoner.run_batch(lm, [job.item.question for job in batch], seed=first.seed)
+            peak = peak_memory_mb(lm.device)
+            for job, trace in zip(batch, traces):
+                correct, found = check(job.task, trace.text, job.item)
+                row = dict(zip(KEY, job.key), correct=correct, extracted=found, answer=job.item.answer,
+                           text=trace.text, explicit_tokens=trace.explicit_tokens,
+                           latent_steps=trace.latent_steps, positions=trace.positions, seconds=trace.wall_seconds,
+                           stop_reason=trace.stop_reason, peak_mb=peak, batch=len(batch))
+                f.write(json.dumps(row) + "\n")
+                written += 1
+                if on_row:
+                    on_row(row)
+            f.flush()  # a killed run keeps every finished batch: that is what makes it resumable
     return written
 
 

@@ -12,7 +12,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_ints
+from latentspace.cli.common import (DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_ints,
+                                    parse_sets)
 from latentspace.errors import LatentspaceError
 
 
@@ -28,6 +29,18 @@ def _shard(spec: str | None) -> tuple[int, int]:
     return rank, world
 
 
+def strategy_options(names: list[str], sets: dict) -> dict[str, dict]:
+    """Split ``--set`` pairs per strategy: ``soft.top_k`` goes to soft, a bare ``top_k`` to all."""
+    options: dict[str, dict] = {name: {} for name in names}
+    for key, value in sets.items():
+        strategy, dot, field = key.rpartition(".")
+        if dot and strategy not in options:
+            raise LatentspaceError(f"--set {key}: {strategy!r} is not among --strategies ({', '.join(names)})")
+        for name in [strategy] if dot else names:
+            options[name][field] = value
+    return options
+
+
 def bench(
     task: Annotated[str, typer.Option(help="Comma list: arithmetic, prontoqa, multiplication or FILE.jsonl.")],
     strategies: Annotated[str, typer.Option(help="Comma list of strategies.")] = "direct,soft",
@@ -36,6 +49,9 @@ def bench(
     seeds: Annotated[str, typer.Option(help="Comma list of seeds (items and sampling).")] = "0",
     out: Annotated[Path, typer.Option(help="Folder for rows, summary and manifest.")] = Path("latentspace-bench"),
     shard: Annotated[str | None, typer.Option(help="RANK/WORLD; default from RANK/WORLD_SIZE (torchrun).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Questions answered together (same answers, faster).")] = 8,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Strategy option, STRATEGY.key=value or key=value for all (repeatable).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a strategies × tasks × seeds grid and summarise accuracy (95% CI), tokens, positions, time.
@@ -44,14 +60,16 @@ def bench(
     (`torchrun --standalone --nproc_per_node 4 -m latentspace.cli.app -- bench ...`, or
     `accelerate launch --multi_gpu`) each process takes a slice and rank 0 merges.
     Example: latentspace bench --task arithmetic,prontoqa --strategies direct,cot,soft --n 200 --seeds 0,1,2
+    --set cot.max_new_tokens=128 --set max_latent_steps=4
     """
     from latentspace.bench import jobs, read_rows, run_grid, summarise
     from latentspace.bench.harness import done_keys
     from latentspace.reason import get_reasoner
 
     names = [s.strip() for s in strategies.split(",") if s.strip()]
+    options = strategy_options(names, parse_sets(set_))
     for name in names:
-        get_reasoner(name)  # fail fast, before loading a model
+        get_reasoner(name, **options[name])  # fail fast, before loading a model
     seed_list = parse_ints(seeds, "seed") or [0]
     rank, world = _shard(shard)
     grid = jobs([t.strip() for t in task.split(",") if t.strip()], names, seed_list, n, (rank, world))
@@ -64,7 +82,7 @@ def bench(
         progress = bar.add_task("rows", total=len(grid))
         done = done_keys(rows_path)
         bar.update(progress, completed=sum(job.key in done for job in grid))  # resumed rows
-        run_grid(lm, grid, rows_path, on_row=lambda row: bar.advance(progress))
+        run_grid(lm, grid, rows_path, options, on_row=lambda row: bar.advance(progress), batch_size=batch_size)
     if world > 1:
         _wait_for_everyone()
         if rank != 0:
@@ -72,7 +90,7 @@ def bench(
     rows = read_rows(sorted(out.glob("rows*.jsonl")))
     summary = summarise(rows)
     manifest = {"command": " ".join(sys.argv), "model": lm.name, "fingerprint": lm.fingerprint,
-                "tasks": task, "strategies": names, "seeds": seed_list, "n": n, "world": world,
+                "tasks": task, "strategies": names, "options": options, "seeds": seed_list, "n": n, "world": world,
                 "python": platform.python_version(), "versions": _versions()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))

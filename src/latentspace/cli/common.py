@@ -75,3 +75,17 @@ def default_group(default: str):
             return super().parse_args(ctx, args)
 
     return DefaultGroup
+
+
+def parse_sets(sets: list[str] | None) -> dict:
+    """``key=value`` pairs; values parsed as JSON when they can be (numbers, true/false, null)."""
+    options = {}
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise LatentspaceError(f"--set expects key=value, got {item!r}")
+        try:
+            options[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip().replace("-", "_")] = value
+    return options

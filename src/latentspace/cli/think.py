@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model
-from latentspace.errors import LatentspaceError
-
-
-def _parse_sets(sets: list[str] | None) -> dict:
-    """``key=value`` pairs; values parsed as JSON when they can be (numbers, true/false, null)."""
-    options = {}
-    for item in sets or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise LatentspaceError(f"--set expects key=value, got {item!r}")
-        try:
-            options[key.strip().replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip().replace("-", "_")] = value
-    return options
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_sets
 
 
 def think(
@@ -43,7 +27,7 @@ def think(
     """
     from latentspace.reason import get_reasoner
 
-    options = _parse_sets(set_)
+    options = parse_sets(set_)
     if steps is not None:
         options["max_latent_steps"] = steps
     if max_tokens is not None:

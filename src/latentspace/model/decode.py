@@ -66,7 +66,7 @@ def decode(
     if not torch.isfinite(state.logits).all():
         raise LatentspaceError("the state's next-token logits contain NaN/inf; refusing to decode")
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    eos = _eos_ids(lm)
+    eos = eos_ids(lm)
     batch = state.batch_size
     generated: list[list[int]] = [[] for _ in range(batch)]
     reasons = ["length"] * batch
@@ -103,7 +103,7 @@ def decode(
     return DecodeResult(final, generated, reasons)
 
 
-def _eos_ids(lm: LatentModel) -> set[int]:
+def eos_ids(lm: LatentModel) -> set[int]:
     ids = lm.model.generation_config.eos_token_id if lm.model.generation_config else None
     ids = ids if isinstance(ids, list) else [ids]
     return {i for i in [*ids, lm.tokenizer.eos_token_id] if i is not None}

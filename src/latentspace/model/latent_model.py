@@ -167,14 +167,26 @@ class LatentModel:
                             device=self.device), logits=None, hidden=None)
         return self._advance(empty, ids=ids, mask=mask)
 
-    def step(self, state: LatentState, vectors: torch.Tensor) -> LatentState:
-        """Append continuous input vectors: ``[d]``, ``[B, d]`` (one slot) or ``[B, n, d]``."""
-        vectors = check_vector(vectors, self.hidden_size, "latent vector").to(self.device, self.dtype)
+    def step(self, state: LatentState, vectors: torch.Tensor, rows: torch.Tensor | None = None) -> LatentState:
+        """Append continuous input vectors: ``[d]``, ``[B, d]`` (one slot) or ``[B, n, d]``.
+
+        ``rows`` (bool ``[B]``) steps only some rows of a batch: the others get masked slots, keep
+        their position, logits and hidden state — as if they had not been stepped at all. This is
+        how a batch keeps thinking after some of its questions have stopped.
+        """
+        vectors = torch.as_tensor(vectors).to(self.device, self.dtype)
         vectors = vectors.expand(state.batch_size, -1) if vectors.dim() == 1 else vectors
         vectors = vectors[:, None] if vectors.dim() == 2 else vectors
-        if vectors.shape[0] != state.batch_size:
-            raise LatentspaceError(f"{vectors.shape[0]} vectors for a batch of {state.batch_size}")
-        return self._advance(state, embeds=vectors)
+        if vectors.dim() != 3 or vectors.shape[0] != state.batch_size:
+            raise LatentspaceError(f"latent vectors of shape {tuple(vectors.shape)} for a batch of {state.batch_size}")
+        mask = None
+        if rows is not None:
+            rows = rows.to(self.device, torch.bool)
+            # a masked slot is never attended to, but 0 x NaN is NaN: never let a bad vector in at all
+            vectors = torch.where(rows[:, None, None], vectors, torch.zeros_like(vectors))
+            mask = rows[:, None].expand(-1, vectors.shape[1]).to(state.attention_mask.dtype)
+        vectors = check_vector(vectors, self.hidden_size, "latent vector")
+        return self._advance(state, embeds=vectors, mask=mask)
 
     def feed(self, state: LatentState, ids: torch.Tensor, with_hidden: bool = True) -> LatentState:
         """Append tokens ``[B, n]`` (explicit steps)."""
@@ -202,11 +214,18 @@ class LatentModel:
                                    position_ids=positions, cache=state.cache, logits_to_keep=1)
         finally:
             state.consumed = True  # the cache was extended in place, also if the pass was cut short
-        new_ids = ids if ids is not None else torch.full((batch, n), LATENT_ID, device=self.device)
+        if ids is None:
+            pad = self.tokenizer.pad_token_id
+            ids = torch.full((batch, n), LATENT_ID, device=self.device).masked_fill(mask == 0, pad)
+        logits, hidden = out.logits[:, -1], rec["final_norm"][:, -1] if with_hidden else None
+        idle = mask.sum(1) == 0  # rows that took no slot keep what they had
+        if idle.any() and state.logits is not None:
+            logits = torch.where(idle[:, None], state.logits, logits)
+            if hidden is not None and state.hidden is not None:
+                hidden = torch.where(idle[:, None], state.hidden, hidden)
         return LatentState(
-            cache=kv.output_cache(out), ids=torch.cat([state.ids, new_ids], 1), attention_mask=full_mask,
-            next_position=state.next_position + mask.sum(1), logits=out.logits[:, -1],
-            hidden=rec["final_norm"][:, -1] if with_hidden else None,
+            cache=kv.output_cache(out), ids=torch.cat([state.ids, ids], 1), attention_mask=full_mask,
+            next_position=state.next_position + mask.sum(1), logits=logits, hidden=hidden,
         )
 
     def decode(self, state: LatentState, max_new_tokens: int = 64, **options) -> DecodeResult:

@@ -1,9 +1,14 @@
 """Reasoner: one interface for every way of thinking before answering, each returning a `Trace`.
 
-A strategy is a small dataclass that overrides `think(lm, state, trace) -> state`: it appends
-latent (or explicit) steps to the encoded question. The base class does the rest the same way
+A strategy is a small dataclass that overrides `think(lm, state, rows) -> state`: it appends
+latent (or explicit) steps to the encoded questions. The base class does the rest the same way
 for every strategy — prompt, encode, the safety checks on each latent, adaptive early stop, the
 final text answer, and the trace totals — so strategies differ only in what they think.
+
+Everything is batched: `run_batch` thinks about several questions in one left-padded batch.
+A question that stops thinking early (converged, cold, a bad latent) drops out of the batch's
+later latent slots — they are masked for it (`LatentModel.step(rows=...)`) — so each answer is
+the one it would get alone; the tests check batched == one at a time. `run` is a batch of one.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import ClassVar
 import torch
 
 from latentspace.errors import LatentspaceError
+from latentspace.model.decode import eos_ids
 from latentspace.trace import Step, Trace, read_logits
 
 REGISTRY: dict[str, type[Reasoner]] = {}
@@ -38,6 +44,26 @@ def get_reasoner(name: str, **options) -> Reasoner:
 
 
 @dataclass
+class Rows:
+    """The questions of a batch as thinking proceeds: one trace each, and which still think."""
+
+    traces: list[Trace]
+    active: torch.Tensor  # [B] bool, on the CPU
+
+    @property
+    def any(self) -> bool:
+        return bool(self.active.any())
+
+    def indices(self) -> list[int]:
+        return [int(i) for i in self.active.nonzero().flatten()]
+
+    def stop(self, row: int, reason: str) -> None:
+        if self.active[row]:
+            self.active[row] = False
+            self.traces[row].stop_reason = reason
+
+
+@dataclass
 class Reasoner:
     """Fields shared by every strategy (each documented where it is used)."""
 
@@ -53,8 +79,8 @@ class Reasoner:
     name: ClassVar[str] = "base"
 
     # -- to override -------------------------------------------------------------------------
-    def think(self, lm, state, trace: Trace):
-        """Append thinking steps to ``state``; return the new state. Default: no thinking."""
+    def think(self, lm, state, rows: Rows):
+        """Append thinking steps to ``state`` for the ``rows`` still active; return the new state."""
         return state
 
     # -- shared machinery ----------------------------------------------------------------------
@@ -64,56 +90,96 @@ class Reasoner:
 
     def run(self, lm, question: str, seed: int = 0) -> Trace:
         """Think about ``question``, then answer in text; everything recorded in the trace."""
-        if not question or not question.strip():
+        return self.run_batch(lm, [question], seed)[0]
+
+    def run_batch(self, lm, questions: list[str], seed: int = 0) -> list[Trace]:
+        """Think about several questions in one batch; one trace per question, in order.
+
+        Each trace's ``wall_seconds`` is the batch's time divided by its size (``meta["batch"]``).
+        """
+        started, rows = self.begin(lm, questions, seed)
+        state = lm.encode([self.prompt(lm, q) for q in questions])
+        state = self.think(lm, state, rows)
+        return self.answer(lm, state, rows, started, seed)
+
+    def begin(self, lm, questions: list[str], seed: int) -> tuple[float, Rows]:
+        if not questions or any(not q or not q.strip() for q in questions):
             raise LatentspaceError("empty question")
-        started = time.perf_counter()
         torch.manual_seed(seed)
-        trace = Trace(prompt=question, strategy=self.name, model=lm.name, meta={"options": self.options()})
-        state = lm.encode(self.prompt(lm, question))
-        trace.positions = state.length
-        state = self.think(lm, state, trace)
-        trace.positions = state.length
-        trace.stop_reason = trace.stop_reason or "answered"
+        meta = {"options": self.options(), "batch": len(questions)}
+        traces = [Trace(prompt=q, strategy=self.name, model=lm.name, meta=dict(meta)) for q in questions]
+        return time.perf_counter(), Rows(traces, torch.ones(len(questions), dtype=torch.bool))
+
+    def answer(self, lm, state, rows: Rows, started: float, seed: int) -> list[Trace]:
+        """Decode every row's text answer, record its tokens, finish the traces."""
+        thought = state.attention_mask.sum(1).tolist()  # real slots: prompt + thoughts, no padding
+        eos = eos_ids(lm)
+        ended = [False] * len(rows.traces)
 
         def record(logits, tokens):
-            entropy, top = read_logits(logits[0], lm.tokenizer, self.lens_k)
-            trace.steps.append(Step("explicit", token=lm.tokenizer.decode([int(tokens[0])]), entropy=entropy, top=top))
+            for row, trace in enumerate(rows.traces):
+                if ended[row]:
+                    continue  # the row has answered; the batch decodes on for the others
+                token = int(tokens[row])
+                entropy, top = read_logits(logits[row], lm.tokenizer, self.lens_k)
+                trace.steps.append(Step("explicit", token=lm.tokenizer.decode([token]), entropy=entropy, top=top))
+                ended[row] = token in eos
 
         result = lm.decode(state, self.max_new_tokens, on_logits=record, seed=seed)
-        trace.text = result.texts[0]
-        trace.positions += max(0, result.n_tokens - 1)  # the last token is never fed back
-        trace.meta["answer_stop"] = result.stop_reasons[0]
-        trace.wall_seconds = time.perf_counter() - started
-        return trace
+        seconds = (time.perf_counter() - started) / len(rows.traces)
+        for row, trace in enumerate(rows.traces):
+            trace.text = result.texts[row]
+            trace.positions = int(thought[row]) + max(0, len(result.token_ids[row]) - 1)  # last token never fed
+            trace.stop_reason = trace.stop_reason or "answered"
+            trace.meta["answer_stop"] = result.stop_reasons[row]
+            trace.wall_seconds = seconds
+        return rows.traces
 
     def options(self) -> dict:
         """The strategy's settings, JSON-ready (tensors summarised by their shape)."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {k: f"tensor{tuple(v.shape)}" if torch.is_tensor(v) else v for k, v in values.items()}
 
-    def latent_step(self, lm, state, vector: torch.Tensor, trace: Trace, previous: torch.Tensor | None = None,
-                    note: str = ""):
-        """Feed one latent vector after the safety checks; returns (state, stopped?).
+    def latent_step(self, lm, state, vectors: torch.Tensor, rows: Rows, previous: torch.Tensor | None = None,
+                    note: str | list[str] = "", tokens: torch.Tensor | None = None):
+        """Feed one vector per active row after the safety checks; returns the new state.
 
-        A bad vector is never fed: thinking stops with the reason and the answer is decoded from
-        the last good state. ``previous`` (the last latent fed) enables the convergence stop.
+        A bad vector is never fed: that row stops thinking with the reason and is answered from its
+        last good state. ``previous`` (``[B, d]``, the last latents fed) enables the convergence
+        stop. ``tokens`` (``[B]``, -1 for latent rows) marks rows whose vector is a token's
+        embedding: they are recorded as explicit thinking tokens and are not checked or stopped.
         """
-        bad = self.went_bad(lm, vector)
-        if bad:
-            trace.stop_reason = f"latent went bad: {bad}"
-            return state, True
-        entropy, top = read_logits(state.logits[0], lm.tokenizer, self.lens_k)  # what the thought carries
-        trace.steps.append(Step("latent", norm=float(vector.norm()), entropy=entropy, top=top, note=note))
-        state = lm.step(state, vector)
-        if self.stable_stop and self._lens_is_stable(trace):
-            trace.stop_reason = f"stable: lens top-1 unchanged and confident for {self.stable_stop} steps"
-            return state, True
-        if self.early_stop is not None and previous is not None:
-            cos = float(torch.nn.functional.cosine_similarity(previous.flatten(), vector.flatten(), dim=0))
-            if cos >= self.early_stop:
-                trace.stop_reason = f"converged: cosine {cos:.3f} >= {self.early_stop}"
-                return state, True
-        return state, False
+        vectors = vectors.expand(state.batch_size, -1) if vectors.dim() == 1 else vectors
+        notes = [note] * state.batch_size if isinstance(note, str) else note
+        explicit = [tokens is not None and int(tokens[r]) >= 0 for r in range(state.batch_size)]
+        for row in rows.indices():
+            bad = None if explicit[row] else self.went_bad(lm, vectors[row])
+            if bad:
+                rows.stop(row, f"latent went bad: {bad}")
+        fed = rows.indices()
+        if not fed:
+            return state
+        for row in fed:  # what the thought carries: the distribution it was made from
+            entropy, top = read_logits(state.logits[row], lm.tokenizer, self.lens_k)
+            token = lm.tokenizer.decode([int(tokens[row])]) if explicit[row] else None
+            rows.traces[row].steps.append(Step("explicit" if explicit[row] else "latent", token=token,
+                                               norm=None if explicit[row] else float(vectors[row].norm()),
+                                               entropy=entropy, top=top, note=notes[row]))
+        state = lm.step(state, vectors, rows=rows.active.clone())
+        if tokens is not None:  # explicit rows hold their token, not a latent marker
+            state.ids[:, -1] = torch.where(tokens.to(state.ids.device) >= 0, tokens.to(state.ids.device),
+                                           state.ids[:, -1])
+        for row in fed:
+            if explicit[row]:
+                continue
+            if self.stable_stop and self._lens_is_stable(rows.traces[row]):
+                rows.stop(row, f"stable: lens top-1 unchanged and confident for {self.stable_stop} steps")
+            elif self.early_stop is not None and previous is not None:
+                cos = float(torch.nn.functional.cosine_similarity(previous[row].flatten(), vectors[row].flatten(),
+                                                                  dim=0))
+                if cos >= self.early_stop:
+                    rows.stop(row, f"converged: cosine {cos:.3f} >= {self.early_stop}")
+        return state
 
     def _lens_is_stable(self, trace: Trace) -> bool:
         latents = [s for s in trace.steps if s.kind == "latent"][-self.stable_stop:]

@@ -18,12 +18,12 @@ class Continuous(Reasoner):
     temperature: float = 1.0  # for soft alignment: -> 0 gives the argmax token's embedding
     name = "continuous"
 
-    def think(self, lm, state, trace):
+    def think(self, lm, state, rows):
         previous = None
         for _ in range(self.max_latent_steps):
-            vector = lm.align(state.hidden, self.alignment, state.logits, self.temperature)
-            state, stopped = self.latent_step(lm, state, vector, trace, previous)
-            if stopped:
+            if not rows.any:
                 break
-            previous = vector
+            vectors = lm.align(state.hidden, self.alignment, state.logits, self.temperature)
+            state = self.latent_step(lm, state, vectors, rows, previous)
+            previous = vectors
         return state

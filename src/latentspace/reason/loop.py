@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.model.decode import eos_ids
 from latentspace.model.loop import LayerLoop
 from latentspace.reason.base import Reasoner, register
 from latentspace.trace import Step, Trace, read_logits
@@ -28,32 +28,39 @@ class Loop(Reasoner):
     max_new_tokens: int = 24
     name = "loop"
 
-    def run(self, lm, question: str, seed: int = 0) -> Trace:
-        """Greedy answer with the loop active (overrides the cached `Reasoner.run`)."""
-        if not question or not question.strip():
-            raise LatentspaceError("empty question")
-        started = time.perf_counter()
+    def run_batch(self, lm, questions: list[str], seed: int = 0) -> list[Trace]:
+        """Greedy answers with the loop active (full recompute: loops cannot reuse a KV cache)."""
+        started, rows = self.begin(lm, questions, seed)
         start = self.start if self.start >= 0 else lm.n_layers // 3
         end = self.end if self.end >= 0 else (2 * lm.n_layers) // 3
-        trace = Trace(prompt=question, strategy=self.name, model=lm.name, meta={"options": self.options()})
-        ids, _ = lm.tokenize(self.prompt(lm, question), chat=False)
-        eos = lm.tokenizer.eos_token_id
-        computed, generated = 0, []
+        ids, mask = lm.tokenize([self.prompt(lm, q) for q in questions], chat=False)
+        eos, pad = eos_ids(lm), lm.tokenizer.pad_token_id
+        generated = [[] for _ in questions]
+        computed = torch.zeros(len(questions), dtype=torch.long)
         with LayerLoop(lm.sites, start, end, self.repeats, self.alpha):
             for _ in range(self.max_new_tokens):
-                logits = lm.forward(ids, logits_to_keep=1).logits[:, -1]
-                computed += ids.shape[1]
-                token = logits.argmax(-1)
-                generated.append(int(token[0]))
-                entropy, top = read_logits(logits[0], lm.tokenizer, self.lens_k)
-                trace.steps.append(Step("explicit", token=lm.tokenizer.decode([int(token[0])]), entropy=entropy,
-                                        top=top, note=f"blocks {start}-{end} x{self.repeats}"))
-                if int(token[0]) == eos:
+                if not rows.any:
                     break
-                ids = torch.cat([ids, token[:, None]], 1)
-        trace.text = lm.tokenizer.decode(generated, skip_special_tokens=True)
-        trace.positions = ids.shape[1]
-        trace.stop_reason = "answered"
-        trace.meta["layer_applications"] = computed * (end - start + 1) * (self.repeats - 1)
-        trace.wall_seconds = time.perf_counter() - started
-        return trace
+                logits = lm.forward(ids, mask, logits_to_keep=1).logits[:, -1]
+                tokens = logits.argmax(-1)
+                answering = rows.active.clone()
+                computed += mask.sum(1).cpu() * answering
+                for row in rows.indices():
+                    token = int(tokens[row])
+                    generated[row].append(token)
+                    entropy, top = read_logits(logits[row], lm.tokenizer, self.lens_k)
+                    rows.traces[row].steps.append(Step("explicit", token=lm.tokenizer.decode([token]), entropy=entropy,
+                                                       top=top, note=f"blocks {start}-{end} x{self.repeats}"))
+                    if token in eos:
+                        rows.stop(row, "answered")
+                keep = answering.to(lm.device)  # rows that answered take masked pads from now on
+                ids = torch.cat([ids, torch.where(keep, tokens, pad)[:, None]], 1)
+                mask = torch.cat([mask, keep[:, None].to(mask.dtype)], 1)
+        seconds = (time.perf_counter() - started) / len(questions)
+        for row, trace in enumerate(rows.traces):
+            trace.text = lm.tokenizer.decode(generated[row], skip_special_tokens=True)
+            trace.positions = int(mask[row].sum()) - (1 if generated[row] else 0)  # the last token never fed
+            trace.stop_reason = "answered"
+            trace.meta["layer_applications"] = int(computed[row]) * (end - start + 1) * (self.repeats - 1)
+            trace.wall_seconds = seconds
+        return rows.traces

@@ -15,9 +15,9 @@ from latentspace.model.grad import frozen
 from latentspace.reason.base import Reasoner, register
 
 
-def _entropy(logits: torch.Tensor) -> torch.Tensor:
+def _entropies(logits: torch.Tensor) -> torch.Tensor:
     logp = torch.log_softmax(logits.float(), -1)
-    return -(logp.exp() * logp).sum(-1).mean()
+    return -(logp.exp() * logp).sum(-1)
 
 
 @register
@@ -29,7 +29,7 @@ class Optimize(Reasoner):
     lr: float = 0.02  # Adam step size, in units of the mean input-embedding norm
     name = "optimize"
 
-    def think(self, lm, state, trace):
+    def think(self, lm, state, rows):
         if self.max_latent_steps == 0:
             return state
         rollout, vectors = state.fork(), []
@@ -46,16 +46,18 @@ class Optimize(Reasoner):
             for _ in range(self.opt_steps + 1):
                 out = lm.forward(None, mask, inputs_embeds=thoughts, position_ids=positions,
                                  cache=kv.clone(state.cache), logits_to_keep=1, grad=True)
-                loss = _entropy(out.logits[:, -1])
-                losses.append(float(loss.detach()))
+                per_row = _entropies(out.logits[:, -1])
+                losses.append(per_row.detach().cpu().tolist())
                 if len(losses) > self.opt_steps:
                     break  # the last pass only measures the final loss
                 opt.zero_grad()
-                loss.backward()
+                # the sum keeps rows independent: each row's thoughts get exactly their own gradient
+                per_row.sum().backward()
                 opt.step()
-        trace.meta["losses"] = losses
+        for row, trace in enumerate(rows.traces):
+            trace.meta["losses"] = [step[row] for step in losses]
         for i in range(n):
-            state, stopped = self.latent_step(lm, state, thoughts[:, i].detach(), trace, note="optimised")
-            if stopped:
+            if not rows.any:
                 break
+            state = self.latent_step(lm, state, thoughts[:, i].detach(), rows, note="optimised")
         return state

@@ -21,7 +21,7 @@ class Pause(Reasoner):
     max_new_tokens: int = 24
     name = "pause"
 
-    def think(self, lm, state, trace):
+    def think(self, lm, state, rows):
         vector = self.embedding
         if vector is None:
             ids = lm.tokenizer.encode(self.filler, add_special_tokens=False)
@@ -29,7 +29,7 @@ class Pause(Reasoner):
                 raise LatentspaceError(f"pause filler {self.filler!r} must be exactly one token")
             vector = lm.input_embeddings[ids[0]]
         for _ in range(self.max_latent_steps):
-            state, stopped = self.latent_step(lm, state, vector, trace, note="pause")
-            if stopped:
+            if not rows.any:
                 break
+            state = self.latent_step(lm, state, vector.to(lm.device, lm.dtype), rows, note="pause")
         return state

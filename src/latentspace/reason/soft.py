@@ -36,18 +36,19 @@ class Soft(Reasoner):
     cold_stop_window: int = 2  # consecutive confident steps that end thinking
     name = "soft"
 
-    def think(self, lm, state, trace):
-        previous, confident = None, 0
+    def think(self, lm, state, rows):
+        previous, confident = None, torch.zeros(state.batch_size, dtype=torch.long)
         for _ in range(self.max_latent_steps):
+            if not rows.any:
+                break
             weights = concept_weights(state.logits, self.top_k, self.top_p, self.min_p)
-            entropy = float(-(weights * weights.clamp_min(1e-30).log()).sum(-1)[0])
-            confident = confident + 1 if entropy < self.cold_stop_entropy else 0
-            vector = weights.to(lm.dtype) @ lm.input_embeddings
-            state, stopped = self.latent_step(lm, state, vector, trace, previous, note=f"concept entropy {entropy:.3f}")
-            if stopped:
-                break
-            if confident >= self.cold_stop_window:
-                trace.stop_reason = f"cold stop: entropy < {self.cold_stop_entropy} for {confident} steps"
-                break
-            previous = vector
+            entropy = -(weights * weights.clamp_min(1e-30).log()).sum(-1).cpu()
+            confident = torch.where(entropy < self.cold_stop_entropy, confident + 1, 0)
+            vectors = weights.to(lm.dtype) @ lm.input_embeddings
+            notes = [f"concept entropy {float(e):.3f}" for e in entropy]
+            state = self.latent_step(lm, state, vectors, rows, previous, note=notes)
+            for row in rows.indices():
+                if confident[row] >= self.cold_stop_window:
+                    rows.stop(row, f"cold stop: entropy < {self.cold_stop_entropy} for {int(confident[row])} steps")
+            previous = vectors
         return state

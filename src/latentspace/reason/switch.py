@@ -12,12 +12,12 @@ import torch
 
 from latentspace.reason.base import register
 from latentspace.reason.soft import Soft, concept_weights
-from latentspace.trace import Step, read_logits
 
 
-def entropy_of(logits: torch.Tensor) -> float:
+def entropy_of(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy (nats) of each row's next-token distribution, ``[B]`` on the CPU."""
     logp = torch.log_softmax(logits.float(), -1)
-    return float(-(logp.exp() * logp).sum(-1)[0])
+    return -(logp.exp() * logp).sum(-1).cpu()
 
 
 @register
@@ -28,39 +28,38 @@ class Switch(Soft):
     min_block: int = 1  # steps in a mode before a switch is allowed
     name = "switch"
 
-    def think(self, lm, state, trace):
-        mode, switches, block = "latent", 0, 0
-        latent_used = explicit_used = 0
+    def think(self, lm, state, rows):
+        batch = state.batch_size
+        mode, switches, block = ["latent"] * batch, [0] * batch, [0] * batch
+        used = {"latent": [0] * batch, "explicit": [0] * batch}
+        budget = {"latent": self.max_latent_steps, "explicit": self.max_explicit_steps}
         last_entropy = entropy_of(state.logits)
-        while latent_used < self.max_latent_steps or explicit_used < self.max_explicit_steps:
-            if mode == "latent" and latent_used >= self.max_latent_steps:
-                mode = "explicit"
-            if mode == "explicit" and explicit_used >= self.max_explicit_steps:
-                mode = "latent"
-            if mode == "latent":
-                weights = concept_weights(state.logits, self.top_k, self.top_p, self.min_p)
-                vector = weights.to(lm.dtype) @ lm.input_embeddings
-                state, stopped = self.latent_step(lm, state, vector, trace, note="latent block")
-                if stopped:
-                    return state
-                latent_used += 1
-            else:
-                token = state.logits.argmax(-1)
-                entropy, top = read_logits(state.logits[0], lm.tokenizer, self.lens_k)
-                trace.steps.append(Step("explicit", token=lm.tokenizer.decode([int(token[0])]), entropy=entropy,
-                                        top=top, note="thinking"))
-                state = lm.feed(state, token[:, None])
-                explicit_used += 1
-            block += 1
+        while True:
+            for row in rows.indices():
+                if all(used[m][row] >= budget[m] for m in budget):
+                    rows.stop(row, "thinking budget spent")
+                elif used[mode[row]][row] >= budget[mode[row]]:
+                    mode[row] = "explicit" if mode[row] == "latent" else "latent"  # that mode's budget is spent
+            if not rows.any:
+                return state
+            weights = concept_weights(state.logits, self.top_k, self.top_p, self.min_p)
+            greedy = state.logits.argmax(-1)
+            latent = torch.tensor([m == "latent" for m in mode], device=lm.device)
+            vectors = torch.where(latent[:, None], weights.to(lm.dtype) @ lm.input_embeddings, lm.embed(greedy))
+            tokens = torch.where(latent, -1, greedy)
+            notes = ["latent block" if m == "latent" else "thinking" for m in mode]
+            thinking = rows.indices()
+            state = self.latent_step(lm, state, vectors, rows, note=notes, tokens=tokens)
             entropy = entropy_of(state.logits)
-            rising = entropy > last_entropy
-            last_entropy = entropy
-            wants = "latent" if rising else "explicit"
-            if wants != mode and block >= self.min_block:
-                if switches >= self.max_switches:
-                    trace.stop_reason = f"switch cap ({self.max_switches}) reached"
-                    return state
-                mode, switches, block = wants, switches + 1, 0
-                trace.meta["switches"] = switches
-        trace.stop_reason = "thinking budget spent"
-        return state
+            for row in thinking:
+                used[mode[row]][row] += 1
+                block[row] += 1
+                wants = "latent" if entropy[row] > last_entropy[row] else "explicit"  # rising: unsure again
+                last_entropy[row] = entropy[row]
+                if not rows.active[row] or wants == mode[row] or block[row] < self.min_block:
+                    continue
+                if switches[row] >= self.max_switches:
+                    rows.stop(row, f"switch cap ({self.max_switches}) reached")
+                    continue
+                mode[row], switches[row], block[row] = wants, switches[row] + 1, 0
+                rows.traces[row].meta["switches"] = switches[row]
