@@ -129,10 +129,19 @@ def test_layer_loop_refuses_a_kv_cache_and_bad_ranges(llama):
 
 
 def test_stable_lens_stop_ends_thinking_at_the_first_stable_window(llama):
-    options = dict(top_k=1, max_latent_steps=10, cold_stop_window=99, stable_stop=2, stable_entropy=100.0)
+    options = dict(top_k=1, max_latent_steps=10, cold_stop_window=99, stable_stop=2, stable_entropy=100.0,
+                   instruction="")  # this prompt repeats a top-1 within 10 steps on the tiny model
     trace = get_reasoner("soft", **options).run(llama, QUESTION)
     tops = [s.top[0][0] for s in trace.steps if s.kind == "latent"]
     first = next(i for i in range(1, 10) if i < len(tops) and tops[i] == tops[i - 1])
     assert len(tops) == first + 1 and trace.stop_reason.startswith("stable")
     confident_only = get_reasoner("soft", **{**options, "stable_entropy": 0.0}).run(llama, QUESTION)
     assert confident_only.latent_steps == 10, "entropy above the threshold must not count as stable"
+
+
+def test_switch_text_includes_its_explicit_thinking(llama):
+    trace = get_reasoner("switch", max_latent_steps=2, max_explicit_steps=4, max_switches=10,
+                         max_new_tokens=3).run(llama, QUESTION)
+    written = "".join(s.token for s in trace.steps if s.kind == "explicit")
+    assert any(s.note == "thinking" for s in trace.steps)
+    assert trace.text == written  # thinking tokens, then the answer's, in order (byte-level: exact)

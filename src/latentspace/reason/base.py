@@ -26,6 +26,11 @@ from latentspace.trace import Step, Trace, read_logits
 
 REGISTRY: dict[str, type[Reasoner]] = {}
 
+# The two prompts strategies share: latent strategies think silently, then answer like `direct`,
+# so a comparison with `direct` measures exactly what the thinking adds.
+ANSWER_ONLY = "Answer with only the final answer."
+STEP_BY_STEP = "Think step by step, then write the final answer after 'Answer:'."
+
 
 def register(cls: type[Reasoner]) -> type[Reasoner]:
     REGISTRY[cls.name] = cls
@@ -49,6 +54,10 @@ class Rows:
 
     traces: list[Trace]
     active: torch.Tensor  # [B] bool, on the CPU
+    written: list[list[int]] = dataclasses.field(default_factory=list)  # explicit thinking tokens per row
+
+    def __post_init__(self) -> None:
+        self.written = self.written or [[] for _ in self.traces]
 
     @property
     def any(self) -> bool:
@@ -128,7 +137,10 @@ class Reasoner:
         result = lm.decode(state, self.max_new_tokens, on_logits=record, seed=seed)
         seconds = (time.perf_counter() - started) / len(rows.traces)
         for row, trace in enumerate(rows.traces):
-            trace.text = result.texts[row]
+            # explicit thinking (switch) is part of what the model wrote, like a chain of thought's text
+            written = rows.written[row]
+            trace.text = (lm.tokenizer.decode(written + result.token_ids[row], skip_special_tokens=True)
+                          if written else result.texts[row])
             trace.positions = int(thought[row]) + max(0, len(result.token_ids[row]) - 1)  # last token never fed
             trace.stop_reason = trace.stop_reason or "answered"
             trace.meta["answer_stop"] = result.stop_reasons[row]
@@ -160,6 +172,8 @@ class Reasoner:
         if not fed:
             return state
         for row in fed:  # what the thought carries: the distribution it was made from
+            if explicit[row]:
+                rows.written[row].append(int(tokens[row]))
             entropy, top = read_logits(state.logits[row], lm.tokenizer, self.lens_k)
             token = lm.tokenizer.decode([int(tokens[row])]) if explicit[row] else None
             rows.traces[row].steps.append(Step("explicit" if explicit[row] else "latent", token=token,

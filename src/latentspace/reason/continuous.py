@@ -2,28 +2,53 @@
 
 Each step aligns the last-layer state to the input-embedding space (`none` for models trained to
 read it, `norm`/`ridge`/`soft` for untrained ones — see `model.align`) and appends it as a slot
-with no token. Models trained by latentspace's Coconut recipe will bring their own start/end
-latent tokens; until then the question is followed directly by the thoughts.
+with no token. A model trained to think this way (its tokenizer has `<|start-latent|>` and
+`<|end-latent|>`, see `model.markers`) gets its thoughts between those markers, fed raw
+(alignment `auto` -> `none`), exactly as it was trained; other models get the thoughts right
+after the question, aligned by `ridge`.
 """
 
 from dataclasses import dataclass
 
-from latentspace.reason.base import Reasoner, register
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.model.markers import latent_markers
+from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 
 @register
 @dataclass
 class Continuous(Reasoner):
-    alignment: str = "ridge"  # none | norm | ridge | soft
+    instruction: str = ANSWER_ONLY  # think in latent space, then answer like `direct`
+    max_new_tokens: int = 24
+    alignment: str = "auto"  # auto | none | norm | ridge | soft (auto: none with markers, else ridge)
     temperature: float = 1.0  # for soft alignment: -> 0 gives the argmax token's embedding
+    markers: str = "auto"  # auto: use the model's start/end-latent tokens when it has them | off | on
     name = "continuous"
 
     def think(self, lm, state, rows):
+        markers = self.resolve_markers(lm)
+        alignment = self.alignment if self.alignment != "auto" else ("none" if markers else "ridge")
+        for trace in rows.traces:
+            trace.meta.update(alignment=alignment, markers=markers is not None)
+        if markers:
+            state = lm.feed(state, torch.full((state.batch_size, 1), markers[0], device=lm.device))
         previous = None
         for _ in range(self.max_latent_steps):
             if not rows.any:
                 break
-            vectors = lm.align(state.hidden, self.alignment, state.logits, self.temperature)
+            vectors = lm.align(state.hidden, alignment, state.logits, self.temperature)
             state = self.latent_step(lm, state, vectors, rows, previous)
             previous = vectors
+        if markers:  # every row closes its thoughts (rows that stopped early: after masked slots)
+            state = lm.feed(state, torch.full((state.batch_size, 1), markers[1], device=lm.device))
         return state
+
+    def resolve_markers(self, lm) -> tuple[int, int] | None:
+        if self.markers not in ("auto", "on", "off"):
+            raise LatentspaceError(f"markers must be auto, on or off, not {self.markers!r}")
+        found = latent_markers(lm.tokenizer) if self.markers != "off" else None
+        if self.markers == "on" and found is None:
+            raise LatentspaceError("markers=on but the tokenizer has no <|start-latent|>/<|end-latent|> tokens")
+        return found

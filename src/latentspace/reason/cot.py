@@ -2,12 +2,12 @@
 
 from dataclasses import dataclass
 
-from latentspace.reason.base import Reasoner, register
+from latentspace.reason.base import STEP_BY_STEP, Reasoner, register
 
 
 @register
 @dataclass
 class ChainOfThought(Reasoner):
-    instruction: str = "Think step by step, then write the final answer after 'Answer:'."
+    instruction: str = STEP_BY_STEP
     max_new_tokens: int = 160
     name = "cot"

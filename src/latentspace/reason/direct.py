@@ -2,12 +2,12 @@
 
 from dataclasses import dataclass
 
-from latentspace.reason.base import Reasoner, register
+from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 
 @register
 @dataclass
 class Direct(Reasoner):
-    instruction: str = "Answer with only the final answer."
+    instruction: str = ANSWER_ONLY
     max_new_tokens: int = 24
     name = "direct"

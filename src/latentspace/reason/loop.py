@@ -13,7 +13,7 @@ import torch
 
 from latentspace.model.decode import eos_ids
 from latentspace.model.loop import LayerLoop
-from latentspace.reason.base import Reasoner, register
+from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 from latentspace.trace import Step, Trace, read_logits
 
 
@@ -24,7 +24,7 @@ class Loop(Reasoner):
     end: int = -1  # last looped block (-1: two thirds of the way in)
     repeats: int = 2
     alpha: float = 1.0  # 1 = replace, < 1 = interpolate with the previous pass
-    instruction: str = "Answer with only the final answer."
+    instruction: str = ANSWER_ONLY
     max_new_tokens: int = 24
     name = "loop"
 

@@ -12,7 +12,7 @@ import torch
 
 from latentspace.model import kv
 from latentspace.model.grad import frozen
-from latentspace.reason.base import Reasoner, register
+from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 
 def _entropies(logits: torch.Tensor) -> torch.Tensor:
@@ -23,6 +23,8 @@ def _entropies(logits: torch.Tensor) -> torch.Tensor:
 @register
 @dataclass
 class Optimize(Reasoner):
+    instruction: str = ANSWER_ONLY  # think in latent space, then answer like `direct`
+    max_new_tokens: int = 24
     max_latent_steps: int = 3  # thoughts to optimise
     alignment: str = "soft"  # how the thoughts start (see `continuous`)
     opt_steps: int = 5

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from latentspace.errors import LatentspaceError
-from latentspace.reason.base import Reasoner, register
+from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 
 @register
@@ -17,7 +17,7 @@ from latentspace.reason.base import Reasoner, register
 class Pause(Reasoner):
     filler: str = "."  # token whose embedding is the pause vector
     embedding: torch.Tensor | None = None  # overrides `filler`
-    instruction: str = "Answer with only the final answer."
+    instruction: str = ANSWER_ONLY
     max_new_tokens: int = 24
     name = "pause"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from latentspace.reason.base import Reasoner, register
+from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 
 def concept_weights(logits: torch.Tensor, top_k: int, top_p: float, min_p: float) -> torch.Tensor:
@@ -29,6 +29,8 @@ def concept_weights(logits: torch.Tensor, top_k: int, top_p: float, min_p: float
 @register
 @dataclass
 class Soft(Reasoner):
+    instruction: str = ANSWER_ONLY  # think in latent space, then answer like `direct`
+    max_new_tokens: int = 24
     top_k: int = 10
     top_p: float = 0.95
     min_p: float = 0.001

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
-from latentspace.reason.base import register
+from latentspace.model.decode import eos_ids
+from latentspace.reason.base import STEP_BY_STEP, register
 from latentspace.reason.soft import Soft, concept_weights
 
 
@@ -23,6 +24,8 @@ def entropy_of(logits: torch.Tensor) -> torch.Tensor:
 @register
 @dataclass
 class Switch(Soft):
+    instruction: str = STEP_BY_STEP  # its explicit blocks are written reasoning
+    max_new_tokens: int = 64
     max_explicit_steps: int = 16  # explicit thinking tokens allowed in total
     max_switches: int = 4
     min_block: int = 1  # steps in a mode before a switch is allowed
@@ -34,6 +37,7 @@ class Switch(Soft):
         used = {"latent": [0] * batch, "explicit": [0] * batch}
         budget = {"latent": self.max_latent_steps, "explicit": self.max_explicit_steps}
         last_entropy = entropy_of(state.logits)
+        eos = eos_ids(lm)
         while True:
             for row in rows.indices():
                 if all(used[m][row] >= budget[m] for m in budget):
@@ -42,8 +46,13 @@ class Switch(Soft):
                     mode[row] = "explicit" if mode[row] == "latent" else "latent"  # that mode's budget is spent
             if not rows.any:
                 return state
-            weights = concept_weights(state.logits, self.top_k, self.top_p, self.min_p)
             greedy = state.logits.argmax(-1)
+            for row in rows.indices():
+                if mode[row] == "explicit" and int(greedy[row]) in eos:
+                    rows.stop(row, "the model ended its answer while thinking")
+            if not rows.any:
+                return state
+            weights = concept_weights(state.logits, self.top_k, self.top_p, self.min_p)
             latent = torch.tensor([m == "latent" for m in mode], device=lm.device)
             vectors = torch.where(latent[:, None], weights.to(lm.dtype) @ lm.input_embeddings, lm.embed(greedy))
             tokens = torch.where(latent, -1, greedy)
@@ -58,6 +67,8 @@ class Switch(Soft):
                 last_entropy[row] = entropy[row]
                 if not rows.active[row] or wants == mode[row] or block[row] < self.min_block:
                     continue
+                if used[wants][row] >= budget[wants]:
+                    continue  # never switch into a mode whose budget is spent
                 if switches[row] >= self.max_switches:
                     rows.stop(row, f"switch cap ({self.max_switches}) reached")
                     continue

@@ -1,0 +1,84 @@
+"""Every reasoning strategy on the bundled model: accuracy [95% CI], positions, wall time.
+
+Runs `latentspace bench` (resumable: an interrupted run continues where it stopped, and more
+seeds can be added later to the same rows) and writes the table into docs/results.md.
+
+    .venv/bin/python benchmarks/bench_reasoning.py                  # 200 items per task and seed
+    .venv/bin/python benchmarks/bench_reasoning.py --seeds 0,1,2    # add seeds to the same rows
+    .venv/bin/python benchmarks/bench_reasoning.py --n 8 --quick    # smoke run, prints only
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from results_md import replace_section  # noqa: E402  (benchmarks/ is on sys.path)
+
+START, END = "<!-- bench_reasoning:start -->", "<!-- bench_reasoning:end -->"
+ROOT = Path(__file__).resolve().parent
+STRATEGIES = "direct,cot,continuous,soft,switch,pause,loop,optimize"
+# answer budgets long enough for this chatty model to finish (it rarely answers in one word); every
+# other option is the strategy's default
+SETS = ["max_new_tokens=40", "cot.max_new_tokens=128", "switch.max_new_tokens=64"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="items per task and seed")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--tasks", default="arithmetic,prontoqa")
+    parser.add_argument("--strategies", default=STRATEGIES)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "reasoning-smollm2")
+    parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
+    args = parser.parse_args()
+    command = [sys.executable, "-m", "latentspace.cli.app", "bench", "--task", args.tasks, "--strategies",
+               args.strategies, "--n", str(args.n), "--seeds", args.seeds, "--batch-size", str(args.batch_size),
+               "--out", str(args.out), *[x for s in SETS for x in ("--set", s)], "--json"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    summary = json.loads((args.out / "summary.json").read_text())
+    table = markdown(summary, args)
+    print(table)
+    if not args.quick:
+        replace_section(table, START, END)
+
+
+def markdown(summary: list[dict], args) -> str:
+    direct = {s["task"]: s for s in summary if s["strategy"] == "direct"}
+    lines = [
+        "## Reasoning strategies on the bundled model (issue 4)",
+        "",
+        f"SmolLM2-135M-Instruct, float32, CPU ({platform.machine()}, {os.cpu_count()} cores), greedy, "
+        f"batches of {args.batch_size}; {datetime.date.today().isoformat()}. Command:",
+        "",
+        f"    .venv/bin/python benchmarks/bench_reasoning.py --n {args.n} --seeds {args.seeds}",
+        "",
+        f"i.e. `latentspace bench --task {args.tasks} --strategies {args.strategies} --n {args.n} "
+        f"--seeds {args.seeds} --batch-size {args.batch_size} {' '.join('--set ' + s for s in SETS)}`. "
+        "Rows (resumable) in `benchmarks/results/reasoning-smollm2/`. Latent strategies think, then answer "
+        "with the `direct` prompt, so `Δ direct` is what their thinking adds. Positions = prompt + latent "
+        "slots + tokens fed; seconds = batch time / batch size.",
+        "",
+        "| task | strategy | n | accuracy [95% CI] | Δ direct | tokens | latents | positions | s/item |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for s in summary:
+        base = direct.get(s["task"])
+        delta = f"{100 * (s['accuracy'] - base['accuracy']):+.1f}" if base else "·"
+        lines.append(f"| {s['task']} | {s['strategy']} | {s['n']} | {100 * s['accuracy']:.1f}% "
+                     f"[{100 * s['ci_low']:.1f}, {100 * s['ci_high']:.1f}] | {delta} | {s['explicit_tokens']:.1f} | "
+                     f"{s['latent_steps']:.1f} | {s['positions']:.0f} | {s['seconds']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
