@@ -72,3 +72,13 @@ def test_prosqa_invariants():
         assert m["neg_target"] in _reach(children, other) and m["neg_target"] not in _reach(children, m["root"])
         assert 3 <= len(item.steps) <= 6 and item.steps[-1].endswith(item.answer.split(" is a ")[1])
         assert item.question.endswith("?") and all(s in item.question for s in item.steps)
+
+
+def test_prosqa_statistics_match_the_published_ones():
+    """anchors.md: nodes 22.8, edges 36.0 (16-54), hops 3/4/5/6 = 41/44/13/2% on the released files."""
+    metas = [item.meta for item in get_task("prosqa").generate(300, seed=2)]
+    mean = lambda key: sum(m[key] for m in metas) / len(metas)  # noqa: E731
+    assert abs(mean("nodes") - 22.8) < 1.0 and abs(mean("edges") - 36.0) < 2.0
+    assert all(16 <= m["edges"] <= 54 for m in metas)
+    shares = [sum(m["hops"] == h for m in metas) / len(metas) for h in (3, 4, 5, 6)]
+    assert all(abs(got - want) < 0.07 for got, want in zip(shares, (0.41, 0.44, 0.13, 0.02))), shares
