@@ -31,6 +31,7 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_foundation.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_lens_peers.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_tuned_lens.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_reasoning.py
 
 clean:
 	rm -rf $(VENV)
