@@ -1,0 +1,84 @@
+"""Coconut's training forward: n+1 passes over a batch, each reusing the KV cache of the last.
+
+A thought's input is the last-layer hidden state at the slot before it, so thoughts must be
+computed one after another. Pass 0 runs everything before the first thought; pass p runs the
+p-th thought's slot (now holding the fed-back state); the last pass runs the rest of the sequence.
+Every pass appends to one KV cache, so the work is one forward over the sequence plus n small
+passes — not n full recomputations. Gradients flow through the fed-back states (backprop through
+the chain of thoughts), as in the paper.
+
+`LatentLM` wraps a causal LM as one module so `accelerate`/DDP sees a single forward per step.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from latentspace.errors import LatentspaceError
+from latentspace.model import kv
+from latentspace.train.sequences import IGNORE, Batch
+
+
+class LatentLM(nn.Module):
+    """A causal LM whose ``<|latent|>`` slots are filled with its own fed-back hidden states.
+
+    With ``feedback=False`` the slots keep the ``<|latent|>`` token's own (trained) embedding:
+    the paper's "pause as thought" control — the same curriculum without continuous thoughts,
+    computed in one pass since no slot depends on an earlier one.
+    """
+
+    def __init__(self, causal_lm: nn.Module, feedback: bool = True, backprop_thoughts: bool = True) -> None:
+        super().__init__()
+        # backprop_thoughts=False: truncated backprop, each fed-back state treated as a constant
+        self.causal_lm, self.feedback, self.backprop_thoughts = causal_lm, feedback, backprop_thoughts
+        self._cache_arg = kv.cache_kwarg(causal_lm.base_model)
+
+    def head(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = self.causal_lm.get_output_embeddings()(hidden)
+        cap = getattr(self.causal_lm.config.get_text_config(), "final_logit_softcapping", None)
+        return torch.tanh(logits / cap) * cap if cap else logits
+
+    def _pass(self, embeds, batch: Batch, start: int, end: int, cache):
+        out = self.causal_lm.base_model(inputs_embeds=embeds[:, start:end], attention_mask=batch.attention_mask[:, :end],
+                                        position_ids=batch.position_ids[:, start:end], use_cache=True,
+                                        **{self._cache_arg: cache})
+        return out.last_hidden_state  # after the final norm: what Coconut feeds back
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, logits ``[B, T, V]``) with every thought slot filled in order."""
+        embeds = self.causal_lm.get_input_embeddings()(batch.ids)
+        columns = latent_columns(batch) if self.feedback else []
+        cache, start, hiddens = kv.new_cache(), 0, []
+        for column in columns:
+            hidden = self._pass(embeds, batch, start, column, cache)
+            hiddens.append(hidden)
+            rows = batch.latent[:, column]
+            thought = hidden[:, -1] if self.backprop_thoughts else hidden[:, -1].detach()
+            filled = torch.where(rows[:, None], thought, embeds[:, column])
+            embeds = torch.cat([embeds[:, :column], filled[:, None], embeds[:, column + 1:]], 1)  # no in-place
+            start = column
+        hiddens.append(self._pass(embeds, batch, start, batch.ids.shape[1], cache))
+        logits = self.head(torch.cat(hiddens, 1))
+        return shifted_loss(logits, batch.labels), logits
+
+
+def latent_columns(batch: Batch) -> list[int]:
+    """Columns of the thought slots: contiguous from a column shared by every row (see `collate`)."""
+    counts = batch.latent.sum(1)
+    n = int(counts.max()) if counts.numel() else 0
+    if n == 0:
+        return []
+    first = int(batch.latent.any(0).nonzero()[0])
+    expected = torch.zeros_like(batch.latent)
+    for row, count in enumerate(counts.tolist()):
+        expected[row, first:first + count] = True
+    if not torch.equal(expected, batch.latent):
+        raise LatentspaceError("thought slots must be contiguous and start in one column; build batches with collate()")
+    return list(range(first, first + n))
+
+
+def shifted_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy over the labelled positions."""
+    return nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
+                                       ignore_index=IGNORE)

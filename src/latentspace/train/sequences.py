@@ -1,0 +1,103 @@
+"""Curriculum sequences: stage k replaces the first k reasoning steps with k·c continuous thoughts.
+
+    question <|start-latent|> <|latent|>×(k·c) <|end-latent|> step_{k+1} ... step_n ### answer <eos>
+
+The loss covers only what follows the thoughts (remaining steps and the answer); the question,
+the markers and the latent slots are masked (-100). Beyond ``max_stage`` every step is removed
+and ``max_stage·c`` thoughts are used (fewer when an item has fewer steps, unless
+``pad_latent_to_max``). Stage 0 is plain chain of thought with an empty thought block, which is
+how Coconut's curriculum starts. ``collate`` pads a batch so every row's first thought sits in
+the same column — the fed-back passes then cover the same columns for every row.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from latentspace.train.data import TokenizedExample
+
+IGNORE = -100  # label of positions without loss (the cross-entropy convention)
+
+
+@dataclass
+class CurriculumConfig:
+    thoughts_per_step: int = 1  # c: continuous thoughts replacing one language step
+    max_stage: int = 6  # last stage that still keeps steps; beyond it every step is removed
+    pad_latent_to_max: bool = False  # beyond max_stage: always max_stage·c thoughts
+    markers: bool = True  # <|start-latent|>/<|end-latent|> around the thoughts
+    mix_prob: float = 0.0  # chance that an item trains a random stage 0..len(steps) instead
+
+
+@dataclass(frozen=True)
+class MarkerIds:
+    start: int
+    latent: int
+    end: int
+
+
+@dataclass
+class LatentSequence:
+    ids: list[int]
+    labels: list[int]
+    n_latent: int  # thought slots (``latent`` ids) in ``ids``
+
+
+def stage_to_train(example: TokenizedExample, stage: int, config: CurriculumConfig, rng: random.Random) -> int:
+    """The scheduled stage, or with ``mix_prob`` a random one (other stages' data mixed in)."""
+    if config.mix_prob and rng.random() < config.mix_prob:
+        return rng.randint(0, len(example.steps))
+    return stage
+
+
+def build_sequence(example: TokenizedExample, stage: int, config: CurriculumConfig,
+                   marker_ids: MarkerIds) -> LatentSequence:
+    """The training sequence of ``example`` at curriculum ``stage`` (see the module docstring)."""
+    if stage > config.max_stage:
+        skipped = len(example.steps)
+        thoughts = config.max_stage if config.pad_latent_to_max else min(len(example.steps), config.max_stage)
+    else:
+        skipped, thoughts = stage, stage
+    n_latent = thoughts * config.thoughts_per_step
+    block = [marker_ids.latent] * n_latent
+    if config.markers:
+        block = [marker_ids.start, *block, marker_ids.end]
+    prefix = example.question + block
+    rest = [t for step in example.steps[skipped:] for t in step] + example.answer
+    return LatentSequence(prefix + rest, [IGNORE] * len(prefix) + rest, n_latent)
+
+
+@dataclass
+class Batch:
+    ids: torch.Tensor  # [B, T]
+    attention_mask: torch.Tensor  # [B, T]
+    position_ids: torch.Tensor  # [B, T]
+    labels: torch.Tensor  # [B, T], IGNORE where no loss
+    latent: torch.Tensor  # [B, T] bool: thought slots
+
+    def to(self, device) -> Batch:
+        return Batch(*(t.to(device) for t in (self.ids, self.attention_mask, self.position_ids, self.labels,
+                                              self.latent)))
+
+
+def collate(sequences: list[LatentSequence], pad_id: int, latent_id: int) -> Batch:
+    """Left-pad rows so their first thought shares a column, then right-pad to one length.
+
+    Position ids count from each row's first real token, so padding changes nothing for a row.
+    """
+    firsts = [seq.ids.index(latent_id) if seq.n_latent else None for seq in sequences]
+    column = max((f for f in firsts if f is not None), default=0)
+    lefts = [column - f if f is not None else 0 for f in firsts]
+    length = max(left + len(seq.ids) for left, seq in zip(lefts, sequences))
+    rows = {"ids": [], "mask": [], "pos": [], "labels": []}
+    for left, seq in zip(lefts, sequences):
+        right = length - left - len(seq.ids)
+        rows["ids"].append([pad_id] * left + seq.ids + [pad_id] * right)
+        rows["mask"].append([0] * left + [1] * len(seq.ids) + [0] * right)
+        rows["pos"].append([0] * left + list(range(len(seq.ids))) + [0] * right)
+        rows["labels"].append([IGNORE] * left + seq.labels + [IGNORE] * right)
+    ids = torch.tensor(rows["ids"])
+    return Batch(ids, torch.tensor(rows["mask"]), torch.tensor(rows["pos"]), torch.tensor(rows["labels"]),
+                 ids == latent_id)
