@@ -160,9 +160,11 @@ class LatentModel:
         return self.tokenize(prompts, chat)
 
     # -- latent stepping ------------------------------------------------------------------------
-    def encode(self, prompts: Prompts | torch.Tensor, chat: bool = False) -> LatentState:
-        """Prefill a batch of prompts into a new state."""
+    def encode(self, prompts: Prompts | torch.Tensor, chat: bool = False,
+               attention_mask: torch.Tensor | None = None) -> LatentState:
+        """Prefill a batch of prompts (text, or ids left-padded with their ``attention_mask``)."""
         ids, mask = self._as_ids(prompts, chat)
+        mask = mask if attention_mask is None else attention_mask.to(self.device, mask.dtype)
         empty = LatentState(kv.new_cache(), ids[:, :0], mask[:, :0], torch.zeros(len(ids), dtype=torch.long,
                             device=self.device), logits=None, hidden=None)
         return self._advance(empty, ids=ids, mask=mask)

@@ -1,0 +1,70 @@
+"""Evaluate a trained model the way it was trained: question, thoughts, then greedy text.
+
+Thoughts are computed with `LatentModel` (the same stepping every reasoning strategy uses): the
+question, ``<|start-latent|>``, n fed-back states (or, for pause-as-thought, n ``<|latent|>``
+embeddings), ``<|end-latent|>``, then greedy decoding. The answer is the text after the last
+``###``, compared like Coconut compares it (case, commas and the final stop ignored).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from latentspace.model.latent_model import LatentModel
+from latentspace.model.markers import LATENT, latent_markers
+from latentspace.tasks import Item, normalise
+from latentspace.train.data import TokenizedExample
+
+
+@dataclass
+class EvalResult:
+    accuracy: float
+    n: int
+    positions: float  # mean thoughts + generated tokens per answer (the paper's "generated tokens")
+    seconds_per_item: float
+    rows: list[dict] = field(default_factory=list)
+
+
+def answer_of(text: str) -> str | None:
+    """The text after the last ``###``, or None when the model never wrote one."""
+    return text.rsplit("###", 1)[1].strip() if "###" in text else None
+
+
+def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[TokenizedExample], stage: int,
+             batch_size: int = 32, max_new_tokens: int = 96) -> EvalResult:
+    lm = LatentModel(causal_lm.eval(), tokenizer, "trained")
+    markers = latent_markers(tokenizer) if recipe.curriculum().markers else None
+    latent_id = tokenizer.convert_tokens_to_ids(LATENT)
+    rows, started = [], time.perf_counter()
+    for first in range(0, len(examples), batch_size):
+        chunk = examples[first:first + batch_size]
+        prompts = [ex.question + ([markers[0]] if markers else []) for ex in chunk]
+        ids, mask = left_pad(prompts, tokenizer.pad_token_id)
+        state = lm.encode(ids, attention_mask=mask)
+        thoughts = torch.tensor([recipe.thoughts_at(ex, stage) for ex in chunk])
+        for i in range(int(thoughts.max()) if len(chunk) else 0):
+            fed = state.hidden if recipe.feedback else lm.input_embeddings[latent_id]
+            state = lm.step(state, fed, rows=thoughts > i)  # rows with fewer thoughts sit this slot out
+        if markers:
+            state = lm.feed(state, torch.full((len(chunk), 1), markers[1]))
+        result = lm.decode(state, max_new_tokens)
+        for item, text, generated, n in zip(items[first:first + batch_size], result.texts, result.token_ids,
+                                            thoughts.tolist()):
+            found = answer_of(text)
+            rows.append({"question": item.question, "answer": item.answer, "text": text, "extracted": found,
+                         "correct": found is not None and normalise(found) == normalise(item.answer),
+                         "positions": n + len(generated)})
+    seconds = (time.perf_counter() - started) / max(1, len(rows))
+    n = len(rows)
+    return EvalResult(sum(r["correct"] for r in rows) / max(1, n), n,
+                      sum(r["positions"] for r in rows) / max(1, n), seconds, rows)
+
+
+def left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in sequences)
+    ids = torch.tensor([[pad_id] * (width - len(s)) + s for s in sequences])
+    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences])
+    return ids, mask

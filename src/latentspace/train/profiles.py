@@ -1,0 +1,59 @@
+"""Run sizes: `smoke` (seconds, for tests), `quick` (the comparison table on a laptop CPU),
+`full` (the paper's sizes, for a GPU).
+
+A profile fixes the data sizes, the from-scratch model and the optimisation; recipe options it
+sets (epochs, stages) are defaults the command line can still override.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from latentspace.errors import LatentspaceError
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    n_train: int
+    n_valid: int
+    n_test: int
+    family: str = "gpt2"  # from-scratch model family (GPT-2 as in the paper, or llama)
+    layers: int = 2
+    hidden: int = 64
+    heads: int = 4
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    dropout: float = 0.0  # GPT-2's default is 0.1; 0 keeps small runs deterministic across process counts
+    recipe_options: dict[str, dict] = field(default_factory=dict)  # per recipe: its option overrides
+    note: str = ""
+
+
+PROFILES = {
+    "smoke": Profile(
+        "smoke", n_train=32, n_valid=8, n_test=8, layers=2, hidden=32, heads=2, batch_size=8, lr=3e-3,
+        recipe_options={"coconut": {"epochs": 4, "epochs_per_stage": 1, "max_stage": 2},
+                        "pause": {"epochs": 4, "epochs_per_stage": 1, "max_stage": 2},
+                        "cot": {"epochs": 3}, "nocot": {"epochs": 3}},
+        note="seconds; for tests — proves the machinery, not the method"),
+    "quick": Profile(
+        "quick", n_train=2000, n_valid=100, n_test=200, layers=2, hidden=128, heads=4, batch_size=32, lr=1e-3,
+        recipe_options={"coconut": {"epochs": 16, "epochs_per_stage": 2, "max_stage": 6},
+                        "pause": {"epochs": 16, "epochs_per_stage": 2, "max_stage": 6},
+                        "cot": {"epochs": 16}, "nocot": {"epochs": 16}},
+        note="the comparison table on a 2-core CPU; sizes still being calibrated against the 60-minute budget"),
+    "full": Profile(
+        "full", n_train=17886, n_valid=300, n_test=500, layers=12, hidden=768, heads=12, batch_size=128, lr=1e-4,
+        dropout=0.1,
+        recipe_options={"coconut": {"epochs": 50, "epochs_per_stage": 5, "max_stage": 6},
+                        "pause": {"epochs": 50, "epochs_per_stage": 5, "max_stage": 6},
+                        "cot": {"epochs": 50}, "nocot": {"epochs": 50}},
+        note="the paper's ProsQA sizes (GPT-2 small from scratch, AdamW 1e-4, wd 0.01, batch 128); a GPU"),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise LatentspaceError(f"unknown profile {name!r}; valid: {', '.join(PROFILES)}")
+    return PROFILES[name]

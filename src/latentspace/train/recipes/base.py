@@ -1,0 +1,70 @@
+"""Recipe: what a training run feeds the model at each epoch, and how it is asked at test time.
+
+A recipe is a dataclass of its own settings (documented fields, overridable from the CLI). It
+maps an epoch to a curriculum stage, an example and a stage to a training sequence, and an
+example and a stage to the number of thoughts it gets at evaluation. The trainer does the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass
+from typing import ClassVar
+
+from latentspace.errors import LatentspaceError
+from latentspace.train.data import TokenizedExample
+from latentspace.train.sequences import CurriculumConfig, LatentSequence, MarkerIds, build_sequence
+
+RECIPES: dict[str, type[Recipe]] = {}
+
+
+def register(cls: type[Recipe]) -> type[Recipe]:
+    RECIPES[cls.name] = cls
+    return cls
+
+
+def get_recipe(name: str, **options) -> Recipe:
+    if name not in RECIPES:
+        raise LatentspaceError(f"unknown recipe {name!r}; valid: {', '.join(sorted(RECIPES))}")
+    fields = {f.name for f in dataclasses.fields(RECIPES[name])}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise LatentspaceError(f"recipe {name!r} has no option {unknown[0]!r}; options: {', '.join(sorted(fields))}")
+    return RECIPES[name](**options)
+
+
+@dataclass
+class Recipe:
+    epochs: int = 10  # total training epochs
+    name: ClassVar[str] = "base"
+    needs_steps: ClassVar[bool] = False  # the data must have reasoning steps
+    feedback: ClassVar[bool] = True  # thought slots hold fed-back hidden states (else the token's embedding)
+
+    def curriculum(self) -> CurriculumConfig:
+        return CurriculumConfig(max_stage=0, markers=False)
+
+    def stage(self, epoch: int) -> int:
+        """The curriculum stage trained at ``epoch`` (0-based)."""
+        return 0
+
+    def sequence(self, example: TokenizedExample, epoch: int, markers: MarkerIds,
+                 rng: random.Random) -> LatentSequence:
+        return build_sequence(example, self.stage(epoch), self.curriculum(), markers)
+
+    def thoughts_at(self, example: TokenizedExample, stage: int) -> int:
+        """Thought slots the model gets after the question at evaluation (Coconut's rule)."""
+        config = self.curriculum()
+        most = config.max_stage if config.pad_latent_to_max else min(config.max_stage, len(example.steps))
+        return min(most, stage) * config.thoughts_per_step
+
+    def stages(self) -> list[int]:
+        """The distinct stages of a run, in order (evaluation happens at the end of each)."""
+        out: list[int] = []
+        for epoch in range(self.epochs):
+            if not out or out[-1] != self.stage(epoch):
+                out.append(self.stage(epoch))
+        return out
+
+    def options(self) -> dict:
+        return dataclasses.asdict(self)

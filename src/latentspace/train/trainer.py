@@ -1,0 +1,245 @@
+"""The trainer: one loop for every recipe, on `accelerate` (one CPU process to many GPUs unchanged).
+
+    run = TrainRun(get_recipe("coconut"), task="prosqa", profile=get_profile("quick"), out=Path("runs/c"))
+    summary = train(run)
+
+Data are generated once per run folder (``data/*.jsonl``) and reused; the tokenizer is built from
+them and saved. Each epoch's sequences come from the recipe at that epoch's stage, shuffled by
+(seed, epoch), and the RNG state is checkpointed, so a resumed run sees exactly the batches it
+would have seen. ``batch_size`` is the *global* batch: with k processes each takes a contiguous
+k-th of every batch, and the loss is normalised by the global count of labelled tokens, so k
+processes compute the same update as one. The optimizer is re-created when the stage changes (Coconut's rule, harmless elsewhere).
+After every epoch a checkpoint (safetensors + config + tokenizer + optimizer + state) is written
+atomically; at the end of each stage the model is evaluated on the validation split.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from latentspace.errors import LatentspaceError
+from latentspace.model.bundled import quiet_hf
+from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
+from latentspace.tasks import Item, get_task, load_jsonl
+from latentspace.train.data import TokenizedExample, encode_examples, split_items
+from latentspace.train.evaluate import evaluate
+from latentspace.train.latent_forward import LatentLM
+from latentspace.train.models import from_scratch
+from latentspace.train.profiles import Profile
+from latentspace.train.sequences import IGNORE, Batch, MarkerIds, collate
+from latentspace.train.vocab import word_tokenizer
+
+
+@dataclass
+class TrainRun:
+    recipe: object  # a `Recipe`
+    task: str  # a built-in task name or a JSONL file
+    profile: Profile
+    out: Path
+    seed: int = 0
+    eval_batch_size: int = 64
+    extra: dict = field(default_factory=dict)  # profile overrides: batch_size, lr, n_train, ...
+
+    def setting(self, key: str):
+        return self.extra.get(key, getattr(self.profile, key))
+
+
+def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) -> dict:
+    """Train (or resume) ``run``; returns the summary also written to ``out/summary.json``.
+
+    ``until_epoch`` stops after that epoch's checkpoint (a resumable pause; the summary is then
+    ``{"paused_after_epoch": n}``).
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    set_seed(run.seed)
+    run.out.mkdir(parents=True, exist_ok=True)
+    splits = prepare_data(run, accelerator)
+    tokenizer = prepare_tokenizer(run, splits, accelerator)
+    markers = MarkerIds(*tokenizer.convert_tokens_to_ids([START_LATENT, LATENT, END_LATENT]))
+    examples = {name: encode_examples(tokenizer, items, need_steps=run.recipe.needs_steps and name == "train")
+                for name, items in splits.items()}
+    state = load_state(run, tokenizer)
+    model = load_model(run, tokenizer, state)
+    wrapped = accelerator.prepare(LatentLM(model, feedback=run.recipe.feedback))
+    log = MetricsLog(run.out / "metrics.jsonl", accelerator.is_main_process)
+    optimizer, optimizer_stage = None, None
+    start_epoch = state["epoch"] + 1 if state else 0
+    for epoch in range(start_epoch, run.recipe.epochs):
+        stage = run.recipe.stage(epoch)
+        if optimizer is None or stage != optimizer_stage:
+            optimizer = new_optimizer(run, wrapped, accelerator)
+            if state and state["stage"] == stage and epoch == start_epoch:
+                optimizer.load_state_dict(torch.load(run.out / "checkpoint" / "optimizer.pt", weights_only=True))
+            optimizer_stage = stage
+        if state and epoch == start_epoch:
+            torch.set_rng_state(torch.load(run.out / "checkpoint" / "rng.pt", weights_only=True))
+        batches = epoch_batches(run, examples["train"], epoch, markers, tokenizer.pad_token_id)
+        wrapped.train()
+        for number, batch in enumerate(batches):
+            started = time.perf_counter()
+            local = batch_shard(batch, accelerator)
+            loss = global_mean_loss(wrapped, local, batch, accelerator)
+            accelerator.backward(loss)
+            optimizer.step()
+            optimizer.zero_grad()
+            tokens = int(batch.attention_mask.sum())
+            log.write(kind="step", epoch=epoch, stage=stage, step=number, loss=report_loss(loss, accelerator),
+                      tokens_per_s=tokens / (time.perf_counter() - started))
+            if progress and accelerator.is_main_process and number % 10 == 0:
+                print(f"epoch {epoch} stage {stage} step {number}/{len(batches)} loss {report_loss(loss, accelerator):.4f}",
+                      flush=True)
+        save_checkpoint(run, accelerator, wrapped, optimizer, tokenizer, epoch, stage)
+        last_of_stage = epoch == run.recipe.epochs - 1 or run.recipe.stage(epoch + 1) != stage
+        if last_of_stage and accelerator.is_main_process:
+            result = evaluate(accelerator.unwrap_model(wrapped).causal_lm, tokenizer, run.recipe, splits["valid"],
+                              examples["valid"], stage, run.eval_batch_size)
+            log.write(kind="eval", split="valid", epoch=epoch, stage=stage, accuracy=result.accuracy,
+                      positions=result.positions)
+        if until_epoch is not None and epoch >= until_epoch:
+            return {"paused_after_epoch": epoch}
+    return finish(run, accelerator, wrapped, tokenizer, splits, examples)
+
+
+# -- data -------------------------------------------------------------------------------------
+def prepare_data(run: TrainRun, accelerator) -> dict[str, list[Item]]:
+    """The run's splits, generated once into ``out/data`` and read back on every later call."""
+    folder = run.out / "data"
+    spec = {"task": run.task, "seed": run.seed, **{k: run.setting(k) for k in ("n_train", "n_valid", "n_test")}}
+    if accelerator.is_main_process and not (folder / "spec.json").exists():
+        n = spec["n_train"] + spec["n_valid"] + spec["n_test"]
+        items = load_jsonl(run.task)[:n] if run.task.endswith(".jsonl") else get_task(run.task).generate(n, seed=run.seed)
+        train_items, valid, test = split_items(items, spec["n_valid"], min(spec["n_test"], len(items) - spec["n_valid"] - 1),
+                                               seed=run.seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, split in (("train", train_items), ("valid", valid), ("test", test)):
+            (folder / f"{name}.jsonl").write_text("".join(json.dumps(i.to_dict()) + "\n" for i in split))
+        (folder / "spec.json").write_text(json.dumps(spec))
+    accelerator.wait_for_everyone()
+    saved = json.loads((folder / "spec.json").read_text())
+    if saved != spec:
+        raise LatentspaceError(f"{folder} holds data made for {saved}; use a new --out for {spec}")
+    return {name: [Item(**row) for row in map(json.loads, (folder / f"{name}.jsonl").read_text().splitlines())]
+            for name in ("train", "valid", "test")}
+
+
+def prepare_tokenizer(run: TrainRun, splits: dict[str, list[Item]], accelerator):
+    texts = [t for items in splits.values() for i in items for t in (i.question, i.answer, *i.steps)]
+    tokenizer = word_tokenizer(texts)
+    saved = run.out / "checkpoint" / "tokenizer.json"
+    if saved.exists() and json.loads(saved.read_text())["model"]["vocab"] != tokenizer.get_vocab():
+        raise LatentspaceError(f"the checkpoint in {run.out} was trained with another tokenizer")
+    return tokenizer
+
+
+def epoch_batches(run: TrainRun, examples: list[TokenizedExample], epoch: int, markers: MarkerIds,
+                  pad_id: int) -> list[Batch]:
+    """The epoch's global batches, the same for the same (seed, epoch) — what makes resume exact."""
+    rng = random.Random(run.seed * 100_003 + epoch)
+    sequences = [run.recipe.sequence(ex, epoch, markers, rng) for ex in examples]
+    rng.shuffle(sequences)
+    size = run.setting("batch_size")
+    return [collate(sequences[i:i + size], pad_id, markers.latent) for i in range(0, len(sequences), size)]
+
+
+def batch_shard(batch: Batch, accelerator) -> Batch:
+    """This process's rows of a global batch (contiguous slices, like `split_batches`)."""
+    rows = torch.arange(batch.ids.shape[0]).tensor_split(accelerator.num_processes)[accelerator.process_index]
+    return Batch(*(t[rows] for t in (batch.ids, batch.attention_mask, batch.position_ids, batch.labels,
+                                       batch.latent))).to(accelerator.device)
+
+
+def global_mean_loss(wrapped, local: Batch, batch: Batch, accelerator) -> torch.Tensor:
+    """Cross-entropy summed here, divided by the *global* labelled-token count, times the number of
+    processes (DDP averages gradients): every process count gives one process's update."""
+    _, logits = wrapped(local)
+    summed = nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), local.labels[:, 1:].flatten(),
+                                         ignore_index=IGNORE, reduction="sum")
+    total = int((batch.labels[:, 1:] != IGNORE).sum())
+    return summed / max(1, total) * accelerator.num_processes
+
+
+def report_loss(loss: torch.Tensor, accelerator) -> float:
+    """The global mean loss of the step (the local value undoes the process-count factor)."""
+    return float(accelerator.reduce(loss.detach(), reduction="sum")) / accelerator.num_processes
+
+
+def new_optimizer(run: TrainRun, wrapped, accelerator):
+    optimizer = torch.optim.AdamW(wrapped.parameters(), lr=run.setting("lr"), weight_decay=run.setting("weight_decay"))
+    return accelerator.prepare_optimizer(optimizer)
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+def load_state(run: TrainRun, tokenizer) -> dict | None:
+    path = run.out / "checkpoint" / "state.json"
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text())
+    if state["recipe"] != run.recipe.name or state["options"] != run.recipe.options():
+        raise LatentspaceError(f"{run.out} holds a checkpoint of recipe {state['recipe']} {state['options']}; "
+                               f"use a new --out for {run.recipe.name} {run.recipe.options()}")
+    return state
+
+
+def load_model(run: TrainRun, tokenizer, state: dict | None):
+    if state is None:
+        return from_scratch(run.profile, tokenizer, seed=run.seed)
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(run.out / "checkpoint", dtype=torch.float32)
+
+
+def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, epoch: int, stage: int) -> None:
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        staging = run.out / "checkpoint.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        with quiet_hf():
+            accelerator.unwrap_model(wrapped).causal_lm.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+        torch.save(torch.get_rng_state(), staging / "rng.pt")
+        state = {"recipe": run.recipe.name, "options": run.recipe.options(), "epoch": epoch, "stage": stage,
+                 "task": run.task, "profile": run.profile.name, "seed": run.seed}
+        (staging / "state.json").write_text(json.dumps(state, indent=2))
+        final = run.out / "checkpoint"
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)  # a checkpoint is either complete or absent
+    accelerator.wait_for_everyone()
+
+
+def finish(run: TrainRun, accelerator, wrapped, tokenizer, splits, examples) -> dict:
+    summary = {}
+    if accelerator.is_main_process:
+        stage = run.recipe.stage(run.recipe.epochs - 1)
+        result = evaluate(accelerator.unwrap_model(wrapped).causal_lm, tokenizer, run.recipe, splits["test"],
+                          examples["test"], stage, run.eval_batch_size)
+        summary = {"recipe": run.recipe.name, "task": run.task, "profile": run.profile.name, "seed": run.seed,
+                   "test_accuracy": result.accuracy, "test_n": result.n, "positions": result.positions,
+                   "seconds_per_answer": result.seconds_per_item, "final_stage": stage}
+        (run.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        (run.out / "test_answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in result.rows))
+    accelerator.wait_for_everyone()
+    return summary
+
+
+class MetricsLog:
+    """Append-only JSONL of steps and evaluations (rank 0 writes)."""
+
+    def __init__(self, path: Path, active: bool) -> None:
+        self.path, self.active = path, active
+
+    def write(self, **row) -> None:
+        if self.active:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
