@@ -150,3 +150,24 @@ def test_bench_split_across_two_launched_processes_and_merged_by_rank_0(tmp_path
     assert shards == ["rows.0-of-2.jsonl", "rows.1-of-2.jsonl"]
     assert all(len((tmp_path / s).read_text().splitlines()) == 2 for s in shards)
     assert sum(s["n"] for s in json.loads((tmp_path / "summary.json").read_text())) == 4
+
+
+def test_train_command_trains_resumes_and_refuses_bad_input(tmp_path):
+    args = ["train", "nocot", "--set", "n_train=8", "--set", "batch_size=4", "--set", "epochs=2",
+            "--set", "n_valid=2", "--set", "n_test=2", "--out", str(tmp_path / "r"), "--quiet"]
+    out = run(*args, "--until-epoch", "0", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"paused_after_epoch": 0}
+    out = run(*args, "--json")  # resumes at epoch 1 and finishes
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["recipe"] == "nocot" and summary["test_n"] == 2
+    cases = [
+        (["train", "telepathy"], "unknown recipe 'telepathy'"),
+        (["train", "cot", "--profile", "huge"], "unknown profile 'huge'"),
+        (["train", "cot", "--set", "beam=3"], "--set beam: not an option of cot"),
+        (["train", "cot", *args[2:]], "holds a checkpoint of recipe nocot"),
+    ]
+    for case, message in cases:
+        bad = run(*case)
+        assert bad.returncode == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

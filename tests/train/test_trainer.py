@@ -49,3 +49,42 @@ def test_a_checkpoint_of_another_recipe_is_refused(tmp_path):
     train(_run("cot", tmp_path, epochs=1), progress=False)
     with pytest.raises(LatentspaceError, match="holds a checkpoint of recipe cot"):
         train(_run("coconut", tmp_path, epochs=1), progress=False)
+
+
+def test_two_processes_make_the_same_update_as_one(tmp_path):
+    """DDP over gloo on CPU (torchrun, 2 processes) == one process with the same global batch."""
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    args = ["train", "coconut", "--set", "n_train=8", "--set", "batch_size=8", "--set", "epochs=1",
+            "--set", "mix_prob=1.0", "--set", "n_valid=2", "--set", "n_test=2", "--until-epoch", "0", "--quiet"]
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    for cmd in ([sys.executable, "-m", "latentspace.cli.app", *args, "--out", str(tmp_path / "one")],
+                [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "latentspace.cli.app", "--", *args,
+                 "--out", str(tmp_path / "two")]):
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    one, two = (load_file(tmp_path / name / "checkpoint" / "model.safetensors") for name in ("one", "two"))
+    assert max(float((one[k] - two[k]).abs().max()) for k in one) < 1e-5
+    assert _losses(tmp_path / "one") == pytest.approx(_losses(tmp_path / "two"), abs=1e-5)
+    # mix_prob=1 trains random stages: the step really had continuous thoughts in it
+    from latentspace.train.data import encode_examples
+    from latentspace.train.sequences import MarkerIds
+    from latentspace.train.trainer import epoch_batches, prepare_data, prepare_tokenizer
+
+    class _Solo:
+        is_main_process, num_processes = True, 1
+
+        def wait_for_everyone(self):
+            pass
+
+    run = _run("coconut", tmp_path / "one", epochs=1, mix_prob=1.0)
+    run.extra.update(n_train=8, batch_size=8, n_valid=2, n_test=2)
+    splits = prepare_data(run, _Solo())
+    tok = prepare_tokenizer(run, splits, _Solo())
+    markers = MarkerIds(*tok.convert_tokens_to_ids(["<|start-latent|>", "<|latent|>", "<|end-latent|>"]))
+    (batch,) = epoch_batches(run, encode_examples(tok, splits["train"]), 0, markers, tok.pad_token_id)
+    assert batch.latent.any()

@@ -1,0 +1,69 @@
+"""`latentspace train RECIPE`: train a model to reason in latent space (resumable, accelerate-ready)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from latentspace.cli.common import JsonOpt, console, default_group, emit_json, parse_sets
+from latentspace.errors import LatentspaceError
+
+app = typer.Typer(cls=default_group("run"), no_args_is_help=True,
+                  help="Train latent reasoners: `latentspace train coconut --task prosqa --profile quick`.")
+
+RUN_SETTINGS = {"n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay"}
+
+
+def split_options(recipe: str, sets: dict) -> tuple[dict, dict]:
+    """``--set`` pairs -> (recipe options, run settings); unknown keys are one-line errors."""
+    from latentspace.train.recipes import RECIPES
+
+    if recipe not in RECIPES:
+        raise LatentspaceError(f"unknown recipe {recipe!r}; valid: {', '.join(sorted(RECIPES))}")
+    fields = {f.name for f in dataclasses.fields(RECIPES[recipe])}
+    unknown = sorted(set(sets) - fields - RUN_SETTINGS)
+    if unknown:
+        raise LatentspaceError(f"--set {unknown[0]}: not an option of {recipe} ({', '.join(sorted(fields))}) "
+                               f"nor a run setting ({', '.join(sorted(RUN_SETTINGS))})")
+    return {k: v for k, v in sets.items() if k in fields}, {k: v for k, v in sets.items() if k in RUN_SETTINGS}
+
+
+@app.command("run")
+def run(
+    recipe: Annotated[str, typer.Argument(help="cot, nocot, coconut or pause.")],
+    task: Annotated[str, typer.Option(help="prosqa, prontoqa, multiplication, arithmetic or FILE.jsonl.")] = "prosqa",
+    profile: Annotated[str, typer.Option(help="smoke (seconds), quick (CPU table) or full (paper sizes, GPU).")] = "smoke",
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/RECIPE-TASK-PROFILE).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of data, initialisation and order.")] = 0,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Recipe option or run setting, key=value (repeatable): epochs=8, lr=3e-4, n_train=500.")] = None,
+    until_epoch: Annotated[int | None, typer.Option(help="Pause after this epoch (resume by re-running).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No per-step progress lines.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train RECIPE on TASK; re-running the same command resumes from the last checkpoint.
+
+    Same command on more processes: `torchrun --standalone --nproc_per_node 2 -m latentspace.cli.app --
+    train coconut ...` on CPUs, or `accelerate launch --multi_gpu -m latentspace.cli.app train ...` on GPUs
+    (`--set batch_size` is the global batch).
+    """
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.recipes import get_recipe
+    from latentspace.train.trainer import TrainRun, train
+
+    chosen = get_profile(profile)
+    recipe_options, settings = split_options(recipe, parse_sets(set_))
+    reasoner = get_recipe(recipe, **{**chosen.recipe_options.get(recipe, {}), **recipe_options})
+    folder = out or Path("runs") / f"{recipe}-{Path(task).stem}-{profile}"
+    summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, extra=settings),
+                    progress=not (quiet or json_out), until_epoch=until_epoch)
+    if json_out:
+        emit_json(summary)
+    elif summary.get("test_n"):
+        console.print(f"{recipe} on {task}: test accuracy {100 * summary['test_accuracy']:.1f}% "
+                      f"(n={summary['test_n']}), {summary['positions']:.1f} positions per answer; {folder}")
+    elif summary:
+        console.print(f"paused after epoch {summary['paused_after_epoch']}; re-run the command to resume")
