@@ -21,7 +21,7 @@ def _run(recipe, out, **options):
                     profile, out, extra={"n_train": 16, "batch_size": 4, "n_valid": 4, "n_test": 4})
 
 
-@pytest.mark.parametrize("recipe", ["cot", "nocot", "coconut", "pause"])
+@pytest.mark.parametrize("recipe", ["cot", "nocot", "coconut", "pause", "icot"])
 def test_a_smoke_run_lowers_the_training_loss(recipe, tmp_path):
     run = _run(recipe, tmp_path, epochs=4)
     summary = train(run, progress=False)
