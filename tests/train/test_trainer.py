@@ -88,3 +88,24 @@ def test_two_processes_make_the_same_update_as_one(tmp_path):
     markers = MarkerIds(*tok.convert_tokens_to_ids(["<|start-latent|>", "<|latent|>", "<|end-latent|>"]))
     (batch,) = epoch_batches(run, encode_examples(tok, splits["train"]), 0, markers, tok.pad_token_id)
     assert batch.latent.any()
+
+
+def test_a_trained_model_loads_by_path_and_thinks_with_the_reasoners(tmp_path):
+    from latentspace import LatentModel
+    from latentspace.reason import get_reasoner
+    from latentspace.tasks import load_jsonl
+
+    train(_run("coconut", tmp_path, epochs=3), progress=False)
+    lm = LatentModel.load(str(tmp_path / "checkpoint"), show_progress=False)
+    item = load_jsonl(tmp_path / "data" / "test.jsonl")[0]
+    reasoner = get_reasoner("continuous", max_latent_steps=2, max_new_tokens=8)
+    assert reasoner.prompt(lm, item.question) == item.question + "\n"  # the trained layout, no instruction
+    trace = reasoner.run(lm, item.question)
+    assert trace.meta["markers"] is True and trace.meta["alignment"] == "none" and trace.latent_steps == 2
+    # the same thoughts as the trainer's own evaluation takes
+    from latentspace.train.evaluate import evaluate
+    from latentspace.train.data import encode_examples
+
+    result = evaluate(lm.model, lm.tokenizer, get_recipe("coconut", max_stage=2), [item],
+                      encode_examples(lm.tokenizer, [item]), stage=2, max_new_tokens=8)
+    assert result.rows[0]["text"] == trace.text

@@ -19,3 +19,13 @@ def latent_markers(tokenizer) -> tuple[int, int] | None:
     if START_LATENT in vocab and END_LATENT in vocab:
         return vocab[START_LATENT], vocab[END_LATENT]
     return None
+
+
+def trained_layout(model) -> dict | None:
+    """What latentspace's trainer recorded in a model's config (``{"recipe", "layout"}``), if anything.
+
+    Models trained here read ``question\n`` and nothing else (no chat template, no instruction).
+    """
+    config = getattr(model, "config", None)
+    found = getattr(config, "latentspace", None) if config is not None else None
+    return found if isinstance(found, dict) else None

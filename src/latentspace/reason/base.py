@@ -22,6 +22,7 @@ import torch
 
 from latentspace.errors import LatentspaceError
 from latentspace.model.decode import eos_ids
+from latentspace.model.markers import trained_layout
 from latentspace.trace import Step, Trace, read_logits
 
 REGISTRY: dict[str, type[Reasoner]] = {}
@@ -94,6 +95,8 @@ class Reasoner:
 
     # -- shared machinery ----------------------------------------------------------------------
     def prompt(self, lm, question: str) -> str:
+        if trained_layout(lm.model):  # trained here on Coconut's layout: the question and a newline
+            return question.strip() + "\n"
         text = f"{question.strip()}\n{self.instruction}".strip() if self.instruction else question.strip()
         return lm.chat(text) if self.chat else text
 

@@ -204,8 +204,10 @@ def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, e
     if accelerator.is_main_process:
         staging = run.out / "checkpoint.partial"
         shutil.rmtree(staging, ignore_errors=True)
+        model = accelerator.unwrap_model(wrapped).causal_lm
+        model.config.latentspace = {"recipe": run.recipe.name, "layout": "coconut"}  # how to prompt it later
         with quiet_hf():
-            accelerator.unwrap_model(wrapped).causal_lm.save_pretrained(staging)
+            model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
         torch.save(torch.get_rng_state(), staging / "rng.pt")
