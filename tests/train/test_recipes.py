@@ -39,3 +39,38 @@ def test_coconut_schedule_and_evaluation_thoughts():
     short = TokenizedExample(Q, [[20]], A)
     assert coconut.thoughts_at(short, 3) == 2  # never more thoughts than the item had steps
     assert get_recipe("pause").feedback is False and get_recipe("coconut").feedback is True
+
+
+def test_codi_pairs_a_teacher_cot_with_a_student_of_thoughts_and_finds_both_answer_marks():
+    codi = get_recipe("codi", thoughts=3)
+    mark = 99  # stands for "###", the answer's first token
+    examples = [TokenizedExample(Q, [[20, 21], [22]], [mark, 30, 1]),
+                TokenizedExample(Q + [12, 13], [[23]], [mark, 31, 32, 1])]
+    pairs = [codi.sequence(ex, 0, M, random.Random(0)) for ex in examples]
+    teacher, student, n = pairs[0]
+    assert teacher.ids == Q + [20, 21, 22, mark, 30, 1] and teacher.n_latent == 0
+    assert student.ids == Q + [3, 5, 5, 5, 4, mark, 30, 1] and n == 3
+    assert student.labels == [IGNORE] * 7 + [mark, 30, 1]
+    batch = codi.batch(pairs, pad_id=0, latent_id=5)
+    rows = range(2)
+    assert [int(batch.teacher.ids[r, batch.teacher_at[r]]) for r in rows] == [mark, mark]
+    assert [int(batch.student.ids[r, batch.student_at[r]]) for r in rows] == [mark, mark]
+    half = batch.shard([1])
+    assert half.size == 1 and int(half.student.ids[0, half.student_at[0]]) == mark
+
+
+def test_codi_distills_at_the_mark_through_the_projector():
+    from latentspace.model.tiny import make_tiny
+
+    model, _ = make_tiny("llama", initializer_range=0.3)
+    codi = get_recipe("codi", thoughts=2)
+    pairs = [codi.sequence(TokenizedExample(Q, [[20, 21], [22]], [99, 30, 2]), 0, M, random.Random(0))]
+    batch = codi.batch(pairs, pad_id=0, latent_id=5)
+    module = codi.module(model)
+    parts = module(batch)
+    assert set(parts) == {"student", "teacher", "distill"} and parts["distill"][1] == 1
+    assert parts["distill"][0].item() > 0
+    parts["distill"][0].backward()
+    assert module.project[0].weight.grad.abs().sum() > 0  # the thoughts go through the projector
+    # ... and the model's own weights learn from it (the teacher side is a fixed target)
+    assert model.get_input_embeddings().weight.grad.abs().sum() > 0

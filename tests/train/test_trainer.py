@@ -21,7 +21,7 @@ def _run(recipe, out, **options):
                     profile, out, extra={"n_train": 16, "batch_size": 4, "n_valid": 4, "n_test": 4})
 
 
-@pytest.mark.parametrize("recipe", ["cot", "nocot", "coconut", "pause", "icot"])
+@pytest.mark.parametrize("recipe", ["cot", "nocot", "coconut", "pause", "icot", "codi"])
 def test_a_smoke_run_lowers_the_training_loss(recipe, tmp_path):
     run = _run(recipe, tmp_path, epochs=4)
     summary = train(run, progress=False)
@@ -33,14 +33,15 @@ def test_a_smoke_run_lowers_the_training_loss(recipe, tmp_path):
     assert (tmp_path / "checkpoint" / "state.json").exists()
 
 
-def test_a_checkpoint_resumes_to_the_identical_next_step_loss(tmp_path):
-    # epochs 0-1 train stage 0 and epoch 2 stage 1: the resume restores the optimizer mid-stage,
-    # then re-creates it when the stage changes
+@pytest.mark.parametrize("recipe,options", [("coconut", {"epochs_per_stage": 2}), ("codi", {})])
+def test_a_checkpoint_resumes_to_the_identical_next_step_loss(tmp_path, recipe, options):
+    # coconut: epochs 0-1 train stage 0 and epoch 2 stage 1, so the resume restores the optimizer
+    # mid-stage, then re-creates it; codi: its projector lives outside the HF model
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    train(_run("coconut", whole, epochs=3, epochs_per_stage=2), progress=False)
-    paused = train(_run("coconut", resumed, epochs=3, epochs_per_stage=2), progress=False, until_epoch=0)
+    train(_run(recipe, whole, epochs=3, **options), progress=False)
+    paused = train(_run(recipe, resumed, epochs=3, **options), progress=False, until_epoch=0)
     assert paused == {"paused_after_epoch": 0} and len(_losses(resumed)) == 4  # 16 items / batch 4
-    train(_run("coconut", resumed, epochs=3, epochs_per_stage=2), progress=False)
+    train(_run(recipe, resumed, epochs=3, **options), progress=False)
     assert len(_losses(resumed)) == len(_losses(whole)) == 12
     assert _losses(resumed) == pytest.approx(_losses(whole), abs=1e-6)
 

@@ -33,7 +33,7 @@ def split_options(recipe: str, sets: dict) -> tuple[dict, dict]:
 
 @app.command("run")
 def run(
-    recipe: Annotated[str, typer.Argument(help="cot, nocot, coconut, pause or icot.")],
+    recipe: Annotated[str, typer.Argument(help="cot, nocot, coconut, pause, icot or codi.")],
     task: Annotated[str, typer.Option(help="prosqa, prontoqa, multiplication, arithmetic or FILE.jsonl.")] = "prosqa",
     profile: Annotated[str, typer.Option(help="smoke (seconds), quick (CPU table) or full (paper sizes, GPU).")] = "smoke",
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/RECIPE-TASK-PROFILE).")] = None,

@@ -34,7 +34,8 @@ def answer_of(text: str) -> str | None:
 
 
 def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[TokenizedExample], stage: int,
-             batch_size: int = 32, max_new_tokens: int = 96) -> EvalResult:
+             batch_size: int = 32, max_new_tokens: int = 96, project=None) -> EvalResult:
+    """Accuracy and positions on ``items``; ``project`` maps fed-back states (CODI's projector)."""
     lm = LatentModel(causal_lm.eval(), tokenizer, "trained")
     markers = latent_markers(tokenizer) if recipe.curriculum().markers else None
     latent_id = tokenizer.convert_tokens_to_ids(LATENT)
@@ -47,6 +48,9 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
         thoughts = torch.tensor([recipe.thoughts_at(ex, stage) for ex in chunk])
         for i in range(int(thoughts.max()) if len(chunk) else 0):
             fed = state.hidden if recipe.feedback else lm.input_embeddings[latent_id]
+            if project is not None and recipe.feedback:
+                with torch.no_grad():
+                    fed = project(fed)
             state = lm.step(state, fed, rows=thoughts > i)  # rows with fewer thoughts sit this slot out
         if markers:
             state = lm.feed(state, torch.full((len(chunk), 1), markers[1]))

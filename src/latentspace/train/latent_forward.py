@@ -25,13 +25,16 @@ class LatentLM(nn.Module):
 
     With ``feedback=False`` the slots keep the ``<|latent|>`` token's own (trained) embedding:
     the paper's "pause as thought" control — the same curriculum without continuous thoughts,
-    computed in one pass since no slot depends on an earlier one.
+    computed in one pass since no slot depends on an earlier one. ``project`` (CODI's projector)
+    maps each fed-back state before it becomes the next input.
     """
 
-    def __init__(self, causal_lm: nn.Module, feedback: bool = True, backprop_thoughts: bool = True) -> None:
+    def __init__(self, causal_lm: nn.Module, feedback: bool = True, backprop_thoughts: bool = True,
+                 project: nn.Module | None = None) -> None:
         super().__init__()
         # backprop_thoughts=False: truncated backprop, each fed-back state treated as a constant
         self.causal_lm, self.feedback, self.backprop_thoughts = causal_lm, feedback, backprop_thoughts
+        self.project = project
         self._cache_arg = kv.cache_kwarg(causal_lm.base_model)
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -39,27 +42,37 @@ class LatentLM(nn.Module):
         cap = getattr(self.causal_lm.config.get_text_config(), "final_logit_softcapping", None)
         return torch.tanh(logits / cap) * cap if cap else logits
 
-    def _pass(self, embeds, batch: Batch, start: int, end: int, cache):
+    def _pass(self, embeds, batch: Batch, start: int, end: int, cache, layers: bool = False):
         out = self.causal_lm.base_model(inputs_embeds=embeds[:, start:end], attention_mask=batch.attention_mask[:, :end],
                                         position_ids=batch.position_ids[:, start:end], use_cache=True,
-                                        **{self._cache_arg: cache})
-        return out.last_hidden_state  # after the final norm: what Coconut feeds back
+                                        output_hidden_states=layers, **{self._cache_arg: cache})
+        return out.last_hidden_state, (out.hidden_states if layers else None)  # last: after the final norm
 
-    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss, logits ``[B, T, V]``) with every thought slot filled in order."""
+    def run(self, batch: Batch, layers: bool = False):
+        """(logits ``[B, T, V]``, the last pass's per-layer states and its first column, or None).
+
+        The last pass holds everything after the thoughts — where an answer starts.
+        """
         embeds = self.causal_lm.get_input_embeddings()(batch.ids)
         columns = latent_columns(batch) if self.feedback else []
         cache, start, hiddens = kv.new_cache(), 0, []
         for column in columns:
-            hidden = self._pass(embeds, batch, start, column, cache)
+            hidden, _ = self._pass(embeds, batch, start, column, cache)
             hiddens.append(hidden)
-            rows = batch.latent[:, column]
             thought = hidden[:, -1] if self.backprop_thoughts else hidden[:, -1].detach()
-            filled = torch.where(rows[:, None], thought, embeds[:, column])
+            thought = self.project(thought) if self.project is not None else thought
+            filled = torch.where(batch.latent[:, column][:, None], thought, embeds[:, column])
             embeds = torch.cat([embeds[:, :column], filled[:, None], embeds[:, column + 1:]], 1)  # no in-place
             start = column
-        hiddens.append(self._pass(embeds, batch, start, batch.ids.shape[1], cache))
-        logits = self.head(torch.cat(hiddens, 1))
+        hidden, states = self._pass(embeds, batch, start, batch.ids.shape[1], cache, layers)
+        hiddens.append(hidden)
+        return self.head(torch.cat(hiddens, 1)), (states, start)
+
+    def forward(self, batch: Batch, parts: bool = False):
+        """(loss, logits) — or, with ``parts``, ``{"ce": (summed loss, labelled tokens)}`` for the trainer."""
+        logits, _ = self.run(batch)
+        if parts:
+            return {"ce": summed_loss(logits, batch.labels)}
         return shifted_loss(logits, batch.labels), logits
 
 
@@ -82,3 +95,10 @@ def shifted_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Next-token cross-entropy over the labelled positions."""
     return nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
                                        ignore_index=IGNORE)
+
+
+def summed_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(summed next-token cross-entropy, labelled tokens): the trainer normalises globally."""
+    summed = nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
+                                         ignore_index=IGNORE, reduction="sum")
+    return summed, int((labels[:, 1:] != IGNORE).sum())

@@ -36,14 +36,14 @@ PROFILES = {
         recipe_options={"coconut": {"epochs": 4, "epochs_per_stage": 1, "max_stage": 2},
                         "pause": {"epochs": 4, "epochs_per_stage": 1, "max_stage": 2},
                         "cot": {"epochs": 3}, "nocot": {"epochs": 3},
-                        "icot": {"epochs": 4, "remove_per_epoch": 8}},
+                        "icot": {"epochs": 4, "remove_per_epoch": 8}, "codi": {"epochs": 4, "thoughts": 3}},
         note="seconds; for tests — proves the machinery, not the method"),
     "quick": Profile(
         "quick", n_train=2000, n_valid=100, n_test=200, layers=2, hidden=128, heads=4, batch_size=32, lr=1e-3,
         recipe_options={"coconut": {"epochs": 16, "epochs_per_stage": 2, "max_stage": 6},
                         "pause": {"epochs": 16, "epochs_per_stage": 2, "max_stage": 6},
                         "cot": {"epochs": 16}, "nocot": {"epochs": 16},
-                        "icot": {"epochs": 16, "remove_per_epoch": 2}},
+                        "icot": {"epochs": 16, "remove_per_epoch": 2}, "codi": {"epochs": 16, "thoughts": 6}},
         note="the comparison table on a 2-core CPU; sizes still being calibrated against the 60-minute budget"),
     "full": Profile(
         "full", n_train=17886, n_valid=300, n_test=500, layers=12, hidden=768, heads=12, batch_size=128, lr=1e-4,
@@ -51,7 +51,7 @@ PROFILES = {
         recipe_options={"coconut": {"epochs": 50, "epochs_per_stage": 5, "max_stage": 6},
                         "pause": {"epochs": 50, "epochs_per_stage": 5, "max_stage": 6},
                         "cot": {"epochs": 50}, "nocot": {"epochs": 50},
-                        "icot": {"epochs": 50, "remove_per_epoch": 8}},
+                        "icot": {"epochs": 50, "remove_per_epoch": 8}, "codi": {"epochs": 50, "thoughts": 6}},
         note="the paper's ProsQA sizes (GPT-2 small from scratch, AdamW 1e-4, wd 0.01, batch 128); a GPU"),
 }
 

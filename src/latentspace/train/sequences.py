@@ -81,6 +81,14 @@ class Batch:
         return Batch(*(t.to(device) for t in (self.ids, self.attention_mask, self.position_ids, self.labels,
                                               self.latent)))
 
+    def shard(self, rows: torch.Tensor) -> Batch:
+        """Some rows (one process's part of a global batch)."""
+        return Batch(*(t[rows] for t in (self.ids, self.attention_mask, self.position_ids, self.labels, self.latent)))
+
+    @property
+    def size(self) -> int:
+        return self.ids.shape[0]
+
 
 def collate(sequences: list[LatentSequence], pad_id: int, latent_id: int) -> Batch:
     """Left-pad rows so their first thought shares a column, then right-pad to one length.

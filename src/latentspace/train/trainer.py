@@ -23,18 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
-
 from latentspace.errors import LatentspaceError
 from latentspace.model.bundled import quiet_hf
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
 from latentspace.tasks import Item, get_task, load_jsonl
 from latentspace.train.data import TokenizedExample, encode_examples, split_items
 from latentspace.train.evaluate import evaluate
-from latentspace.train.latent_forward import LatentLM
 from latentspace.train.models import from_scratch
 from latentspace.train.profiles import Profile
-from latentspace.train.sequences import IGNORE, Batch, MarkerIds, collate
+from latentspace.train.sequences import Batch, MarkerIds
 from latentspace.train.vocab import word_tokenizer
 
 
@@ -71,7 +68,14 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
                 for name, items in splits.items()}
     state = load_state(run, tokenizer)
     model = load_model(run, tokenizer, state)
-    wrapped = accelerator.prepare(LatentLM(model, feedback=run.recipe.feedback))
+    module = run.recipe.module(model)
+    extras = run.out / "checkpoint" / "extras.safetensors"
+    if state and extras.exists():  # parameters outside the HF model (CODI's projector)
+        from safetensors.torch import load_file
+
+        module.load_state_dict(load_file(extras), strict=False)
+    wrapped = accelerator.prepare(module)
+    weights = run.recipe.loss_weights()
     log = MetricsLog(run.out / "metrics.jsonl", accelerator.is_main_process)
     optimizer, optimizer_stage = None, None
     start_epoch = state["epoch"] + 1 if state else 0
@@ -89,11 +93,11 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
         for number, batch in enumerate(batches):
             started = time.perf_counter()
             local = batch_shard(batch, accelerator)
-            loss = global_mean_loss(wrapped, local, batch, accelerator)
+            loss = global_loss(wrapped, local, weights, accelerator)
             accelerator.backward(loss)
             optimizer.step()
             optimizer.zero_grad()
-            tokens = int(batch.attention_mask.sum())
+            tokens = batch_tokens(batch)
             log.write(kind="step", epoch=epoch, stage=stage, step=number, loss=report_loss(loss, accelerator),
                       tokens_per_s=tokens / (time.perf_counter() - started))
             if progress and accelerator.is_main_process and number % 10 == 0:
@@ -102,8 +106,9 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
         save_checkpoint(run, accelerator, wrapped, optimizer, tokenizer, epoch, stage)
         last_of_stage = epoch == run.recipe.epochs - 1 or run.recipe.stage(epoch + 1) != stage
         if last_of_stage and accelerator.is_main_process:
-            result = evaluate(accelerator.unwrap_model(wrapped).causal_lm, tokenizer, run.recipe, splits["valid"],
-                              examples["valid"], stage, run.eval_batch_size)
+            module = accelerator.unwrap_model(wrapped)
+            result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["valid"], examples["valid"], stage,
+                              run.eval_batch_size, project=getattr(module, "project", None))
             log.write(kind="eval", split="valid", epoch=epoch, stage=stage, accuracy=result.accuracy,
                       positions=result.positions)
         if until_epoch is not None and epoch >= until_epoch:
@@ -143,30 +148,34 @@ def prepare_tokenizer(run: TrainRun, splits: dict[str, list[Item]], accelerator)
 
 
 def epoch_batches(run: TrainRun, examples: list[TokenizedExample], epoch: int, markers: MarkerIds,
-                  pad_id: int) -> list[Batch]:
+                  pad_id: int) -> list:
     """The epoch's global batches, the same for the same (seed, epoch) — what makes resume exact."""
     rng = random.Random(run.seed * 100_003 + epoch)
     sequences = [run.recipe.sequence(ex, epoch, markers, rng) for ex in examples]
     rng.shuffle(sequences)
     size = run.setting("batch_size")
-    return [collate(sequences[i:i + size], pad_id, markers.latent) for i in range(0, len(sequences), size)]
+    return [run.recipe.batch(sequences[i:i + size], pad_id, markers.latent) for i in range(0, len(sequences), size)]
 
 
-def batch_shard(batch: Batch, accelerator) -> Batch:
-    """This process's rows of a global batch (contiguous slices, like `split_batches`)."""
-    rows = torch.arange(batch.ids.shape[0]).tensor_split(accelerator.num_processes)[accelerator.process_index]
-    return Batch(*(t[rows] for t in (batch.ids, batch.attention_mask, batch.position_ids, batch.labels,
-                                       batch.latent))).to(accelerator.device)
+def batch_shard(batch, accelerator):
+    """This process's rows of a global batch (contiguous slices)."""
+    rows = torch.arange(batch.size).tensor_split(accelerator.num_processes)[accelerator.process_index]
+    return batch.shard(rows).to(accelerator.device)
 
 
-def global_mean_loss(wrapped, local: Batch, batch: Batch, accelerator) -> torch.Tensor:
-    """Cross-entropy summed here, divided by the *global* labelled-token count, times the number of
-    processes (DDP averages gradients): every process count gives one process's update."""
-    _, logits = wrapped(local)
-    summed = nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), local.labels[:, 1:].flatten(),
-                                         ignore_index=IGNORE, reduction="sum")
-    total = int((batch.labels[:, 1:] != IGNORE).sum())
-    return summed / max(1, total) * accelerator.num_processes
+def batch_tokens(batch) -> int:
+    parts = [batch] if isinstance(batch, Batch) else [b for b in vars(batch).values() if isinstance(b, Batch)]
+    return sum(int(b.attention_mask.sum()) for b in parts)
+
+
+def global_loss(wrapped, local, weights: dict[str, float], accelerator) -> torch.Tensor:
+    """Each loss part summed here, divided by its *global* count, times the number of processes
+    (DDP averages gradients), then weighted: every process count gives one process's update."""
+    total = 0.0
+    for name, (summed, count) in wrapped(local, parts=True).items():
+        everywhere = accelerator.reduce(torch.tensor(float(count), device=accelerator.device), reduction="sum")
+        total = total + weights[name] * summed / everywhere.clamp_min(1.0) * accelerator.num_processes
+    return total
 
 
 def report_loss(loss: torch.Tensor, accelerator) -> float:
@@ -209,6 +218,12 @@ def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, e
         with quiet_hf():
             model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        extras = {k: v.detach().contiguous() for k, v in accelerator.unwrap_model(wrapped).state_dict().items()
+                  if "causal_lm." not in k}
+        if extras:
+            from safetensors.torch import save_file
+
+            save_file(extras, staging / "extras.safetensors")
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
         torch.save(torch.get_rng_state(), staging / "rng.pt")
         state = {"recipe": run.recipe.name, "options": run.recipe.options(), "epoch": epoch, "stage": stage,
@@ -224,8 +239,9 @@ def finish(run: TrainRun, accelerator, wrapped, tokenizer, splits, examples) -> 
     summary = {}
     if accelerator.is_main_process:
         stage = run.recipe.stage(run.recipe.epochs - 1)
-        result = evaluate(accelerator.unwrap_model(wrapped).causal_lm, tokenizer, run.recipe, splits["test"],
-                          examples["test"], stage, run.eval_batch_size)
+        module = accelerator.unwrap_model(wrapped)
+        result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["test"], examples["test"], stage,
+                          run.eval_batch_size, project=getattr(module, "project", None))
         summary = {"recipe": run.recipe.name, "task": run.task, "profile": run.profile.name, "seed": run.seed,
                    "test_accuracy": result.accuracy, "test_n": result.n, "positions": result.positions,
                    "seconds_per_answer": result.seconds_per_item, "final_stage": stage}

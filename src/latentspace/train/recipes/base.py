@@ -68,3 +68,18 @@ class Recipe:
 
     def options(self) -> dict:
         return dataclasses.asdict(self)
+
+    # -- what the trainer builds from the recipe (CODI overrides all three) ----------------------
+    def module(self, causal_lm):
+        """The module trained: its forward(batch, parts=True) gives {part: (summed loss, count)}."""
+        from latentspace.train.latent_forward import LatentLM
+
+        return LatentLM(causal_lm, feedback=self.feedback)
+
+    def loss_weights(self) -> dict[str, float]:
+        return {"ce": 1.0}
+
+    def batch(self, sequences: list, pad_id: int, latent_id: int):
+        from latentspace.train.sequences import collate
+
+        return collate(sequences, pad_id, latent_id)
