@@ -171,3 +171,19 @@ def test_train_command_trains_resumes_and_refuses_bad_input(tmp_path):
     for case, message in cases:
         bad = run(*case)
         assert bad.returncode == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_train_table_trains_each_recipe_once_and_writes_the_table(tmp_path):
+    args = ["train", "table", "--profile", "smoke", "--recipes", "nocot,coconut", "--out", str(tmp_path),
+            "--set", "n_train=8", "--set", "n_valid=2", "--set", "n_test=2", "--json"]
+    out = run(*args)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["recipe"] for r in rows] == ["nocot", "coconut"] and all(r["test_n"] == 2 for r in rows)
+    table = (tmp_path / "table.md").read_text()
+    assert "| coconut |" in table and "× CoT" in table
+    stamp = (tmp_path / "coconut" / "summary.json").stat().st_mtime_ns
+    assert run(*args).returncode == 0  # cached: nothing retrained
+    assert (tmp_path / "coconut" / "summary.json").stat().st_mtime_ns == stamp
+    bad = run("train", "table", "--recipes", "cot,magic", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "unknown recipe 'magic'" in bad.stderr

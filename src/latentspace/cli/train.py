@@ -67,3 +67,40 @@ def run(
                       f"(n={summary['test_n']}), {summary['positions']:.1f} positions per answer; {folder}")
     elif summary:
         console.print(f"paused after epoch {summary['paused_after_epoch']}; re-run the command to resume")
+
+
+@app.command("table")
+def table(
+    task: Annotated[str, typer.Option(help="Task of every run.")] = "prosqa",
+    profile: Annotated[str, typer.Option(help="smoke, quick or full.")] = "quick",
+    out: Annotated[Path | None, typer.Option(help="Folder of the runs (default runs/table-TASK-PROFILE).")] = None,
+    recipes: Annotated[str, typer.Option(help="Comma list, in table order.")] = "nocot,cot,pause,icot,coconut,codi",
+    seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Run setting for every recipe, key=value: n_train=500, batch_size=16.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train every recipe (finished ones are reused) and print Coconut's Table 1 for them.
+
+    Example: latentspace train table --profile quick   (then: cat runs/table-prosqa-quick/table.md)
+    """
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.recipes import RECIPES
+    from latentspace.train.table import markdown, run_table
+
+    names = [r.strip() for r in recipes.split(",") if r.strip()]
+    for name in names:
+        if name not in RECIPES:
+            raise LatentspaceError(f"unknown recipe {name!r}; valid: {', '.join(sorted(RECIPES))}")
+    settings = parse_sets(set_)
+    unknown = sorted(set(settings) - RUN_SETTINGS)
+    if unknown:
+        raise LatentspaceError(f"--set {unknown[0]}: not a run setting ({', '.join(sorted(RUN_SETTINGS))})")
+    folder = out or Path("runs") / f"table-{Path(task).stem}-{profile}"
+    rows = run_table(task, get_profile(profile), folder, names, seed, progress=not json_out, settings=settings)
+    text = markdown(rows)
+    (folder / "table.md").write_text(text)
+    if json_out:
+        emit_json(rows)
+    else:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)

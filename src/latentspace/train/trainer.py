@@ -89,6 +89,7 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
         if state and epoch == start_epoch:
             torch.set_rng_state(torch.load(run.out / "checkpoint" / "rng.pt", weights_only=True))
         batches = epoch_batches(run, examples["train"], epoch, markers, tokenizer.pad_token_id)
+        epoch_started, epoch_tokens = time.perf_counter(), 0
         wrapped.train()
         for number, batch in enumerate(batches):
             started = time.perf_counter()
@@ -98,11 +99,14 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
             optimizer.step()
             optimizer.zero_grad()
             tokens = batch_tokens(batch)
+            epoch_tokens += tokens
             log.write(kind="step", epoch=epoch, stage=stage, step=number, loss=report_loss(loss, accelerator),
                       tokens_per_s=tokens / (time.perf_counter() - started))
             if progress and accelerator.is_main_process and number % 10 == 0:
                 print(f"epoch {epoch} stage {stage} step {number}/{len(batches)} loss {report_loss(loss, accelerator):.4f}",
                       flush=True)
+        log.write(kind="epoch", epoch=epoch, stage=stage, seconds=time.perf_counter() - epoch_started,
+                  tokens=epoch_tokens, processes=accelerator.num_processes)
         save_checkpoint(run, accelerator, wrapped, optimizer, tokenizer, epoch, stage)
         last_of_stage = epoch == run.recipe.epochs - 1 or run.recipe.stage(epoch + 1) != stage
         if last_of_stage and accelerator.is_main_process:
@@ -242,13 +246,22 @@ def finish(run: TrainRun, accelerator, wrapped, tokenizer, splits, examples) -> 
         module = accelerator.unwrap_model(wrapped)
         result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["test"], examples["test"], stage,
                           run.eval_batch_size, project=getattr(module, "project", None))
+        epochs = [r for r in read_metrics(run.out) if r["kind"] == "epoch"]
         summary = {"recipe": run.recipe.name, "task": run.task, "profile": run.profile.name, "seed": run.seed,
-                   "test_accuracy": result.accuracy, "test_n": result.n, "positions": result.positions,
-                   "seconds_per_answer": result.seconds_per_item, "final_stage": stage}
+                   "options": run.recipe.options(), "test_accuracy": result.accuracy, "test_n": result.n,
+                   "test_correct": sum(r["correct"] for r in result.rows), "positions": result.positions,
+                   "seconds_per_answer": result.seconds_per_item, "final_stage": stage,
+                   "train_seconds": sum(r["seconds"] for r in epochs),
+                   "epoch_seconds": sum(r["seconds"] for r in epochs) / max(1, len(epochs))}
         (run.out / "summary.json").write_text(json.dumps(summary, indent=2))
         (run.out / "test_answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in result.rows))
     accelerator.wait_for_everyone()
     return summary
+
+
+def read_metrics(out: Path) -> list[dict]:
+    path = out / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 class MetricsLog:

@@ -1,0 +1,42 @@
+"""The anchor table: every recipe on one task and profile, shaped like Coconut's Table 1.
+
+Each recipe trains into its own folder under ``out``; a recipe whose ``summary.json`` exists is
+not trained again (so an interrupted table resumes, and adding a recipe costs only that recipe).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from latentspace.bench.metrics import wilson
+from latentspace.train.profiles import Profile
+from latentspace.train.recipes import get_recipe
+from latentspace.train.trainer import TrainRun, train
+
+ORDER = ["nocot", "cot", "pause", "icot", "coconut", "codi"]  # Table 1's rows, CODI added
+
+
+def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER, seed: int = 0,
+              progress: bool = True, settings: dict | None = None) -> list[dict]:
+    rows = []
+    for name in recipes:
+        folder = out / name
+        if not (folder / "summary.json").exists():
+            recipe = get_recipe(name, **profile.recipe_options.get(name, {}))
+            train(TrainRun(recipe, task, profile, folder, seed=seed, extra=dict(settings or {})), progress=progress)
+        rows.append(json.loads((folder / "summary.json").read_text()))
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    cot = next((r for r in rows if r["recipe"] == "cot"), None)
+    lines = ["| recipe | accuracy [95% CI] | positions per answer | × CoT positions | s per answer | "
+             "train s per epoch | × CoT epoch |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lo, hi = wilson(r["test_correct"], r["test_n"])
+        ratio = lambda key: f"{r[key] / cot[key]:.2f}" if cot and cot[key] else "·"  # noqa: E731
+        lines.append(f"| {r['recipe']} | {100 * r['test_accuracy']:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] | "
+                     f"{r['positions']:.1f} | {ratio('positions')} | {r['seconds_per_answer']:.3f} | "
+                     f"{r['epoch_seconds']:.1f} | {ratio('epoch_seconds')} |")
+    return "\n".join(lines) + "\n"
