@@ -187,3 +187,16 @@ def test_train_table_trains_each_recipe_once_and_writes_the_table(tmp_path):
     assert (tmp_path / "coconut" / "summary.json").stat().st_mtime_ns == stamp
     bad = run("train", "table", "--recipes", "cot,magic", "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "unknown recipe 'magic'" in bad.stderr
+
+
+def test_bench_evaluates_a_file_in_the_published_prosqa_layout(tmp_path):
+    item = {"question": "Every wumpus is a zumpus. Tom is a wumpus. Is Tom a zumpus or a yumpus?",
+            "answer": "Tom is a zumpus.", "steps": ["Tom is a wumpus.", "Every wumpus is a zumpus."],
+            "idx_to_symbol": ["Tom", "wumpus", "zumpus", "yumpus"], "edges": [[0, 1], [1, 2]], "root": 0,
+            "target": 2, "neg_target": 3}  # short: the tiny model reads bytes
+    path = tmp_path / "prosqa_valid.json"
+    path.write_text(json.dumps([item, item]))
+    out = run("bench", "--task", str(path), "--strategies", "direct", "--n", "2", "--model", "tiny",
+              "--set", "max_new_tokens=4", "--out", str(tmp_path / "b"), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["summary"][0]["task"] == "prosqa_valid"

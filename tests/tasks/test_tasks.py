@@ -82,3 +82,22 @@ def test_prosqa_statistics_match_the_published_ones():
     assert all(16 <= m["edges"] <= 54 for m in metas)
     shares = [sum(m["hops"] == h for m in metas) / len(metas) for h in (3, 4, 5, 6)]
     assert all(abs(got - want) < 0.07 for got, want in zip(shares, (0.41, 0.44, 0.13, 0.02))), shares
+
+
+def test_a_file_in_the_published_prosqa_layout_loads_with_its_graph(tmp_path):
+    from latentspace.tasks import load_items
+
+    items = get_task("prosqa").generate(3, seed=4)
+    published = [{"question": i.question, "answer": i.answer, "steps": i.steps, "idx_to_symbol": i.meta["names"],
+                  "edges": [list(e) for e in i.meta["edge_list"]], "root": i.meta["root"],
+                  "target": i.meta["target"], "neg_target": i.meta["neg_target"]} for i in items]
+    path = tmp_path / "prosqa_test.json"
+    path.write_text(json.dumps(published))
+    loaded = load_items(path)
+    assert [i.question for i in loaded] == [i.question for i in items]
+    assert loaded[0].meta["names"] == items[0].meta["names"] and loaded[0].meta["root"] == items[0].meta["root"]
+    names = loaded[0].meta["names"]
+    assert loaded[0].answer == f"{names[loaded[0].meta['root']]} is a {names[loaded[0].meta['target']]}."
+    (tmp_path / "bad.json").write_text(json.dumps([{"question": "q?"}]))
+    with pytest.raises(LatentspaceError, match="bad.json: item 0: expected"):
+        load_items(tmp_path / "bad.json")

@@ -17,7 +17,7 @@ import torch
 
 from latentspace.errors import LatentspaceError
 from latentspace.reason import get_reasoner
-from latentspace.tasks import Item, get_task, load_jsonl
+from latentspace.tasks import Item, get_task, is_task_file, load_items
 
 KEY = ("task", "strategy", "seed", "index")
 
@@ -42,8 +42,8 @@ def shard_from_env() -> tuple[int, int]:
 
 def items_for(task: str, n: int, seed: int) -> tuple[str, list[Item]]:
     """(task name, items): a built-in generated with ``seed``, or a JSONL file's first ``n``."""
-    if task.endswith(".jsonl"):
-        return Path(task).stem, load_jsonl(task)[:n]
+    if is_task_file(task):
+        return Path(task).stem, load_items(task)[:n]
     return task, get_task(task).generate(n, seed=seed)
 
 

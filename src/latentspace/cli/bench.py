@@ -42,7 +42,7 @@ def strategy_options(names: list[str], sets: dict) -> dict[str, dict]:
 
 
 def bench(
-    task: Annotated[str, typer.Option(help="Comma list: arithmetic, prontoqa, prosqa, multiplication or FILE.jsonl.")],
+    task: Annotated[str, typer.Option(help="Comma list: arithmetic, prontoqa, prosqa, multiplication, FILE.jsonl or FILE.json (ProsQA layout).")],
     strategies: Annotated[str, typer.Option(help="Comma list of strategies.")] = "direct,soft",
     model: ModelOpt = DEFAULT,
     n: Annotated[int, typer.Option(min=1, help="Items per task and seed.")] = 50,

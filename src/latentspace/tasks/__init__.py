@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from latentspace.errors import LatentspaceError
 from latentspace.tasks import arithmetic, multiplication, prontoqa, prosqa
 from latentspace.tasks.base import Item, normalise
-from latentspace.tasks.jsonl import load_jsonl
+from latentspace.tasks.jsonl import is_task_file, load_items, load_jsonl
 
 
 @dataclass(frozen=True)
@@ -38,4 +38,4 @@ def get_task(name: str) -> TaskSpec:
     return TASKS[name]
 
 
-__all__ = ["TASKS", "Item", "TaskSpec", "get_task", "load_jsonl", "normalise"]
+__all__ = ["TASKS", "Item", "TaskSpec", "get_task", "is_task_file", "load_items", "load_jsonl", "normalise"]

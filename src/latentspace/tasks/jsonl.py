@@ -1,4 +1,9 @@
-"""User tasks from JSONL: one ``{"question", "answer", "steps"?}`` object per line."""
+"""User tasks from files: JSONL (one ``{"question", "answer", "steps"?}`` per line) or a JSON list.
+
+A JSON list is the layout ProsQA/ProntoQA are published in (Coconut's data files); ProsQA's graph
+fields (``idx_to_symbol``, ``edges``, ``root``, ``target``, ``neg_target``) are kept in each
+item's meta under the names our generator uses, so the same analyses run on both.
+"""
 
 from __future__ import annotations
 
@@ -31,4 +36,38 @@ def load_jsonl(path: str | Path) -> list[Item]:
         items.append(Item(row["question"], str(row["answer"]), steps))
     if not items:
         raise LatentspaceError(f"{path.name} holds no items")
+    return items
+
+
+PUBLISHED_META = {"idx_to_symbol": "names", "edges": "edge_list", "root": "root", "target": "target",
+                  "neg_target": "neg_target"}
+
+
+def is_task_file(task: str) -> bool:
+    return task.endswith((".jsonl", ".json"))
+
+
+def load_items(path: str | Path) -> list[Item]:
+    """Items of a ``.jsonl`` file or of a ``.json`` list in the published ProsQA/ProntoQA layout."""
+    path = Path(path)
+    if path.suffix != ".json":
+        return load_jsonl(path)
+    if not path.is_file():
+        raise LatentspaceError(f"no task file at {path}")
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise LatentspaceError(f"{path.name}:{err.lineno}: not valid JSON ({err.msg})") from None
+    if not isinstance(rows, list) or not rows:
+        raise LatentspaceError(f"{path.name}: expected a non-empty JSON list of items")
+    items = []
+    for number, row in enumerate(rows):
+        where = f"{path.name}: item {number}"
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or "answer" not in row:
+            raise LatentspaceError(f'{where}: expected {{"question": str, "answer": ..., "steps": [str]?}}')
+        steps = row.get("steps", [])
+        if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
+            raise LatentspaceError(f"{where}: steps must be a list of strings")
+        meta = {ours: row[theirs] for theirs, ours in PUBLISHED_META.items() if theirs in row}
+        items.append(Item(row["question"], str(row["answer"]), steps, meta))
     return items

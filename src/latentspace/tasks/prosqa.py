@@ -129,7 +129,8 @@ def _attempt(rng: random.Random, hops_wanted: int) -> Item | None:
     question = " ".join(facts) + f" Is {names[root]} a {options[0]} or {options[1]}?"
     steps = [sentence(u, v) for u, v in zip(path, path[1:])]
     meta = {"nodes": n, "edges": len(edges), "hops": len(path) - 1, "persons": len(persons),
-            "edge_list": edges, "root": root, "target": target, "neg_target": distractor}
+            "edge_list": edges, "root": root, "target": target, "neg_target": distractor,
+            "names": [names[i] for i in range(n)]}  # ProsQA's idx_to_symbol
     return Item(question, f"{names[root]} is a {names[target]}.", steps, meta)
 
 

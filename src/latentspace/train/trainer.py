@@ -26,7 +26,7 @@ import torch
 from latentspace.errors import LatentspaceError
 from latentspace.model.bundled import quiet_hf
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
-from latentspace.tasks import Item, get_task, load_jsonl
+from latentspace.tasks import Item, get_task, is_task_file, load_items
 from latentspace.train.data import TokenizedExample, encode_examples, split_items
 from latentspace.train.evaluate import evaluate
 from latentspace.train.models import from_scratch
@@ -127,7 +127,7 @@ def prepare_data(run: TrainRun, accelerator) -> dict[str, list[Item]]:
     spec = {"task": run.task, "seed": run.seed, **{k: run.setting(k) for k in ("n_train", "n_valid", "n_test")}}
     if accelerator.is_main_process and not (folder / "spec.json").exists():
         n = spec["n_train"] + spec["n_valid"] + spec["n_test"]
-        items = load_jsonl(run.task)[:n] if run.task.endswith(".jsonl") else get_task(run.task).generate(n, seed=run.seed)
+        items = load_items(run.task)[:n] if is_task_file(run.task) else get_task(run.task).generate(n, seed=run.seed)
         train_items, valid, test = split_items(items, spec["n_valid"], min(spec["n_test"], len(items) - spec["n_valid"] - 1),
                                                seed=run.seed)
         folder.mkdir(parents=True, exist_ok=True)
