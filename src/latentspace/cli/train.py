@@ -104,3 +104,43 @@ def table(
         emit_json(rows)
     else:
         console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command("inspect")
+def inspect(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder of a coconut model (train coconut --out RUN).")],
+    n: Annotated[int, typer.Option(min=1, help="Test items to read.")] = 100,
+    thoughts: Annotated[int | None, typer.Option(min=1, help="Thoughts per item (default: the run's last stage).")] = None,
+    png: Annotated[Path | None, typer.Option(help="Plot (default RUN/frontier.png).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Decode each continuous thought with the lens: how much points at the search frontier?
+
+    The Coconut paper's "breadth-first search in superposition" analysis on ProsQA-like items.
+    """
+    import json
+
+    from latentspace.model.latent_model import LatentModel
+    from latentspace.tasks import load_jsonl
+    from latentspace.train.analysis import GROUPS, frontier_mass, plot_frontier
+    from latentspace.train.recipes import get_recipe
+
+    state_path = run_dir / "checkpoint" / "state.json"
+    if not state_path.exists():
+        raise LatentspaceError(f"no checkpoint in {run_dir}; train one with `latentspace train coconut --out {run_dir}`")
+    state = json.loads(state_path.read_text())
+    if state["recipe"] != "coconut":
+        raise LatentspaceError(f"{run_dir} holds a {state['recipe']} model; the frontier analysis reads coconut thoughts")
+    recipe = get_recipe("coconut", **state["options"])
+    items = load_jsonl(run_dir / "data" / "test.jsonl")[:n]
+    count = thoughts or recipe.max_stage * recipe.thoughts_per_step
+    lm = LatentModel.load(str(run_dir / "checkpoint"), show_progress=False)
+    result = frontier_mass(lm, items, count)
+    picture = plot_frontier(result, png or run_dir / "frontier.png")
+    if json_out:
+        emit_json({"items": result.items, "per_thought": result.per_thought, "png": str(picture)})
+        return
+    console.print("thought  " + "  ".join(f"{g:>11}" for g in GROUPS))
+    for i, row in enumerate(result.per_thought, 1):
+        console.print(f"{i:>7}  " + "  ".join(f"{row[g]:11.3f}" for g in GROUPS))
+    console.print(f"[dim]{result.items} items; plot: {picture}[/dim]")

@@ -33,7 +33,8 @@ def load_jsonl(path: str | Path) -> list[Item]:
         steps = row.get("steps", [])
         if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
             raise LatentspaceError(f"{where}: steps must be a list of strings")
-        items.append(Item(row["question"], str(row["answer"]), steps))
+        meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}  # e.g. a saved split's graphs
+        items.append(Item(row["question"], str(row["answer"]), steps, meta))
     if not items:
         raise LatentspaceError(f"{path.name} holds no items")
     return items

@@ -1,0 +1,94 @@
+"""Look inside trained thoughts: is a continuous thought a breadth-first search in superposition?
+
+The Coconut paper decodes each thought of a ProsQA model with the LM head and finds probability
+mass spread over several graph nodes — mostly the *frontier*: nodes one more step from the root
+with every thought. `frontier_mass` measures that on items whose meta carries the graph (our
+generator and the published files both do): for thought i (1-based) it reports the mass on
+nodes at depth i (the frontier), at smaller depths (already passed), at larger depths (not yet
+reached) and on nodes the root cannot reach, each summed over node-name tokens.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.model.markers import latent_markers
+from latentspace.tasks import Item
+
+GROUPS = ("frontier", "passed", "ahead", "unreachable")
+
+
+def node_depths(n: int, edges: list, root: int) -> list[int | None]:
+    """Shortest distance of every node from ``root`` along the edges (None: unreachable)."""
+    children: list[list[int]] = [[] for _ in range(n)]
+    for u, v in edges:
+        children[u].append(v)
+    depth: list[int | None] = [None] * n
+    depth[root], todo = 0, deque([root])
+    while todo:
+        node = todo.popleft()
+        for child in children[node]:
+            if depth[child] is None:
+                depth[child] = depth[node] + 1
+                todo.append(child)
+    return depth
+
+
+@dataclass
+class FrontierMass:
+    per_thought: list[dict[str, float]]  # mean mass per group, thought 1..n
+    items: int
+
+
+def frontier_mass(lm, items: list[Item], thoughts: int, project=None) -> FrontierMass:
+    """Mean lens mass per node group for each of ``thoughts`` continuous thoughts."""
+    markers = latent_markers(lm.tokenizer)
+    vocab = lm.tokenizer.get_vocab()
+    totals = [dict.fromkeys(GROUPS, 0.0) for _ in range(thoughts)]
+    used = 0
+    for item in items:
+        meta = item.meta
+        if not {"names", "edge_list", "root"} <= set(meta):
+            raise LatentspaceError("frontier analysis needs ProsQA items with their graph (names, edges, root)")
+        missing = [name for name in meta["names"] if name not in vocab]
+        if missing:
+            raise LatentspaceError(f"node name {missing[0]!r} is not one token of this tokenizer")
+        depths = node_depths(len(meta["names"]), meta["edge_list"], meta["root"])
+        ids = torch.tensor([vocab[name] for name in meta["names"]])
+        prompt = lm.tokenizer.encode(item.question + "\n", add_special_tokens=False) + ([markers[0]] if markers else [])
+        state = lm.encode(torch.tensor([prompt]))
+        for i in range(thoughts):
+            with torch.no_grad():
+                probs = torch.softmax(lm.head(state.hidden, normed=True).float(), -1)[0, ids].tolist()
+            for p, d in zip(probs, depths):
+                group = "unreachable" if d is None else "frontier" if d == i + 1 else "passed" if d <= i else "ahead"
+                totals[i][group] += p
+            fed = state.hidden
+            if project is not None:
+                with torch.no_grad():
+                    fed = project(fed)
+            state = lm.step(state, fed)
+        used += 1
+    per = [{k: v / max(1, used) for k, v in row.items()} for row in totals]
+    return FrontierMass(per, used)
+
+
+def plot_frontier(result: FrontierMass, path: Path) -> Path:
+    from latentspace.plots import figure, save
+
+    fig, ax = figure(6, 3.2)
+    width = 0.2
+    for j, group in enumerate(GROUPS):
+        ax.bar([i + j * width for i in range(len(result.per_thought))], [row[group] for row in result.per_thought],
+               width, label=group)
+    ax.set_xticks([i + 1.5 * width for i in range(len(result.per_thought))],
+                  [f"thought {i + 1}" for i in range(len(result.per_thought))])
+    ax.set_ylabel("lens probability on graph nodes")
+    ax.set_title(f"Where each continuous thought points (n={result.items})")
+    ax.legend(fontsize=8)
+    return save(fig, path)
