@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from latentspace import LatentspaceError
 from latentspace.train.profiles import get_profile
@@ -85,7 +86,7 @@ def test_two_processes_make_the_same_update_as_one(tmp_path):
     run = _run("coconut", tmp_path / "one", epochs=1, mix_prob=1.0)
     run.extra.update(n_train=8, batch_size=8, n_valid=2, n_test=2)
     splits = prepare_data(run, _Solo())
-    tok = prepare_tokenizer(run, splits, _Solo())
+    tok, _ = prepare_tokenizer(run, splits, _Solo())
     markers = MarkerIds(*tok.convert_tokens_to_ids(["<|start-latent|>", "<|latent|>", "<|end-latent|>"]))
     (batch,) = epoch_batches(run, encode_examples(tok, splits["train"]), 0, markers, tok.pad_token_id)
     assert batch.latent.any()
@@ -110,3 +111,27 @@ def test_a_trained_model_loads_by_path_and_thinks_with_the_reasoners(tmp_path):
     result = evaluate(lm.model, lm.tokenizer, get_recipe("coconut", max_stage=2), [item],
                       encode_examples(lm.tokenizer, [item]), stage=2, max_new_tokens=8)
     assert result.rows[0]["text"] == trace.text
+
+
+def test_fine_tuning_a_registry_model_adds_the_markers_and_learns(tmp_path):
+    from latentspace.model.markers import MARKERS
+    from latentspace.train.models import with_markers
+
+    model, tok = with_markers("tiny")
+    ids = tok.convert_tokens_to_ids(list(MARKERS))
+    assert len(set(ids)) == 3 and all(i >= 259 for i in ids)  # new tokens after the byte vocabulary
+    weight = model.get_input_embeddings().weight
+    assert all(torch.equal(weight[i], weight[tok.eos_token_id]) for i in ids)  # initialised from an existing token
+    data = tmp_path / "sums.jsonl"
+    data.write_text("".join(json.dumps({"question": f"{a}+{b}?", "steps": [f"{a}+{b}={a + b}"], "answer": str(a + b)})
+                            + "\n" for a in range(4) for b in range(4)))
+    run = TrainRun(get_recipe("coconut", epochs=3, epochs_per_stage=1, max_stage=1), str(data), get_profile("smoke"),
+                   tmp_path / "run", model="tiny", extra={"n_train": 12, "batch_size": 4, "n_valid": 2, "n_test": 2})
+    summary = train(run, progress=False)
+    losses = _losses(tmp_path / "run")
+    assert sum(losses[-3:]) < sum(losses[:3]) and summary["test_n"] == 2
+    state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
+    assert state["model"] == "tiny"
+    with pytest.raises(LatentspaceError, match="checkpoint of model tiny"):
+        train(TrainRun(run.recipe, str(data), get_profile("smoke"), tmp_path / "run",
+                       extra=run.extra), progress=False)

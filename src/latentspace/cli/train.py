@@ -38,6 +38,8 @@ def run(
     profile: Annotated[str, typer.Option(help="smoke (seconds), quick (CPU table) or full (paper sizes, GPU).")] = "smoke",
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/RECIPE-TASK-PROFILE).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of data, initialisation and order.")] = 0,
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="Fine-tune this registry model (e.g. smollm2-135m) instead of training from scratch.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Recipe option or run setting, key=value (repeatable): epochs=8, lr=3e-4, n_train=500.")] = None,
     until_epoch: Annotated[int | None, typer.Option(help="Pause after this epoch (resume by re-running).")] = None,
@@ -58,7 +60,7 @@ def run(
     recipe_options, settings = split_options(recipe, parse_sets(set_))
     reasoner = get_recipe(recipe, **{**chosen.recipe_options.get(recipe, {}), **recipe_options})
     folder = out or Path("runs") / f"{recipe}-{Path(task).stem}-{profile}"
-    summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, extra=settings),
+    summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, model=model, extra=settings),
                     progress=not (quiet or json_out), until_epoch=until_epoch)
     if json_out:
         emit_json(summary)

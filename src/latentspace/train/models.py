@@ -1,4 +1,5 @@
-"""Models to train: a from-scratch config of an HF family sized by a profile, around a tokenizer."""
+"""Models to train: a from-scratch config of an HF family sized by a profile, around a tokenizer, or
+any registry model (bundled SmolLM2, a local folder, ...) with the latent markers added."""
 
 from __future__ import annotations
 
@@ -26,3 +27,31 @@ def from_scratch(profile: Profile, tokenizer, seed: int = 0, max_positions: int 
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model
+
+
+def with_markers(spec: str):
+    """(model, tokenizer) of a registry model, its tokenizer extended with the latent markers.
+
+    The new embedding rows start as a copy of an existing token's (Coconut initialises them from
+    ``<<``; we take ``<<`` when the vocabulary has it, else the EOS token): random rows far from
+    the trained embedding distribution destabilise the first steps.
+    """
+    from latentspace.model.markers import MARKERS
+    from latentspace.model.registry import load as load_spec
+
+    model, tokenizer, _ = load_spec(spec, dtype=torch.float32, show_progress=False)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    known = tokenizer.get_vocab()
+    added = [m for m in MARKERS if m not in known]
+    if added:
+        tokenizer.add_special_tokens({"additional_special_tokens": added})
+        source = known.get("<<", tokenizer.eos_token_id)
+        old = model.get_input_embeddings().weight.shape[0]
+        model.resize_token_embeddings(len(tokenizer))
+        with torch.no_grad():
+            for row in range(old, len(tokenizer)):
+                model.get_input_embeddings().weight[row] = model.get_input_embeddings().weight[source]
+                if model.get_output_embeddings().weight is not model.get_input_embeddings().weight:
+                    model.get_output_embeddings().weight[row] = model.get_output_embeddings().weight[source]
+    return model, tokenizer

@@ -29,7 +29,7 @@ from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
 from latentspace.tasks import Item, get_task, is_task_file, load_items
 from latentspace.train.data import TokenizedExample, encode_examples, split_items
 from latentspace.train.evaluate import evaluate
-from latentspace.train.models import from_scratch
+from latentspace.train.models import from_scratch, with_markers
 from latentspace.train.profiles import Profile
 from latentspace.train.sequences import Batch, MarkerIds
 from latentspace.train.vocab import word_tokenizer
@@ -42,6 +42,7 @@ class TrainRun:
     profile: Profile
     out: Path
     seed: int = 0
+    model: str | None = None  # fine-tune this registry model (its own tokenizer) instead of training from scratch
     eval_batch_size: int = 64
     extra: dict = field(default_factory=dict)  # profile overrides: batch_size, lr, n_train, ...
 
@@ -62,12 +63,12 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
     set_seed(run.seed)
     run.out.mkdir(parents=True, exist_ok=True)
     splits = prepare_data(run, accelerator)
-    tokenizer = prepare_tokenizer(run, splits, accelerator)
+    state = load_state(run)  # first: a checkpoint of another recipe or model is the clearest refusal
+    tokenizer, base = prepare_tokenizer(run, splits, accelerator)
     markers = MarkerIds(*tokenizer.convert_tokens_to_ids([START_LATENT, LATENT, END_LATENT]))
     examples = {name: encode_examples(tokenizer, items, need_steps=run.recipe.needs_steps and name == "train")
                 for name, items in splits.items()}
-    state = load_state(run, tokenizer)
-    model = load_model(run, tokenizer, state)
+    model = load_model(run, tokenizer, state, base)
     module = run.recipe.module(model)
     extras = run.out / "checkpoint" / "extras.safetensors"
     if state and extras.exists():  # parameters outside the HF model (CODI's projector)
@@ -143,12 +144,17 @@ def prepare_data(run: TrainRun, accelerator) -> dict[str, list[Item]]:
 
 
 def prepare_tokenizer(run: TrainRun, splits: dict[str, list[Item]], accelerator):
-    texts = [t for items in splits.values() for i in items for t in (i.question, i.answer, *i.steps)]
-    tokenizer = word_tokenizer(texts)
+    """(tokenizer, base model or None): a word-level vocabulary of the data, or the registry model's own."""
+    base = None
+    if run.model:
+        base, tokenizer = with_markers(run.model)
+    else:
+        texts = [t for items in splits.values() for i in items for t in (i.question, i.answer, *i.steps)]
+        tokenizer = word_tokenizer(texts)
     saved = run.out / "checkpoint" / "tokenizer.json"
     if saved.exists() and json.loads(saved.read_text())["model"]["vocab"] != tokenizer.get_vocab():
         raise LatentspaceError(f"the checkpoint in {run.out} was trained with another tokenizer")
-    return tokenizer
+    return tokenizer, base
 
 
 def epoch_batches(run: TrainRun, examples: list[TokenizedExample], epoch: int, markers: MarkerIds,
@@ -193,20 +199,23 @@ def new_optimizer(run: TrainRun, wrapped, accelerator):
 
 
 # -- checkpoints --------------------------------------------------------------------------------
-def load_state(run: TrainRun, tokenizer) -> dict | None:
+def load_state(run: TrainRun) -> dict | None:
     path = run.out / "checkpoint" / "state.json"
     if not path.exists():
         return None
     state = json.loads(path.read_text())
+    if state.get("model") != run.model:
+        raise LatentspaceError(f"{run.out} holds a checkpoint of model {state.get('model') or 'from scratch'}; "
+                               f"use a new --out for {run.model or 'from scratch'}")
     if state["recipe"] != run.recipe.name or state["options"] != run.recipe.options():
         raise LatentspaceError(f"{run.out} holds a checkpoint of recipe {state['recipe']} {state['options']}; "
                                f"use a new --out for {run.recipe.name} {run.recipe.options()}")
     return state
 
 
-def load_model(run: TrainRun, tokenizer, state: dict | None):
+def load_model(run: TrainRun, tokenizer, state: dict | None, base=None):
     if state is None:
-        return from_scratch(run.profile, tokenizer, seed=run.seed)
+        return base if base is not None else from_scratch(run.profile, tokenizer, seed=run.seed)
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(run.out / "checkpoint", dtype=torch.float32)
@@ -231,7 +240,7 @@ def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, e
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
         torch.save(torch.get_rng_state(), staging / "rng.pt")
         state = {"recipe": run.recipe.name, "options": run.recipe.options(), "epoch": epoch, "stage": stage,
-                 "task": run.task, "profile": run.profile.name, "seed": run.seed}
+                 "task": run.task, "profile": run.profile.name, "seed": run.seed, "model": run.model}
         (staging / "state.json").write_text(json.dumps(state, indent=2))
         final = run.out / "checkpoint"
         shutil.rmtree(final, ignore_errors=True)
