@@ -5,6 +5,8 @@ seeds can be added later to the same rows) and writes the table into docs/result
 
     .venv/bin/python benchmarks/bench_reasoning.py                  # 200 items per task and seed
     .venv/bin/python benchmarks/bench_reasoning.py --seeds 0,1,2    # add seeds to the same rows
+    .venv/bin/python benchmarks/bench_reasoning.py --n prontoqa=100 --strategies loop   # per-task sizes
+    .venv/bin/python benchmarks/bench_reasoning.py --report-only    # table from the rows so far
     .venv/bin/python benchmarks/bench_reasoning.py --n 8 --quick    # smoke run, prints only
 """
 
@@ -33,27 +35,41 @@ SETS = ["max_new_tokens=40", "cot.max_new_tokens=128", "switch.max_new_tokens=64
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200, help="items per task and seed")
+    parser.add_argument("--n", default="200", help="items per task and seed: 200, or arithmetic=200,prontoqa=100")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--tasks", default="arithmetic,prontoqa")
     parser.add_argument("--strategies", default=STRATEGIES)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "reasoning-smollm2")
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
+    parser.add_argument("--report-only", action="store_true", help="summarise the rows already there")
     args = parser.parse_args()
-    command = [sys.executable, "-m", "latentspace.cli.app", "bench", "--task", args.tasks, "--strategies",
-               args.strategies, "--n", str(args.n), "--seeds", args.seeds, "--batch-size", str(args.batch_size),
-               "--out", str(args.out), *[x for s in SETS for x in ("--set", s)], "--json"]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    summary = json.loads((args.out / "summary.json").read_text())
+    sizes = per_task(args.n, args.tasks.split(","))
+    if not args.report_only:
+        for task, n in sizes.items():  # one run per task: each may have its own size; rows share the folder
+            command = [sys.executable, "-m", "latentspace.cli.app", "bench", "--task", task, "--strategies",
+                       args.strategies, "--n", str(n), "--seeds", args.seeds, "--batch-size", str(args.batch_size),
+                       "--out", str(args.out), *[x for s in SETS for x in ("--set", s)], "--json"]
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    from latentspace.bench import read_rows, summarise
+
+    summary = summarise(read_rows(sorted(args.out.glob("rows*.jsonl"))))
     table = markdown(summary, args)
     print(table)
     if not args.quick:
         replace_section(table, START, END)
 
 
+def per_task(spec: str, tasks: list[str]) -> dict[str, int]:
+    if "=" not in spec:
+        return {task: int(spec) for task in tasks}
+    given = {k: int(v) for k, v in (part.split("=") for part in spec.split(","))}
+    return {task: given.get(task, 200) for task in tasks}
+
+
 def markdown(summary: list[dict], args) -> str:
     direct = {s["task"]: s for s in summary if s["strategy"] == "direct"}
+    seeds = sorted({seed for s in summary for seed in s["seeds"]})
     lines = [
         "## Reasoning strategies on the bundled model (issue 4)",
         "",
@@ -62,8 +78,8 @@ def markdown(summary: list[dict], args) -> str:
         "",
         f"    .venv/bin/python benchmarks/bench_reasoning.py --n {args.n} --seeds {args.seeds}",
         "",
-        f"i.e. `latentspace bench --task {args.tasks} --strategies {args.strategies} --n {args.n} "
-        f"--seeds {args.seeds} --batch-size {args.batch_size} {' '.join('--set ' + s for s in SETS)}`. "
+        f"i.e. per task `latentspace bench --task TASK --strategies {STRATEGIES} --n N --seeds "
+        f"{','.join(map(str, seeds))} --batch-size {args.batch_size} {' '.join('--set ' + s for s in SETS)}`. "
         "Rows (resumable) in `benchmarks/results/reasoning-smollm2/`. Latent strategies think, then answer "
         "with the `direct` prompt, so `Δ direct` is what their thinking adds. Positions = prompt + latent "
         "slots + tokens fed; seconds = batch time / batch size.",
