@@ -200,3 +200,16 @@ def test_bench_evaluates_a_file_in_the_published_prosqa_layout(tmp_path):
               "--set", "max_new_tokens=4", "--out", str(tmp_path / "b"), "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["summary"][0]["task"] == "prosqa_valid"
+
+
+def test_train_reads_a_yaml_config_and_set_overrides_it(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("epochs: 1\nn_train: 4\nbatch_size: 4\nn_valid: 2\nn_test: 2\n")
+    out = run("train", "nocot", "--config", str(config), "--set", "n_train=8", "--out", str(tmp_path / "r"),
+              "--quiet", "--json")
+    assert out.returncode == 0, out.stderr
+    spec = json.loads((tmp_path / "r" / "data" / "spec.json").read_text())
+    assert spec["n_train"] == 8 and spec["n_test"] == 2  # from --set, from the file
+    (tmp_path / "bad.yaml").write_text("epochs: [1\n")
+    bad = run("train", "nocot", "--config", str(tmp_path / "bad.yaml"))
+    assert bad.returncode == 2 and "bad.yaml" in bad.stderr and "not valid YAML" in bad.stderr

@@ -31,6 +31,27 @@ def split_options(recipe: str, sets: dict) -> tuple[dict, dict]:
     return {k: v for k, v in sets.items() if k in fields}, {k: v for k, v in sets.items() if k in RUN_SETTINGS}
 
 
+def read_config(path: Path | None) -> dict:
+    """A flat YAML mapping (``epochs: 20``, ``lr: 3.0e-4``) or nothing."""
+    if path is None:
+        return {}
+    import yaml
+
+    if not path.is_file():
+        raise LatentspaceError(f"no config file at {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path.name}:{mark.line + 1}" if mark else path.name
+        raise LatentspaceError(f"{where}: not valid YAML") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or any(isinstance(v, (dict, list)) for v in data.values()):
+        raise LatentspaceError(f"{path.name}: expected a flat mapping of option: value")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
 @app.command("run")
 def run(
     recipe: Annotated[str, typer.Argument(help="cot, nocot, coconut, pause, icot or codi.")],
@@ -42,6 +63,8 @@ def run(
         "--model", "-m", help="Fine-tune this registry model (e.g. smollm2-135m) instead of training from scratch.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Recipe option or run setting, key=value (repeatable): epochs=8, lr=3e-4, n_train=500.")] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="YAML mapping of recipe options and run settings (the --set keys); --set wins.")] = None,
     until_epoch: Annotated[int | None, typer.Option(help="Pause after this epoch (resume by re-running).")] = None,
     quiet: Annotated[bool, typer.Option(help="No per-step progress lines.")] = False,
     json_out: JsonOpt = False,
@@ -57,7 +80,7 @@ def run(
     from latentspace.train.trainer import TrainRun, train
 
     chosen = get_profile(profile)
-    recipe_options, settings = split_options(recipe, parse_sets(set_))
+    recipe_options, settings = split_options(recipe, {**read_config(config), **parse_sets(set_)})
     reasoner = get_recipe(recipe, **{**chosen.recipe_options.get(recipe, {}), **recipe_options})
     folder = out or Path("runs") / f"{recipe}-{Path(task).stem}-{profile}"
     summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, model=model, extra=settings),
