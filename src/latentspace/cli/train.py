@@ -71,9 +71,9 @@ def run(
 ) -> None:
     """Train RECIPE on TASK; re-running the same command resumes from the last checkpoint.
 
-    Same command on more processes: `torchrun --standalone --nproc_per_node 2 -m latentspace.cli.app --
-    train coconut ...` on CPUs, or `accelerate launch --multi_gpu -m latentspace.cli.app train ...` on GPUs
-    (`--set batch_size` is the global batch).
+    Same command on more processes: `accelerate launch --multi_gpu --num_processes 2 -m latentspace.cli.app
+    train coconut ...` (GPUs, or gloo DDP on CPUs) or `torchrun --standalone --nproc_per_node 2 -m
+    latentspace.cli.app -- train ...`; `--set batch_size` is the global batch.
     """
     from latentspace.train.profiles import get_profile
     from latentspace.train.recipes import get_recipe
