@@ -31,6 +31,7 @@ from latentspace.train.data import TokenizedExample, encode_examples, split_item
 from latentspace.train.evaluate import evaluate
 from latentspace.train.models import from_scratch, with_markers
 from latentspace.train.profiles import Profile
+from latentspace.train.progress import TrainProgress
 from latentspace.train.sequences import Batch, MarkerIds
 from latentspace.train.vocab import word_tokenizer
 
@@ -78,8 +79,36 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
     wrapped = accelerator.prepare(module)
     weights = run.recipe.loss_weights()
     log = MetricsLog(run.out / "metrics.jsonl", accelerator.is_main_process)
-    optimizer, optimizer_stage = None, None
     start_epoch = state["epoch"] + 1 if state else 0
+    per_epoch = -(-len(examples["train"]) // run.setting("batch_size"))
+    last_epoch = run.recipe.epochs if until_epoch is None else min(run.recipe.epochs, until_epoch + 1)
+    bar = TrainProgress(progress and accelerator.is_main_process, per_epoch * max(0, last_epoch - start_epoch),
+                        run.recipe.name)
+    setup = Setup(run, accelerator, wrapped, weights, log, tokenizer, markers, splits, examples, bar)
+    with bar:
+        return run_epochs(setup, state, start_epoch, until_epoch)
+
+
+@dataclass
+class Setup:
+    """Everything an epoch loop needs, built once by `train`."""
+
+    run: TrainRun
+    accelerator: object
+    wrapped: object  # the recipe's module, prepared by accelerate
+    weights: dict
+    log: MetricsLog
+    tokenizer: object
+    markers: MarkerIds
+    splits: dict
+    examples: dict
+    bar: TrainProgress
+
+
+def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: int | None) -> dict:
+    run, accelerator, wrapped, weights, log = setup.run, setup.accelerator, setup.wrapped, setup.weights, setup.log
+    tokenizer, markers, splits, examples, bar = setup.tokenizer, setup.markers, setup.splits, setup.examples, setup.bar
+    optimizer, optimizer_stage = None, None
     for epoch in range(start_epoch, run.recipe.epochs):
         stage = run.recipe.stage(epoch)
         if optimizer is None or stage != optimizer_stage:
@@ -101,11 +130,10 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
             optimizer.zero_grad()
             tokens = batch_tokens(batch)
             epoch_tokens += tokens
-            log.write(kind="step", epoch=epoch, stage=stage, step=number, loss=report_loss(loss, accelerator),
-                      tokens_per_s=tokens / (time.perf_counter() - started))
-            if progress and accelerator.is_main_process and number % 10 == 0:
-                print(f"epoch {epoch} stage {stage} step {number}/{len(batches)} loss {report_loss(loss, accelerator):.4f}",
-                      flush=True)
+            value = report_loss(loss, accelerator)  # a collective: every process calls it, every step
+            speed = tokens / (time.perf_counter() - started)
+            log.write(kind="step", epoch=epoch, stage=stage, step=number, loss=value, tokens_per_s=speed)
+            bar.step(epoch, stage, value, speed)
         log.write(kind="epoch", epoch=epoch, stage=stage, seconds=time.perf_counter() - epoch_started,
                   tokens=epoch_tokens, processes=accelerator.num_processes)
         save_checkpoint(run, accelerator, wrapped, optimizer, tokenizer, epoch, stage)
@@ -116,9 +144,10 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
                               run.eval_batch_size, project=getattr(module, "project", None))
             log.write(kind="eval", split="valid", epoch=epoch, stage=stage, accuracy=result.accuracy,
                       positions=result.positions)
+            bar.evaluated(result.accuracy)
         if until_epoch is not None and epoch >= until_epoch:
             return {"paused_after_epoch": epoch}
-    return finish(run, accelerator, wrapped, tokenizer, splits, examples)
+    return finish(setup)
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -248,7 +277,9 @@ def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, e
     accelerator.wait_for_everyone()
 
 
-def finish(run: TrainRun, accelerator, wrapped, tokenizer, splits, examples) -> dict:
+def finish(setup: Setup) -> dict:
+    run, accelerator, wrapped, tokenizer = setup.run, setup.accelerator, setup.wrapped, setup.tokenizer
+    splits, examples = setup.splits, setup.examples
     summary = {}
     if accelerator.is_main_process:
         stage = run.recipe.stage(run.recipe.epochs - 1)
