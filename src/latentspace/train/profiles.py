@@ -39,12 +39,15 @@ PROFILES = {
                         "icot": {"epochs": 4, "remove_per_epoch": 8}, "codi": {"epochs": 4, "thoughts": 3}},
         note="seconds; for tests — proves the machinery, not the method"),
     "quick": Profile(
-        "quick", n_train=2000, n_valid=100, n_test=200, layers=2, hidden=128, heads=4, batch_size=32, lr=1e-3,
-        recipe_options={"coconut": {"epochs": 16, "epochs_per_stage": 2, "max_stage": 6},
-                        "pause": {"epochs": 16, "epochs_per_stage": 2, "max_stage": 6},
-                        "cot": {"epochs": 16}, "nocot": {"epochs": 16},
-                        "icot": {"epochs": 16, "remove_per_epoch": 2}, "codi": {"epochs": 16, "thoughts": 6}},
-        note="the comparison table on a 2-core CPU; sizes still being calibrated against the 60-minute budget"),
+        "quick", n_train=1500, n_valid=100, n_test=200, layers=2, hidden=128, heads=4, batch_size=32, lr=1e-3,
+        recipe_options={"coconut": {"epochs": 10, "epochs_per_stage": 1, "max_stage": 6},
+                        "pause": {"epochs": 10, "epochs_per_stage": 1, "max_stage": 6},
+                        "cot": {"epochs": 10}, "nocot": {"epochs": 10},
+                        "icot": {"epochs": 10, "remove_per_epoch": 3}, "codi": {"epochs": 5, "thoughts": 6}},
+        note="the comparison table on a 2-core CPU. Sized from measurements (2-layer 128-d GPT-2, ProsQA-like "
+             "sequences of ~250 word tokens): ~8k tokens/s, ~1 s per batch of 32 for CoT and for Coconut at any "
+             "stage, so ~47 s per epoch of 1500 items and ~8 min per recipe (CODI runs two passes: half the "
+             "epochs). Whether this size learns ProsQA is not measured yet"),
     "full": Profile(
         "full", n_train=17886, n_valid=300, n_test=500, layers=12, hidden=768, heads=12, batch_size=128, lr=1e-4,
         dropout=0.1,
