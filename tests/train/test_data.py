@@ -23,6 +23,8 @@ def test_word_tokenizer_covers_a_task_and_round_trips_its_words():
     for marker in (START_LATENT, END_LATENT, LATENT):  # markers are single tokens, never split
         assert len(tok.encode(marker, add_special_tokens=False)) == 1
     assert word_tokenizer(texts).get_vocab() == tok.get_vocab()  # same texts, same ids
+    odd = word_tokenizer(["a b ### c"])  # "###" in the data is still the one answer-mark token
+    assert sorted(odd.get_vocab().values()) == list(range(len(odd)))
 
 
 def test_examples_follow_coconuts_layout():
@@ -44,3 +46,5 @@ def test_split_is_disjoint_and_seeded():
     assert split_items(items, 5, 5, seed=1)[1] == valid and split_items(items, 5, 5, seed=2)[1] != valid
     with pytest.raises(LatentspaceError, match="cannot give"):
         split_items(items, 20, 10)
+    with pytest.raises(LatentspaceError, match="must not be negative"):
+        split_items(items, 5, -1)

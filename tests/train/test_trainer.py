@@ -61,7 +61,8 @@ def test_two_processes_make_the_same_update_as_one(tmp_path):
 
     from safetensors.torch import load_file
 
-    args = ["train", "coconut", "--set", "n_train=8", "--set", "batch_size=8", "--set", "epochs=1",
+    # 9 items in batches of 8: the last batch has one row, so one process gets none (zero-loss path)
+    args = ["train", "coconut", "--set", "n_train=9", "--set", "batch_size=8", "--set", "epochs=1",
             "--set", "mix_prob=1.0", "--set", "n_valid=2", "--set", "n_test=2", "--until-epoch", "0", "--quiet"]
     # `accelerate launch --multi_gpu` also starts gloo DDP on a machine without GPUs
     launch = os.path.join(os.path.dirname(sys.executable), "accelerate")
@@ -85,12 +86,12 @@ def test_two_processes_make_the_same_update_as_one(tmp_path):
             pass
 
     run = _run("coconut", tmp_path / "one", epochs=1, mix_prob=1.0)
-    run.extra.update(n_train=8, batch_size=8, n_valid=2, n_test=2)
+    run.extra.update(n_train=9, batch_size=8, n_valid=2, n_test=2)
     splits = prepare_data(run, _Solo())
     tok, _ = prepare_tokenizer(run, splits, _Solo())
     markers = MarkerIds(*tok.convert_tokens_to_ids(["<|start-latent|>", "<|latent|>", "<|end-latent|>"]))
-    (batch,) = epoch_batches(run, encode_examples(tok, splits["train"]), 0, markers, tok.pad_token_id)
-    assert batch.latent.any()
+    batch, last = epoch_batches(run, encode_examples(tok, splits["train"]), 0, markers, tok.pad_token_id)
+    assert batch.latent.any() and last.size == 1
 
 
 def test_a_trained_model_loads_by_path_and_thinks_with_the_reasoners(tmp_path):
@@ -128,7 +129,9 @@ def test_fine_tuning_a_registry_model_adds_the_markers_and_learns(tmp_path):
                             + "\n" for a in range(4) for b in range(4)))
     run = TrainRun(get_recipe("coconut", epochs=3, epochs_per_stage=1, max_stage=1), str(data), get_profile("smoke"),
                    tmp_path / "run", model="tiny", extra={"n_train": 12, "batch_size": 4, "n_valid": 2, "n_test": 2})
-    summary = train(run, progress=False)
+    assert train(run, progress=False, until_epoch=0) == {"paused_after_epoch": 0}
+    assert train(run, progress=False, until_epoch=0) == {"paused_after_epoch": 0}  # already there: no epoch trained
+    summary = train(run, progress=False)  # resumes: the markers are part of the saved tokenizer
     losses = _losses(tmp_path / "run")
     assert sum(losses[-3:]) < sum(losses[:3]) and summary["test_n"] == 2
     state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
@@ -136,3 +139,35 @@ def test_fine_tuning_a_registry_model_adds_the_markers_and_learns(tmp_path):
     with pytest.raises(LatentspaceError, match="checkpoint of model tiny"):
         train(TrainRun(run.recipe, str(data), get_profile("smoke"), tmp_path / "run",
                        extra=run.extra), progress=False)
+
+
+def test_runs_refuse_changed_settings_and_too_little_data(tmp_path):
+    train(_run("nocot", tmp_path, epochs=1), progress=False)
+    changed = _run("nocot", tmp_path, epochs=1)
+    changed.extra["lr"] = 0.5
+    with pytest.raises(LatentspaceError, match="was trained with"):
+        train(changed, progress=False)
+    data = tmp_path / "few.jsonl"
+    data.write_text('{"question": "q?", "answer": "a"}\n' * 3)
+    few = TrainRun(get_recipe("nocot", epochs=1), str(data), get_profile("smoke"), tmp_path / "few",
+                   extra={"n_valid": 2})
+    with pytest.raises(LatentspaceError, match="too few"):
+        train(few, progress=False)
+
+
+def test_markers_are_initialised_also_when_the_embedding_matrix_is_padded(monkeypatch):
+    from latentspace.model import registry
+    from latentspace.model.markers import MARKERS
+    from latentspace.model.tiny import make_tiny
+    from latentspace.train.models import with_markers
+
+    def padded(spec, dtype, show_progress):
+        model, tok = make_tiny("llama")
+        model.resize_token_embeddings(320)  # like Qwen: more rows than the tokenizer has tokens
+        return model, tok, "padded"
+
+    monkeypatch.setattr(registry, "load", padded)
+    model, tok = with_markers("padded")
+    weight = model.get_input_embeddings().weight
+    assert weight.shape[0] == 320
+    assert all(torch.equal(weight[i], weight[tok.eos_token_id]) for i in tok.convert_tokens_to_ids(list(MARKERS)))

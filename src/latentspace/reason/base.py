@@ -182,10 +182,12 @@ class Reasoner:
             rows.traces[row].steps.append(Step("explicit" if explicit[row] else "latent", token=token,
                                                norm=None if explicit[row] else float(vectors[row].norm()),
                                                entropy=entropy, top=top, note=notes[row]))
-        state = lm.step(state, vectors, rows=rows.active.clone())
-        if tokens is not None:  # explicit rows hold their token, not a latent marker
-            state.ids[:, -1] = torch.where(tokens.to(state.ids.device) >= 0, tokens.to(state.ids.device),
-                                           state.ids[:, -1])
+        feeding = rows.active.clone()
+        state = lm.step(state, vectors, rows=feeding)
+        if tokens is not None:  # explicit rows hold their token, not a latent marker (masked rows keep the pad)
+            tokens = tokens.to(state.ids.device)
+            written = (tokens >= 0) & feeding.to(state.ids.device)
+            state.ids[:, -1] = torch.where(written, tokens, state.ids[:, -1])
         for row in fed:
             if explicit[row]:
                 continue

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from latentspace.errors import LatentspaceError
-from latentspace.model.markers import latent_markers
+from latentspace.model.markers import latent_markers, trained_layout
 from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 
@@ -28,6 +28,10 @@ class Continuous(Reasoner):
     name = "continuous"
 
     def think(self, lm, state, rows):
+        recipe = (trained_layout(lm.model) or {}).get("recipe")
+        if recipe in ("codi", "pause"):  # their thoughts are not raw fed-back states
+            raise LatentspaceError(f"this model was trained with the {recipe} recipe; its thoughts are not raw "
+                                   "hidden states — evaluate it with `latentspace train` (its test summary)")
         markers = self.resolve_markers(lm)
         alignment = self.alignment if self.alignment != "auto" else ("none" if markers else "ridge")
         for trace in rows.traces:

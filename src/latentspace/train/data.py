@@ -22,6 +22,8 @@ class TokenizedExample:
 
 def split_items(items: list[Item], valid: int, test: int, seed: int = 0) -> tuple[list[Item], list[Item], list[Item]]:
     """(train, valid, test): a shuffled split, the same for the same seed."""
+    if valid < 0 or test < 0:
+        raise LatentspaceError(f"split sizes must not be negative (valid {valid}, test {test})")
     if valid + test >= len(items):
         raise LatentspaceError(f"{len(items)} items cannot give {valid} valid + {test} test and a train set")
     order = list(range(len(items)))

@@ -17,6 +17,7 @@ from latentspace.model.latent_model import LatentModel
 from latentspace.model.markers import LATENT, latent_markers
 from latentspace.tasks import Item, normalise
 from latentspace.train.data import TokenizedExample
+from latentspace.train.vocab import words
 
 
 @dataclass
@@ -59,12 +60,18 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
                                             thoughts.tolist()):
             found = answer_of(text)
             rows.append({"question": item.question, "answer": item.answer, "text": text, "extracted": found,
-                         "correct": found is not None and normalise(found) == normalise(item.answer),
+                         "correct": same_answer(found, item.answer),
                          "positions": n + len(generated)})
     seconds = (time.perf_counter() - started) / max(1, len(rows))
     n = len(rows)
     return EvalResult(sum(r["correct"] for r in rows) / max(1, n), n,
                       sum(r["positions"] for r in rows) / max(1, n), seconds, rows)
+
+
+def same_answer(found: str | None, answer: str) -> bool:
+    """Equal up to case, commas, the final stop and spacing between word pieces (a word-level
+    tokenizer decodes "-5" as "- 5")."""
+    return found is not None and words(normalise(found)) == words(normalise(answer))
 
 
 def left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

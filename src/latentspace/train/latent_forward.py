@@ -70,6 +70,8 @@ class LatentLM(nn.Module):
 
     def forward(self, batch: Batch, parts: bool = False):
         """(loss, logits) — or, with ``parts``, ``{"ce": (summed loss, labelled tokens)}`` for the trainer."""
+        if parts and batch.size == 0:
+            return empty_parts(self, ["ce"])
         logits, _ = self.run(batch)
         if parts:
             return {"ce": summed_loss(logits, batch.labels)}
@@ -102,3 +104,10 @@ def summed_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tenso
     summed = nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
                                          ignore_index=IGNORE, reduction="sum")
     return summed, int((labels[:, 1:] != IGNORE).sum())
+
+
+def empty_parts(module: nn.Module, names: list[str]) -> dict:
+    """Zero losses tied to every parameter: a process whose share of the last batch is empty still
+    takes part in DDP's gradient sync (with zero gradients) instead of crashing or hanging it."""
+    zero = sum(p.sum() for p in module.parameters()) * 0.0
+    return {name: (zero, 0) for name in names}

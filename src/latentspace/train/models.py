@@ -47,10 +47,11 @@ def with_markers(spec: str):
     if added:
         tokenizer.add_special_tokens({"additional_special_tokens": added})
         source = known.get("<<", tokenizer.eos_token_id)
-        old = model.get_input_embeddings().weight.shape[0]
-        model.resize_token_embeddings(len(tokenizer))
+        rows = model.get_input_embeddings().weight.shape[0]
+        # some models pad their matrix beyond the tokenizer (Qwen): never shrink it
+        model.resize_token_embeddings(max(rows, len(tokenizer)))
         with torch.no_grad():
-            for row in range(old, len(tokenizer)):
+            for row in tokenizer.convert_tokens_to_ids(added):
                 model.get_input_embeddings().weight[row] = model.get_input_embeddings().weight[source]
                 if model.get_output_embeddings().weight is not model.get_input_embeddings().weight:
                     model.get_output_embeddings().weight[row] = model.get_output_embeddings().weight[source]

@@ -80,6 +80,10 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
     weights = run.recipe.loss_weights()
     log = MetricsLog(run.out / "metrics.jsonl", accelerator.is_main_process)
     start_epoch = state["epoch"] + 1 if state else 0
+    if state and accelerator.is_main_process:
+        drop_metrics_after(run.out, state["epoch"])  # rows of an epoch cut short are trained again
+    if until_epoch is not None and until_epoch < start_epoch:
+        return {"paused_after_epoch": start_epoch - 1}
     per_epoch = -(-len(examples["train"]) // run.setting("batch_size"))
     last_epoch = run.recipe.epochs if until_epoch is None else min(run.recipe.epochs, until_epoch + 1)
     bar = TrainProgress(progress and accelerator.is_main_process, per_epoch * max(0, last_epoch - start_epoch),
@@ -117,7 +121,7 @@ def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: 
                 optimizer.load_state_dict(torch.load(run.out / "checkpoint" / "optimizer.pt", weights_only=True))
             optimizer_stage = stage
         if state and epoch == start_epoch:
-            torch.set_rng_state(torch.load(run.out / "checkpoint" / "rng.pt", weights_only=True))
+            restore_rng(run.out / "checkpoint" / "rng.pt", accelerator)
         batches = epoch_batches(run, examples["train"], epoch, markers, tokenizer.pad_token_id)
         epoch_started, epoch_tokens = time.perf_counter(), 0
         wrapped.train()
@@ -158,8 +162,11 @@ def prepare_data(run: TrainRun, accelerator) -> dict[str, list[Item]]:
     if accelerator.is_main_process and not (folder / "spec.json").exists():
         n = spec["n_train"] + spec["n_valid"] + spec["n_test"]
         items = load_items(run.task)[:n] if is_task_file(run.task) else get_task(run.task).generate(n, seed=run.seed)
-        train_items, valid, test = split_items(items, spec["n_valid"], min(spec["n_test"], len(items) - spec["n_valid"] - 1),
-                                               seed=run.seed)
+        if len(items) < spec["n_valid"] + 2:
+            raise LatentspaceError(f"{run.task} gives {len(items)} items: too few for {spec['n_valid']} validation "
+                                   "items plus training and test ones (lower n_valid)")
+        test_size = min(spec["n_test"], len(items) - spec["n_valid"] - 1)
+        train_items, valid, test = split_items(items, spec["n_valid"], test_size, seed=run.seed)
         folder.mkdir(parents=True, exist_ok=True)
         for name, split in (("train", train_items), ("valid", valid), ("test", test)):
             (folder / f"{name}.jsonl").write_text("".join(json.dumps(i.to_dict()) + "\n" for i in split))
@@ -180,9 +187,13 @@ def prepare_tokenizer(run: TrainRun, splits: dict[str, list[Item]], accelerator)
     else:
         texts = [t for items in splits.values() for i in items for t in (i.question, i.answer, *i.steps)]
         tokenizer = word_tokenizer(texts)
-    saved = run.out / "checkpoint" / "tokenizer.json"
-    if saved.exists() and json.loads(saved.read_text())["model"]["vocab"] != tokenizer.get_vocab():
-        raise LatentspaceError(f"the checkpoint in {run.out} was trained with another tokenizer")
+    saved = run.out / "checkpoint"
+    if (saved / "tokenizer.json").exists():
+        from transformers import AutoTokenizer
+
+        # the loaded tokenizer: its vocabulary includes added tokens (the markers), unlike the file's model part
+        if AutoTokenizer.from_pretrained(saved).get_vocab() != tokenizer.get_vocab():
+            raise LatentspaceError(f"the checkpoint in {run.out} was trained with another tokenizer")
     return tokenizer, base
 
 
@@ -236,10 +247,16 @@ def load_state(run: TrainRun) -> dict | None:
     if state.get("model") != run.model:
         raise LatentspaceError(f"{run.out} holds a checkpoint of model {state.get('model') or 'from scratch'}; "
                                f"use a new --out for {run.model or 'from scratch'}")
+    if state.get("settings", run_settings(run)) != run_settings(run):
+        raise LatentspaceError(f"{run.out} was trained with {state['settings']}; use a new --out for {run_settings(run)}")
     if state["recipe"] != run.recipe.name or state["options"] != run.recipe.options():
         raise LatentspaceError(f"{run.out} holds a checkpoint of recipe {state['recipe']} {state['options']}; "
                                f"use a new --out for {run.recipe.name} {run.recipe.options()}")
     return state
+
+
+def run_settings(run: TrainRun) -> dict:
+    return {k: run.setting(k) for k in ("batch_size", "lr", "weight_decay", "dropout")}
 
 
 def load_model(run: TrainRun, tokenizer, state: dict | None, base=None):
@@ -250,7 +267,26 @@ def load_model(run: TrainRun, tokenizer, state: dict | None, base=None):
     return AutoModelForCausalLM.from_pretrained(run.out / "checkpoint", dtype=torch.float32)
 
 
+def rng_states(accelerator) -> list[dict]:
+    """Every process's generator states (CPU, and CUDA where there is one), gathered on all ranks."""
+    from accelerate.utils import gather_object
+
+    mine = {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    return gather_object([mine]) if accelerator.num_processes > 1 else [mine]
+
+
+def restore_rng(path: Path, accelerator) -> None:
+    states = torch.load(path, weights_only=False)
+    if len(states) != accelerator.num_processes:
+        return  # another process count: batches stay exact; dropout noise is new (it draws per process)
+    mine = states[accelerator.process_index]
+    torch.set_rng_state(mine["cpu"])
+    if mine["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(mine["cuda"])
+
+
 def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, epoch: int, stage: int) -> None:
+    rngs = rng_states(accelerator)  # a collective: every process takes part
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         staging = run.out / "checkpoint.partial"
@@ -267,9 +303,10 @@ def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, e
 
             save_file(extras, staging / "extras.safetensors")
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
-        torch.save(torch.get_rng_state(), staging / "rng.pt")
+        torch.save(rngs, staging / "rng.pt")
         state = {"recipe": run.recipe.name, "options": run.recipe.options(), "epoch": epoch, "stage": stage,
-                 "task": run.task, "profile": run.profile.name, "seed": run.seed, "model": run.model}
+                 "task": run.task, "profile": run.profile.name, "seed": run.seed, "model": run.model,
+                 "settings": run_settings(run)}
         (staging / "state.json").write_text(json.dumps(state, indent=2))
         final = run.out / "checkpoint"
         shutil.rmtree(final, ignore_errors=True)
@@ -302,6 +339,13 @@ def finish(setup: Setup) -> dict:
 def read_metrics(out: Path) -> list[dict]:
     path = out / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def drop_metrics_after(out: Path, epoch: int) -> None:
+    rows = read_metrics(out)
+    kept = [r for r in rows if r.get("epoch", -1) <= epoch]
+    if len(kept) != len(rows):
+        (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
 
 
 class MetricsLog:

@@ -33,7 +33,7 @@ def word_tokenizer(texts: Iterable[str], extra: Iterable[str] = ()) -> PreTraine
     markers and ``###``), then words in sorted order.
     """
     specials = [PAD, EOS, UNK, *MARKERS]
-    found = sorted({w for text in texts for w in words(text)} | set(extra) - set(specials) - {ANSWER_MARK})
+    found = sorted(({w for text in texts for w in words(text)} | set(extra)) - set(specials) - {ANSWER_MARK})
     vocab = {token: i for i, token in enumerate([*specials, ANSWER_MARK, *found])}
     core = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
     core.pre_tokenizer = pre_tokenizers.Split(Regex(PIECES), behavior="removed", invert=True)

@@ -6,8 +6,8 @@ One model plays two roles on every item. As *teacher* it reads the explicit chai
 Linear-GELU-Linear-LayerNorm), ``<|end-latent|>`` and the answer (cross-entropy on the answer).
 Distillation pulls the student's hidden states towards the teacher's at the token just before
 the answer value — ``###`` in our layout — with smooth-L1, every layer, averaged; the teacher
-side is a fixed target (no gradient through it) and both sides are divided by the teacher's
-per-layer standard deviation so that no layer dominates by its scale.
+side is a fixed target (no gradient through it) and both sides are divided by the standard
+deviation of the teacher's state (per row and layer) so that no layer dominates by its scale.
 Loss = student CE + ``distill_weight`` · distill + ``teacher_weight`` · teacher CE.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from latentspace.train.latent_forward import LatentLM, summed_loss
+from latentspace.train.latent_forward import LatentLM, empty_parts, summed_loss
 from latentspace.train.recipes.base import Recipe, register
 from latentspace.train.sequences import IGNORE, Batch, CurriculumConfig, build_sequence, collate
 
@@ -63,6 +63,8 @@ class CodiLM(nn.Module):
         return self.student.project
 
     def forward(self, pair: PairBatch, parts: bool = True) -> dict:
+        if pair.size == 0:
+            return empty_parts(self, ["student", "teacher", "distill"])
         teacher = self.causal_lm(input_ids=pair.teacher.ids, attention_mask=pair.teacher.attention_mask,
                                  position_ids=pair.teacher.position_ids, output_hidden_states=True)
         logits, (states, first) = self.student.run(pair.student, layers=True)
@@ -72,7 +74,7 @@ class CodiLM(nn.Module):
         for layer in layers:
             target = teacher.hidden_states[layer][rows, pair.teacher_at].detach()
             guess = states[layer][rows, pair.student_at - first]
-            scale = target.std().clamp_min(1e-6)
+            scale = target.std(-1, keepdim=True).clamp_min(1e-6)  # per row: independent of how rows are sharded
             distill = distill + nn.functional.smooth_l1_loss(guess / scale, target / scale, reduction="none").mean(-1)
         return {"student": summed_loss(logits, pair.student.labels),
                 "teacher": summed_loss(teacher.logits, pair.teacher.labels),
