@@ -57,7 +57,7 @@ def main() -> None:
     table = markdown(summary, args)
     print(table)
     if not args.quick:
-        replace_section(table, START, END)
+        replace_section(f"{START}\n{table}{END}", START, END)
 
 
 def per_task(spec: str, tasks: list[str]) -> dict[str, int]:
