@@ -43,13 +43,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "reasoning-smollm2")
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     parser.add_argument("--report-only", action="store_true", help="summarise the rows already there")
+    parser.add_argument("--note", default="", help="text written under the table (e.g. how partial runs were made)")
     args = parser.parse_args()
     sizes = per_task(args.n, args.tasks.split(","))
     if not args.report_only:
         for task, n in sizes.items():  # one run per task: each may have its own size; rows share the folder
             command = [sys.executable, "-m", "latentspace.cli.app", "bench", "--task", task, "--strategies",
                        args.strategies, "--n", str(n), "--seeds", args.seeds, "--batch-size", str(args.batch_size),
-                       "--out", str(args.out), *[x for s in SETS for x in ("--set", s)], "--json"]
+                       "--out", str(args.out), *[x for s in sets_for(args.strategies) for x in ("--set", s)], "--json"]
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     from latentspace.bench import read_rows, summarise
 
@@ -58,6 +59,12 @@ def main() -> None:
     print(table)
     if not args.quick:
         replace_section(f"{START}\n{table}{END}", START, END)
+
+
+def sets_for(strategies: str) -> list[str]:
+    """The budgets that apply to these strategies (bench refuses options of strategies not run)."""
+    names = strategies.split(",")
+    return [s for s in SETS if "." not in s.split("=")[0] or s.split(".")[0] in names]
 
 
 def per_task(spec: str, tasks: list[str]) -> dict[str, int]:
@@ -78,6 +85,7 @@ def markdown(summary: list[dict], args) -> str:
         "",
         f"    .venv/bin/python benchmarks/bench_reasoning.py --n {args.n} --seeds {args.seeds}",
         "",
+        *([args.note, ""] if args.note else []),
         f"i.e. per task `latentspace bench --task TASK --strategies {STRATEGIES} --n N --seeds "
         f"{','.join(map(str, seeds))} --batch-size {args.batch_size} {' '.join('--set ' + s for s in SETS)}`. "
         "Rows (resumable) in `benchmarks/results/reasoning-smollm2/`. Latent strategies think, then answer "
