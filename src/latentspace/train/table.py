@@ -12,7 +12,8 @@ from pathlib import Path
 from latentspace.bench.metrics import wilson
 from latentspace.train.profiles import Profile
 from latentspace.train.recipes import get_recipe
-from latentspace.train.trainer import TrainRun, train
+from latentspace.errors import LatentspaceError
+from latentspace.train.trainer import TrainRun, run_settings, train
 
 ORDER = ["nocot", "cot", "pause", "icot", "coconut", "codi"]  # Table 1's rows, CODI added
 
@@ -22,10 +23,19 @@ def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER
     rows = []
     for name in recipes:
         folder = out / name
-        if not (folder / "summary.json").exists():
-            recipe = get_recipe(name, **profile.recipe_options.get(name, {}))
-            train(TrainRun(recipe, task, profile, folder, seed=seed, extra=dict(settings or {})), progress=progress)
-        rows.append(json.loads((folder / "summary.json").read_text()))
+        recipe = get_recipe(name, **profile.recipe_options.get(name, {}))
+        run = TrainRun(recipe, task, profile, folder, seed=seed, extra=dict(settings or {}))
+        done = folder / "summary.json"
+        if done.exists():  # reuse a finished recipe only if it was made exactly like this one
+            made = json.loads(done.read_text())
+            wanted = {"options": recipe.options(), "settings": run_settings(run),
+                      "sizes": {k: run.setting(k) for k in ("n_train", "n_valid", "n_test", "layers", "hidden", "heads")}}
+            if any(made.get(k) != v for k, v in wanted.items()):
+                raise LatentspaceError(f"{folder} was trained with other settings than profile {profile.name} now "
+                                       "has; remove it or use another --out")
+        else:
+            train(run, progress=progress)
+        rows.append(json.loads(done.read_text()))
     return rows
 
 

@@ -325,7 +325,9 @@ def finish(setup: Setup) -> dict:
                           run.eval_batch_size, project=getattr(module, "project", None))
         epochs = [r for r in read_metrics(run.out) if r["kind"] == "epoch"]
         summary = {"recipe": run.recipe.name, "task": run.task, "profile": run.profile.name, "seed": run.seed,
-                   "options": run.recipe.options(), "test_accuracy": result.accuracy, "test_n": result.n,
+                   "options": run.recipe.options(), "settings": run_settings(run),
+                   "sizes": {k: run.setting(k) for k in ("n_train", "n_valid", "n_test", "layers", "hidden", "heads")},
+                   "test_accuracy": result.accuracy, "test_n": result.n,
                    "test_correct": sum(r["correct"] for r in result.rows), "positions": result.positions,
                    "seconds_per_answer": result.seconds_per_item, "final_stage": stage,
                    "train_seconds": sum(r["seconds"] for r in epochs),
