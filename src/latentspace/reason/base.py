@@ -23,6 +23,7 @@ import torch
 from latentspace.errors import LatentspaceError
 from latentspace.model.decode import eos_ids
 from latentspace.model.markers import trained_layout
+from latentspace.named import make_named
 from latentspace.trace import Step, Trace, read_logits
 
 REGISTRY: dict[str, type[Reasoner]] = {}
@@ -40,13 +41,7 @@ def register(cls: type[Reasoner]) -> type[Reasoner]:
 
 def get_reasoner(name: str, **options) -> Reasoner:
     """A strategy by name with options (unknown names and options give one-line errors)."""
-    if name not in REGISTRY:
-        raise LatentspaceError(f"unknown strategy {name!r}; valid: {', '.join(sorted(REGISTRY))}")
-    fields = [f.name for f in dataclasses.fields(REGISTRY[name])]
-    unknown = [k for k in options if k not in fields]
-    if unknown:
-        raise LatentspaceError(f"strategy {name!r} has no option {unknown[0]!r}; options: {', '.join(fields)}")
-    return REGISTRY[name](**options)
+    return make_named(REGISTRY, name, "strategy", options)
 
 
 @dataclass

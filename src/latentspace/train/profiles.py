@@ -30,20 +30,23 @@ class Profile:
     note: str = ""
 
 
+def recipe_options(epochs: int, per_stage: int, max_stage: int, remove_per_epoch: int, codi_epochs: int,
+                   thoughts: int) -> dict[str, dict]:
+    """Per-recipe defaults of a profile; `pause` mirrors `coconut` (its control must match it)."""
+    curriculum = {"epochs": epochs, "epochs_per_stage": per_stage, "max_stage": max_stage}
+    return {"coconut": curriculum, "pause": dict(curriculum), "cot": {"epochs": epochs}, "nocot": {"epochs": epochs},
+            "icot": {"epochs": epochs, "remove_per_epoch": remove_per_epoch},
+            "codi": {"epochs": codi_epochs, "thoughts": thoughts}}
+
+
 PROFILES = {
     "smoke": Profile(
         "smoke", n_train=32, n_valid=8, n_test=8, layers=2, hidden=32, heads=2, batch_size=8, lr=3e-3,
-        recipe_options={"coconut": {"epochs": 4, "epochs_per_stage": 1, "max_stage": 2},
-                        "pause": {"epochs": 4, "epochs_per_stage": 1, "max_stage": 2},
-                        "cot": {"epochs": 3}, "nocot": {"epochs": 3},
-                        "icot": {"epochs": 4, "remove_per_epoch": 8}, "codi": {"epochs": 4, "thoughts": 3}},
+        recipe_options=recipe_options(4, 1, 2, remove_per_epoch=8, codi_epochs=4, thoughts=3),
         note="seconds; for tests — proves the machinery, not the method"),
     "quick": Profile(
         "quick", n_train=1500, n_valid=100, n_test=200, layers=2, hidden=128, heads=4, batch_size=32, lr=1e-3,
-        recipe_options={"coconut": {"epochs": 10, "epochs_per_stage": 1, "max_stage": 6},
-                        "pause": {"epochs": 10, "epochs_per_stage": 1, "max_stage": 6},
-                        "cot": {"epochs": 10}, "nocot": {"epochs": 10},
-                        "icot": {"epochs": 10, "remove_per_epoch": 3}, "codi": {"epochs": 5, "thoughts": 6}},
+        recipe_options=recipe_options(10, 1, 6, remove_per_epoch=3, codi_epochs=5, thoughts=6),
         note="the comparison table on a 2-core CPU. Sized from measurements (2-layer 128-d GPT-2, ProsQA-like "
              "sequences of ~250 word tokens): ~8k tokens/s, ~1 s per batch of 32 for CoT and for Coconut at any "
              "stage, so ~30-47 s per epoch of 1500 items and ~8 min per recipe (CODI runs two passes: half the "
@@ -52,10 +55,7 @@ PROFILES = {
     "full": Profile(
         "full", n_train=17886, n_valid=300, n_test=500, layers=12, hidden=768, heads=12, batch_size=128, lr=1e-4,
         dropout=0.1,
-        recipe_options={"coconut": {"epochs": 50, "epochs_per_stage": 5, "max_stage": 6},
-                        "pause": {"epochs": 50, "epochs_per_stage": 5, "max_stage": 6},
-                        "cot": {"epochs": 50}, "nocot": {"epochs": 50},
-                        "icot": {"epochs": 50, "remove_per_epoch": 8}, "codi": {"epochs": 50, "thoughts": 6}},
+        recipe_options=recipe_options(50, 5, 6, remove_per_epoch=8, codi_epochs=50, thoughts=6),
         note="the paper's ProsQA sizes (GPT-2 small from scratch, AdamW 1e-4, wd 0.01, batch 128); a GPU"),
 }
 

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import ClassVar
 
-from latentspace.errors import LatentspaceError
+from latentspace.named import make_named
 from latentspace.train.data import TokenizedExample
 from latentspace.train.sequences import CurriculumConfig, LatentSequence, MarkerIds, build_sequence
 
@@ -25,13 +25,7 @@ def register(cls: type[Recipe]) -> type[Recipe]:
 
 
 def get_recipe(name: str, **options) -> Recipe:
-    if name not in RECIPES:
-        raise LatentspaceError(f"unknown recipe {name!r}; valid: {', '.join(sorted(RECIPES))}")
-    fields = {f.name for f in dataclasses.fields(RECIPES[name])}
-    unknown = sorted(set(options) - fields)
-    if unknown:
-        raise LatentspaceError(f"recipe {name!r} has no option {unknown[0]!r}; options: {', '.join(sorted(fields))}")
-    return RECIPES[name](**options)
+    return make_named(RECIPES, name, "recipe", options)
 
 
 @dataclass
