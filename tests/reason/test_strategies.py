@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from latentspace import LatentspaceError
+from latentspace.model.loop import LayerLoop
 from latentspace.reason import get_reasoner
 
 QUESTION = "What is two plus two?"
@@ -117,17 +118,52 @@ def test_loop_with_one_repeat_is_the_plain_model_and_more_repeats_change_it(lm):
     assert twice.meta["layer_applications"] > 0
 
 
-def test_layer_loop_refuses_a_kv_cache_and_bad_ranges(llama):
-    from latentspace.model.loop import LayerLoop
+def _recomputed_loop_tokens(lm, loop, n):
+    """Greedy tokens with the loop active and no cache: the whole sequence recomputed per token."""
+    start, end = loop.block(lm)
+    ids, mask = lm.tokenize(loop.prompt(lm, QUESTION), chat=False)
+    tokens, first_logits = [], None
+    with LayerLoop(lm.sites, start, end, loop.repeats, loop.alpha):
+        for _ in range(n):
+            logits = lm.forward(ids, mask).logits[:, -1]
+            first_logits = logits if first_logits is None else first_logits
+            tokens.append(int(logits.argmax(-1)))
+            ids = torch.cat([ids, torch.tensor([[tokens[-1]]])], 1)
+            mask = torch.cat([mask, torch.ones(1, 1, dtype=mask.dtype)], 1)
+    return tokens, first_logits
 
-    with pytest.raises(LatentspaceError, match="without a KV cache"):
+
+@pytest.mark.parametrize("repeats, alpha", [(2, 1.0), (3, 0.5)])
+def test_cached_loop_equals_recomputing_the_sequence(lm, repeats, alpha):
+    loop = get_reasoner("loop", start=0, end=1, repeats=repeats, alpha=alpha, max_new_tokens=6)
+    trace = loop.run(lm, QUESTION)
+    explicit = [s for s in trace.steps if s.kind == "explicit"]
+    tokens, first_logits = _recomputed_loop_tokens(lm, loop, len(explicit))
+    assert [s.token for s in explicit] == [lm.tokenizer.decode([t]) for t in tokens]
+    ids, _ = lm.tokenize(loop.prompt(lm, QUESTION), chat=False)
+    with LayerLoop(lm.sites, 0, 1, repeats, alpha):
+        cached = lm.encode(ids).logits
+    assert torch.allclose(cached, first_logits, atol=1e-5)
+    assert trace.meta["layer_applications"] == trace.positions * 2 * (repeats - 1)
+    assert all(isinstance(m.layer_idx, int) and m.layer_idx < lm.n_layers
+               for m in lm.model.modules() if hasattr(m, "layer_idx"))  # every slot lent back
+
+
+def test_layer_loop_refuses_caches_it_cannot_extend_and_bad_ranges(llama, monkeypatch):
+    from transformers import DynamicCache
+
+    ids, mask = llama.tokenize("hello", chat=False)
+    with pytest.raises(LatentspaceError, match="grows extra layers"):
         with LayerLoop(llama.sites, 0, 1, repeats=2):
-            llama.encode("hello")
+            llama.forward(ids, mask, cache=DynamicCache(config=llama.model.config))
+    attention = next(m for m in llama.sites.layers[1].modules() if hasattr(m, "layer_idx"))
+    monkeypatch.setattr(attention, "layer_idx", None)
+    with pytest.raises(LatentspaceError, match="holds no layer_idx"):
+        with LayerLoop(llama.sites, 0, 1, repeats=2):
+            llama.encode(ids)
     with pytest.raises(LatentspaceError, match="start <= end"):
         LayerLoop(llama.sites, 1, 0)
     assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in llama.model.modules()) == 0
-
-
 def test_stable_lens_stop_ends_thinking_at_the_first_stable_window(llama):
     options = dict(top_k=1, max_latent_steps=10, cold_stop_window=99, stable_stop=2, stable_entropy=100.0,
                    instruction="")  # this prompt repeats a top-1 within 10 steps on the tiny model

@@ -55,12 +55,18 @@ def test_unknown_task():
         get_task("gsm8k")
 
 
-def test_prosqa_invariants():
-    from latentspace.tasks.prosqa import _reach
+SMALLER = {"nodes": (8, 12), "edges": (7, 18), "hops": {2: 30, 3: 50, 4: 20}}
 
-    for item in get_task("prosqa").generate(40, seed=1):
+
+@pytest.mark.parametrize("shape", [None, SMALLER], ids=["published", "smaller"])
+def test_prosqa_invariants(shape):
+    from latentspace.tasks.prosqa import Shape, _reach, generate
+
+    chosen = Shape(**shape) if shape else Shape()
+    for item in generate(40, seed=1, shape=chosen):
         m = item.meta
         n, edges = m["nodes"], m["edge_list"]
+        assert chosen.nodes[0] <= n <= chosen.nodes[1] and chosen.edges[0] <= len(edges) <= chosen.edges[1]
         assert all(u < v for u, v in edges)
         children = [[v for u, v in edges if u == i] for i in range(n)]
         sources = {i for i in range(n) if all(v != i for _, v in edges)}
@@ -70,8 +76,15 @@ def test_prosqa_invariants():
             assert not children[sink]
         assert m["target"] in _reach(children, m["root"]) and m["target"] not in _reach(children, other)
         assert m["neg_target"] in _reach(children, other) and m["neg_target"] not in _reach(children, m["root"])
-        assert 3 <= len(item.steps) <= 6 and item.steps[-1].endswith(item.answer.split(" is a ")[1])
+        assert len(item.steps) in chosen.hops and item.steps[-1].endswith(item.answer.split(" is a ")[1])
         assert item.question.endswith("?") and all(s in item.question for s in item.steps)
+
+
+def test_the_default_prosqa_shape_is_the_published_one():
+    from latentspace.tasks.prosqa import Shape, generate
+
+    assert generate(5, seed=3) == generate(5, seed=3, shape=Shape())
+    assert Shape().hops == {3: 41, 4: 44, 5: 13, 6: 2} and Shape().edges == (16, 54)
 
 
 def test_prosqa_statistics_match_the_published_ones():

@@ -33,6 +33,15 @@ def new_cache() -> DynamicCache:
     return DynamicCache()
 
 
+def holds_slot(cache, slot: int) -> bool:
+    """Can ``cache`` take keys and values at layer index ``slot`` (beyond the model's layers)?
+
+    Our caches (`new_cache`) grow a layer for any index; one transformers builds from a config
+    has exactly the model's layers.
+    """
+    return getattr(cache, "layer_class_to_replicate", None) is not None or slot < len(getattr(cache, "layers", []))
+
+
 def to_tensors(cache: DynamicCache) -> KV:
     """Per-layer (keys, values)."""
     return [(layer.keys, layer.values) for layer in cache.layers]

@@ -3,14 +3,23 @@
 `LayerLoop` is a context manager (hooks, always removed) that, after block ``end`` has run,
 re-applies blocks ``start..end`` ``repeats - 1`` more times with the same arguments each block
 received (attention mask, rotary embeddings...), optionally interpolating
-``h <- (1 - alpha) h + alpha f(h)``. Re-running a block would append to a KV cache again, so
-loops need forward passes without a cache (full recompute).
+``h <- (1 - alpha) h + alpha f(h)``.
+
+KV-cached passes work too: every extra application of a block writes its keys and values to
+cache slots of its own (after the model's layers), so repetition r of block i attends to
+repetition r's keys at earlier positions — what a full recompute of the sequence computes, at the
+cost of one position per token instead of the whole sequence. This relies on the attention
+modules' ``layer_idx`` (how transformers picks a cache slot), lent to the extra slot for the
+duration of the block's call and always restored; a model whose layers hold no ``layer_idx``
+is looped without a cache only.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 
 from latentspace.errors import LatentspaceError
+from latentspace.model import kv
 from latentspace.model.hooks import _repack, _unpack
 from latentspace.model.sites import SiteMap, check_site
 
@@ -45,11 +54,22 @@ class LayerLoop:
     def _capture(self, index: int):
         def hook(module, args, kwargs):
             if not self._running:
-                if kwargs.get("cache") is not None or kwargs.get("past_key_values") is not None:
-                    raise LatentspaceError("layer loops need a forward pass without a KV cache")
+                cache = kwargs.get("cache", kwargs.get("past_key_values"))
+                if cache is not None and self.repeats > 1:
+                    if not _slot_holders(module):
+                        raise LatentspaceError(f"layer {index} of this model holds no layer_idx to give its extra "
+                                               "applications cache slots: loop it without a KV cache")
+                    if not kv.holds_slot(cache, self._slot(self.end, self.repeats - 1)):
+                        raise LatentspaceError("a layer loop needs a cache that grows extra layers "
+                                               "(latentspace.model.kv.new_cache()), or no cache")
                 self._calls[index] = (args[1:], kwargs)
 
         return hook
+
+    def _slot(self, index: int, repeat: int) -> int:
+        """Cache slot of the ``repeat``-th extra application (1-based) of block ``index``."""
+        width = self.end - self.start + 1
+        return self.sites.n_layers + (repeat - 1) * width + (index - self.start)
 
     def _loop(self, module, args, output):
         if self._running or self.repeats == 1:
@@ -57,12 +77,31 @@ class LayerLoop:
         hidden = _unpack(output)
         self._running = True
         try:
-            for _ in range(self.repeats - 1):
+            for repeat in range(1, self.repeats):
                 x = hidden
                 for i in range(self.start, self.end + 1):
                     rest, kwargs = self._calls[i]
-                    x = _unpack(self.sites.layers[i](x, *rest, **kwargs))
+                    with _lent_slot(self.sites.layers[i], self._slot(i, repeat)):
+                        x = _unpack(self.sites.layers[i](x, *rest, **kwargs))
                 hidden = x if self.alpha == 1 else (1 - self.alpha) * hidden + self.alpha * x
         finally:
             self._running = False
         return _repack(output, hidden)
+
+
+def _slot_holders(layer) -> list:
+    """The modules of ``layer`` that name its cache slot (attention modules' ``layer_idx``)."""
+    return [m for m in layer.modules() if isinstance(getattr(m, "layer_idx", None), int)]
+
+
+@contextmanager
+def _lent_slot(layer, slot: int):
+    holders = _slot_holders(layer)
+    saved = [m.layer_idx for m in holders]
+    try:
+        for m in holders:
+            m.layer_idx = slot
+        yield
+    finally:
+        for m, value in zip(holders, saved):
+            m.layer_idx = value

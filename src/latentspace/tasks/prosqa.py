@@ -23,6 +23,7 @@ import math
 import random
 import re
 from collections import deque
+from dataclasses import dataclass, field
 
 from latentspace.tasks.base import Item
 from latentspace.tasks.prontoqa import CONCEPTS, NAMES
@@ -51,6 +52,22 @@ PERSON_RATE = 0.1  # chance that a node after the first two is a person (a sourc
 PARENTS = 1.8  # Poisson rate of a concept's parents, conditioned on >= 1
 HOPS = {3: 41, 4: 44, 5: 13, 6: 2}  # published shortest-path lengths, %
 EDGES = (16, 54)  # published range of edges per graph
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Graph sizes of a ProsQA-like set; the default is the published one (see the calibration above).
+
+    Smaller shapes keep the sentence format, the vocabulary and the growth rules and only draw
+    fewer nodes, fewer edges and shorter paths — questions a small model trained on a CPU can learn.
+    """
+
+    nodes: tuple[int, int] = (14, 28)
+    edges: tuple[int, int] = EDGES
+    hops: dict[int, int] = field(default_factory=lambda: dict(HOPS))
+
+
+PUBLISHED = Shape()
 
 
 def _grow(rng: random.Random, n: int) -> list[list[int]]:
@@ -95,13 +112,13 @@ def _shortest_path(children: list[list[int]], start: int, goal: int) -> list[int
     return path[::-1]
 
 
-def _attempt(rng: random.Random, hops_wanted: int) -> Item | None:
-    n = rng.randint(14, 28)
+def _attempt(rng: random.Random, hops_wanted: int, shape: Shape = PUBLISHED) -> Item | None:
+    n = rng.randint(*shape.nodes)
     parents = _grow(rng, n)
     children = [[c for c in range(n) if i in parents[c]] for i in range(n)]
     persons = [i for i in range(n) if not parents[i]]
     n_edges = sum(len(p) for p in parents)
-    if not 2 <= len(persons) <= 6 or n - len(persons) > len(CONCEPTS) or not EDGES[0] <= n_edges <= EDGES[1]:
+    if not 2 <= len(persons) <= 6 or n - len(persons) > len(CONCEPTS) or not shape.edges[0] <= n_edges <= shape.edges[1]:
         return None
     root = rng.choice([0, 1])
     other = 1 - root
@@ -134,14 +151,14 @@ def _attempt(rng: random.Random, hops_wanted: int) -> Item | None:
     return Item(question, f"{names[root]} is a {names[target]}.", steps, meta)
 
 
-def generate(n_items: int, seed: int = 0) -> list[Item]:
+def generate(n_items: int, seed: int = 0, shape: Shape = PUBLISHED) -> list[Item]:
     rng = random.Random(seed)
     items: list[Item] = []
     while len(items) < n_items:
-        hops = rng.choices(list(HOPS), list(HOPS.values()))[0]  # drawn first, so the mix is ProsQA's
+        hops = rng.choices(list(shape.hops), list(shape.hops.values()))[0]  # drawn first: the mix is the shape's
         item = None
         while item is None:
-            item = _attempt(rng, hops)
+            item = _attempt(rng, hops, shape)
         items.append(item)
     return items
 
