@@ -36,14 +36,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     args = parser.parse_args()
     profile = get_profile(args.profile)
-    out = args.out or ROOT / "results" / f"train-table-prosqa-{args.profile}"
-    rows = run_table("prosqa", profile, out, args.recipes.split(","), progress=False)
+    out = args.out or ROOT / "results" / f"train-table-{profile.task}-{args.profile}"
+    rows = run_table(profile.task, profile, out, args.recipes.split(","), progress=False)
     table = markdown(rows)
     hours = sum(r["train_seconds"] for r in rows) / 3600
     text = "\n".join([
         f"## Training recipes on ProsQA-like data, profile `{args.profile}` (issue 5)",
         "",
-        f"{profile.n_train} training / {profile.n_test} test items, {profile.layers}-layer {profile.hidden}-d "
+        f"Task `{profile.task}`, {profile.n_train} training / {profile.n_test} test items, {profile.layers}-layer {profile.hidden}-d "
         f"{profile.family} from scratch, word-level vocabulary; {profile.note}. Trained {hours:.2f} h in total on CPU "
         f"({platform.machine()}, {os.cpu_count()} cores), torch {torch.__version__}, "
         f"{datetime.date.today().isoformat()}. Command: "

@@ -55,7 +55,8 @@ def read_config(path: Path | None) -> dict:
 @app.command("run")
 def run(
     recipe: Annotated[str, typer.Argument(help="cot, nocot, coconut, pause, icot or codi.")],
-    task: Annotated[str, typer.Option(help="prosqa, prontoqa, multiplication, arithmetic or FILE.jsonl.")] = "prosqa",
+    task: Annotated[str | None, typer.Option(
+        help="prosqa, prosqa-small, prontoqa, multiplication, arithmetic or FILE.jsonl (default: the profile's).")] = None,
     profile: Annotated[str, typer.Option(help="smoke (seconds), quick (CPU table) or full (paper sizes, GPU).")] = "smoke",
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/RECIPE-TASK-PROFILE).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of data, initialisation and order.")] = 0,
@@ -80,6 +81,7 @@ def run(
     from latentspace.train.trainer import TrainRun, train
 
     chosen = get_profile(profile)
+    task = task or chosen.task
     recipe_options, settings = split_options(recipe, {**read_config(config), **parse_sets(set_)})
     reasoner = get_recipe(recipe, **{**chosen.recipe_options.get(recipe, {}), **recipe_options})
     folder = out or Path("runs") / f"{recipe}-{Path(task).stem}-{profile}"
@@ -96,7 +98,7 @@ def run(
 
 @app.command("table")
 def table(
-    task: Annotated[str, typer.Option(help="Task of every run.")] = "prosqa",
+    task: Annotated[str | None, typer.Option(help="Task of every run (default: the profile's).")] = None,
     profile: Annotated[str, typer.Option(help="smoke, quick or full.")] = "quick",
     out: Annotated[Path | None, typer.Option(help="Folder of the runs (default runs/table-TASK-PROFILE).")] = None,
     recipes: Annotated[str, typer.Option(help="Comma list, in table order.")] = "nocot,cot,pause,icot,coconut,codi",
@@ -107,12 +109,14 @@ def table(
 ) -> None:
     """Train every recipe (finished ones are reused) and print Coconut's Table 1 for them.
 
-    Example: latentspace train table --profile quick   (then: cat runs/table-prosqa-quick/table.md)
+    Example: latentspace train table --profile quick   (then: cat runs/table-prosqa-small-quick/table.md)
     """
     from latentspace.train.profiles import get_profile
     from latentspace.train.recipes import RECIPES
     from latentspace.train.table import markdown, run_table
 
+    chosen = get_profile(profile)
+    task = task or chosen.task
     names = [r.strip() for r in recipes.split(",") if r.strip()]
     for name in names:
         if name not in RECIPES:
@@ -122,7 +126,7 @@ def table(
     if unknown:
         raise LatentspaceError(f"--set {unknown[0]}: not a run setting ({', '.join(sorted(RUN_SETTINGS))})")
     folder = out or Path("runs") / f"table-{Path(task).stem}-{profile}"
-    rows = run_table(task, get_profile(profile), folder, names, seed, progress=not json_out, settings=settings)
+    rows = run_table(task, chosen, folder, names, seed, progress=not json_out, settings=settings)
     text = markdown(rows)
     (folder / "table.md").write_text(text)
     if json_out:

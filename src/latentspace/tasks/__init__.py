@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from latentspace.errors import LatentspaceError
 from latentspace.tasks import arithmetic, multiplication, prontoqa, prosqa
@@ -28,6 +29,8 @@ TASKS = {t.name: t for t in (
     TaskSpec("arithmetic", arithmetic.generate, arithmetic.extract, "one- and two-step word problems"),
     TaskSpec("prontoqa", prontoqa.generate, prontoqa.extract, "ProntoQA-like 5-hop true/false"),
     TaskSpec("prosqa", prosqa.generate, prosqa.extract, "ProsQA-like graph reachability (its vocabulary)"),
+    TaskSpec("prosqa-small", partial(prosqa.generate, shape=prosqa.SMALL), prosqa.extract,
+             "ProsQA-like with smaller graphs (8-12 nodes, 2-4 hops; the quick training profile's data)"),
     TaskSpec("multiplication", multiplication.generate, multiplication.extract, "k×k multiplication, iCoT format"),
 )}
 

@@ -68,6 +68,9 @@ class Shape:
 
 
 PUBLISHED = Shape()
+# the quick training profile's graphs: about half the nodes and a third of the edges, 2-4 hops;
+# questions of ~65 words instead of ~180 (chosen by benchmarks/calibrate_quick.py, docs/results.md)
+SMALL = Shape(nodes=(8, 12), edges=(7, 18), hops={2: 30, 3: 50, 4: 20})
 
 
 def _grow(rng: random.Random, n: int) -> list[list[int]]:

@@ -28,6 +28,7 @@ class Profile:
     dropout: float = 0.0  # GPT-2's default is 0.1; 0 keeps small runs deterministic across process counts
     recipe_options: dict[str, dict] = field(default_factory=dict)  # per recipe: its option overrides
     note: str = ""
+    task: str = "prosqa"  # the task a run of this profile trains on when none is named
 
 
 def recipe_options(epochs: int, per_stage: int, max_stage: int, remove_per_epoch: int, codi_epochs: int,
@@ -45,18 +46,20 @@ PROFILES = {
         recipe_options=recipe_options(4, 1, 2, remove_per_epoch=8, codi_epochs=4, thoughts=3),
         note="seconds; for tests — proves the machinery, not the method"),
     "quick": Profile(
-        "quick", n_train=1500, n_valid=100, n_test=200, layers=2, hidden=128, heads=4, batch_size=32, lr=1e-3,
-        recipe_options=recipe_options(10, 1, 6, remove_per_epoch=3, codi_epochs=5, thoughts=6),
-        note="the comparison table on a 2-core CPU. Sized from measurements (2-layer 128-d GPT-2, ProsQA-like "
-             "sequences of ~250 word tokens): ~8k tokens/s, ~1 s per batch of 32 for CoT and for Coconut at any "
-             "stage, so ~30-47 s per epoch of 1500 items and ~8 min per recipe (CODI runs two passes: half the "
-             "epochs). NOT CALIBRATED: measured, this size learns the format in 10 epochs (### in 96% of CoT "
-             "answers) but not the task (0% for CoT and Coconut) — next: smaller graphs, a deeper model, more epochs"),
+        "quick", n_train=3000, n_valid=100, n_test=200, layers=2, hidden=128, heads=4, batch_size=32, lr=1e-3,
+        recipe_options=recipe_options(15, 2, 4, remove_per_epoch=2, codi_epochs=8, thoughts=4), task="prosqa-small",
+        note="the comparison table on a 2-core CPU in about an hour: ProsQA-like questions with smaller graphs "
+             "(prosqa-small: 8-12 nodes, 2-4 hops, ~100 word tokens) for a 2-layer 128-d GPT-2, 3000 items, 15 "
+             "epochs (~8-10 min per recipe at ~8k tokens/s). Chosen by a 26-run sweep (benchmarks/"
+             "calibrate_quick.py, docs/results.md): no CPU-sized setting learned the task well — at this one a GPU "
+             "run gave No-CoT 49%, CoT 12%, Coconut 49.5% (chance is 50%); the published graph sizes gave <= 3.5%"),
     "full": Profile(
         "full", n_train=17886, n_valid=300, n_test=500, layers=12, hidden=768, heads=12, batch_size=128, lr=1e-4,
         dropout=0.1,
         recipe_options=recipe_options(50, 5, 6, remove_per_epoch=8, codi_epochs=50, thoughts=6),
-        note="the paper's ProsQA sizes (GPT-2 small from scratch, AdamW 1e-4, wd 0.01, batch 128); a GPU"),
+        note="the paper's ProsQA sizes (GPT-2 small from scratch, AdamW 1e-4, wd 0.01, batch 128); a GPU. Measured "
+             "on one H200 (fp32): 0.73-0.86 s per step of 128 at every Coconut stage, so ~2 min per epoch of 140 "
+             "steps and ~1.6 h per 50-epoch recipe, evaluations aside"),
 }
 
 
