@@ -22,10 +22,33 @@ import torch  # noqa: E402
 from results_md import replace_section  # noqa: E402  (benchmarks/ is on sys.path)
 
 from latentspace.train.profiles import get_profile  # noqa: E402
-from latentspace.train.table import ORDER, markdown, run_table  # noqa: E402
+from latentspace.train.table import ORDER, goals, markdown, run_table  # noqa: E402
 
 START, END = "<!-- bench_train_table:start -->", "<!-- bench_train_table:end -->"
 ROOT = Path(__file__).resolve().parent
+
+
+def look_inside(run: Path, png: Path, n: int = 100) -> str:
+    """The Coconut model's thoughts read through the lens: mass on frontier / passed / ahead / unreachable nodes."""
+    import json
+
+    from latentspace.model.latent_model import LatentModel
+    from latentspace.tasks import load_jsonl
+    from latentspace.train.analysis import GROUPS, frontier_mass, plot_frontier
+
+    options = json.loads((run / "checkpoint" / "state.json").read_text())["options"]
+    count = options["max_stage"] * options["thoughts_per_step"]
+    lm = LatentModel.load(str(run / "checkpoint"), show_progress=False)
+    result = frontier_mass(lm, load_jsonl(run / "data" / "test.jsonl")[:n], count)
+    plot_frontier(result, png)
+    rows = [f"| {i} | " + " | ".join(f"{row[g]:.3f}" for g in GROUPS) + " |"
+            for i, row in enumerate(result.per_thought, 1)]
+    return "\n".join([
+        f"Look inside (Coconut's \"search in superposition\" analysis, `latentspace train inspect {run.relative_to(ROOT.parent)}`): "
+        f"lens probability of each continuous thought on graph nodes at the thought's depth (frontier), "
+        f"nearer the root (passed), farther (ahead) and unreachable from the root; {result.items} test items. "
+        f"Plot: `docs/{png.name}`.", "",
+        "| thought | " + " | ".join(GROUPS) + " |", "|---|" + "---:|" * len(GROUPS), *rows, ""])
 
 
 def main() -> None:
@@ -50,10 +73,14 @@ def main() -> None:
         f"`.venv/bin/python benchmarks/bench_train_table.py --profile {args.profile} --recipes {args.recipes}`",
         "",
         table,
+        goals(rows),
+        "",
         "Paper (GPT-2 124M pretrained, 17,886 items, 50 epochs): No-CoT 76.7% / 8.2, CoT 77.5% / 49.4, iCoT 98.2% / "
         "8.2, pause 75.9% / 8.2, Coconut 97.0% / 14.2 (accuracy / generated positions incl. thoughts).",
         "",
     ])
+    if "coconut" in args.recipes.split(","):
+        text += "\n" + look_inside(out / "coconut", ROOT.parent / "docs" / f"frontier_{args.profile}.png") + "\n"
     print(text)
     if not args.quick:
         replace_section(f"{START}\n{text}{END}", START, END)

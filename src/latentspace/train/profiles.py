@@ -50,7 +50,7 @@ PROFILES = {
         recipe_options=recipe_options(15, 2, 4, remove_per_epoch=2, codi_epochs=8, thoughts=4), task="prosqa-small",
         note="the comparison table on a 2-core CPU in about an hour: ProsQA-like questions with smaller graphs "
              "(prosqa-small: 8-12 nodes, 2-4 hops, ~100 word tokens) for a 2-layer 128-d GPT-2, 3000 items, 15 "
-             "epochs (~8-10 min per recipe at ~8k tokens/s). Chosen by a 26-run sweep (benchmarks/"
+             "epochs (measured: 28 min for all six recipes, ~14k tokens/s). Chosen by a 26-run sweep (benchmarks/"
              "calibrate_quick.py, docs/results.md): no CPU-sized setting learned the task well — at this one a GPU "
              "run gave No-CoT 49%, CoT 12%, Coconut 49.5% (chance is 50%); the published graph sizes gave <= 3.5%"),
     "full": Profile(

@@ -50,3 +50,25 @@ def markdown(rows: list[dict]) -> str:
                      f"{r['positions']:.1f} | {ratio('positions')} | {r['seconds_per_answer']:.3f} | "
                      f"{r['epoch_seconds']:.1f} | {ratio('epoch_seconds')} |")
     return "\n".join(lines) + "\n"
+
+
+def goals(rows: list[dict]) -> str:
+    """Issue 5's goals for Coconut against CoT, each checked on ``rows`` (empty without both recipes)."""
+    by = {r["recipe"]: r for r in rows}
+    if not {"cot", "coconut"} <= set(by):
+        return ""
+    cot, coconut = by["cot"], by["coconut"]
+    passes = coconut["options"]["max_stage"] * coconut["options"]["thoughts_per_step"] + 1
+    checks = [
+        ("accuracy ≥ CoT", coconut["test_accuracy"] >= cot["test_accuracy"],
+         f"{100 * coconut['test_accuracy']:.1f}% vs {100 * cot['test_accuracy']:.1f}%"),
+        ("positions ≤ ⅓ of CoT's", coconut["positions"] <= cot["positions"] / 3,
+         f"{coconut['positions'] / cot['positions']:.2f}×"),
+        ("wall time per answer ≤ ½ of CoT's", coconut["seconds_per_answer"] <= cot["seconds_per_answer"] / 2,
+         f"{coconut['seconds_per_answer'] / cot['seconds_per_answer']:.2f}×"),
+        (f"training cost per epoch ≤ {passes}× CoT's (max thoughts + 1)",
+         coconut["epoch_seconds"] <= passes * cot["epoch_seconds"],
+         f"{coconut['epoch_seconds'] / cot['epoch_seconds']:.2f}×"),
+    ]
+    return "Goals, Coconut vs CoT: " + "; ".join(f"{name}: {'met' if ok else 'missed'} ({value})"
+                                                 for name, ok, value in checks) + "."
