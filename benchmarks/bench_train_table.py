@@ -28,6 +28,21 @@ START, END = "<!-- bench_train_table:start -->", "<!-- bench_train_table:end -->
 ROOT = Path(__file__).resolve().parent
 
 
+def above_chance(rows: list[dict], chance: float = 0.5) -> str:
+    """Which recipes beat picking one of ProsQA's two options at random (95% interval above 50%)."""
+    from latentspace.bench import wilson
+
+    above = [r["recipe"] for r in rows if wilson(r["test_correct"], r["test_n"])[0] > chance]
+    return (f"Above chance ({100 * chance:.0f}%: two options; 95% interval above it): "
+            f"{', '.join(above) if above else 'none'}.")
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (the command as a reader types it)."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT.parent)) if path.is_relative_to(ROOT.parent) else str(path)
+
+
 def look_inside(run: Path, png: Path, n: int = 100) -> str:
     """The Coconut model's thoughts read through the lens: mass on frontier / passed / ahead / unreachable nodes."""
     import json
@@ -44,10 +59,10 @@ def look_inside(run: Path, png: Path, n: int = 100) -> str:
     rows = [f"| {i} | " + " | ".join(f"{row[g]:.3f}" for g in GROUPS) + " |"
             for i, row in enumerate(result.per_thought, 1)]
     return "\n".join([
-        f"Look inside (Coconut's \"search in superposition\" analysis, `latentspace train inspect {run.relative_to(ROOT.parent)}`): "
+        f"Look inside (Coconut's \"search in superposition\" analysis, `latentspace train inspect {shown(run)}`): "
         f"lens probability of each continuous thought on graph nodes at the thought's depth (frontier), "
         f"nearer the root (passed), farther (ahead) and unreachable from the root; {result.items} test items. "
-        f"Plot: `docs/{png.name}`.", "",
+        f"Plot: `{shown(png)}`.", "",
         "| thought | " + " | ".join(GROUPS) + " |", "|---|" + "---:|" * len(GROUPS), *rows, ""])
 
 
@@ -74,13 +89,15 @@ def main() -> None:
         "",
         table,
         goals(rows),
+        above_chance(rows),
         "",
         "Paper (GPT-2 124M pretrained, 17,886 items, 50 epochs): No-CoT 76.7% / 8.2, CoT 77.5% / 49.4, iCoT 98.2% / "
         "8.2, pause 75.9% / 8.2, Coconut 97.0% / 14.2 (accuracy / generated positions incl. thoughts).",
         "",
     ])
     if "coconut" in args.recipes.split(","):
-        text += "\n" + look_inside(out / "coconut", ROOT.parent / "docs" / f"frontier_{args.profile}.png") + "\n"
+        png = out / "frontier.png" if args.quick else ROOT.parent / "docs" / f"frontier_{args.profile}.png"
+        text += "\n" + look_inside(out / "coconut", png) + "\n"
     print(text)
     if not args.quick:
         replace_section(f"{START}\n{text}{END}", START, END)

@@ -149,6 +149,24 @@ def test_cached_loop_equals_recomputing_the_sequence(lm, repeats, alpha):
                for m in lm.model.modules() if hasattr(m, "layer_idx"))  # every slot lent back
 
 
+def test_layer_loop_refuses_a_cache_filled_otherwise(lm):
+    from transformers import DynamicCache
+
+    ids, mask = lm.tokenize("hello there", chat=False)
+    with pytest.raises(LatentspaceError, match="grows extra layers"):  # GPT-2 passes its cache by position
+        with LayerLoop(lm.sites, 0, 1, repeats=2):
+            lm.forward(ids, mask, cache=DynamicCache(config=lm.model.config))
+    plain = lm.encode(ids)
+    with pytest.raises(LatentspaceError, match="not filled under the same layer loop"):
+        with LayerLoop(lm.sites, 0, 1, repeats=2):
+            lm.decode(plain, max_new_tokens=2)
+    with LayerLoop(lm.sites, 0, 0, repeats=2):
+        looped = lm.encode(ids)
+    with pytest.raises(LatentspaceError, match="not filled under the same layer loop"):
+        with LayerLoop(lm.sites, 1, 1, repeats=2):  # same width, same slots: only the record tells
+            lm.decode(looped, max_new_tokens=2)
+
+
 def test_layer_loop_refuses_caches_it_cannot_extend_and_bad_ranges(llama, monkeypatch):
     from transformers import DynamicCache
 

@@ -22,3 +22,19 @@ def test_goals_are_checked_on_the_numbers():
 def test_table_ratios_are_against_cot():
     text = markdown([_row("cot", 0.5, 30.0, 0.01, 10.0), _row("coconut", 0.6, 9.0, 0.004, 12.0)])
     assert "| coconut | 60.0% [" in text and "| 9.0 | 0.30 |" in text and "| 12.0 | 1.20 |" in text
+
+
+def test_a_finished_run_is_reused_only_for_the_same_task(tmp_path):
+    import pytest
+
+    from latentspace.errors import LatentspaceError
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.table import run_table
+
+    smoke = get_profile("smoke")
+    first = run_table("prosqa", smoke, tmp_path, ["nocot"], progress=False)
+    made = (tmp_path / "nocot" / "summary.json").stat().st_mtime_ns
+    assert run_table("prosqa", smoke, tmp_path, ["nocot"], progress=False) == first
+    assert (tmp_path / "nocot" / "summary.json").stat().st_mtime_ns == made  # reused, not retrained
+    with pytest.raises(LatentspaceError, match="other settings"):
+        run_table("prosqa-small", smoke, tmp_path, ["nocot"], progress=False)

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Sequence
 
 import torch
-from transformers import DynamicCache
+from transformers import Cache, DynamicCache
 
 from latentspace.errors import LatentspaceError
 
@@ -40,6 +40,18 @@ def holds_slot(cache, slot: int) -> bool:
     has exactly the model's layers.
     """
     return getattr(cache, "layer_class_to_replicate", None) is not None or slot < len(getattr(cache, "layers", []))
+
+
+def find_cache(args: Sequence, kwargs: dict):
+    """The cache a layer was called with: by keyword (Llama & co.) or by position (GPT-2); None without one."""
+    found = kwargs.get("cache", kwargs.get("past_key_values"))
+    return found if found is not None else next((a for a in args if isinstance(a, Cache)), None)
+
+
+def slot_length(cache, slot: int) -> int:
+    """Positions held at layer index ``slot`` (0 for a slot the cache has not grown yet)."""
+    layers = getattr(cache, "layers", [])
+    return layers[slot].get_seq_length() if slot < len(layers) else 0
 
 
 def to_tensors(cache: DynamicCache) -> KV:

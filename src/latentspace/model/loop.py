@@ -54,17 +54,30 @@ class LayerLoop:
     def _capture(self, index: int):
         def hook(module, args, kwargs):
             if not self._running:
-                cache = kwargs.get("cache", kwargs.get("past_key_values"))
+                cache = kv.find_cache(args, kwargs)
                 if cache is not None and self.repeats > 1:
-                    if not _slot_holders(module):
-                        raise LatentspaceError(f"layer {index} of this model holds no layer_idx to give its extra "
-                                               "applications cache slots: loop it without a KV cache")
-                    if not kv.holds_slot(cache, self._slot(self.end, self.repeats - 1)):
-                        raise LatentspaceError("a layer loop needs a cache that grows extra layers "
-                                               "(latentspace.model.kv.new_cache()), or no cache")
+                    self._check_cache(module, index, cache)
                 self._calls[index] = (args[1:], kwargs)
 
         return hook
+
+    def _check_cache(self, layer, index: int, cache) -> None:
+        if not _slot_holders(layer):
+            raise LatentspaceError(f"layer {index} of this model holds no layer_idx to give its extra "
+                                   "applications cache slots: loop it without a KV cache")
+        if not kv.holds_slot(cache, self._slot(self.end, self.repeats - 1)):
+            raise LatentspaceError("a layer loop needs a cache that grows extra layers "
+                                   "(latentspace.model.kv.new_cache()), or no cache")
+        # every extra slot must hold the positions its layer holds: a cache filled without this loop
+        # (or with another block or repeat count) would leave them short and attend to nothing
+        held = kv.slot_length(cache, index)
+        signature = (self.start, self.end, self.repeats, self.alpha)
+        made_by = getattr(cache, "_latentspace_loop", None) if held else signature
+        if made_by not in (None, signature) or any(
+                kv.slot_length(cache, self._slot(index, r)) != held for r in range(1, self.repeats)):
+            raise LatentspaceError("this KV cache was not filled under the same layer loop: encode the prompt "
+                                   "inside the loop, with the same block, repeats and alpha")
+        cache._latentspace_loop = signature  # what filled it, checked when it is extended
 
     def _slot(self, index: int, repeat: int) -> int:
         """Cache slot of the ``repeat``-th extra application (1-based) of block ``index``."""

@@ -28,7 +28,7 @@ def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER
         done = folder / "summary.json"
         if done.exists():  # reuse a finished recipe only if it was made exactly like this one
             made = json.loads(done.read_text())
-            wanted = {"options": recipe.options(), "settings": run_settings(run),
+            wanted = {"task": task, "seed": seed, "options": recipe.options(), "settings": run_settings(run),
                       "sizes": {k: run.setting(k) for k in ("n_train", "n_valid", "n_test", "layers", "hidden", "heads")}}
             if any(made.get(k) != v for k, v in wanted.items()):
                 raise LatentspaceError(f"{folder} was trained with other settings than profile {profile.name} now "

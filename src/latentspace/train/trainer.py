@@ -1,6 +1,6 @@
 """The trainer: one loop for every recipe, on `accelerate` (one CPU process to many GPUs unchanged).
 
-    run = TrainRun(get_recipe("coconut"), task="prosqa", profile=get_profile("quick"), out=Path("runs/c"))
+    run = TrainRun(get_recipe("coconut"), task="prosqa-small", profile=get_profile("quick"), out=Path("runs/c"))
     summary = train(run)
 
 Data are generated once per run folder (``data/*.jsonl``) and reused; the tokenizer is built from
