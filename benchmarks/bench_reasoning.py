@@ -54,7 +54,10 @@ def main() -> None:
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     from latentspace.bench import read_rows, summarise
 
-    summary = summarise(read_rows(sorted(args.out.glob("rows*.jsonl"))))
+    seeds = {int(x) for x in args.seeds.split(",")}
+    rows = read_rows(sorted(args.out.glob("rows*.jsonl")))
+    # the table shows the seeds asked for: rows of other seeds (a run still going) stay in the folder
+    summary = summarise([r for r in rows if r["seed"] in seeds])
     table = markdown(summary, args)
     print(table)
     if not args.quick:
@@ -92,13 +95,14 @@ def markdown(summary: list[dict], args) -> str:
         "with the `direct` prompt, so `Δ direct` is what their thinking adds. Positions = prompt + latent "
         "slots + tokens fed; seconds = batch time / batch size.",
         "",
-        "| task | strategy | n | accuracy [95% CI] | Δ direct | tokens | latents | positions | s/item |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+        "| task | strategy | seeds | n | accuracy [95% CI] | Δ direct | tokens | latents | positions | s/item |",
+        "|---|---|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for s in summary:
         base = direct.get(s["task"])
         delta = f"{100 * (s['accuracy'] - base['accuracy']):+.1f}" if base else "·"
-        lines.append(f"| {s['task']} | {s['strategy']} | {s['n']} | {100 * s['accuracy']:.1f}% "
+        lines.append(f"| {s['task']} | {s['strategy']} | {','.join(map(str, s['seeds']))} | {s['n']} | "
+                     f"{100 * s['accuracy']:.1f}% "
                      f"[{100 * s['ci_low']:.1f}, {100 * s['ci_high']:.1f}] | {delta} | {s['explicit_tokens']:.1f} | "
                      f"{s['latent_steps']:.1f} | {s['positions']:.0f} | {s['seconds']:.2f} |")
     return "\n".join(lines) + "\n"
