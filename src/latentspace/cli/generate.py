@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,18 +20,24 @@ def generate(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Do not apply the chat template.")] = False,
+    steer: Annotated[Path | None, typer.Option(help="Steer with this vector (.safetensors or .gguf).")] = None,
+    strength: Annotated[float, typer.Option(help="Steering strength (with --steer).")] = 1.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Generate text, streaming it as it comes.
 
-    Example: latentspace generate "What is the capital of France?" -n 20
+    Examples: latentspace generate "What is the capital of France?" -n 20 ;
+    latentspace generate "Tell me about your day." --steer happy.safetensors --strength 0.3
     """
+    from latentspace.cli.steer import steering
+
     lm = load_model(model, quiet=json_out)
-    state = lm.encode(prompt, chat=not raw)
     started = time.perf_counter()
     stream = None if json_out else (lambda row, piece: console.print(piece, end="", highlight=False))
-    result = lm.decode(state, max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                       seed=seed, stop=stop or (), on_text=stream)
+    with steering(lm, steer, strength):
+        state = lm.encode(prompt, chat=not raw)
+        result = lm.decode(state, max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                           seed=seed, stop=stop or (), on_text=stream)
     seconds = time.perf_counter() - started
     data = {"model": lm.name, "prompt": prompt, "text": result.texts[0], "tokens": result.n_tokens,
             "stop_reason": result.stop_reasons[0], "seconds": round(seconds, 3)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +19,8 @@ def think(
     seed: Annotated[int, typer.Option(help="Seed (sampling strategies).")] = 0,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Any strategy option, key=value (repeatable).")] = None,
     show: Annotated[bool, typer.Option("--show", help="Print every step with its lens reading.")] = False,
+    steer: Annotated[Path | None, typer.Option(help="Steer with this vector (.safetensors or .gguf).")] = None,
+    strength: Annotated[float, typer.Option(help="Steering strength (with --steer).")] = 1.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Think with a strategy, then answer; every latent step is read through the lens.
@@ -33,8 +36,11 @@ def think(
     if max_tokens is not None:
         options["max_new_tokens"] = max_tokens
     reasoner = get_reasoner(mode, **options)
+    from latentspace.cli.steer import steering
+
     lm = load_model(model, quiet=json_out)
-    trace = reasoner.run(lm, question, seed=seed)
+    with steering(lm, steer, strength):
+        trace = reasoner.run(lm, question, seed=seed)
     if json_out:
         emit_json(trace.to_dict())
         return

@@ -8,6 +8,11 @@ Positions are *sequence slots*: slot ``p`` is the p-th position of the whole seq
 the KV cache and any left padding, so an intervention on slots ``>= 12`` keeps applying to every
 new token during cached generation. The slot offset of each forward call is read from the cache
 handed to the model (a pre-hook on the top module), which also works inside ``generate``.
+
+An intervention may also name its slots by role: ``"prompt"`` is every slot of a forward pass over
+an empty cache (a prefill), ``"generated"`` every slot appended after it to a cache (decoded
+tokens, latent thoughts). When the session starts on a cache that is already filled, the slots
+already in it count as the prompt.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from latentspace.model.sites import LAYER_SITES, SiteMap, check_site
 
 Op = Literal["add", "replace", "project_out", "fn"]
 Positions = None | Literal["last"] | Sequence[int]
+ROLES = ("prompt", "generated")  # slots named by role, resolved while the model runs
 
 
 class StopForward(Exception):
@@ -37,8 +43,8 @@ class Intervention:
     op: ``add`` (h + scale·value), ``replace`` (value), ``project_out`` (remove the component of h
     along the direction ``value``), ``fn`` (``value(h) -> h``, any function).
     value: a vector of the hidden size, or one per batch row ``[B, d]``; a callable for ``fn``.
-    positions: ``None`` for every slot, or absolute sequence slots: a list, a ``range``, or a
-    ``slice`` (``slice(12, None)`` = slot 12 onwards, e.g. only generated tokens).
+    positions: ``None`` for every slot, absolute sequence slots (a list, a ``range``, or a
+    ``slice``: ``slice(12, None)`` = slot 12 onwards), or a role: ``"prompt"`` / ``"generated"``.
     """
 
     site: str
@@ -60,14 +66,15 @@ def check_vector(vector: torch.Tensor, hidden_size: int, what: str = "vector") -
     return vector
 
 
-def check_positions(positions) -> None:
+def check_positions(positions, roles: bool = False) -> None:
     """Slots are absolute and non-negative (``-1`` would silently match nothing)."""
-    if positions is None or positions == "last":
+    if positions is None or positions == "last" or (roles and isinstance(positions, str) and positions in ROLES):
         return
     if isinstance(positions, slice):
         bounds = [b for b in (positions.start, positions.stop) if b is not None]
     elif isinstance(positions, (str, bytes)):
-        raise LatentspaceError(f"positions must be None, 'last', slots or a slice, not {positions!r}")
+        named = "'last', 'prompt', 'generated'" if roles else "'last'"
+        raise LatentspaceError(f"positions must be None, {named}, slots or a slice, not {positions!r}")
     else:
         bounds = list(positions)
     if any(int(b) < 0 for b in bounds):
@@ -129,11 +136,14 @@ class HookSession:
         self.recording = Recording()
         self.offset = 0
         self.input_length: int | None = None
+        self.prompt_end: int | None = None  # first slot that counts as "generated"
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
     def _checked(self, iv: Intervention) -> Intervention:
         check_site(iv.site, iv.layer, self.sites.n_layers)
-        check_positions(iv.positions)
+        if iv.positions == "last":
+            raise LatentspaceError("interventions take slots, a slice, 'prompt' or 'generated'; not 'last'")
+        check_positions(iv.positions, roles=True)
         if iv.op == "fn":
             if not callable(iv.value):
                 raise LatentspaceError("an 'fn' intervention needs a callable value")
@@ -218,6 +228,10 @@ class HookSession:
         inputs = kwargs.get("inputs_embeds") if inputs is None else inputs
         inputs = args[0] if inputs is None and args else inputs
         self.input_length = inputs.shape[1] if torch.is_tensor(inputs) else None
+        if self.offset == 0:  # a prefill: a new sequence starts, all of it prompt
+            self.prompt_end = self.input_length
+        elif self.prompt_end is None:  # the prompt was read before this session began
+            self.prompt_end = self.offset
 
     def _first_slot(self, hidden: torch.Tensor) -> int:
         """Slot of ``hidden[:, 0]``: sites after `logits_to_keep` see only the last positions."""
@@ -251,7 +265,11 @@ class HookSession:
                 new = hidden - (hidden * unit).sum(-1, keepdim=True) * unit
         if iv.positions is None:
             return new
-        mask = slot_mask(self._first_slot(hidden), hidden.shape[1], iv.positions, hidden.device)
+        positions = iv.positions
+        if isinstance(positions, str):
+            end = self.prompt_end if self.prompt_end is not None else self.offset
+            positions = slice(0, end) if positions == "prompt" else slice(end, None)
+        mask = slot_mask(self._first_slot(hidden), hidden.shape[1], positions, hidden.device)
         return torch.where(mask[None, :, None], new, hidden)
 
 

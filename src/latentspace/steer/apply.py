@@ -1,0 +1,127 @@
+"""Apply vectors while the model runs: add, ablate (project out) or clamp — through hooks only.
+
+Each function returns a context manager (a `HookSession`): the model is steered inside the
+``with`` block and every hook is gone after it, also when the block raises. Nothing in the model
+is replaced or edited. Which positions are touched:
+
+- ``"all"``: every position (the prompt and everything generated after it);
+- ``"prompt"``: only the positions of a prefill (a forward pass over an empty cache);
+- ``"generated"``: only positions added after it: decoded tokens, latent thoughts;
+- explicit sequence slots (a list, ``range`` or ``slice``).
+
+Because the positions are sequence slots read from the KV cache, cached generation and a full
+re-run of the growing sequence steer exactly the same positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.model.hooks import ROLES, HookSession, Intervention
+from latentspace.steer.vector import SteeringVector
+
+Schedule = Mapping[int, float] | Callable[[int], float] | None
+
+
+def _positions(positions):
+    if positions is None or (isinstance(positions, str) and positions == "all"):
+        return None
+    if isinstance(positions, str) and positions not in ROLES:
+        raise LatentspaceError(f"positions must be 'all', 'prompt', 'generated' or slots, not {positions!r}")
+    return positions
+
+
+def _weight(schedule: Schedule, layer: int) -> float:
+    if schedule is None:
+        return 1.0
+    if callable(schedule):
+        return float(schedule(layer))
+    return float(schedule.get(layer, 0.0))
+
+
+def _strength(value, what: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise LatentspaceError(f"{what} must be a number, not {value!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise LatentspaceError(f"{what} must be finite")
+    return value
+
+
+def steer(lm, vectors: Sequence[tuple[SteeringVector, float]], positions="all", schedule: Schedule = None
+          ) -> HookSession:
+    """Add ``strength * schedule(layer) * vector[layer]`` for each vector at each of its layers.
+
+    Several vectors are summed per layer first, so each steered layer costs one hook.
+    """
+    totals: dict[int, torch.Tensor] = {}
+    for vector, strength in vectors:
+        vector.check_fits(lm)
+        strength = _strength(strength, "strength")
+        for layer, direction in vector.directions.items():
+            add = strength * _weight(schedule, layer) * direction
+            totals[layer] = totals[layer] + add if layer in totals else add
+    where = _positions(positions)
+    ivs = [Intervention("resid_post", layer, "add", v, positions=where) for layer, v in sorted(totals.items())]
+    return lm.hooks(interventions=ivs)
+
+
+def _per_layer(lm, direction, layers) -> dict[int, torch.Tensor]:
+    """Layer -> direction: one direction everywhere, or each layer's own from a multi-layer vector."""
+    if isinstance(direction, SteeringVector):
+        direction.check_fits(lm)
+        if len(direction) > 1:
+            if layers is not None:
+                raise LatentspaceError("a multi-layer vector already says its layers; leave layers unset")
+            return dict(direction.directions)
+        direction = next(iter(direction.directions.values()))
+    direction = torch.as_tensor(direction, dtype=torch.float32)
+    if direction.shape != (lm.hidden_size,):
+        raise LatentspaceError(f"direction has shape {tuple(direction.shape)}; expected ({lm.hidden_size},)")
+    if not torch.isfinite(direction).all() or float(direction.norm()) == 0:
+        raise LatentspaceError("direction must be finite and non-zero")
+    layers = range(lm.n_layers) if layers is None else layers
+    bad = [x for x in layers if not 0 <= x < lm.n_layers]
+    if bad:
+        raise LatentspaceError(f"layer {bad[0]} out of range: valid 0..{lm.n_layers - 1}")
+    return {int(x): direction for x in layers}
+
+
+def ablate(lm, direction: SteeringVector | torch.Tensor, layers: Sequence[int] | None = None,
+           positions="all") -> HookSession:
+    """Directional ablation: remove the component along ``direction`` from the residual stream.
+
+    It is projected out of the stream entering the first chosen block, out of each chosen block's
+    attention output (so the block's MLP never reads it) and out of each block's output, so the
+    stream's projection on it is zero at every chosen layer. Default: every layer.
+    """
+    per_layer = _per_layer(lm, direction, layers)
+    where = _positions(positions)
+    first = min(per_layer)
+    ivs = [Intervention("resid_pre", first, "project_out", per_layer[first], positions=where)]
+    for layer, d in sorted(per_layer.items()):
+        ivs.append(Intervention("attn_out", layer, "project_out", d, positions=where))
+        ivs.append(Intervention("resid_post", layer, "project_out", d, positions=where))
+    return lm.hooks(interventions=ivs)
+
+
+def clamp(lm, direction: SteeringVector | torch.Tensor, value: float, layers: Sequence[int] | None = None,
+          positions="all") -> HookSession:
+    """Set the stream's coordinate along the (unit) direction to ``value`` at each chosen layer."""
+    value = _strength(value, "clamp value")
+    per_layer = _per_layer(lm, direction, layers)
+    where = _positions(positions)
+    ivs = []
+    for layer, d in sorted(per_layer.items()):
+        unit = d / d.norm().clamp_min(1e-12)
+
+        def set_coordinate(h: torch.Tensor, unit=unit) -> torch.Tensor:
+            u = unit.to(h.device, h.dtype)
+            return h + (value - (h * u).sum(-1, keepdim=True)) * u
+
+        ivs.append(Intervention("resid_post", layer, "fn", set_coordinate, positions=where))
+    return lm.hooks(interventions=ivs)

@@ -1,0 +1,102 @@
+"""Export and import llama.cpp control vectors (the GGUF that ``llama-cli --control-vector`` reads).
+
+The format, as llama.cpp's loader reads it: GGUF architecture ``controlvector``, one 1-D float32
+tensor ``direction.N`` per layer, added (times the strength given on llama.cpp's command line) to
+the output of block N — the same place as our ``resid_post`` of layer N, so the index is kept as
+is. llama.cpp never steers block 0 (it rejects ``direction.0``), so a vector with layer 0 is
+refused rather than silently changed. ``controlvector.model_hint`` names the architecture; we
+also store the model fingerprint under ``latentspace.*`` keys (llama.cpp ignores them) so an
+import into another model of the same architecture and size is still caught.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from latentspace.errors import LatentspaceError
+from latentspace.model.fingerprint import check_same
+from latentspace.steer.vector import SteeringVector
+
+ARCH = "controlvector"
+
+
+def export_gguf(vector: SteeringVector, path: str | Path, model_type: str | None = None) -> Path:
+    import gguf
+
+    if 0 in vector.directions:
+        raise LatentspaceError("llama.cpp cannot steer layer 0 (it rejects direction.0); select layers >= 1")
+    hint = model_type or (vector.fingerprint or {}).get("model_type")
+    if not hint:
+        raise LatentspaceError("name the model architecture (model_type) for the GGUF's model hint")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    writer = gguf.GGUFWriter(str(tmp), ARCH)
+    writer.add_string(f"{ARCH}.model_hint", hint)
+    writer.add_uint32(f"{ARCH}.layer_count", len(vector))
+    if vector.fingerprint:
+        writer.add_string("latentspace.fingerprint", json.dumps(vector.fingerprint))
+    writer.add_string("latentspace.meta", json.dumps(vector.meta, default=str))
+    for layer, direction in vector.directions.items():
+        writer.add_tensor(f"direction.{layer}", direction.numpy().astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    tmp.replace(path)
+    return path
+
+
+def _text(field) -> str:
+    return bytes(field.parts[field.data[0]]).decode("utf-8")
+
+
+def import_gguf(path: str | Path, lm) -> SteeringVector:
+    """A llama.cpp control vector (ours or anyone's) as a `SteeringVector` for ``lm``."""
+    import gguf
+
+    path = Path(path)
+    if not path.is_file():
+        raise LatentspaceError(f"no control-vector GGUF at {path}")
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except (ValueError, OSError, IndexError) as err:
+        raise LatentspaceError(f"cannot read {path.name} as GGUF ({err})") from None
+    fields = reader.fields
+    arch = _text(fields["general.architecture"]) if "general.architecture" in fields else None
+    if arch != ARCH:
+        raise LatentspaceError(f"{path.name} is a {arch or 'unknown'} GGUF, not a control vector")
+    hint = _text(fields[f"{ARCH}.model_hint"]) if f"{ARCH}.model_hint" in fields else None
+    model_type = lm.config.model_type
+    if hint is not None and hint != model_type:
+        raise LatentspaceError(f"{path.name} was made for a {hint!r} model; the loaded model is {model_type!r}")
+    directions = {}
+    for tensor in reader.tensors:
+        name = tensor.name
+        if not name.startswith("direction."):
+            continue
+        try:
+            layer = int(name.split(".", 1)[1])
+        except ValueError:
+            raise LatentspaceError(f"{path.name}: tensor {name!r} has no layer number") from None
+        if tensor.tensor_type != gguf.GGMLQuantizationType.F32:
+            raise LatentspaceError(f"{path.name}: {name} is {tensor.tensor_type.name}, control vectors are F32")
+        directions[layer] = np.array(tensor.data, dtype=np.float32).reshape(-1)
+    if not directions:
+        raise LatentspaceError(f"{path.name} holds no direction.N tensors")
+    sizes = {v.size for v in directions.values()}
+    if sizes != {lm.hidden_size}:
+        raise LatentspaceError(f"{path.name} has directions of size {sorted(sizes)}; the model's is {lm.hidden_size}")
+    meta = {"method": "gguf", "source": path.name}
+    if "latentspace.fingerprint" in fields:
+        check_same(json.loads(_text(fields["latentspace.fingerprint"])), lm.fingerprint, "control vector")
+        if "latentspace.meta" in fields:
+            meta = json.loads(_text(fields["latentspace.meta"]))
+    import torch
+
+    vector = SteeringVector({k: torch.from_numpy(v.copy()) for k, v in directions.items()}, lm.fingerprint, meta)
+    vector.check_fits(lm)
+    return vector

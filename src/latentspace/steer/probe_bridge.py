@@ -1,0 +1,37 @@
+"""Read a steering direction out of a lens probe (`latentspace probe fit --out probe.safetensors`).
+
+A probe trained to tell a concept apart already holds a direction for it: its weight towards the
+chosen class, mapped back to the raw residual space. A probe carries no pairs, so there is no
+typical separation to scale by: the direction is unit length (strength is then a norm).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from latentspace.errors import LatentspaceError
+from latentspace.lens.probes import LinearProbe
+from latentspace.steer.methods.logistic import probe_direction
+from latentspace.steer.vector import SteeringVector
+
+
+def from_probe(lm, probe: LinearProbe | str | Path, layer: int | None = None, positive=None) -> SteeringVector:
+    """A one-layer vector from a probe; ``layer`` defaults to the layer saved with the probe."""
+    meta = {}
+    if not isinstance(probe, LinearProbe):
+        from latentspace.io import load_tensors
+
+        _, meta = load_tensors(probe, "linear_probe", lm.fingerprint, what="probe")
+        probe = LinearProbe.load(probe, lm.fingerprint)
+    layer = meta.get("layer") if layer is None else layer
+    if layer is None:
+        raise LatentspaceError("which layer was the probe fitted on? pass layer=")
+    if meta.get("site", "resid_post") != "resid_post":
+        raise LatentspaceError(f"the probe was fitted on {meta['site']}; steering adds to resid_post")
+    if probe.task == "classification":
+        positive = probe.classes[-1] if positive is None else positive
+        if positive not in probe.classes:
+            raise LatentspaceError(f"class {positive!r} is not one of the probe's classes {probe.classes}")
+    w = probe_direction(probe, positive)
+    return SteeringVector({int(layer): w / w.norm().clamp_min(1e-12)}, lm.fingerprint,
+                          {"method": "probe", "layers": [int(layer)], "positive_class": positive, "scale": "unit"})

@@ -1,0 +1,70 @@
+"""Read the residual stream of each side of each pair at the chosen layers and token positions.
+
+Positions: ``last`` — the last real token (left padding makes it the last slot of every row);
+``mean`` — the mean over every real token; ``completion`` — the mean over the completion only (the
+assistant's words of a chat side, or the side's text after a shared prompt), so the prompt that
+both sides share does not dilute the contrast.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.steer.pairs import Pair, Rendered, render
+
+POSITIONS = ("last", "mean", "completion")
+
+
+def _ids(lm, side: Rendered) -> tuple[list[int], int]:
+    """Token ids of a side and how many of them are the completion."""
+    tok = lm.tokenizer
+    prefix = tok(side.prefix, add_special_tokens=not side.chat)["input_ids"] if side.prefix else []
+    completion = tok(side.completion, add_special_tokens=not side.prefix)["input_ids"] if side.completion else []
+    return prefix + completion, len(completion)
+
+
+def _batch(lm, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad ids rows into ``(ids, mask)``."""
+    width = max(len(r) for r in rows)
+    pad = lm.tokenizer.pad_token_id
+    ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=lm.device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=lm.device)
+    return ids, mask
+
+
+def read_sides(lm, sides: list[Rendered], layers: list[int], position: str = "last",
+               batch_size: int = 16) -> dict[int, torch.Tensor]:
+    """``{layer: [N, d]}`` float32 activations of ``resid_post`` at each layer."""
+    if position not in POSITIONS:
+        raise LatentspaceError(f"unknown reading position {position!r}; valid: {', '.join(POSITIONS)}")
+    out: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+    for start in range(0, len(sides), batch_size):
+        encoded = [_ids(lm, s) for s in sides[start : start + batch_size]]
+        if position == "completion" and any(n == 0 for _, n in encoded):
+            raise LatentspaceError("position 'completion' needs every side to have a completion "
+                                   "(an assistant text, or text after a shared prompt)")
+        ids, mask = _batch(lm, [i for i, _ in encoded])
+        rec = lm.record(ids, [("resid_post", layer) for layer in layers],
+                        positions="last" if position == "last" else None, attention_mask=mask)
+        keep = mask.clone().float()
+        if position == "completion":  # only the last n real tokens of each row
+            width = ids.shape[1]
+            n = torch.tensor([c for _, c in encoded], device=ids.device)
+            keep = (torch.arange(width, device=ids.device)[None] >= width - n[:, None]).float()
+        for layer in layers:
+            h = rec["resid_post", layer].float()
+            if position == "last":
+                h = h[:, -1]
+            else:
+                h = (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
+            out[layer].append(h.cpu())
+    return {layer: torch.cat(chunks) for layer, chunks in out.items()}
+
+
+def read_pairs(lm, pairs: list[Pair], layers: list[int], position: str = "last",
+               batch_size: int = 16) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+    """(positive, negative) activations, ``{layer: [N, d]}`` each, row i from pair i."""
+    pos = [render(lm, p.positive, p.prompt) for p in pairs]
+    neg = [render(lm, p.negative, p.prompt) for p in pairs]
+    return (read_sides(lm, pos, layers, position, batch_size), read_sides(lm, neg, layers, position, batch_size))

@@ -1,0 +1,71 @@
+"""Judges of a steered text's effect: VADER for sentiment, a held-out probe for anything else.
+
+A scorer maps texts to one number each (higher = more of the concept). VADER is independent of the
+model (a lexicon and rules, offline); a probe is read by the *unsteered* model, so the judge never
+sees the steering itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from latentspace.errors import LatentspaceError
+
+Scorer = Callable[[list[str]], list[float]]
+
+
+def vader() -> Scorer:
+    """VADER compound score in [-1, 1] per text (the `vadersentiment` package)."""
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError as err:
+        raise LatentspaceError("the VADER scorer needs: pip install vadersentiment") from err
+    analyzer = SentimentIntensityAnalyzer()
+
+    def score(texts: list[str]) -> list[float]:
+        return [float(analyzer.polarity_scores(t)["compound"]) for t in texts]
+
+    score.name = "vader"
+    return score
+
+
+def probe(lm, path: str | Path, positive=None) -> Scorer:
+    """Probability of the probe's ``positive`` class, read from each text's mean activation.
+
+    The probe comes from ``latentspace probe fit --position mean --out FILE`` on labelled texts that
+    were not used to make the vector (a held-out judge).
+    """
+    from latentspace.io import load_tensors
+    from latentspace.lens.probes import LinearProbe, activations
+
+    _, meta = load_tensors(path, "linear_probe", lm.fingerprint, what="probe")
+    fitted = LinearProbe.load(path, lm.fingerprint)
+    if fitted.task != "classification":
+        raise LatentspaceError("the probe scorer needs a classification probe")
+    positive = fitted.classes[-1] if positive is None else positive
+    if positive not in fitted.classes:
+        raise LatentspaceError(f"class {positive!r} is not one of the probe's classes {fitted.classes}")
+    k, layer = fitted.classes.index(positive), int(meta.get("layer", 0))
+    site, position = meta.get("site", "resid_post"), meta.get("position", "mean")
+
+    def score(texts: list[str]) -> list[float]:
+        kept = [t if t.strip() else "." for t in texts]  # an empty completion still gets a reading
+        x = activations(lm, kept, site, [layer], position)[layer]
+        z = (x - fitted.mean) / fitted.std
+        return torch.softmax(z @ fitted.weight.T + fitted.bias, -1)[:, k].tolist()
+
+    score.name = f"probe:{Path(path).name}"
+    return score
+
+
+def get_scorer(lm, spec: str) -> Scorer:
+    """``vader`` or ``probe:FILE[:CLASS]``."""
+    if spec == "vader":
+        return vader()
+    if spec.startswith("probe:"):
+        _, path, *cls = spec.split(":", 2)
+        return probe(lm, path, cls[0] if cls else None)
+    raise LatentspaceError(f"unknown scorer {spec!r}; valid: vader, probe:FILE[:CLASS]")

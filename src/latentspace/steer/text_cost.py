@@ -1,0 +1,46 @@
+"""What steering costs the text: perplexity under the unsteered model, and repetition.
+
+Perplexity alone rewards degenerate text (a model predicts "the the the" well), so it is always
+reported next to the repetition rate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def perplexity(lm, prompt_ids: list[list[int]], completions: list[list[int]]) -> float:
+    """exp(mean NLL) of the completion tokens given their prompts, read by ``lm`` as it is.
+
+    Call it outside any steering context: the judge must be the unsteered model.
+    """
+    rows = [(p, c) for p, c in zip(prompt_ids, completions) if c]
+    if not rows:
+        return float("nan")
+    width = max(len(p) + len(c) for p, c in rows)
+    pad = lm.tokenizer.pad_token_id
+    ids = torch.tensor([[pad] * (width - len(p) - len(c)) + p + c for p, c in rows], device=lm.device)
+    mask = torch.tensor([[0] * (width - len(p) - len(c)) + [1] * (len(p) + len(c)) for p, c in rows],
+                        device=lm.device)
+    logp = torch.log_softmax(lm.forward(ids, mask).logits[:, :-1].float(), -1)
+    picked = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)  # log p(token t | tokens < t)
+    nll, n = 0.0, 0
+    for row, (_, c) in enumerate(rows):
+        nll -= float(picked[row, -len(c):].sum())
+        n += len(c)
+    return math.exp(nll / n)
+
+
+def repetition(completions: list[list[int]], n: int = 3) -> float:
+    """Share of token n-grams that repeat an earlier n-gram of the same completion (0 = none)."""
+    repeated = total = 0
+    for ids in completions:
+        seen = set()
+        for i in range(len(ids) - n + 1):
+            gram = tuple(ids[i : i + n])
+            repeated += gram in seen
+            seen.add(gram)
+            total += 1
+    return repeated / total if total else 0.0

@@ -1,0 +1,85 @@
+"""Train a steering vector: read the pairs at the chosen layers, run a method, orient and scale.
+
+    vec = train_vector(lm, load_pairs("sentiment"), method="mean_diff", layers=range(8, 22))
+    with vec.apply(lm, strength=0.5):
+        print(lm.generate("Tell me about your weekend."))
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.lens.probes import fit_probe
+from latentspace.steer.methods import get_method, orient_and_scale
+from latentspace.steer.methods.base import check_activations
+from latentspace.steer.pairs import Pair, data_hash
+from latentspace.steer.reading import read_pairs
+from latentspace.steer.vector import SteeringVector
+
+Layers = Iterable[int] | int | str | None
+
+
+def default_layers(n_layers: int) -> list[int]:
+    """The middle half of the network, where concept directions are usually clearest."""
+    return list(range(n_layers // 4, max(n_layers // 4 + 1, (3 * n_layers) // 4)))
+
+
+def resolve_layers(layers: Layers, n_layers: int) -> list[int] | str:
+    if layers is None:
+        return default_layers(n_layers)
+    if isinstance(layers, str):
+        if layers != "best":
+            raise LatentspaceError(f"layers must be ints, a range or 'best', not {layers!r}")
+        return "best"
+    layers = [layers] if isinstance(layers, int) else [int(x) for x in layers]
+    if not layers:
+        raise LatentspaceError("no layers chosen")
+    bad = [x for x in layers if not 0 <= x < n_layers]
+    if bad:
+        raise LatentspaceError(f"layer {bad[0]} out of range: valid 0..{n_layers - 1}")
+    return sorted(set(layers))
+
+
+def best_layer(pos: dict[int, torch.Tensor], neg: dict[int, torch.Tensor], seed: int = 0) -> tuple[int, list[dict]]:
+    """The layer where a held-out probe separates the sides best (ties: the clearest separation)."""
+    scores = []
+    for layer in pos:
+        x = torch.cat([pos[layer], neg[layer]])
+        _, score = fit_probe(x, [1] * len(pos[layer]) + [0] * len(neg[layer]), "classification", seed=seed)
+        diff = pos[layer] - neg[layer]
+        unit = diff.mean(0) / diff.mean(0).norm().clamp_min(1e-12)
+        proj = x @ unit
+        clarity = float((diff @ unit).mean() / proj.std().clamp_min(1e-12))
+        scores.append({"layer": layer, "probe_accuracy": score.test, "control": score.control, "clarity": clarity})
+    best = max(scores, key=lambda s: (s["probe_accuracy"], s["clarity"]))
+    return best["layer"], scores
+
+
+def train_vector(lm, pairs: list[Pair], method: str = "mean_diff", layers: Layers = None, position: str = "last",
+                 concept: str | None = None, batch_size: int = 16, **options) -> SteeringVector:
+    """A `SteeringVector` for ``lm`` from contrastive ``pairs``; see module doc."""
+    if len(pairs) < 2:
+        raise LatentspaceError(f"{len(pairs)} pair(s); a steering vector needs at least 2")
+    extract = get_method(method, **options)
+    chosen = resolve_layers(layers, lm.n_layers)
+    started = time.perf_counter()
+    read = list(range(lm.n_layers)) if chosen == "best" else chosen
+    pos, neg = read_pairs(lm, pairs, read, position, batch_size)
+    layer_scores = None
+    if chosen == "best":
+        best, layer_scores = best_layer(pos, neg)
+        chosen = [best]
+    directions = {}
+    for layer in chosen:
+        check_activations(pos[layer], neg[layer])
+        directions[layer] = orient_and_scale(extract(pos[layer], neg[layer]), pos[layer], neg[layer])
+    meta = {"method": method, "options": options, "layers": chosen, "position": position, "site": "resid_post",
+            "n_pairs": len(pairs), "data_sha256": data_hash(pairs), "concept": concept, "model": lm.name,
+            "seconds": round(time.perf_counter() - started, 3)}
+    if layer_scores is not None:
+        meta["layer_scores"] = layer_scores
+    return SteeringVector(directions, lm.fingerprint, meta)

@@ -1,0 +1,122 @@
+"""`latentspace steer ...` on the tiny model: files written, JSON clean, bad input exit 2.
+
+One test runs the CLI as a subprocess (as a user does); the rest call the same entry point in this
+process, which checks the same exit codes and output without paying the import time each call.
+"""
+
+import json
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from latentspace.cli.app import main
+from tests.cli.test_cli import run as run_subprocess
+
+
+@pytest.fixture
+def run(capsys, monkeypatch):
+    def call(*args):
+        monkeypatch.setattr(sys, "argv", ["latentspace", *args])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code or 0
+        out, err = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+    return call
+
+
+@pytest.fixture
+def pairs_file(tmp_path):
+    f = tmp_path / "pairs.jsonl"
+    rows = [{"positive": f"good thing {i}", "negative": f"bad thing {i}"} for i in range(4)]
+    f.write_text("\n".join(json.dumps(r) for r in rows))
+    return f
+
+
+def test_train_as_a_subprocess_writes_the_vector_and_clean_json(tmp_path, pairs_file):
+    vec = tmp_path / "v.safetensors"
+    out = run_subprocess("steer", "train", "--pairs", str(pairs_file), "--model", "tiny", "--layers", "best",
+                         "--out", str(vec), "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert len(info["layers"]) == 1 and len(info["layer_scores"]) == 2 and vec.is_file()
+
+
+def test_train_apply_eval_export_import_on_tiny(tmp_path, pairs_file, run):
+    vec = tmp_path / "v.safetensors"
+    out = run("steer", "train", "--pairs", str(pairs_file), "--model", "tiny", "--method", "pca_center",
+              "--layers", "1", "--out", str(vec), "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["layers"] == [1] and info["method"] == "pca_center" and info["n_pairs"] == 4 and vec.is_file()
+
+    out = run("steer", "apply", str(vec), "hello", "--model", "tiny", "-s", "30", "-n", "6", "--raw", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["steered"] != data["unsteered"]  # a strong vector changes a random model's text
+
+    png = tmp_path / "sweep.png"
+    out = run("steer", "eval", str(vec), "--model", "tiny", "--strengths", "-5,5", "-n", "4", "--png", str(png), "--json")
+    assert out.returncode == 0, out.stderr
+    points = json.loads(out.stdout)["points"]
+    assert [p["strength"] for p in points] == [None, -5.0, 5.0] and points[0]["perplexity_ratio"] == 1.0
+    assert png.stat().st_size > 0
+
+    gguf = tmp_path / "v.gguf"
+    assert run("steer", "export-gguf", str(vec), str(gguf), "--model", "tiny").returncode == 0
+    back = tmp_path / "back.safetensors"
+    assert run("steer", "import-gguf", str(gguf), str(back), "--model", "tiny").returncode == 0
+    from safetensors.torch import load_file
+
+    assert torch.equal(load_file(str(vec))["layer.1"], load_file(str(back))["layer.1"])
+
+    out = run("generate", "hello", "--model", "tiny", "-n", "4", "--steer", str(gguf), "--strength", "30", "--json")
+    assert out.returncode == 0, out.stderr
+    out = run("think", "hello", "--model", "tiny", "--mode", "pause", "--steps", "2", "-n", "3",
+              "--steer", str(vec), "--json")
+    assert out.returncode == 0, out.stderr
+
+
+def test_concepts_lists_the_builtins(run):
+    out = run("steer", "concepts", "--json")
+    assert out.returncode == 0, out.stderr
+    names = {c["name"]: c["pairs"] for c in json.loads(out.stdout)["concepts"]}
+    assert names["sentiment"] == 50
+
+
+def test_bad_steering_input_is_one_line_exit_2(tmp_path, pairs_file, run):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"positive": "a", "negative": "b"}\n{"positive": "a"\n')
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"positive": "a", "negative": "b"}\n')
+    nan = tmp_path / "nan.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"layer.1": torch.full((64,), float("nan"))}, str(nan),
+              metadata={"kind": "steering_vector", "fingerprint": "{}", "meta": "{}"})
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF but not really")
+    v = tmp_path / "v.safetensors"
+    cases = [
+        (["steer", "train", "--pairs", str(bad), "--model", "tiny", "--out", str(v)], "bad.jsonl:2: not JSON"),
+        (["steer", "train", "--pairs", str(one), "--model", "tiny", "--out", str(v)], "holds 1 pair"),
+        (["steer", "train", "--pairs", str(pairs_file), "--model", "tiny", "--layers", "7", "--out", str(v)],
+         "layer 7 out of range"),
+        (["steer", "train", "--pairs", str(pairs_file), "--model", "tiny", "--method", "svd", "--out", str(v)],
+         "unknown steering method 'svd'"),
+        (["steer", "apply", str(tmp_path / "missing.safetensors"), "hi", "--model", "tiny"], "no saved steering vector"),
+        (["steer", "apply", str(junk), "hi", "--model", "tiny"], "cannot read junk.gguf"),
+        (["steer", "eval", str(v), "--model", "tiny", "--strengths", "a,b"], "--strengths 'a,b'"),
+    ]
+    for args, message in cases:
+        out = run(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert message in out.stderr, (args, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert not v.exists()  # nothing half-written
