@@ -101,3 +101,21 @@ def test_early_stop_inside_a_live_step_marks_the_state_consumed(llama):
             llama.feed(state, torch.tensor([[65]]))
     with pytest.raises(LatentspaceError, match="fork"):
         llama.feed(state, torch.tensor([[65]]))
+
+
+def test_min_new_tokens_bars_eos_until_reached(llama):
+    from latentspace.model.decode import eos_ids
+    from latentspace.model.hooks import Intervention
+
+    eos = min(eos_ids(llama))
+    boost = torch.zeros(llama.vocab_size)
+    boost[eos] = 1e4  # make EOS the greedy choice at every step
+
+    def favour_eos(logits):
+        return logits + boost
+
+    with llama.hooks(interventions=[Intervention("unembed", None, "fn", favour_eos)]):
+        short = llama.decode(llama.encode("hello"), max_new_tokens=8)
+        held = llama.decode(llama.encode("hello"), max_new_tokens=8, min_new_tokens=5)
+    assert short.token_ids[0] == [eos] and short.stop_reasons[0] == "eos"
+    assert len(held.token_ids[0]) == 6 and eos not in held.token_ids[0][:5] and held.token_ids[0][5] == eos

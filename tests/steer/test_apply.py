@@ -65,6 +65,38 @@ def test_ablation_zeroes_the_projection_at_every_hooked_layer(lm):
         assert float((rec[s] @ unit).abs().max()) < 1e-5, s
 
 
+def test_ablation_with_a_multi_layer_vector_and_bad_layers(llama):
+    vec = random_vector(llama, [0, 1], scale=1.0)
+    with ablate(llama, vec):
+        with llama.hooks(record=[("resid_post", 0), ("resid_post", 1)]) as rec:
+            llama.forward(*llama.tokenize(PROMPT))
+    for layer in (0, 1):
+        unit = vec[layer] / vec[layer].norm()
+        assert float((rec["resid_post", layer] @ unit).abs().max()) < 1e-5
+    with pytest.raises(LatentspaceError, match="no layers chosen"):
+        ablate(llama, vec.select(0), layers=[])
+    with pytest.raises(LatentspaceError, match="already says its layers"):
+        ablate(llama, vec, layers=[0])
+    with pytest.raises(LatentspaceError, match="layer 4 out of range"):
+        ablate(llama, vec.select(0), layers=[4])
+
+
+def test_generated_positions_when_the_prompt_was_read_before_steering(llama):
+    """A state encoded outside the context: its slots count as prompt, new ones as generated."""
+    vec, n = random_vector(llama, scale=3.0), 6
+    prompt_len = llama.tokenize(PROMPT)[0].shape[1]
+    state = llama.encode(PROMPT)
+    session = vec.apply(llama, 1.0, positions="generated")
+    with session:
+        late = llama.decode(state, max_new_tokens=n).token_ids[0]
+    with vec.apply(llama, 1.0, positions=slice(prompt_len, None)):
+        explicit = llama.decode(llama.encode(PROMPT), max_new_tokens=n).token_ids[0]
+    assert late == explicit
+    with session:  # the same session reused: it starts afresh, not with the old boundary
+        again = llama.decode(llama.encode(PROMPT), max_new_tokens=n).token_ids[0]
+    assert again == explicit
+
+
 def test_clamp_sets_the_coordinate(llama):
     vec = random_vector(llama, [1], scale=1.0)
     unit = vec[1] / vec[1].norm()

@@ -49,6 +49,17 @@ def test_pca_sign_follows_the_majority_of_pairs_not_the_svd():
             assert float(out @ v) > 0
 
 
+def test_orientation_ties_follow_the_mean_and_no_direction_is_refused():
+    v = torch.tensor([1.0, 0.0])
+    neg = torch.zeros(4, 2)
+    pos = torch.tensor([[1.0, 0], [1.0, 0], [-3.0, 0], [-3.0, 0]])  # 2 ahead, 2 behind: a tie
+    assert float(orient_and_scale(v, pos, neg)[0]) < 0  # the mean (-1) decides
+    with pytest.raises(LatentspaceError, match="no direction"):
+        orient_and_scale(torch.zeros(2), pos, neg)
+    with pytest.raises(LatentspaceError, match="do not separate"):
+        orient_and_scale(torch.tensor([0.0, 1.0]), pos, neg)
+
+
 def test_scale_is_the_mean_separation_for_every_method():
     torch.manual_seed(0)
     v = torch.nn.functional.normalize(torch.randn(8), dim=0)
@@ -67,14 +78,25 @@ def test_unknown_method_and_bad_options_are_one_line_errors():
         get_method("mean_diff", l2=1.0)
 
 
-def test_best_layer_is_chosen_by_probe_accuracy_and_recorded():
+def test_best_layer_is_the_one_where_a_held_out_probe_separates_the_pairs():
+    from latentspace.steer.train import best_layer
+
+    torch.manual_seed(0)
+    v = torch.nn.functional.normalize(torch.randn(16), dim=0)
+    topics = torch.randn(40, 16)
+    pos = {3: topics + 0.02 * torch.randn(40, 16), 7: topics + 2.0 * v, 9: topics + 0.3 * v + 0.5 * torch.randn(40, 16)}
+    neg = {3: topics + 0.02 * torch.randn(40, 16), 7: topics, 9: topics}
+    chosen, scores = best_layer(pos, neg)
+    assert chosen == 7
+    by = {s["layer"]: s for s in scores}
+    assert by[7]["probe_accuracy"] > by[3]["probe_accuracy"] + 0.2, by
+
+
+def test_best_layer_through_train_vector_is_recorded():
     lm, v, pairs = planted()
     vec = train_vector(lm, pairs, method="mean_diff", layers="best")
     assert len(vec) == 1 and vec.meta["layers"] == vec.layers
-    scores = vec.meta["layer_scores"]
-    assert [s["layer"] for s in scores] == [0, 1]
-    best = max(scores, key=lambda s: (s["probe_accuracy"], s["clarity"]))
-    assert vec.layers == [best["layer"]]
+    assert [s["layer"] for s in vec.meta["layer_scores"]] == [0, 1]  # 2 layers: no inner ones to prefer
 
 
 def test_layers_out_of_range_and_too_few_pairs_are_refused():
@@ -83,3 +105,24 @@ def test_layers_out_of_range_and_too_few_pairs_are_refused():
         train_vector(lm, pairs, layers=[5])
     with pytest.raises(LatentspaceError, match="at least 2"):
         train_vector(lm, pairs[:1], layers=[0])
+
+
+def test_a_direction_read_from_a_saved_probe_points_like_the_planted_one(tmp_path):
+    from latentspace.lens.probes import fit_probe
+    from latentspace.steer import from_probe
+    from latentspace.steer.reading import read_pairs
+
+    lm, v, pairs = planted()
+    pos, neg = read_pairs(lm, pairs, [1])
+    x = torch.cat([pos[1], neg[1]])
+    probe, score = fit_probe(x, ["up"] * len(pos[1]) + ["down"] * len(neg[1]), "classification")
+    assert score.test == 1.0
+    path = probe.save(tmp_path / "p.safetensors", lm.fingerprint, {"layer": 1, "site": "resid_post"})
+    vec = from_probe(lm, path, positive="up")
+    assert vec.layers == [1] and float(vec[1].norm()) == pytest.approx(1.0, abs=1e-5)
+    # a standardised probe weighs quiet dimensions more, so it is not v itself; but it must point
+    # towards "up" and separate every pair the right way
+    assert float(vec[1] @ v) > 0 and bool(((pos[1] - neg[1]) @ vec[1] > 0).all())
+    assert bool(((pos[1] - neg[1]) @ from_probe(lm, path, positive="down")[1] < 0).all())
+    with pytest.raises(LatentspaceError, match="class 'sideways' is not one of"):
+        from_probe(lm, path, positive="sideways")

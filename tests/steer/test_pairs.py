@@ -43,6 +43,10 @@ def test_templates_cross_words_and_contexts():
         expand_spec({**spec, "negative": ["bad"]})
     with pytest.raises(LatentspaceError, match=r"only use \{word\} and \{context\}"):
         expand_spec({**spec, "template": "{mood}"})
+    with pytest.raises(LatentspaceError, match=r"only use \{word\} and \{context\}"):
+        expand_spec({**spec, "template": "a stray } brace {word}"})
+    with pytest.raises(LatentspaceError, match="text or a chat turn"):
+        expand_spec({**spec, "template": 3})
 
 
 def test_builtin_concepts_load_and_render_on_a_model_without_chat_template(llama):
@@ -57,14 +61,33 @@ def test_builtin_concepts_load_and_render_on_a_model_without_chat_template(llama
 
 
 def test_completion_position_averages_only_the_completion(llama):
-    pairs = load_pairs("sentiment")[:3]
-    pos, neg = read_activations(llama, pairs, [0], "completion")
-    last, _ = read_activations(llama, pairs, [0], "last")
-    assert pos[0].shape == (3, 64)
-    assert torch_allclose(pos[0], last[0])  # a one-token completion: its mean is its last token
-
-
-def torch_allclose(a, b):
     import torch
 
-    return torch.allclose(a, b, atol=1e-5)
+    from latentspace.steer import Pair
+
+    pairs = [Pair(" so happy today", " so sad today", prompt="Q: how are you? A:"),
+             Pair(" glad", " gloomy", prompt="Q: mood? A:")]
+    pos, _ = read_activations(llama, pairs, [1], "completion")
+    for row, pair in enumerate(pairs):
+        head = llama.tokenizer(pair.prompt)["input_ids"]
+        tail = llama.tokenizer(pair.positive, add_special_tokens=False)["input_ids"]
+        rec = llama.record(torch.tensor([head + tail]), [("resid_post", 1)])
+        expected = rec["resid_post", 1][0, len(head):].float().mean(0)  # by hand: the completion's tokens
+        assert torch.allclose(pos[1][row], expected, atol=1e-5)
+        assert not torch.allclose(pos[1][row], rec["resid_post", 1][0].float().mean(0), atol=1e-3)
+
+
+def test_probe_scorer_reads_texts_with_the_unsteered_model(llama, tmp_path):
+    from latentspace.lens.probes import activations, fit_probe
+    from latentspace.steer.scorers import get_scorer
+
+    texts = [f"good {i} good" for i in range(8)] + [f"bad {i} bad" for i in range(8)]
+    labels = ["pos"] * 8 + ["neg"] * 8
+    x = activations(llama, texts, layers=[1], position="mean")[1]
+    probe, _ = fit_probe(x, labels, "classification")
+    path = probe.save(tmp_path / "judge.safetensors", llama.fingerprint, {"layer": 1, "position": "mean"})
+    judge = get_scorer(llama, f"probe:{path}:pos")
+    good, bad = judge(["good 3 good", "bad 3 bad"])
+    assert 0 <= bad < 0.5 < good <= 1
+    with pytest.raises(LatentspaceError, match="unknown scorer 'bleu'"):
+        get_scorer(llama, "bleu")

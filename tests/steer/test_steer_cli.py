@@ -76,11 +76,36 @@ def test_train_apply_eval_export_import_on_tiny(tmp_path, pairs_file, run):
 
     assert torch.equal(load_file(str(vec))["layer.1"], load_file(str(back))["layer.1"])
 
-    out = run("generate", "hello", "--model", "tiny", "-n", "4", "--steer", str(gguf), "--strength", "30", "--json")
+    out = run("generate", "hello", "--model", "tiny", "-n", "6", "--steer", str(gguf), "--strength", "30", "--json")
     assert out.returncode == 0, out.stderr
+    plain = run("generate", "hello", "--model", "tiny", "-n", "6", "--json")
+    assert json.loads(out.stdout)["text"] != json.loads(plain.stdout)["text"]
     out = run("think", "hello", "--model", "tiny", "--mode", "pause", "--steps", "2", "-n", "3",
               "--steer", str(vec), "--json")
     assert out.returncode == 0, out.stderr
+
+
+def test_layers_all_and_a_vector_from_a_probe(tmp_path, pairs_file, run):
+    vec = tmp_path / "all.safetensors"
+    out = run("steer", "train", "--pairs", str(pairs_file), "--model", "tiny", "--layers", "all", "--out", str(vec),
+              "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["layers"] == [0, 1]
+    data = tmp_path / "labels.jsonl"
+    data.write_text("\n".join(json.dumps({"text": f"{w} thing {i}", "label": w}) for w in ("good", "bad")
+                              for i in range(6)))
+    probe = tmp_path / "probe.safetensors"
+    assert run("probe", "fit", "--data", str(data), "--model", "tiny", "--layers", "1", "--out", str(probe),
+               "--json").returncode == 0
+    from_probe = tmp_path / "from_probe.safetensors"
+    out = run("steer", "train", "--from-probe", str(probe), "--positive", "good", "--model", "tiny",
+              "--out", str(from_probe), "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["layers"] == [1] and info["method"] == "probe" and info["positive_class"] == "good"
+    out = run("steer", "train", "--pairs", str(pairs_file), "--from-probe", str(probe), "--model", "tiny",
+              "--out", str(from_probe))
+    assert out.returncode == 2 and "exactly one of --pairs" in out.stderr
 
 
 def test_concepts_lists_the_builtins(run):
@@ -98,8 +123,19 @@ def test_bad_steering_input_is_one_line_exit_2(tmp_path, pairs_file, run):
     nan = tmp_path / "nan.safetensors"
     from safetensors.torch import save_file
 
+    from tests.conftest import tiny_lm
+
+    fingerprint = json.dumps(tiny_lm("llama").fingerprint)  # the registry's "tiny" is the same model
     save_file({"layer.1": torch.full((64,), float("nan"))}, str(nan),
-              metadata={"kind": "steering_vector", "fingerprint": "{}", "meta": "{}"})
+              metadata={"kind": "steering_vector", "fingerprint": fingerprint, "meta": "{}"})
+    small = tmp_path / "small.gguf"
+    import gguf as gguf_lib
+    import numpy as np
+
+    w = gguf_lib.GGUFWriter(str(small), "controlvector")
+    w.add_string("controlvector.model_hint", "llama")
+    w.add_tensor("direction.1", np.zeros(10, dtype=np.float32))
+    w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"GGUF but not really")
     v = tmp_path / "v.safetensors"
@@ -112,7 +148,10 @@ def test_bad_steering_input_is_one_line_exit_2(tmp_path, pairs_file, run):
          "unknown steering method 'svd'"),
         (["steer", "apply", str(tmp_path / "missing.safetensors"), "hi", "--model", "tiny"], "no saved steering vector"),
         (["steer", "apply", str(junk), "hi", "--model", "tiny"], "cannot read junk.gguf"),
+        (["steer", "apply", str(nan), "hi", "--model", "tiny"], "contains NaN or inf"),
+        (["steer", "apply", str(small), "hi", "--model", "tiny"], "directions of size [10]; the model's is 64"),
         (["steer", "eval", str(v), "--model", "tiny", "--strengths", "a,b"], "--strengths 'a,b'"),
+        (["generate", "hi", "--model", "tiny", "--strength", "2"], "--strength and --steer-positions need --steer"),
     ]
     for args, message in cases:
         out = run(*args)

@@ -29,6 +29,11 @@ def test_arithmetic_returns_new_vectors_and_merges_layers(llama):
     assert torch.equal(a[0], vec(llama, (0, 1), seed=1)[0])  # operands untouched
     with pytest.raises(LatentspaceError, match="divide a steering vector by zero"):
         a / 0
+    total = sum([a, b, a])
+    assert torch.allclose(total[1], 2 * a[1] + b[1]) and total.meta["concept"] == "test + test + test"
+    assert a.select([1]).meta["layers"] == [1] and a.meta.get("layers") is None
+    with pytest.raises(LatentspaceError, match="steering layers are integers"):
+        SteeringVector({"one": torch.ones(64)})
 
 
 def test_safetensors_round_trip_and_another_model_is_refused(llama, tmp_path):

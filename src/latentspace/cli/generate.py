@@ -21,7 +21,8 @@ def generate(
     stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Do not apply the chat template.")] = False,
     steer: Annotated[Path | None, typer.Option(help="Steer with this vector (.safetensors or .gguf).")] = None,
-    strength: Annotated[float, typer.Option(help="Steering strength (with --steer).")] = 1.0,
+    strength: Annotated[float | None, typer.Option(help="Steering strength (with --steer; default 1).")] = None,
+    steer_positions: Annotated[str, typer.Option(help="Steer all, prompt or generated positions.")] = "all",
     json_out: JsonOpt = False,
 ) -> None:
     """Generate text, streaming it as it comes.
@@ -34,7 +35,7 @@ def generate(
     lm = load_model(model, quiet=json_out)
     started = time.perf_counter()
     stream = None if json_out else (lambda row, piece: console.print(piece, end="", highlight=False))
-    with steering(lm, steer, strength):
+    with steering(lm, steer, strength, steer_positions):
         state = lm.encode(prompt, chat=not raw)
         result = lm.decode(state, max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
                            seed=seed, stop=stop or (), on_text=stream)

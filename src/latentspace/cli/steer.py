@@ -27,16 +27,23 @@ def load_vector(lm, path: Path):
     return SteeringVector.load(path, lm)
 
 
-def steering(lm, path: Path | None, strength: float, positions: str = "all"):
+def steering(lm, path: Path | None, strength: float | None, positions: str = "all"):
     """The context for `generate --steer` / `think --steer` (nothing when no vector is given)."""
     if path is None:
+        if strength is not None or positions != "all":
+            raise LatentspaceError("--strength and --steer-positions need --steer VECTOR")
         return nullcontext()
-    return load_vector(lm, path).apply(lm, strength, positions=positions)
+    return load_vector(lm, path).apply(lm, 1.0 if strength is None else strength, positions=positions)
 
 
 def _layers(spec: str | None, n_layers: int):
-    if spec is not None and spec.strip() == "best":
+    """None -> the default (middle half); 'all' -> every layer; 'best'; or a list / range."""
+    if spec is None:
+        return None
+    if spec.strip() == "best":
         return "best"
+    if spec.strip().lower() == "all":
+        return list(range(n_layers))
     return parse_ints(spec, "layer", n_layers)
 
 
@@ -60,13 +67,14 @@ def concepts_cmd(json_out: JsonOpt = False) -> None:
 
 @app.command("train")
 def train_cmd(
-    pairs: Annotated[str, typer.Option(help="Built-in concept name, pairs .jsonl, or template spec .json.")],
     out: Annotated[Path, typer.Option(help="Where to save the vector (.safetensors).")],
+    pairs: Annotated[str | None, typer.Option(help="Built-in concept name, pairs .jsonl, or template spec .json.")] = None,
     model: ModelOpt = DEFAULT,
     method: Annotated[str, typer.Option(help="mean_diff, pca_diff, pca_center or logistic.")] = "mean_diff",
     layers: Annotated[str | None, typer.Option(help="'10-20', '8,12,16', 'all' or 'best' (default: middle half).")] = None,
     position: Annotated[str, typer.Option(help="Token(s) to read: last, mean or completion.")] = "last",
-    from_probe: Annotated[Path | None, typer.Option(help="Read the direction from a probe file instead.")] = None,
+    from_probe: Annotated[Path | None, typer.Option(help="Read the direction from a probe file instead of pairs.")] = None,
+    positive: Annotated[str | None, typer.Option(help="With --from-probe: the class to steer towards.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Find a concept's direction from contrastive pairs and save it.
@@ -76,12 +84,17 @@ def train_cmd(
     from latentspace.steer import from_probe as probe_vector
     from latentspace.steer import load_pairs, train_vector
 
+    if (pairs is None) == (from_probe is None):
+        raise LatentspaceError("give exactly one of --pairs (contrastive pairs) or --from-probe (a probe file)")
     if out.suffix != ".safetensors":
         raise LatentspaceError(f"--out {out.name}: save as .safetensors (export to llama.cpp with `steer export-gguf`)")
     data = None if from_probe else load_pairs(pairs)  # read (and check) the data before loading a model
     lm = load_model(model, quiet=json_out)
     if from_probe:
-        vector = probe_vector(lm, from_probe)
+        layer = _layers(layers, lm.n_layers)
+        if layer is not None and (layer == "best" or len(layer) != 1):
+            raise LatentspaceError("a probe gives one layer's direction: --layers N (default: the probe's own layer)")
+        vector = probe_vector(lm, from_probe, layer[0] if layer else None, positive)
     else:
         concept = pairs if not Path(pairs).exists() else Path(pairs).stem
         with err_console.status(f"reading {len(data)} pairs") if not json_out else nullcontext():
@@ -193,7 +206,9 @@ def eval_cmd(
 
 @app.command("export-gguf")
 def export_cmd(vector: VectorArg, out: Annotated[Path, typer.Argument(help="The .gguf to write.")],
-               model: ModelOpt = DEFAULT) -> None:
+               model: ModelOpt = DEFAULT,
+               layers: Annotated[str | None, typer.Option(help="Export only these layers (llama.cpp skips 0).")] = None,
+               ) -> None:
     """Write a llama.cpp control vector (use with llama-cli --control-vector FILE).
 
     Example: latentspace steer export-gguf happy.safetensors happy.gguf
@@ -201,7 +216,11 @@ def export_cmd(vector: VectorArg, out: Annotated[Path, typer.Argument(help="The 
     from latentspace.steer import export_gguf
 
     lm = load_model(model)
-    path = export_gguf(load_vector(lm, vector), out, lm.config.model_type)
+    vec = load_vector(lm, vector)
+    chosen = _layers(layers, lm.n_layers)
+    if chosen == "best":
+        raise LatentspaceError("--layers: give layers to export, not 'best'")
+    path = export_gguf(vec.select(chosen) if chosen else vec, out, lm.config.model_type)
     console.print(f"wrote {path} (llama.cpp: --control-vector-scaled {path.name} STRENGTH)")
 
 

@@ -20,7 +20,8 @@ def think(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Any strategy option, key=value (repeatable).")] = None,
     show: Annotated[bool, typer.Option("--show", help="Print every step with its lens reading.")] = False,
     steer: Annotated[Path | None, typer.Option(help="Steer with this vector (.safetensors or .gguf).")] = None,
-    strength: Annotated[float, typer.Option(help="Steering strength (with --steer).")] = 1.0,
+    strength: Annotated[float | None, typer.Option(help="Steering strength (with --steer; default 1).")] = None,
+    steer_positions: Annotated[str, typer.Option(help="Steer all, prompt or generated positions.")] = "all",
     json_out: JsonOpt = False,
 ) -> None:
     """Think with a strategy, then answer; every latent step is read through the lens.
@@ -39,7 +40,7 @@ def think(
     from latentspace.cli.steer import steering
 
     lm = load_model(model, quiet=json_out)
-    with steering(lm, steer, strength):
+    with steering(lm, steer, strength, steer_positions):
         trace = reasoner.run(lm, question, seed=seed)
     if json_out:
         emit_json(trace.to_dict())

@@ -52,14 +52,15 @@ def decode(
     on_text: Callable[[int, str], None] | None = None,
     seed: int | None = None,
     on_logits: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
+    min_new_tokens: int = 0,
 ) -> DecodeResult:
-    """Generate until EOS, a stop string or ``max_new_tokens``.
+    """Generate until EOS, a stop string or ``max_new_tokens``; EOS is barred before ``min_new_tokens``.
 
     ``on_text(row, piece)`` streams text; ``on_logits(logits, tokens)`` sees each step's next-token
     logits ``[B, V]`` and the tokens picked from them (for traces).
     """
-    if max_new_tokens < 0 or temperature < 0 or not 0 < top_p <= 1:
-        raise LatentspaceError("need max_new_tokens >= 0, temperature >= 0 and 0 < top_p <= 1")
+    if max_new_tokens < 0 or temperature < 0 or not 0 < top_p <= 1 or min_new_tokens < 0:
+        raise LatentspaceError("need max_new_tokens >= 0, min_new_tokens >= 0, temperature >= 0 and 0 < top_p <= 1")
     if any(not s for s in stop):
         raise LatentspaceError("stop strings must not be empty")
     state.check_usable()
@@ -73,10 +74,14 @@ def decode(
     texts = [""] * batch
     done = torch.zeros(batch, dtype=torch.bool)
     logits = state.logits
+    barred = torch.tensor(sorted(eos), dtype=torch.long, device=state.logits.device)
     for step in range(max_new_tokens):
-        tokens = pick_next(logits, temperature, top_p, generator)
+        allowed = logits
+        if step < min_new_tokens and len(barred):  # as HF's min_new_tokens: no EOS yet
+            allowed = logits.index_fill(-1, barred, float("-inf"))
+        tokens = pick_next(allowed, temperature, top_p, generator)
         if on_logits:
-            on_logits(logits, tokens)
+            on_logits(logits, tokens)  # traces read the model's own distribution
         for row in range(batch):
             if done[row]:
                 continue

@@ -68,7 +68,8 @@ def check_vector(vector: torch.Tensor, hidden_size: int, what: str = "vector") -
 
 def check_positions(positions, roles: bool = False) -> None:
     """Slots are absolute and non-negative (``-1`` would silently match nothing)."""
-    if positions is None or positions == "last" or (roles and isinstance(positions, str) and positions in ROLES):
+    named = isinstance(positions, str)
+    if positions is None or (named and (positions == "last" or (roles and positions in ROLES))):
         return
     if isinstance(positions, slice):
         bounds = [b for b in (positions.start, positions.stop) if b is not None]
@@ -76,7 +77,10 @@ def check_positions(positions, roles: bool = False) -> None:
         named = "'last', 'prompt', 'generated'" if roles else "'last'"
         raise LatentspaceError(f"positions must be None, {named}, slots or a slice, not {positions!r}")
     else:
-        bounds = list(positions)
+        try:
+            bounds = list(positions)  # a list, range, tensor or array of slots
+        except TypeError:
+            raise LatentspaceError(f"positions must be slots, a slice or a name, not {positions!r}") from None
     if any(int(b) < 0 for b in bounds):
         raise LatentspaceError("positions are absolute sequence slots (>= 0); use 'last' for the last one")
 
@@ -141,7 +145,7 @@ class HookSession:
 
     def _checked(self, iv: Intervention) -> Intervention:
         check_site(iv.site, iv.layer, self.sites.n_layers)
-        if iv.positions == "last":
+        if isinstance(iv.positions, str) and iv.positions == "last":
             raise LatentspaceError("interventions take slots, a slice, 'prompt' or 'generated'; not 'last'")
         check_positions(iv.positions, roles=True)
         if iv.op == "fn":
@@ -154,6 +158,7 @@ class HookSession:
 
     # -- registration ------------------------------------------------------------------------
     def __enter__(self) -> Recording:
+        self.offset, self.input_length, self.prompt_end = 0, None, None  # a reused session starts afresh
         try:
             self._handles.append(self.model.register_forward_pre_hook(self._track_offset, with_kwargs=True))
             by_key: dict[tuple[str, int | None], list[Intervention]] = defaultdict(list)
@@ -242,7 +247,7 @@ class HookSession:
     def _select(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.positions is None:
             return hidden
-        if self.positions == "last":
+        if isinstance(self.positions, str) and self.positions == "last":
             return hidden[:, -1:]
         keep = slot_mask(self._first_slot(hidden), hidden.shape[1], self.positions, hidden.device).nonzero().flatten()
         return hidden[:, keep]

@@ -9,8 +9,10 @@ is replaced or edited. Which positions are touched:
 - ``"generated"``: only positions added after it: decoded tokens, latent thoughts;
 - explicit sequence slots (a list, ``range`` or ``slice``).
 
-Because the positions are sequence slots read from the KV cache, cached generation and a full
-re-run of the growing sequence steer exactly the same positions.
+Positions are sequence slots read from the KV cache, so cached generation steers exactly the
+slots a full re-run of the growing sequence steers when given the same slots explicitly
+(``slice(prompt_length, None)``). The roles need the cache: without one, every pass is a prefill
+and all of it counts as prompt.
 """
 
 from __future__ import annotations
@@ -84,11 +86,12 @@ def _per_layer(lm, direction, layers) -> dict[int, torch.Tensor]:
         raise LatentspaceError(f"direction has shape {tuple(direction.shape)}; expected ({lm.hidden_size},)")
     if not torch.isfinite(direction).all() or float(direction.norm()) == 0:
         raise LatentspaceError("direction must be finite and non-zero")
-    layers = range(lm.n_layers) if layers is None else layers
-    bad = [x for x in layers if not 0 <= x < lm.n_layers]
-    if bad:
-        raise LatentspaceError(f"layer {bad[0]} out of range: valid 0..{lm.n_layers - 1}")
-    return {int(x): direction for x in layers}
+    from latentspace.steer.train import resolve_layers
+
+    chosen = list(range(lm.n_layers)) if layers is None else resolve_layers(layers, lm.n_layers)
+    if chosen == "best":
+        raise LatentspaceError("'best' chooses layers for training; give the layers to act on")
+    return {x: direction for x in chosen}
 
 
 def ablate(lm, direction: SteeringVector | torch.Tensor, layers: Sequence[int] | None = None,
@@ -96,8 +99,9 @@ def ablate(lm, direction: SteeringVector | torch.Tensor, layers: Sequence[int] |
     """Directional ablation: remove the component along ``direction`` from the residual stream.
 
     It is projected out of the stream entering the first chosen block, out of each chosen block's
-    attention output (so the block's MLP never reads it) and out of each block's output, so the
-    stream's projection on it is zero at every chosen layer. Default: every layer.
+    attention output (in sequential blocks the MLP then reads a stream without it) and out of each
+    chosen block's output, so the stream's projection on it is zero at the output of every chosen
+    layer. Default: every layer (then also between them).
     """
     per_layer = _per_layer(lm, direction, layers)
     where = _positions(positions)

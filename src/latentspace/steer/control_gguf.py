@@ -21,6 +21,8 @@ from latentspace.model.fingerprint import check_same
 from latentspace.steer.vector import SteeringVector
 
 ARCH = "controlvector"
+# llama.cpp's own tools write its architecture name as the hint, which is not always HF's model_type
+LLAMA_CPP_ARCH = {"mistral": "llama", "gemma3_text": "gemma3", "gpt2": "gpt2", "phi3": "phi3", "olmo2": "olmo2"}
 
 
 def export_gguf(vector: SteeringVector, path: str | Path, model_type: str | None = None) -> Path:
@@ -71,7 +73,7 @@ def import_gguf(path: str | Path, lm) -> SteeringVector:
         raise LatentspaceError(f"{path.name} is a {arch or 'unknown'} GGUF, not a control vector")
     hint = _text(fields[f"{ARCH}.model_hint"]) if f"{ARCH}.model_hint" in fields else None
     model_type = lm.config.model_type
-    if hint is not None and hint != model_type:
+    if hint is not None and hint not in (model_type, LLAMA_CPP_ARCH.get(model_type)):
         raise LatentspaceError(f"{path.name} was made for a {hint!r} model; the loaded model is {model_type!r}")
     directions = {}
     for tensor in reader.tensors:

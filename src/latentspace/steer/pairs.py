@@ -114,13 +114,16 @@ def expand_spec(spec: dict, name: str = "template") -> list[Pair]:
     if len(pos) != len(neg) or not all(isinstance(w, str) for w in [*pos, *neg, *contexts]):
         raise LatentspaceError(f"{name}: positive and negative must be word lists of equal length")
     template = spec["template"]
+    if not isinstance(template, (str, dict)) or (isinstance(template, dict) and
+                                                  not all(isinstance(v, str) for v in template.values())):
+        raise LatentspaceError(f"{name}: the template is text or a chat turn of texts")
 
     def fill(word: str, context: str) -> Side:
         try:
             if isinstance(template, str):
                 return template.format(word=word, context=context)
             return {k: v.format(word=word, context=context) for k, v in template.items()}
-        except (KeyError, IndexError, AttributeError) as err:
+        except (KeyError, IndexError, AttributeError, ValueError) as err:
             raise LatentspaceError(f"{name}: template may only use {{word}} and {{context}} ({err})") from None
 
     pairs = [Pair(check_side(fill(p, c), name), check_side(fill(n, c), name))

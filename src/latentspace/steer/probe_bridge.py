@@ -26,12 +26,16 @@ def from_probe(lm, probe: LinearProbe | str | Path, layer: int | None = None, po
     layer = meta.get("layer") if layer is None else layer
     if layer is None:
         raise LatentspaceError("which layer was the probe fitted on? pass layer=")
+    if not 0 <= int(layer) < lm.n_layers:
+        raise LatentspaceError(f"layer {layer} out of range: valid 0..{lm.n_layers - 1}")
     if meta.get("site", "resid_post") != "resid_post":
         raise LatentspaceError(f"the probe was fitted on {meta['site']}; steering adds to resid_post")
     if probe.task == "classification":
+        names = [str(c) for c in probe.classes]  # "1" from the command line matches the class 1
         positive = probe.classes[-1] if positive is None else positive
-        if positive not in probe.classes:
+        if str(positive) not in names:
             raise LatentspaceError(f"class {positive!r} is not one of the probe's classes {probe.classes}")
+        positive = probe.classes[names.index(str(positive))]
     w = probe_direction(probe, positive)
     return SteeringVector({int(layer): w / w.norm().clamp_min(1e-12)}, lm.fingerprint,
                           {"method": "probe", "layers": [int(layer)], "positive_class": positive, "scale": "unit"})

@@ -33,7 +33,7 @@ def vader() -> Scorer:
 
 
 def probe(lm, path: str | Path, positive=None) -> Scorer:
-    """Probability of the probe's ``positive`` class, read from each text's mean activation.
+    """Probability of the probe's ``positive`` class (default: the last in sorted order), per text.
 
     The probe comes from ``latentspace probe fit --position mean --out FILE`` on labelled texts that
     were not used to make the vector (a held-out judge).
@@ -45,10 +45,13 @@ def probe(lm, path: str | Path, positive=None) -> Scorer:
     fitted = LinearProbe.load(path, lm.fingerprint)
     if fitted.task != "classification":
         raise LatentspaceError("the probe scorer needs a classification probe")
-    positive = fitted.classes[-1] if positive is None else positive
-    if positive not in fitted.classes:
+    if "layer" not in meta:
+        raise LatentspaceError(f"{Path(path).name} does not say which layer it was fitted on")
+    names = [str(c) for c in fitted.classes]  # "1" on the command line matches the class 1
+    positive = names[-1] if positive is None else str(positive)
+    if positive not in names:
         raise LatentspaceError(f"class {positive!r} is not one of the probe's classes {fitted.classes}")
-    k, layer = fitted.classes.index(positive), int(meta.get("layer", 0))
+    k, layer = names.index(positive), int(meta["layer"])
     site, position = meta.get("site", "resid_post"), meta.get("position", "mean")
 
     def score(texts: list[str]) -> list[float]:

@@ -7,13 +7,15 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterable
+from types import SimpleNamespace
 
 import torch
 
 from latentspace.errors import LatentspaceError
-from latentspace.lens.probes import fit_probe
+from latentspace.lens.probes import fit_linear
 from latentspace.steer.methods import get_method, orient_and_scale
 from latentspace.steer.methods.base import check_activations
 from latentspace.steer.pairs import Pair, data_hash
@@ -45,11 +47,27 @@ def resolve_layers(layers: Layers, n_layers: int) -> list[int] | str:
 
 
 def best_layer(pos: dict[int, torch.Tensor], neg: dict[int, torch.Tensor], seed: int = 0) -> tuple[int, list[dict]]:
-    """The layer where a held-out probe separates the sides best (ties: the clearest separation)."""
+    """The layer where a held-out probe separates the sides best (ties: the clearest separation).
+
+    The split is by pair (both sides of a pair are on the same side of it), so a probe cannot
+    pass by recognising a pair's shared topic.
+    """
+    n = len(next(iter(pos.values())))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    test, train = order[: max(1, n // 4)], order[max(1, n // 4):]
+    if not train:
+        raise LatentspaceError(f"choosing the best layer needs at least 2 pairs, got {n}")
     scores = []
     for layer in pos:
+        x_train = torch.cat([pos[layer][train], neg[layer][train]])
+        y_train = [1] * len(train) + [0] * len(train)
+        probe = fit_linear(x_train, y_train, "classification")
+        shuffled = y_train[:]
+        random.Random(seed).shuffle(shuffled)
+        control = fit_linear(x_train, shuffled, "classification")
+        x_test, y_test = torch.cat([pos[layer][test], neg[layer][test]]), [1] * len(test) + [0] * len(test)
+        score = SimpleNamespace(test=probe.score(x_test, y_test), control=control.score(x_test, y_test))
         x = torch.cat([pos[layer], neg[layer]])
-        _, score = fit_probe(x, [1] * len(pos[layer]) + [0] * len(neg[layer]), "classification", seed=seed)
         diff = pos[layer] - neg[layer]
         unit = diff.mean(0) / diff.mean(0).norm().clamp_min(1e-12)
         proj = x @ unit
@@ -67,7 +85,8 @@ def train_vector(lm, pairs: list[Pair], method: str = "mean_diff", layers: Layer
     extract = get_method(method, **options)
     chosen = resolve_layers(layers, lm.n_layers)
     started = time.perf_counter()
-    read = list(range(lm.n_layers)) if chosen == "best" else chosen
+    # "best" looks between the first and last blocks: at the last, a vector only biases the logits
+    read = (list(range(1, lm.n_layers - 1)) or list(range(lm.n_layers))) if chosen == "best" else chosen
     pos, neg = read_pairs(lm, pairs, read, position, batch_size)
     layer_scores = None
     if chosen == "best":

@@ -14,6 +14,7 @@ strengths are comparable across methods. `normalized()` gives unit directions (r
 from __future__ import annotations
 
 import numbers
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,11 @@ class SteeringVector:
             raise LatentspaceError("a steering vector needs at least one layer")
         clean = {}
         sizes = set()
-        for layer, vec in sorted(self.directions.items()):
+        try:
+            items = sorted((operator.index(k), v) for k, v in self.directions.items())
+        except TypeError:
+            raise LatentspaceError(f"steering layers are integers, got {list(self.directions)}") from None
+        for layer, vec in items:
             vec = torch.as_tensor(vec).detach().to("cpu", torch.float32).reshape(-1)
             if not torch.isfinite(vec).all():
                 raise LatentspaceError(f"steering vector for layer {layer} contains NaN or inf")
@@ -51,6 +56,7 @@ class SteeringVector:
         if len(sizes) != 1:
             raise LatentspaceError(f"steering directions of different sizes: {sorted(sizes)}")
         object.__setattr__(self, "directions", clean)
+        object.__setattr__(self, "meta", dict(self.meta))  # never share a caller's dict
 
     # -- shape ----------------------------------------------------------------------------------
     @property
@@ -82,7 +88,7 @@ class SteeringVector:
     def __mul__(self, k) -> SteeringVector:
         if not isinstance(k, numbers.Real):
             return NotImplemented
-        return self._map(lambda v: v * float(k))
+        return self._map(lambda v: v * float(k), scale=f"{self.meta.get('scale', 'pairs')}*{float(k):g}")
 
     __rmul__ = __mul__
 
@@ -91,7 +97,7 @@ class SteeringVector:
             return NotImplemented
         if k == 0:
             raise LatentspaceError("cannot divide a steering vector by zero")
-        return self._map(lambda v: v / float(k))
+        return self._map(lambda v: v / float(k), scale=f"{self.meta.get('scale', 'pairs')}/{float(k):g}")
 
     def __neg__(self) -> SteeringVector:
         return self._map(lambda v: -v)
@@ -106,9 +112,14 @@ class SteeringVector:
         merged = dict(self.directions)
         for layer, v in other.directions.items():
             merged[layer] = merged[layer] + v if layer in merged else v
-        meta = {"method": "sum", "terms": [self.meta.get("concept") or self.meta.get("method"),
-                                           other.meta.get("concept") or other.meta.get("method")]}
+        names = [v.meta.get("concept") or v.meta.get("method") or "vector" for v in (self, other)]
+        meta = {"method": "sum", "concept": " + ".join(names), "layers": sorted(merged)}
         return SteeringVector(merged, self.fingerprint or other.fingerprint, meta)
+
+    def __radd__(self, other) -> SteeringVector:
+        if isinstance(other, numbers.Number) and other == 0:  # so sum([a, b, c]) works
+            return self
+        return NotImplemented
 
     def __sub__(self, other) -> SteeringVector:
         if not isinstance(other, SteeringVector):
@@ -125,7 +136,8 @@ class SteeringVector:
         missing = [layer for layer in layers if layer not in self.directions]
         if missing:
             raise LatentspaceError(f"the vector has no layer {missing[0]}; it has {self.layers}")
-        return SteeringVector({k: self.directions[k] for k in layers}, self.fingerprint, self.meta)
+        return SteeringVector({k: self.directions[k] for k in layers}, self.fingerprint,
+                              {**self.meta, "layers": sorted(layers)})
 
     def cosine(self, other: SteeringVector) -> dict[int, float]:
         """Cosine similarity per shared layer."""

@@ -39,11 +39,18 @@ def get_method(name: str, **options):
 
 def orient_and_scale(direction: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
     """Point from negative to positive (majority of pairs), length = mean separation along it."""
-    unit = direction.float() / direction.float().norm().clamp_min(1e-12)
+    norm = direction.float().norm()
+    if not torch.isfinite(norm) or norm == 0:
+        raise LatentspaceError("the method found no direction: the two sides do not differ at this layer")
+    unit = direction.float() / norm
     separation = (pos.float() - neg.float()) @ unit  # [N]
-    if (separation > 0).sum() < (separation < 0).sum():
+    ahead, behind = int((separation > 0).sum()), int((separation < 0).sum())
+    if behind > ahead or (behind == ahead and separation.mean() < 0):  # a tie: the mean decides
         unit, separation = -unit, -separation
-    return unit * separation.mean().abs()
+    length = separation.mean().abs()
+    if length == 0:
+        raise LatentspaceError("the pairs do not separate along the method's direction")
+    return unit * length
 
 
 def check_activations(pos: torch.Tensor, neg: torch.Tensor) -> None:

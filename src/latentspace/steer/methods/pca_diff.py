@@ -1,9 +1,10 @@
 """PCA of differences (repeng's ``pca_diff``): the main axis along which pair differences vary.
 
-The differences are centred before the decomposition, as a PCA does; the direction's sign is then
-chosen by majority projection. When every pair differs by much the same vector, the centred
-differences keep only its spread in strength, which is still along that vector; `pca_center`
-(no centring of the differences) is the variant that keeps the common part itself.
+The differences are centred before the decomposition, as a PCA does (and as repeng does); the
+sign is then chosen by majority projection. Centring removes what all pairs share: this finds the
+concept only when pairs differ by *varying amounts* of it. When every pair differs by about the
+same shift plus topic noise, the top component is the noise — use `pca_center` or `mean_diff`,
+which keep the shared part.
 """
 
 from __future__ import annotations
