@@ -108,6 +108,16 @@ def test_layers_all_and_a_vector_from_a_probe(tmp_path, pairs_file, run):
     assert out.returncode == 2 and "exactly one of --pairs" in out.stderr
 
 
+def test_steering_example_runs_on_tiny():
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "steering.py"
+    out = subprocess.run([sys.executable, str(script), "--model", "tiny"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "GGUF round trip exact: True" in out.stdout and "steered pause answer:" in out.stdout
+
+
 def test_concepts_lists_the_builtins(run):
     out = run("steer", "concepts", "--json")
     assert out.returncode == 0, out.stderr

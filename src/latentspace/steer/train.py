@@ -26,8 +26,12 @@ Layers = Iterable[int] | int | str | None
 
 
 def default_layers(n_layers: int) -> list[int]:
-    """The middle half of the network, where concept directions are usually clearest."""
-    return list(range(n_layers // 4, max(n_layers // 4 + 1, (3 * n_layers) // 4)))
+    """The middle half of the network, where concept directions are usually clearest.
+
+    Never block 0 when there is another (llama.cpp cannot steer it, so such a vector would not export).
+    """
+    start = max(1, n_layers // 4) if n_layers > 1 else 0
+    return list(range(start, max(start + 1, (3 * n_layers) // 4)))
 
 
 def resolve_layers(layers: Layers, n_layers: int) -> list[int] | str:
