@@ -190,10 +190,17 @@ class LatentModel:
         vectors = check_vector(vectors, self.hidden_size, "latent vector")
         return self._advance(state, embeds=vectors, mask=mask)
 
-    def feed(self, state: LatentState, ids: torch.Tensor, with_hidden: bool = True) -> LatentState:
-        """Append tokens ``[B, n]`` (explicit steps)."""
+    def feed(self, state: LatentState, ids: torch.Tensor, with_hidden: bool = True,
+             mask: torch.Tensor | None = None) -> LatentState:
+        """Append tokens ``[B, n]`` (explicit steps); ``mask`` ``[B, n]`` marks pads (0) when rows
+        append different numbers of tokens (left-pad each row's chunk)."""
         ids = ids.to(self.device)
-        return self._advance(state, ids=ids[:, None] if ids.dim() == 1 else ids, with_hidden=with_hidden)
+        ids = ids[:, None] if ids.dim() == 1 else ids
+        if mask is not None:
+            mask = mask.to(self.device, state.attention_mask.dtype)
+            if mask.shape != ids.shape:
+                raise LatentspaceError(f"mask {tuple(mask.shape)} does not match ids {tuple(ids.shape)}")
+        return self._advance(state, ids=ids, mask=mask, with_hidden=with_hidden)
 
     def _advance(self, state: LatentState, ids=None, embeds=None, mask=None, with_hidden: bool = True) -> LatentState:
         state.check_usable()

@@ -1,0 +1,47 @@
+"""Transfer policies: which slots of the working memory an agent hands to the next one.
+
+The working memory is a `LatentState` (KV cache + mask + ids). A policy keeps whole columns
+(sequence slots), so each kept key keeps the position it was computed at and the receiver's new
+slots continue after the highest position (``next_position`` is unchanged):
+
+- ``full``: everything so far (every earlier agent's prompt and thoughts);
+- ``latent``: only the slots filled by continuous thoughts (no prompt text at all);
+- ``last``: only the slots of the agent that just finished (its prompt and its thoughts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.model import kv
+from latentspace.model.state import LatentState
+
+POLICIES = ("full", "latent", "last")
+
+
+def kept_columns(state: LatentState, policy: str, turn_start: int) -> torch.Tensor:
+    """Indices of the slots ``policy`` keeps; ``turn_start`` = first slot of the last agent's turn."""
+    if policy == "full":
+        return torch.arange(state.length)
+    if policy == "last":
+        return torch.arange(turn_start, state.length)
+    if policy == "latent":
+        return state.latent_slots().any(0).nonzero().flatten().cpu()
+    raise LatentspaceError(f"unknown transfer policy {policy!r}; valid: {', '.join(POLICIES)}")
+
+
+def hand_over(state: LatentState, policy: str, turn_start: int) -> LatentState:
+    """The memory the next agent receives (a new state; ``state`` itself is consumed)."""
+    state.check_usable()
+    if policy == "full":
+        return state
+    columns = kept_columns(state, policy, turn_start)
+    if columns.numel() == 0:
+        raise LatentspaceError(f"policy {policy!r} would pass an empty memory (the agent took no latent steps)")
+    state.consumed = True
+    index = columns.to(state.ids.device)
+    return replace(state, cache=kv.select(state.cache, columns), ids=state.ids[:, index],
+                   attention_mask=state.attention_mask[:, index], consumed=False)
