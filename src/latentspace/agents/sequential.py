@@ -27,6 +27,8 @@ class Turn:
     received_slots: int
     prompt_tokens: list[int]  # per question (pads not counted)
     latent_steps: int
+    texts: list[str] | None = None  # what it wrote (text pipelines and the last agent)
+    token_ids: list[list[int]] | None = None
 
 
 @dataclass
@@ -37,6 +39,13 @@ class PipelineResult:
     policy: str = "full"
     processed_positions: int = 0  # every slot any agent computed, all rows (pads not counted)
     seconds: float = 0.0
+    decoding: dict = field(default_factory=dict)  # the settings every decoding agent used
+    mode: str = "latent"
+
+    @property
+    def output_tokens(self) -> int:
+        """Tokens written by every agent that wrote (the text pipeline's agents all do)."""
+        return sum(len(t) for turn in self.turns for t in (turn.token_ids or []))
 
 
 def prompt_chunk(lm, texts: list[str], chat: bool, first: bool) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
@@ -76,4 +85,11 @@ def run_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[str], 
             state = hand_over(state, policy, turn_start)
     result = lm.decode(state, max_new_tokens=max_new_tokens)
     processed += result.n_tokens
-    return PipelineResult(result.texts, result.token_ids, turns, policy, processed, time.perf_counter() - started)
+    turns[-1].texts, turns[-1].token_ids = result.texts, result.token_ids
+    return PipelineResult(result.texts, result.token_ids, turns, policy, processed, time.perf_counter() - started,
+                          decoding(max_new_tokens), "latent")
+
+
+def decoding(max_new_tokens: int) -> dict:
+    """The one decoding setting every mode uses (greedy), recorded so comparisons can check it."""
+    return {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": max_new_tokens}

@@ -1,0 +1,60 @@
+"""The baselines a latent pipeline is measured against, with the same agents and decoding.
+
+- ``text``: the same roles in the same order, each agent *writes* (greedy, ``agent_tokens``) and
+  the next one reads the question, its role and everything written so far — text multi-agent.
+- ``single``: one model reading only the last agent's prompt (same final prompt, no helpers).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from latentspace.agents.agent import Agent
+from latentspace.agents.sequential import PipelineResult, Turn, decoding, prompt_chunk
+from latentspace.errors import LatentspaceError
+
+
+def _questions(questions: str | Sequence[str]) -> list[str]:
+    questions = [questions] if isinstance(questions, str) else list(questions)
+    if not questions or any(not q.strip() for q in questions):
+        raise LatentspaceError("empty question")
+    return questions
+
+
+def with_notes(prompt: str, notes: str) -> str:
+    return f"{prompt}\n\nWhat the other agents wrote:\n{notes}" if notes else prompt
+
+
+def run_text_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[str], max_new_tokens: int = 64,
+                        agent_tokens: int | None = None, chat: bool = True) -> PipelineResult:
+    """Each agent decodes text that the next agent reads; the last agent's text is the answer."""
+    if not agents:
+        raise LatentspaceError("a pipeline needs at least one agent")
+    questions = _questions(questions)
+    agent_tokens = max_new_tokens if agent_tokens is None else agent_tokens
+    started, turns, processed = time.perf_counter(), [], 0
+    notes = [""] * len(questions)
+    result = None
+    for k, agent in enumerate(agents):
+        prompts = [with_notes(agent.prompt(q), n) for q, n in zip(questions, notes)]
+        ids, mask, rows = prompt_chunk(lm, prompts, chat, first=True)  # every agent re-reads from scratch
+        budget = max_new_tokens if k == len(agents) - 1 else agent_tokens
+        result = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=budget)
+        processed += sum(len(r) for r in rows) + result.n_tokens
+        turns.append(Turn(agent.name, 0, [len(r) for r in rows], 0, result.texts, result.token_ids))
+        notes = [f"{n}{agent.name}: {t.strip()}\n" for n, t in zip(notes, result.texts)]
+    return PipelineResult(result.texts, result.token_ids, turns, "text", processed, time.perf_counter() - started,
+                          decoding(max_new_tokens) | {"agent_tokens": agent_tokens}, "text")
+
+
+def run_single(lm, agent: Agent, questions: str | Sequence[str], max_new_tokens: int = 64,
+               chat: bool = True) -> PipelineResult:
+    """One model, the final agent's prompt only."""
+    questions = _questions(questions)
+    started = time.perf_counter()
+    ids, mask, rows = prompt_chunk(lm, [agent.prompt(q) for q in questions], chat, first=True)
+    result = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=max_new_tokens)
+    turn = Turn(agent.name, 0, [len(r) for r in rows], 0, result.texts, result.token_ids)
+    return PipelineResult(result.texts, result.token_ids, [turn], "none", sum(map(len, rows)) + result.n_tokens,
+                          time.perf_counter() - started, decoding(max_new_tokens), "single")
