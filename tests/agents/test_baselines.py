@@ -34,3 +34,16 @@ def test_single_reads_only_the_final_prompt(llama):
     ids, mask, _ = prompt_chunk(llama, [AGENTS[-1].prompt(QUESTION)], chat=False, first=True)
     alone = llama.decode(llama.encode(ids, attention_mask=mask), max_new_tokens=5)
     assert single.token_ids[0] == alone.token_ids[0]
+
+
+def test_text_hierarchical_experts_write_independently(llama):
+    from latentspace.agents.baselines import run_text_hierarchical
+
+    a, b = Agent("math", "Math view of {question}"), Agent("words", "Word view of {question}")
+    changed = Agent("words", "A very different and much longer view of {question}")
+    first = run_text_hierarchical(llama, [a, b], AGENTS[-1], QUESTION, max_new_tokens=4, agent_tokens=4, chat=False)
+    second = run_text_hierarchical(llama, [a, changed], AGENTS[-1], QUESTION, max_new_tokens=4, agent_tokens=4,
+                                   chat=False)
+    assert first.turns[0].texts == second.turns[0].texts  # the math expert never saw the other one
+    assert first.turns[2].prompt_tokens[0] > first.turns[0].prompt_tokens[0]  # the summariser read the notes
+    assert first.mode == "text-hierarchical" and first.output_tokens == 4 + 4 + len(first.token_ids[0])

@@ -58,3 +58,31 @@ def run_single(lm, agent: Agent, questions: str | Sequence[str], max_new_tokens:
     turn = Turn(agent.name, 0, [len(r) for r in rows], 0, result.texts, result.token_ids)
     return PipelineResult(result.texts, result.token_ids, [turn], "none", sum(map(len, rows)) + result.n_tokens,
                           time.perf_counter() - started, decoding(max_new_tokens), "single")
+
+
+def run_text_hierarchical(lm, experts: Sequence[Agent], summariser: Agent, questions: str | Sequence[str],
+                          shared: str = "Question: {question}", max_new_tokens: int = 64,
+                          agent_tokens: int | None = None, chat: bool = True) -> PipelineResult:
+    """Experts write independently (one batch; none reads another), the summariser reads them all."""
+    if not experts:
+        raise LatentspaceError("a hierarchical pipeline needs at least one expert")
+    questions = _questions(questions)
+    Agent("shared", shared)  # the same template check as an agent's role
+    agent_tokens = max_new_tokens if agent_tokens is None else agent_tokens
+    started, n = time.perf_counter(), len(experts)
+    prompts = [f"{shared.format(question=q)}\n{e.prompt(q)}" for q in questions for e in experts]
+    ids, mask, rows = prompt_chunk(lm, prompts, chat, first=True)
+    written = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=agent_tokens)
+    processed = sum(map(len, rows)) + written.n_tokens
+    turns = [Turn(e.name, 0, [len(rows[b * n + i]) for b in range(len(questions))], 0,
+                  [written.texts[b * n + i] for b in range(len(questions))],
+                  [written.token_ids[b * n + i] for b in range(len(questions))]) for i, e in enumerate(experts)]
+    notes = ["".join(f"{e.name}: {written.texts[b * n + i].strip()}\n" for i, e in enumerate(experts))
+             for b in range(len(questions))]
+    final = [with_notes(f"{shared.format(question=q)}\n{summariser.prompt(q)}", notes[b]) for b, q in enumerate(questions)]
+    ids, mask, rows = prompt_chunk(lm, final, chat, first=True)
+    result = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=max_new_tokens)
+    processed += sum(map(len, rows)) + result.n_tokens
+    turns.append(Turn(summariser.name, 0, [len(r) for r in rows], 0, result.texts, result.token_ids))
+    return PipelineResult(result.texts, result.token_ids, turns, "text", processed, time.perf_counter() - started,
+                          decoding(max_new_tokens) | {"agent_tokens": agent_tokens}, "text-hierarchical")
