@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from latentspace.cli import bench, generate, lens, models, probe, steer, think, tour, train
+from latentspace.cli import agents, bench, generate, lens, models, probe, steer, think, tour, train
 from latentspace.cli.common import err_console
 from latentspace.errors import LatentspaceError
 
@@ -22,6 +22,7 @@ app.command()(models.info)
 app.command()(generate.generate)
 app.command()(tour.tour)
 app.command()(think.think)
+app.command()(agents.agents)
 app.command()(bench.bench)
 app.add_typer(lens.app, name="lens")
 app.add_typer(probe.app, name="probe")

@@ -1,0 +1,154 @@
+"""Pipelines declared as data (YAML/JSON or a dict), the two built-in ones, and one `run` for
+every mode — so the latent pipeline and its baselines always get the same agents.
+
+    kind: sequential            # or hierarchical
+    policy: full                # sequential only: full | latent | last
+    agents:                     # sequential: in order; the last one answers
+      - {name: planner, role: "Make a plan for: {question}", latent_steps: 4}
+      - {name: solver, role: "Answer: {question}"}
+    # hierarchical instead: shared: "Question: {question}", experts: [...], summariser: {...}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from latentspace.agents.agent import Agent
+from latentspace.agents.memory import POLICIES
+from latentspace.errors import LatentspaceError
+
+KINDS = ("sequential", "hierarchical")
+MODES = ("latent", "text", "single")
+AGENT_KEYS = {"name", "role", "latent_steps", "alignment"}
+
+# Written for this project after LatentMAS's two layouts (roles in our own words).
+BUILTIN = {
+    "sequential": {
+        "kind": "sequential", "policy": "full",
+        "agents": [
+            {"name": "planner", "role": "Make a short plan for solving this problem: {question}", "latent_steps": 4},
+            {"name": "critic", "role": "Check the plan for mistakes: {question}", "latent_steps": 4},
+            {"name": "refiner", "role": "Improve the plan: {question}", "latent_steps": 4},
+            {"name": "solver", "role": "Solve the problem. Answer with only the final answer. {question}"},
+        ],
+    },
+    "hierarchical": {
+        "kind": "hierarchical", "shared": "Question: {question}",
+        "experts": [
+            {"name": "mathematician", "role": "Think about it as a mathematician: {question}", "latent_steps": 4},
+            {"name": "logician", "role": "Think about it as a logician: {question}", "latent_steps": 4},
+            {"name": "teacher", "role": "Think about how a teacher would explain it: {question}", "latent_steps": 4},
+        ],
+        "summariser": {"name": "summariser", "role": "Combine the experts' views and answer with only the final "
+                                                     "answer. {question}"},
+    },
+}
+
+
+@dataclass
+class Pipeline:
+    kind: str
+    agents: list[Agent]  # sequential: all; hierarchical: the experts
+    summariser: Agent | None = None
+    policy: str = "full"
+    shared: str = "Question: {question}"
+    name: str = "pipeline"
+
+    @property
+    def final(self) -> Agent:
+        return self.summariser if self.kind == "hierarchical" else self.agents[-1]
+
+
+def _agent(raw, where: str) -> Agent:
+    if not isinstance(raw, dict):
+        raise LatentspaceError(f"{where}: an agent is a mapping with name and role")
+    unknown = set(raw) - AGENT_KEYS
+    if unknown:
+        raise LatentspaceError(f"{where}: unknown agent field(s) {sorted(unknown)}; valid: {sorted(AGENT_KEYS)}")
+    if not isinstance(raw.get("name"), str) or not isinstance(raw.get("role"), str):
+        raise LatentspaceError(f"{where}: an agent needs a text 'name' and 'role'")
+    try:
+        return Agent(raw["name"], raw["role"], int(raw.get("latent_steps", 0)), raw.get("alignment", "ridge"))
+    except (TypeError, ValueError) as err:
+        if isinstance(err, LatentspaceError):
+            raise LatentspaceError(f"{where}: {err}") from None
+        raise LatentspaceError(f"{where}: latent_steps must be an integer") from None
+
+
+def from_dict(spec: dict, name: str = "pipeline") -> Pipeline:
+    """A checked `Pipeline` from a spec (see module doc); errors name the file and the agent."""
+    if not isinstance(spec, dict):
+        raise LatentspaceError(f"{name}: a pipeline is a mapping with 'kind' and its agents")
+    kind = spec.get("kind", "sequential")
+    if kind not in KINDS:
+        raise LatentspaceError(f"{name}: unknown kind {kind!r}; valid: {', '.join(KINDS)}")
+    if kind == "sequential":
+        raw = spec.get("agents") or []
+        if not isinstance(raw, list) or not raw:
+            raise LatentspaceError(f"{name}: a sequential pipeline needs a non-empty 'agents' list")
+        agents = [_agent(a, f"{name}: agent {i + 1}") for i, a in enumerate(raw)]
+        policy = spec.get("policy", "full")
+        if policy not in POLICIES:
+            raise LatentspaceError(f"{name}: unknown policy {policy!r}; valid: {', '.join(POLICIES)}")
+        pipeline = Pipeline(kind, agents, policy=policy, name=name)
+    else:
+        raw = spec.get("experts") or []
+        if not isinstance(raw, list) or not raw:
+            raise LatentspaceError(f"{name}: a hierarchical pipeline needs a non-empty 'experts' list")
+        if "summariser" not in spec:
+            raise LatentspaceError(f"{name}: a hierarchical pipeline needs a 'summariser'")
+        experts = [_agent(a, f"{name}: expert {i + 1}") for i, a in enumerate(raw)]
+        shared = spec.get("shared", "Question: {question}")
+        Agent("shared", shared)  # same template rule
+        pipeline = Pipeline(kind, experts, _agent(spec["summariser"], f"{name}: summariser"), shared=shared,
+                            name=name)
+    names = [a.name for a in pipeline.agents] + ([pipeline.summariser.name] if pipeline.summariser else [])
+    if len(set(names)) != len(names):
+        raise LatentspaceError(f"{name}: agent names must be unique, got {names}")
+    return pipeline
+
+
+def load_pipeline(source: str | Path) -> Pipeline:
+    """A built-in name (sequential, hierarchical) or a .yaml/.yml/.json file."""
+    if isinstance(source, str) and source in BUILTIN:
+        return from_dict(BUILTIN[source], source)
+    path = Path(source)
+    if not path.is_file():
+        raise LatentspaceError(f"no pipeline {str(source)!r}: use {', '.join(BUILTIN)} or a .yaml/.json file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            spec = yaml.safe_load(text)
+        else:
+            spec = json.loads(text)
+    except (json.JSONDecodeError, ValueError) as err:
+        raise LatentspaceError(f"{path.name}: malformed pipeline file ({str(err).splitlines()[0]})") from None
+    except Exception as err:  # yaml's own error types
+        raise LatentspaceError(f"{path.name}: malformed pipeline file ({str(err).splitlines()[0]})") from None
+    return from_dict(spec, path.name)
+
+
+def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens: int = 64,
+        agent_tokens: int | None = None, chat: bool = True):
+    """The pipeline in ``mode``: latent (memory hand-over), text (agents write), single (final prompt)."""
+    from latentspace.agents.baselines import run_single, run_text_hierarchical, run_text_sequential
+    from latentspace.agents.hierarchical import run_hierarchical
+    from latentspace.agents.sequential import run_sequential
+
+    if mode not in MODES:
+        raise LatentspaceError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    if mode == "single":
+        return run_single(lm, pipeline.final, questions, max_new_tokens, chat)
+    if pipeline.kind == "sequential":
+        if mode == "latent":
+            return run_sequential(lm, pipeline.agents, questions, pipeline.policy, max_new_tokens, chat)
+        return run_text_sequential(lm, pipeline.agents, questions, max_new_tokens, agent_tokens, chat)
+    if mode == "latent":
+        return run_hierarchical(lm, pipeline.agents, pipeline.summariser, questions, pipeline.shared,
+                                max_new_tokens, chat)
+    return run_text_hierarchical(lm, pipeline.agents, pipeline.summariser, questions, pipeline.shared,
+                                 max_new_tokens, agent_tokens, chat)

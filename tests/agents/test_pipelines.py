@@ -1,0 +1,57 @@
+"""Pipelines as data: built-ins, file errors, every mode through one `run`, and the CLI."""
+
+import json
+
+import pytest
+
+from latentspace.agents.pipelines import BUILTIN, from_dict, load_pipeline, run
+from latentspace.errors import LatentspaceError
+from tests.steer.test_steer_cli import run as run_cli  # noqa: F401 (the in-process CLI fixture)
+
+
+def test_builtins_load_and_every_mode_runs(llama):
+    for name in BUILTIN:
+        pipeline = load_pipeline(name)
+        for mode in ("latent", "text", "single"):
+            result = run(llama, pipeline, "two plus two", mode, max_new_tokens=3, agent_tokens=2, chat=False)
+            assert len(result.token_ids[0]) <= 3 and result.decoding["max_new_tokens"] == 3
+            assert result.mode.startswith(mode)
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"kind": "star"}, "unknown kind 'star'"),
+    ({"agents": []}, "needs a non-empty 'agents' list"),
+    ({"agents": [{"name": "a", "role": "{topic}"}]}, "agent 1: agent 'a': its role may only use"),
+    ({"agents": [{"name": "a", "role": "x", "steps": 2}]}, "unknown agent field"),
+    ({"agents": [{"name": "a", "role": "x"}, {"name": "a", "role": "y"}]}, "names must be unique"),
+    ({"agents": [{"name": "a", "role": "x"}], "policy": "most"}, "unknown policy 'most'"),
+    ({"kind": "hierarchical", "experts": [{"name": "a", "role": "x"}]}, "needs a 'summariser'"),
+    ({"agents": [{"name": "a", "role": "x", "latent_steps": "many"}]}, "latent_steps must be an integer"),
+])
+def test_bad_specs_are_named(spec, message):
+    with pytest.raises(LatentspaceError, match=message):
+        from_dict(spec, "p.json")
+
+
+def test_files_and_the_cli(tmp_path, run_cli):
+    good = tmp_path / "two.yaml"
+    good.write_text("kind: sequential\npolicy: last\nagents:\n  - {name: a, role: 'Think: {question}', latent_steps: 1}\n"
+                    "  - {name: b, role: 'Answer: {question}'}\n")
+    assert load_pipeline(good).policy == "last"
+    out = run_cli("agents", "two plus two", "--pipeline", str(good), "--model", "tiny", "-n", "3", "--raw", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert [t["agent"] for t in data["turns"]] == ["a", "b"] and data["mode"] == "latent" and data["policy"] == "last"
+    assert data["turns"][1]["received_slots"] > 0
+    out = run_cli("agents", "two plus two", "--pipeline", "hierarchical", "--mode", "text", "--model", "tiny",
+                  "-n", "2", "--agent-tokens", "2", "--raw", "--show")
+    assert out.returncode == 0, out.stderr
+    assert "summariser" in out.stdout and "text-hierarchical" in out.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"kind": "sequential", "agents": [')
+    for args, message in [(["--pipeline", str(bad)], "bad.json: malformed pipeline file"),
+                          (["--pipeline", "ring"], "no pipeline 'ring'"),
+                          (["--mode", "telepathy"], "unknown mode 'telepathy'")]:
+        out = run_cli("agents", "q", "--model", "tiny", *args)
+        assert out.returncode == 2 and message in out.stderr, (args, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1
