@@ -1,5 +1,6 @@
 """Tour sections, in the order the tour shows them. Add a capability's section here."""
 
+from latentspace.tour.sections.agents import agents
 from latentspace.tour.sections.generation import generation
 from latentspace.tour.sections.latent_step import latent_step
 from latentspace.tour.sections.layer_norms import layer_norms
@@ -8,4 +9,4 @@ from latentspace.tour.sections.next_token import next_token
 from latentspace.tour.sections.reasoning import reasoning
 from latentspace.tour.sections.steering import steering
 
-SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, steering]
+SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, steering, agents]
