@@ -64,8 +64,8 @@ def gather(state: LatentState, n_experts: int, prefix_length: int) -> LatentStat
     b, p = state.batch_size // n_experts, prefix_length
     w = state.length - p
 
-    def side_by_side(x: torch.Tensor) -> torch.Tensor:  # [B*E, ..., T, ...] expert columns -> [B, E*W]
-        return x.reshape(b, n_experts * w) if x.dim() == 2 else x
+    def side_by_side(x: torch.Tensor) -> torch.Tensor:  # expert columns [B*E, W] -> [B, E*W]
+        return x.reshape(b, n_experts * w)
 
     layers = []
     for k, v in kv.to_tensors(state.cache):

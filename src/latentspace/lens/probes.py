@@ -60,8 +60,13 @@ class LinearProbe:
 
     @classmethod
     def load(cls, path: str | Path, fingerprint: dict) -> LinearProbe:
+        return cls.load_with_meta(path, fingerprint)[0]
+
+    @classmethod
+    def load_with_meta(cls, path: str | Path, fingerprint: dict) -> tuple[LinearProbe, dict]:
+        """The probe and what was saved with it (layer, site, position...), from one read."""
         t, meta = load_tensors(path, "linear_probe", fingerprint, what="probe")
-        return cls(meta["task"], t["weight"], t["bias"], t["mean"], t["std"], meta["classes"])
+        return cls(meta["task"], t["weight"], t["bias"], t["mean"], t["std"], meta["classes"]), meta
 
 
 def _task(y, task: str) -> str:

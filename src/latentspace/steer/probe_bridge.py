@@ -19,10 +19,7 @@ def from_probe(lm, probe: LinearProbe | str | Path, layer: int | None = None, po
     """A one-layer vector from a probe; ``layer`` defaults to the layer saved with the probe."""
     meta = {}
     if not isinstance(probe, LinearProbe):
-        from latentspace.io import load_tensors
-
-        _, meta = load_tensors(probe, "linear_probe", lm.fingerprint, what="probe")
-        probe = LinearProbe.load(probe, lm.fingerprint)
+        probe, meta = LinearProbe.load_with_meta(probe, lm.fingerprint)
     layer = meta.get("layer") if layer is None else layer
     if layer is None:
         raise LatentspaceError("which layer was the probe fitted on? pass layer=")

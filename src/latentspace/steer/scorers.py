@@ -38,11 +38,9 @@ def probe(lm, path: str | Path, positive=None) -> Scorer:
     The probe comes from ``latentspace probe fit --position mean --out FILE`` on labelled texts that
     were not used to make the vector (a held-out judge).
     """
-    from latentspace.io import load_tensors
     from latentspace.lens.probes import LinearProbe, activations
 
-    _, meta = load_tensors(path, "linear_probe", lm.fingerprint, what="probe")
-    fitted = LinearProbe.load(path, lm.fingerprint)
+    fitted, meta = LinearProbe.load_with_meta(path, lm.fingerprint)
     if fitted.task != "classification":
         raise LatentspaceError("the probe scorer needs a classification probe")
     if "layer" not in meta:
