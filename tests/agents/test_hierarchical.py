@@ -27,7 +27,8 @@ def test_an_expert_is_unchanged_when_another_experts_prompt_changes(llama):
     other = Agent("words", "As a linguist with a much longer role text, consider {question}", latent_steps=3)
     first, memory_a = expert_block(llama, [MATH, WORDS], "two plus two", 0)
     second, memory_b = expert_block(llama, [MATH, other], "two plus two", 0)
-    assert first.shape[1] > 0 and torch.allclose(first, second, atol=1e-5)
+    # float noise only (other padding widths change the kernels' shapes); seeing the other expert is O(1)
+    assert first.shape[1] > 0 and torch.allclose(first, second, atol=1e-4)
     # the summariser sees all: its next-token logits after reading its prompt differ
     ids = torch.tensor([[5, 6, 7]])
     a = llama.feed(memory_a, ids).logits

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from latentspace.errors import LatentspaceError
 
@@ -12,25 +12,38 @@ class Agent:
     """One participant of a pipeline; every agent runs on the same `LatentModel`.
 
     role: the agent's instruction; ``{question}`` is replaced by the task's question.
-    latent_steps: continuous thoughts it appends to the working memory after reading its role
-        (0: it only reads; its encoded prompt is still passed on).
-    alignment: how a thought (last hidden state) becomes the next input vector (`LatentModel.align`).
+    latent_steps: its thinking budget — latent steps it appends to the working memory after
+        reading its role (0: it only reads; its encoded prompt is still passed on).
+    strategy: the reasoning strategy that produces those steps — any `latentspace.reason`
+        strategy that thinks before answering (continuous, soft, pause, switch, optimize);
+        ``options`` are that strategy's settings (e.g. ``{"alignment": "norm"}``).
+    speaks: in a latent pipeline, an agent before the last one also writes what it would say
+        (for the transcript: the memory it passes on is still its KV cache, not that text).
     """
 
     name: str
     role: str
     latent_steps: int = 0
-    alignment: str = "ridge"
+    strategy: str = "continuous"
+    options: dict = field(default_factory=dict, hash=False)
+    speaks: bool = False
 
     def __post_init__(self) -> None:
-        if not self.name.strip():
+        if not isinstance(self.name, str) or not self.name.strip():
             raise LatentspaceError("an agent needs a name")
         if self.latent_steps < 0:
             raise LatentspaceError(f"agent {self.name!r}: latent_steps must be >= 0")
         self.prompt("?")  # a bad template is refused when the agent is made, not mid-run
+        self.thinker()  # so is an unknown strategy or option
 
     def prompt(self, question: str) -> str:
         try:
             return self.role.format(question=question)
         except (KeyError, IndexError, ValueError) as err:
             raise LatentspaceError(f"agent {self.name!r}: its role may only use {{question}} ({err})") from None
+
+    def thinker(self):
+        """The `Reasoner` whose ``think`` spends this agent's budget."""
+        from latentspace.agents.thinking import make_thinker
+
+        return make_thinker(self)

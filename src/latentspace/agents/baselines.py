@@ -12,14 +12,15 @@ from collections.abc import Sequence
 
 from latentspace.agents.agent import Agent
 from latentspace.agents.sequential import PipelineResult, Turn, decoding, prompt_chunk
+from latentspace.agents.sequential import as_questions as _questions
 from latentspace.errors import LatentspaceError
 
 
-def _questions(questions: str | Sequence[str]) -> list[str]:
-    questions = [questions] if isinstance(questions, str) else list(questions)
-    if not questions or any(not q.strip() for q in questions):
-        raise LatentspaceError("empty question")
-    return questions
+def read_and_write(lm, prompts: list[str], chat: bool, budget: int, seed: int):
+    """Encode each prompt from scratch and write; (rows read, decode result, positions per row)."""
+    ids, mask, rows = prompt_chunk(lm, prompts, chat, first=True)
+    result = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=budget, seed=seed)
+    return rows, result, [len(r) + len(t) for r, t in zip(rows, result.token_ids)]
 
 
 def with_notes(prompt: str, notes: str) -> str:
@@ -27,42 +28,40 @@ def with_notes(prompt: str, notes: str) -> str:
 
 
 def run_text_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[str], max_new_tokens: int = 64,
-                        agent_tokens: int | None = None, chat: bool = True) -> PipelineResult:
+                        agent_tokens: int | None = None, chat: bool = True, seed: int = 0) -> PipelineResult:
     """Each agent decodes text that the next agent reads; the last agent's text is the answer."""
     if not agents:
         raise LatentspaceError("a pipeline needs at least one agent")
     questions = _questions(questions)
     agent_tokens = max_new_tokens if agent_tokens is None else agent_tokens
-    started, turns, processed = time.perf_counter(), [], 0
+    started, turns, positions = time.perf_counter(), [], [0] * len(questions)
     notes = [""] * len(questions)
     result = None
     for k, agent in enumerate(agents):
         prompts = [with_notes(agent.prompt(q), n) for q, n in zip(questions, notes)]
-        ids, mask, rows = prompt_chunk(lm, prompts, chat, first=True)  # every agent re-reads from scratch
         budget = max_new_tokens if k == len(agents) - 1 else agent_tokens
-        result = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=budget)
-        processed += sum(len(r) for r in rows) + result.n_tokens
+        rows, result, used = read_and_write(lm, prompts, chat, budget, seed)  # every agent re-reads from scratch
+        positions = [a + b for a, b in zip(positions, used)]
         turns.append(Turn(agent.name, 0, [len(r) for r in rows], 0, result.texts, result.token_ids))
         notes = [f"{n}{agent.name}: {t.strip()}\n" for n, t in zip(notes, result.texts)]
-    return PipelineResult(result.texts, result.token_ids, turns, "text", processed, time.perf_counter() - started,
-                          decoding(max_new_tokens) | {"agent_tokens": agent_tokens}, "text")
+    return PipelineResult(result.texts, result.token_ids, turns, "text", positions, time.perf_counter() - started,
+                          decoding(max_new_tokens) | {"seed": seed, "agent_tokens": agent_tokens}, "text")
 
 
 def run_single(lm, agent: Agent, questions: str | Sequence[str], max_new_tokens: int = 64,
-               chat: bool = True) -> PipelineResult:
+               chat: bool = True, seed: int = 0) -> PipelineResult:
     """One model, the final agent's prompt only."""
     questions = _questions(questions)
     started = time.perf_counter()
-    ids, mask, rows = prompt_chunk(lm, [agent.prompt(q) for q in questions], chat, first=True)
-    result = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=max_new_tokens)
+    rows, result, positions = read_and_write(lm, [agent.prompt(q) for q in questions], chat, max_new_tokens, seed)
     turn = Turn(agent.name, 0, [len(r) for r in rows], 0, result.texts, result.token_ids)
-    return PipelineResult(result.texts, result.token_ids, [turn], "none", sum(map(len, rows)) + result.n_tokens,
-                          time.perf_counter() - started, decoding(max_new_tokens), "single")
+    return PipelineResult(result.texts, result.token_ids, [turn], "none", positions,
+                          time.perf_counter() - started, decoding(max_new_tokens) | {"seed": seed}, "single")
 
 
 def run_text_hierarchical(lm, experts: Sequence[Agent], summariser: Agent, questions: str | Sequence[str],
                           shared: str = "Question: {question}", max_new_tokens: int = 64,
-                          agent_tokens: int | None = None, chat: bool = True) -> PipelineResult:
+                          agent_tokens: int | None = None, chat: bool = True, seed: int = 0) -> PipelineResult:
     """Experts write independently (one batch; none reads another), the summariser reads them all."""
     if not experts:
         raise LatentspaceError("a hierarchical pipeline needs at least one expert")
@@ -71,18 +70,17 @@ def run_text_hierarchical(lm, experts: Sequence[Agent], summariser: Agent, quest
     agent_tokens = max_new_tokens if agent_tokens is None else agent_tokens
     started, n = time.perf_counter(), len(experts)
     prompts = [f"{shared.format(question=q)}\n{e.prompt(q)}" for q in questions for e in experts]
-    ids, mask, rows = prompt_chunk(lm, prompts, chat, first=True)
-    written = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=agent_tokens)
-    processed = sum(map(len, rows)) + written.n_tokens
+    rows, written, used = read_and_write(lm, prompts, chat, agent_tokens, seed)
+    positions = [sum(used[b * n:(b + 1) * n]) for b in range(len(questions))]
     turns = [Turn(e.name, 0, [len(rows[b * n + i]) for b in range(len(questions))], 0,
                   [written.texts[b * n + i] for b in range(len(questions))],
                   [written.token_ids[b * n + i] for b in range(len(questions))]) for i, e in enumerate(experts)]
     notes = ["".join(f"{e.name}: {written.texts[b * n + i].strip()}\n" for i, e in enumerate(experts))
              for b in range(len(questions))]
     final = [with_notes(f"{shared.format(question=q)}\n{summariser.prompt(q)}", notes[b]) for b, q in enumerate(questions)]
-    ids, mask, rows = prompt_chunk(lm, final, chat, first=True)
-    result = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=max_new_tokens)
-    processed += sum(map(len, rows)) + result.n_tokens
+    rows, result, used = read_and_write(lm, final, chat, max_new_tokens, seed)
+    positions = [a + b for a, b in zip(positions, used)]
     turns.append(Turn(summariser.name, 0, [len(r) for r in rows], 0, result.texts, result.token_ids))
-    return PipelineResult(result.texts, result.token_ids, turns, "text", processed, time.perf_counter() - started,
-                          decoding(max_new_tokens) | {"agent_tokens": agent_tokens}, "text-hierarchical")
+    return PipelineResult(result.texts, result.token_ids, turns, "text", positions, time.perf_counter() - started,
+                          decoding(max_new_tokens) | {"seed": seed, "agent_tokens": agent_tokens},
+                          "text-hierarchical")

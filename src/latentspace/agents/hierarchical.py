@@ -17,7 +17,10 @@ from collections.abc import Sequence
 import torch
 
 from latentspace.agents.agent import Agent
-from latentspace.agents.sequential import PipelineResult, Turn, decoding, prompt_chunk
+from latentspace.agents.memory import repeat_rows, starting_memory
+from latentspace.agents.sequential import (PipelineResult, Turn, as_questions, decoding, pad_rows, prompt_chunk, speak,
+                                          split_turn)
+from latentspace.agents.thinking import think
 from latentspace.errors import LatentspaceError
 from latentspace.model import kv
 from latentspace.model.state import LatentState
@@ -25,38 +28,32 @@ from latentspace.model.state import LatentState
 DEFAULT_SHARED = "Question: {question}"
 
 
-def _repeat_rows(state: LatentState, times: int) -> LatentState:
-    """Each row ``times`` times in a row (row b -> rows b*times ... b*times+times-1)."""
-    index = torch.arange(state.batch_size).repeat_interleave(times)
-    dev = index.to(state.ids.device)
-    state.consumed = True
-    return LatentState(kv.select_batch(state.cache, index), state.ids[dev], state.attention_mask[dev],
-                       state.next_position[dev], state.logits[dev],
-                       None if state.hidden is None else state.hidden[dev])
-
-
-def experts_in_parallel(lm, experts: Sequence[Agent], questions: list[str], shared: str, chat: bool
-                        ) -> tuple[LatentState, int, list[Turn], int]:
-    """(state of B*E rows, prefix length, expert turns, processed positions)."""
-    ids, mask, rows = prompt_chunk(lm, [shared.format(question=q) for q in questions], chat, first=True)
-    prefix = lm.encode(ids, attention_mask=mask)
-    processed = sum(map(len, rows))
+def experts_in_parallel(lm, experts: Sequence[Agent], questions: list[str], shared: str, chat: bool,
+                        memory=None, agent_tokens: int = 64, seed: int = 0
+                        ) -> tuple[LatentState, int, list[Turn], list[int]]:
+    """(state of B*E rows, prefix length, expert turns, positions per question)."""
+    start = starting_memory(lm, memory, len(questions))
+    cuts = [[split_turn(lm, shared.format(question=q), e.prompt(q), chat) for e in experts] for q in questions]
+    ids, mask, rows = pad_rows(lm, [c[0][0] for c in cuts], add_special_tokens=start is None and not chat)
+    prefix = lm.encode(ids, attention_mask=mask) if start is None else lm.feed(start, ids, mask=mask)
+    positions = [len(r) for r in rows]
     n, p = len(experts), prefix.length
-    state = _repeat_rows(prefix, n)
-    texts = [e.prompt(q) for q in questions for e in experts]  # row b*n + e
-    ids, mask, rows = prompt_chunk(lm, texts, chat, first=False)
-    state = lm.feed(state, ids, mask=mask)
-    steps = torch.tensor([e.latent_steps for e in experts]).repeat(len(questions))
-    kinds = [experts[row % n].alignment for row in range(state.batch_size)]
-    for s in range(int(steps.max())):
-        active = steps > s  # experts with fewer thoughts get masked slots (they do not think on)
-        aligned = {a: lm.align(state.hidden, a) for a in set(kinds)}
-        vectors = torch.stack([aligned[a][row] for row, a in enumerate(kinds)])
-        state = lm.step(state, vectors, rows=active)
-    processed += sum(map(len, rows)) + int(steps.sum())
-    turns = [Turn(e.name, p, [len(rows[b * n + i]) for b in range(len(questions))], e.latent_steps)
-             for i, e in enumerate(experts)]
-    return state, p, turns, processed
+    state = repeat_rows(prefix, n)
+    ids, mask, rows = pad_rows(lm, [rest for c in cuts for _, rest in c], add_special_tokens=False)
+    state = lm.feed(state, ids, mask=mask)  # row b*n + e: expert e on question b
+    state, thoughts = think(lm, state, [experts[row % n] for row in range(state.batch_size)], seed)
+    said = speak(lm, state, agent_tokens, seed) if any(e.speaks for e in experts) else None
+    turns = []
+    for i, e in enumerate(experts):
+        mine = [b * n + i for b in range(len(questions))]
+        turn = Turn(e.name, p, [len(rows[r]) for r in mine], e.latent_steps, thoughts=[thoughts[r] for r in mine],
+                    received_from={"shared": p})
+        if e.speaks:
+            turn.texts, turn.token_ids = [said.texts[r] for r in mine], [said.token_ids[r] for r in mine]
+        turns.append(turn)
+        for b, r in enumerate(mine):
+            positions[b] += len(rows[r]) + len(thoughts[r]) + (len(turn.token_ids[b]) if e.speaks else 0)
+    return state, p, turns, positions
 
 
 def gather(state: LatentState, n_experts: int, prefix_length: int) -> LatentState:
@@ -83,30 +80,35 @@ def gather(state: LatentState, n_experts: int, prefix_length: int) -> LatentStat
         torch.cat([state.ids[first, :p], side_by_side(state.ids[:, p:])], 1),
         torch.cat([state.attention_mask[first, :p], side_by_side(state.attention_mask[:, p:])], 1),
         state.next_position.reshape(b, n_experts).max(1).values,  # continue after the furthest expert
-        state.logits[last], None if state.hidden is None else state.hidden[last],
+        state.logits[last], None if state.hidden is None else state.hidden[last], owner=state.owner,
     )
 
 
 def run_hierarchical(lm, experts: Sequence[Agent], summariser: Agent, questions: str | Sequence[str],
-                     shared: str = DEFAULT_SHARED, max_new_tokens: int = 64, chat: bool = True) -> PipelineResult:
-    """Experts in parallel from ``shared`` (a template with ``{question}``), then ``summariser`` answers."""
+                     shared: str = DEFAULT_SHARED, max_new_tokens: int = 64, chat: bool = True, memory=None,
+                     agent_tokens: int | None = None, seed: int = 0) -> PipelineResult:
+    """Experts in parallel from ``shared`` (a template with ``{question}``), then ``summariser`` answers.
+
+    ``memory``: a `LatentState` the shared prefix is read on top of (see `run_sequential`).
+    """
     if not experts:
         raise LatentspaceError("a hierarchical pipeline needs at least one expert")
-    questions = [questions] if isinstance(questions, str) else list(questions)
-    if not questions or any(not q.strip() for q in questions):
-        raise LatentspaceError("empty question")
+    questions = as_questions(questions)
     Agent("shared", shared)  # the same template check as an agent's role
+    agent_tokens = max_new_tokens if agent_tokens is None else agent_tokens
     started = time.perf_counter()
-    state, p, turns, processed = experts_in_parallel(lm, experts, questions, shared, chat)
+    state, p, turns, positions = experts_in_parallel(lm, experts, questions, shared, chat, memory, agent_tokens, seed)
     memory = gather(state, len(experts), p)
     received = memory.length
     ids, mask, rows = prompt_chunk(lm, [summariser.prompt(q) for q in questions], chat, first=False)
     memory = lm.feed(memory, ids, mask=mask)
-    for _ in range(summariser.latent_steps):
-        memory = lm.step(memory, lm.align(memory.hidden, summariser.alignment))
-    result = lm.decode(memory, max_new_tokens=max_new_tokens)
-    processed += sum(map(len, rows)) + summariser.latent_steps * len(questions) + result.n_tokens
+    memory, thoughts = think(lm, memory, [summariser] * len(questions), seed)
+    result = lm.decode(memory, max_new_tokens=max_new_tokens, seed=seed)
+    for b in range(len(questions)):
+        positions[b] += len(rows[b]) + len(thoughts[b]) + len(result.token_ids[b])
+    width = (received - p) // len(experts)
     turns.append(Turn(summariser.name, received, [len(r) for r in rows], summariser.latent_steps,
-                      result.texts, result.token_ids))
-    return PipelineResult(result.texts, result.token_ids, turns, "full", processed, time.perf_counter() - started,
-                          decoding(max_new_tokens), "latent-hierarchical")
+                      result.texts, result.token_ids, thoughts,
+                      {"shared": p} | {e.name: width for e in experts}))
+    return PipelineResult(result.texts, result.token_ids, turns, "full", positions, time.perf_counter() - started,
+                          decoding(max_new_tokens) | {"seed": seed}, "latent-hierarchical")

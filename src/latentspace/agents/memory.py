@@ -45,3 +45,32 @@ def hand_over(state: LatentState, policy: str, turn_start: int) -> LatentState:
     index = columns.to(state.ids.device)
     return replace(state, cache=kv.select(state.cache, columns), ids=state.ids[:, index],
                    attention_mask=state.attention_mask[:, index], consumed=False)
+
+
+def repeat_rows(state: LatentState, times: int) -> LatentState:
+    """Each row ``times`` times in a row (row b -> rows b*times ... b*times+times-1); consumes ``state``."""
+    state.check_usable()
+    index = torch.arange(state.batch_size).repeat_interleave(times)
+    dev = index.to(state.ids.device)
+    state.consumed = True
+    return replace(state, cache=kv.select_batch(state.cache, index), ids=state.ids[dev],
+                   attention_mask=state.attention_mask[dev], next_position=state.next_position[dev],
+                   logits=state.logits[dev], hidden=None if state.hidden is None else state.hidden[dev],
+                   consumed=False)
+
+
+def starting_memory(lm, memory: LatentState | None, batch: int) -> LatentState | None:
+    """A memory to start from (a shared document, an earlier run's), one copy per question.
+
+    Checked before anything runs: made by this model, not yet advanced, one row or one per question.
+    """
+    if memory is None:
+        return None
+    memory.check_usable()
+    lm.check_owner(memory)
+    if memory.batch_size == batch:
+        return memory.fork()
+    if memory.batch_size != 1:
+        raise LatentspaceError(f"the starting memory has {memory.batch_size} rows for {batch} questions "
+                               "(give one row, shared by all, or one per question)")
+    return repeat_rows(memory.fork(), batch)

@@ -21,7 +21,7 @@ from latentspace.errors import LatentspaceError
 
 KINDS = ("sequential", "hierarchical")
 MODES = ("latent", "text", "single")
-AGENT_KEYS = {"name", "role", "latent_steps", "alignment"}
+AGENT_KEYS = {"name", "role", "latent_steps", "strategy", "options", "speaks"}
 
 # Written for this project after LatentMAS's two layouts (roles in our own words).
 BUILTIN = {
@@ -69,12 +69,19 @@ def _agent(raw, where: str) -> Agent:
         raise LatentspaceError(f"{where}: unknown agent field(s) {sorted(unknown)}; valid: {sorted(AGENT_KEYS)}")
     if not isinstance(raw.get("name"), str) or not isinstance(raw.get("role"), str):
         raise LatentspaceError(f"{where}: an agent needs a text 'name' and 'role'")
+    options = raw.get("options", {})
+    if not isinstance(options, dict):
+        raise LatentspaceError(f"{where}: 'options' is a mapping of the strategy's settings")
+    steps = raw.get("latent_steps", 0)
+    if not isinstance(steps, int) or isinstance(steps, bool):
+        raise LatentspaceError(f"{where}: latent_steps must be an integer")
+    if not isinstance(raw.get("speaks", False), bool):
+        raise LatentspaceError(f"{where}: speaks must be true or false")
     try:
-        return Agent(raw["name"], raw["role"], int(raw.get("latent_steps", 0)), raw.get("alignment", "ridge"))
-    except (TypeError, ValueError) as err:
-        if isinstance(err, LatentspaceError):
-            raise LatentspaceError(f"{where}: {err}") from None
-        raise LatentspaceError(f"{where}: latent_steps must be an integer") from None
+        return Agent(raw["name"], raw["role"], steps, raw.get("strategy", "continuous"), options,
+                     raw.get("speaks", False))
+    except LatentspaceError as err:
+        raise LatentspaceError(f"{where}: {err}") from None
 
 
 def from_dict(spec: dict, name: str = "pipeline") -> Pipeline:
@@ -133,22 +140,28 @@ def load_pipeline(source: str | Path) -> Pipeline:
 
 
 def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens: int = 64,
-        agent_tokens: int | None = None, chat: bool = True):
-    """The pipeline in ``mode``: latent (memory hand-over), text (agents write), single (final prompt)."""
+        agent_tokens: int | None = None, chat: bool = True, memory=None, seed: int = 0):
+    """The pipeline in ``mode``: latent (memory hand-over), text (agents write), single (final prompt).
+
+    ``memory`` (latent mode only): a `LatentState` made by ``lm`` that the pipeline starts from.
+    """
     from latentspace.agents.baselines import run_single, run_text_hierarchical, run_text_sequential
     from latentspace.agents.hierarchical import run_hierarchical
     from latentspace.agents.sequential import run_sequential
 
     if mode not in MODES:
         raise LatentspaceError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    if memory is not None and mode != "latent":
+        raise LatentspaceError(f"a starting memory is a latent state: it needs mode latent, not {mode}")
     if mode == "single":
-        return run_single(lm, pipeline.final, questions, max_new_tokens, chat)
+        return run_single(lm, pipeline.final, questions, max_new_tokens, chat, seed)
     if pipeline.kind == "sequential":
         if mode == "latent":
-            return run_sequential(lm, pipeline.agents, questions, pipeline.policy, max_new_tokens, chat)
-        return run_text_sequential(lm, pipeline.agents, questions, max_new_tokens, agent_tokens, chat)
+            return run_sequential(lm, pipeline.agents, questions, pipeline.policy, max_new_tokens, chat, memory,
+                                  agent_tokens, seed)
+        return run_text_sequential(lm, pipeline.agents, questions, max_new_tokens, agent_tokens, chat, seed)
     if mode == "latent":
         return run_hierarchical(lm, pipeline.agents, pipeline.summariser, questions, pipeline.shared,
-                                max_new_tokens, chat)
+                                max_new_tokens, chat, memory, agent_tokens, seed)
     return run_text_hierarchical(lm, pipeline.agents, pipeline.summariser, questions, pipeline.shared,
-                                 max_new_tokens, agent_tokens, chat)
+                                 max_new_tokens, agent_tokens, chat, seed)

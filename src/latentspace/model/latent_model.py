@@ -19,7 +19,7 @@ from latentspace.errors import LatentspaceError
 from latentspace.model import kv
 from latentspace.model.align import Aligner
 from latentspace.model.decode import DecodeResult, decode
-from latentspace.model.fingerprint import fingerprint
+from latentspace.model.fingerprint import describe, fingerprint
 from latentspace.model.hooks import HookSession, Intervention, Positions, Recording, StopForward, check_vector
 from latentspace.model.registry import DEFAULT_MODEL
 from latentspace.model.registry import load as load_spec
@@ -202,8 +202,19 @@ class LatentModel:
                 raise LatentspaceError(f"mask {tuple(mask.shape)} does not match ids {tuple(ids.shape)}")
         return self._advance(state, ids=ids, mask=mask, with_hidden=with_hidden)
 
+    def check_owner(self, state: LatentState) -> None:
+        """Refuse a state (a memory) another model made: its keys mean nothing to this model."""
+        owner = state.owner
+        if owner is None or owner is self:
+            return
+        theirs = owner.fingerprint if isinstance(owner, LatentModel) else owner
+        if theirs != self.fingerprint:
+            raise LatentspaceError(f"this latent state was made by another model ({describe(theirs)}), "
+                                   f"not by {describe(self.fingerprint)}")
+
     def _advance(self, state: LatentState, ids=None, embeds=None, mask=None, with_hidden: bool = True) -> LatentState:
         state.check_usable()
+        self.check_owner(state)
         new = ids if ids is not None else embeds
         batch, n = new.shape[:2]
         if ids is not None and ids.numel() and (ids.min() < 0 or ids.max() >= self.vocab_size):
@@ -234,11 +245,12 @@ class LatentModel:
                 hidden = torch.where(idle[:, None], state.hidden, hidden)
         return LatentState(
             cache=kv.output_cache(out), ids=torch.cat([state.ids, ids], 1), attention_mask=full_mask,
-            next_position=state.next_position + mask.sum(1), logits=logits, hidden=hidden,
+            next_position=state.next_position + mask.sum(1), logits=logits, hidden=hidden, owner=self,
         )
 
     def decode(self, state: LatentState, max_new_tokens: int = 64, **options) -> DecodeResult:
         """Continue with text (greedy by default); consumes ``state``. See `model.decode.decode`."""
+        self.check_owner(state)
         return decode(self, state, max_new_tokens=max_new_tokens, **options)
 
     def generate(self, prompt: str, max_new_tokens: int = 64, chat: bool = True, **options) -> str:

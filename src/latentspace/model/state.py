@@ -36,6 +36,9 @@ class LatentState:
     logits: torch.Tensor
     hidden: torch.Tensor | None
     consumed: bool = field(default=False, repr=False)
+    # the LatentModel that made it (or, once loaded, its fingerprint): feeding a state to another
+    # model is refused — keys computed by one model mean nothing to another's attention
+    owner: object = field(default=None, repr=False, compare=False)
 
     @property
     def batch_size(self) -> int:
@@ -81,4 +84,5 @@ class LatentState:
             next_position=tensors["next_position"],
             logits=tensors["logits"],
             hidden=tensors.get("hidden"),
+            owner=fingerprint,
         )

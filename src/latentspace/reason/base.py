@@ -40,7 +40,14 @@ def register(cls: type[Reasoner]) -> type[Reasoner]:
 
 
 def get_reasoner(name: str, **options) -> Reasoner:
-    """A strategy by name with options (unknown names and options give one-line errors)."""
+    """A strategy by name with options (unknown names and options give one-line errors).
+
+    ``agents:PIPELINE[:MODE]`` names a multi-agent pipeline run as a strategy (`latentspace.agents`).
+    """
+    if name.startswith("agents:"):
+        from latentspace.agents.as_strategy import make_pipeline_strategy
+
+        return make_pipeline_strategy(name, options)
     return make_named(REGISTRY, name, "strategy", options)
 
 

@@ -1,0 +1,83 @@
+"""A pipeline as a reasoning strategy, so `latentspace bench` (and anything that runs strategies)
+evaluates agents on every task suite: ``agents:PIPELINE[:MODE]``, e.g. ``agents:sequential:text``
+or ``agents:my_team.yaml:latent`` (mode defaults to latent).
+
+Each question's trace holds every latent step any agent took (with its lens reading) and, as
+explicit steps, every token any agent wrote — so a trace's ``explicit_tokens`` is the pipeline's
+output tokens for that question and ``positions`` all the slots its agents computed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from latentspace.errors import LatentspaceError
+from latentspace.trace import Step, Trace
+
+PREFIX = "agents:"
+
+
+def is_pipeline_strategy(name: str) -> bool:
+    return name.startswith(PREFIX)
+
+
+@dataclass
+class PipelineStrategy:
+    spec: str  # "agents:PIPELINE[:MODE]"
+    max_new_tokens: int = 32  # the answer
+    agent_tokens: int | None = None  # what each text agent writes (default: max_new_tokens)
+    chat: bool = True
+    pipeline: object = field(init=False, repr=False)
+    mode: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        from latentspace.agents.pipelines import MODES, load_pipeline
+
+        body = self.spec[len(PREFIX):]
+        source, _, mode = body.rpartition(":") if body.rsplit(":", 1)[-1] in MODES else (body, "", "latent")
+        if not source:
+            raise LatentspaceError(f"{self.spec!r}: write agents:PIPELINE[:MODE], e.g. agents:sequential:text")
+        self.pipeline, self.mode = load_pipeline(source), mode
+
+    @property
+    def name(self) -> str:
+        return self.spec
+
+    def options(self) -> dict:
+        return {"max_new_tokens": self.max_new_tokens, "agent_tokens": self.agent_tokens, "chat": self.chat}
+
+    def run(self, lm, question: str, seed: int = 0) -> Trace:
+        return self.run_batch(lm, [question], seed)[0]
+
+    def run_batch(self, lm, questions: list[str], seed: int = 0) -> list[Trace]:
+        from latentspace.agents.pipelines import run
+
+        started = time.perf_counter()
+        result = run(lm, self.pipeline, questions, self.mode, self.max_new_tokens, self.agent_tokens, self.chat,
+                     seed=seed)
+        seconds = (time.perf_counter() - started) / len(questions)
+        traces = []
+        for row, question in enumerate(questions):
+            steps: list[Step] = []
+            for turn in result.turns:
+                for step in (turn.thoughts[row] if turn.thoughts else []):
+                    steps.append(Step(step.kind, step.token, step.norm, step.entropy, step.top,
+                                      f"{turn.agent}: {step.note}".rstrip(": ")))
+                for token in (turn.token_ids[row] if turn.token_ids else []):
+                    steps.append(Step("explicit", token=lm.tokenizer.decode([token]), note=turn.agent))
+            meta = {"options": self.options(), "batch": len(questions), "pipeline": self.pipeline.name,
+                    "kind": self.pipeline.kind, "mode": result.mode, "policy": result.policy,
+                    "decoding": result.decoding}
+            traces.append(Trace(prompt=question, strategy=self.spec, model=lm.name, text=result.texts[row],
+                                steps=steps, positions=result.positions[row], wall_seconds=seconds,
+                                stop_reason="answered", meta=meta))
+        return traces
+
+
+def make_pipeline_strategy(name: str, options: dict) -> PipelineStrategy:
+    allowed = ("max_new_tokens", "agent_tokens", "chat")
+    unknown = [k for k in options if k not in allowed]
+    if unknown:
+        raise LatentspaceError(f"strategy {name!r} has no option {unknown[0]!r}; options: {', '.join(allowed)}")
+    return PipelineStrategy(name, **options)
