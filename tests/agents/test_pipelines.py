@@ -55,3 +55,22 @@ def test_files_and_the_cli(tmp_path, run_cli):
         out = run_cli("agents", "q", "--model", "tiny", *args)
         assert out.returncode == 2 and message in out.stderr, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_the_cli_saves_a_memory_starts_from_it_and_refuses_another_models(tmp_path, run_cli):
+    saved = tmp_path / "memory.safetensors"
+    out = run_cli("agents", "two plus two", "--model", "tiny", "-n", "2", "--raw", "--save-memory", str(saved),
+                  "--show")
+    assert out.returncode == 0, out.stderr
+    assert saved.exists() and "lens top-1" in out.stdout and "memory saved" in out.stdout
+    out = run_cli("agents", "and then?", "--model", "tiny", "-n", "2", "--raw", "--memory", str(saved), "--json")
+    assert out.returncode == 0, out.stderr
+    first = json.loads(out.stdout)["turns"][0]
+    assert first["received_from"]["memory"] == first["received_slots"] > 0
+    assert len(first["thoughts"][0]) == 4 and first["thoughts"][0][0]["top"]  # lens readings in the JSON
+    for args, message in [(["--model", "tiny-gpt2", "--memory", str(saved)], "was saved from [llama"),
+                          (["--model", "tiny", "--memory", str(saved), "--mode", "text"], "use --mode latent"),
+                          (["--model", "tiny", "--memory", str(tmp_path / "none.safetensors")], "no saved state")]:
+        out = run_cli("agents", "q", *args)
+        assert out.returncode == 2 and message in out.stderr, (args, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1

@@ -86,7 +86,7 @@ def gather(state: LatentState, n_experts: int, prefix_length: int) -> LatentStat
 
 def run_hierarchical(lm, experts: Sequence[Agent], summariser: Agent, questions: str | Sequence[str],
                      shared: str = DEFAULT_SHARED, max_new_tokens: int = 64, chat: bool = True, memory=None,
-                     agent_tokens: int | None = None, seed: int = 0) -> PipelineResult:
+                     agent_tokens: int | None = None, seed: int = 0, keep_memory: bool = False) -> PipelineResult:
     """Experts in parallel from ``shared`` (a template with ``{question}``), then ``summariser`` answers.
 
     ``memory``: a `LatentState` the shared prefix is read on top of (see `run_sequential`).
@@ -103,6 +103,7 @@ def run_hierarchical(lm, experts: Sequence[Agent], summariser: Agent, questions:
     ids, mask, rows = prompt_chunk(lm, [summariser.prompt(q) for q in questions], chat, first=False)
     memory = lm.feed(memory, ids, mask=mask)
     memory, thoughts = think(lm, memory, [summariser] * len(questions), seed)
+    kept = memory.fork() if keep_memory else None
     result = lm.decode(memory, max_new_tokens=max_new_tokens, seed=seed)
     for b in range(len(questions)):
         positions[b] += len(rows[b]) + len(thoughts[b]) + len(result.token_ids[b])
@@ -111,4 +112,4 @@ def run_hierarchical(lm, experts: Sequence[Agent], summariser: Agent, questions:
                       result.texts, result.token_ids, thoughts,
                       {"shared": p} | {e.name: width for e in experts}))
     return PipelineResult(result.texts, result.token_ids, turns, "full", positions, time.perf_counter() - started,
-                          decoding(max_new_tokens) | {"seed": seed}, "latent-hierarchical")
+                          decoding(max_new_tokens) | {"seed": seed}, "latent-hierarchical", kept)

@@ -140,7 +140,7 @@ def load_pipeline(source: str | Path) -> Pipeline:
 
 
 def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens: int = 64,
-        agent_tokens: int | None = None, chat: bool = True, memory=None, seed: int = 0):
+        agent_tokens: int | None = None, chat: bool = True, memory=None, seed: int = 0, keep_memory: bool = False):
     """The pipeline in ``mode``: latent (memory hand-over), text (agents write), single (final prompt).
 
     ``memory`` (latent mode only): a `LatentState` made by ``lm`` that the pipeline starts from.
@@ -151,17 +151,17 @@ def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens:
 
     if mode not in MODES:
         raise LatentspaceError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
-    if memory is not None and mode != "latent":
-        raise LatentspaceError(f"a starting memory is a latent state: it needs mode latent, not {mode}")
+    if (memory is not None or keep_memory) and mode != "latent":
+        raise LatentspaceError(f"a working memory is a latent state: it needs mode latent, not {mode}")
     if mode == "single":
         return run_single(lm, pipeline.final, questions, max_new_tokens, chat, seed)
     if pipeline.kind == "sequential":
         if mode == "latent":
             return run_sequential(lm, pipeline.agents, questions, pipeline.policy, max_new_tokens, chat, memory,
-                                  agent_tokens, seed)
+                                  agent_tokens, seed, keep_memory)
         return run_text_sequential(lm, pipeline.agents, questions, max_new_tokens, agent_tokens, chat, seed)
     if mode == "latent":
         return run_hierarchical(lm, pipeline.agents, pipeline.summariser, questions, pipeline.shared,
-                                max_new_tokens, chat, memory, agent_tokens, seed)
+                                max_new_tokens, chat, memory, agent_tokens, seed, keep_memory)
     return run_text_hierarchical(lm, pipeline.agents, pipeline.summariser, questions, pipeline.shared,
                                  max_new_tokens, agent_tokens, chat, seed)

@@ -46,6 +46,7 @@ class PipelineResult:
     seconds: float = 0.0
     decoding: dict = field(default_factory=dict)  # the settings every decoding agent used
     mode: str = "latent"
+    memory: object = field(default=None, repr=False)  # latent runs with keep_memory: what the answer was read from
 
     @property
     def processed_positions(self) -> int:
@@ -138,11 +139,12 @@ def speak(lm, state, agent_tokens: int, seed: int):
 
 def run_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[str], policy: str = "full",
                    max_new_tokens: int = 64, chat: bool = True, memory=None, agent_tokens: int | None = None,
-                   seed: int = 0) -> PipelineResult:
+                   seed: int = 0, keep_memory: bool = False) -> PipelineResult:
     """Run ``agents`` in order on a batch of questions; the last agent decodes (greedy).
 
     ``memory``: a `LatentState` to start from (made by this model; one row shared by every
-    question, or one per question) — the first agent reads its role on top of it.
+    question, or one per question) — the first agent reads its role on top of it. ``keep_memory``:
+    the result keeps the final working memory (``result.memory``, e.g. to save and start from later).
     """
     if not agents:
         raise LatentspaceError("a pipeline needs at least one agent")
@@ -174,12 +176,13 @@ def run_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[str], 
         if k < len(agents) - 1:
             state = hand_over(state, policy, turn_start)
             sources = kept_sources(sources, state.length, policy, agent.name)
+    kept = state.fork() if keep_memory else None
     result = lm.decode(state, max_new_tokens=max_new_tokens, seed=seed)
     for row, t in enumerate(result.token_ids):
         positions[row] += len(t)
     turns[-1].texts, turns[-1].token_ids = result.texts, result.token_ids
     return PipelineResult(result.texts, result.token_ids, turns, policy, positions, time.perf_counter() - started,
-                          decoding(max_new_tokens) | {"seed": seed}, "latent")
+                          decoding(max_new_tokens) | {"seed": seed}, "latent", kept)
 
 
 def kept_sources(sources: dict[str, int], kept: int, policy: str, last: str) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,36 +18,59 @@ def agents(
     mode: Annotated[str, typer.Option(help="latent (pass KV memory), text (agents write), single (final prompt).")] = "latent",
     model: ModelOpt = DEFAULT,
     max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, help="Answer tokens.")] = 64,
-    agent_tokens: Annotated[int | None, typer.Option(min=1, help="Tokens each text agent writes (default: -n).")] = None,
+    agent_tokens: Annotated[int | None, typer.Option(min=1, help="Tokens each text (or speaking) agent writes (default: -n).")] = None,
+    memory: Annotated[Path | None, typer.Option(help="Start from a saved working memory (latent mode; made by this model).")] = None,
+    save_memory: Annotated[Path | None, typer.Option(help="Save the final working memory here (latent mode).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for strategies that sample.")] = 0,
     raw: Annotated[bool, typer.Option("--raw", help="Do not apply the chat template.")] = False,
-    show: Annotated[bool, typer.Option("--show", help="Print the transcript: what each agent received and did.")] = False,
+    show: Annotated[bool, typer.Option("--show", help="Print the transcript: what each agent received, thought and wrote.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Agents collaborate on one question; only the last one answers.
 
     Examples: latentspace agents "What is 12 times 7?" --pipeline hierarchical --show ;
-    latentspace agents "Is a cat a mammal?" --mode text --json
+    latentspace agents "Is a cat a mammal?" --mode text --json ;
+    latentspace agents "Summarise it" --memory doc.safetensors --save-memory after.safetensors
     """
-    from latentspace.agents.pipelines import load_pipeline, run
+    from latentspace.agents.pipelines import MODES, load_pipeline, run
+    from latentspace.errors import LatentspaceError
+    from latentspace.model.state import LatentState
 
     spec = load_pipeline(pipeline)  # checked before the model loads
+    if mode not in MODES:
+        raise LatentspaceError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    if (memory or save_memory) and mode != "latent":
+        raise LatentspaceError(f"--memory and --save-memory hold a latent working memory: use --mode latent, not {mode}")
     lm = load_model(model, quiet=json_out)
-    result = run(lm, spec, question, mode, max_tokens, agent_tokens, chat=not raw)
+    start = LatentState.load(memory, lm.fingerprint, lm.device) if memory else None
+    result = run(lm, spec, question, mode, max_tokens, agent_tokens, chat=not raw, memory=start, seed=seed,
+                 keep_memory=save_memory is not None)
+    saved = str(result.memory.save(save_memory, lm.fingerprint, {"pipeline": spec.name, "question": question})) \
+        if save_memory else None
     data = {"model": lm.name, "pipeline": spec.name, "kind": spec.kind, "mode": result.mode,
             "policy": result.policy, "answer": result.texts[0], "output_tokens": result.output_tokens,
             "processed_positions": result.processed_positions, "seconds": round(result.seconds, 3),
-            "decoding": result.decoding, "turns": [asdict(t) for t in result.turns]}
+            "decoding": result.decoding, "memory_saved": saved, "turns": [asdict(t) for t in result.turns]}
     if json_out:
         emit_json(data)
         return
     if show:
-        table = Table(title=f"{spec.name} ({spec.kind}, {result.mode})")
-        for col in ("agent", "received slots", "prompt tokens", "latent steps", "wrote"):
-            table.add_column(col, justify="left" if col in ("agent", "wrote") else "right")
-        for t in result.turns:
-            wrote = (t.texts[0].strip().replace("\n", " ")[:70] if t.texts else "—")
-            table.add_row(t.agent, str(t.received_slots), str(t.prompt_tokens[0]), str(t.latent_steps), wrote)
-        console.print(table)
+        console.print(transcript(spec, result))
     console.print(result.texts[0].strip(), highlight=False)
     console.print(f"[dim]{result.mode}: {data['output_tokens']} output tokens, {data['processed_positions']} "
-                  f"positions, {result.seconds:.2f} s[/dim]")
+                  f"positions, {result.seconds:.2f} s{f', memory saved to {saved}' if saved else ''}[/dim]")
+
+
+def transcript(spec, result) -> Table:
+    """One row per agent: what it received (slots by source), read, thought (lens top-1) and wrote."""
+    table = Table(title=f"{spec.name} ({spec.kind}, {result.mode})")
+    for col in ("agent", "received", "read", "thoughts: lens top-1 (p)", "wrote"):
+        table.add_column(col, justify="right" if col == "read" else "left", overflow="fold")
+    for t in result.turns:
+        received = ", ".join(f"{k} {v}" for k, v in (t.received_from or {}).items()) or str(t.received_slots)
+        steps = (t.thoughts or [[]])[0]
+        thoughts = " · ".join(f"{s.top[0][0].strip() or repr(s.top[0][0])} ({s.top[0][1]:.2f})"
+                              for s in steps if s.top) or "—"
+        wrote = t.texts[0].strip().replace("\n", " ")[:80] if t.texts else "—"
+        table.add_row(t.agent, received, str(t.prompt_tokens[0]), thoughts, wrote)
+    return table
