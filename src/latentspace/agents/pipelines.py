@@ -1,12 +1,16 @@
 """Pipelines declared as data (YAML/JSON or a dict), the two built-in ones, and one `run` for
 every mode — so the latent pipeline and its baselines always get the same agents.
 
-    kind: sequential            # or hierarchical
+    kind: sequential            # or hierarchical, or graph
     policy: full                # sequential only: full | latent | last
     agents:                     # sequential: in order; the last one answers
-      - {name: planner, role: "Make a plan for: {question}", latent_steps: 4}
+      - {name: planner, role: "Make a plan for: {question}", latent_steps: 4, strategy: continuous}
       - {name: solver, role: "Answer: {question}"}
     # hierarchical instead: shared: "Question: {question}", experts: [...], summariser: {...}
+    # graph: agents with `reads: [names]` (any acyclic layout; the agent no one reads answers)
+
+An agent's fields: name, role (a template with {question}), latent_steps, strategy (a reasoning
+strategy that thinks in latents), options (that strategy's settings), speaks (also write text).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from latentspace.agents.agent import Agent
 from latentspace.agents.memory import POLICIES
 from latentspace.errors import LatentspaceError
 
-KINDS = ("sequential", "hierarchical")
+KINDS = ("sequential", "hierarchical", "graph")
 MODES = ("latent", "text", "single")
 AGENT_KEYS = {"name", "role", "latent_steps", "strategy", "options", "speaks"}
 
@@ -55,18 +59,20 @@ class Pipeline:
     policy: str = "full"
     shared: str = "Question: {question}"
     name: str = "pipeline"
+    reads: dict[str, list[str]] | None = None  # graph: who reads whom (agents in topological order)
 
     @property
     def final(self) -> Agent:
         return self.summariser if self.kind == "hierarchical" else self.agents[-1]
 
 
-def _agent(raw, where: str) -> Agent:
+def _agent(raw, where: str, extra: frozenset = frozenset()) -> Agent:
     if not isinstance(raw, dict):
         raise LatentspaceError(f"{where}: an agent is a mapping with name and role")
-    unknown = set(raw) - AGENT_KEYS
+    unknown = set(raw) - AGENT_KEYS - extra
     if unknown:
-        raise LatentspaceError(f"{where}: unknown agent field(s) {sorted(unknown)}; valid: {sorted(AGENT_KEYS)}")
+        valid = sorted(AGENT_KEYS | extra)
+        raise LatentspaceError(f"{where}: unknown agent field(s) {sorted(unknown)}; valid: {valid}")
     if not isinstance(raw.get("name"), str) or not isinstance(raw.get("role"), str):
         raise LatentspaceError(f"{where}: an agent needs a text 'name' and 'role'")
     options = raw.get("options", {})
@@ -100,6 +106,8 @@ def from_dict(spec: dict, name: str = "pipeline") -> Pipeline:
         if policy not in POLICIES:
             raise LatentspaceError(f"{name}: unknown policy {policy!r}; valid: {', '.join(POLICIES)}")
         pipeline = Pipeline(kind, agents, policy=policy, name=name)
+    elif kind == "graph":
+        pipeline = _graph(spec, name)
     else:
         raw = spec.get("experts") or []
         if not isinstance(raw, list) or not raw:
@@ -115,6 +123,34 @@ def from_dict(spec: dict, name: str = "pipeline") -> Pipeline:
     if len(set(names)) != len(names):
         raise LatentspaceError(f"{name}: agent names must be unique, got {names}")
     return pipeline
+
+
+def _graph(spec: dict, name: str) -> Pipeline:
+    from latentspace.agents.graph import topological
+
+    raw = spec.get("agents") or []
+    if not isinstance(raw, list) or not raw:
+        raise LatentspaceError(f"{name}: a graph pipeline needs a non-empty 'agents' list")
+    agents = [_agent(a, f"{name}: agent {i + 1}", frozenset({"reads"})) for i, a in enumerate(raw)]
+    reads = {}
+    for a, r in zip(agents, raw):
+        sources = r.get("reads", [])
+        if isinstance(sources, str):
+            sources = [sources]
+        if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+            raise LatentspaceError(f"{name}: agent {a.name!r}: 'reads' is a list of agent names")
+        reads[a.name] = sources
+    shared = spec.get("shared", "")
+    if not isinstance(shared, str):
+        raise LatentspaceError(f"{name}: 'shared' is a template text")
+    if shared:
+        Agent("shared", shared)
+    names = [a.name for a in agents]
+    if len(set(names)) != len(names):
+        raise LatentspaceError(f"{name}: agent names must be unique, got {names}")
+    order = topological(names, reads, name)
+    by_name = {a.name: a for a in agents}
+    return Pipeline("graph", [by_name[n] for n in order], shared=shared, name=name, reads=reads)
 
 
 def load_pipeline(source: str | Path) -> Pipeline:
@@ -155,6 +191,14 @@ def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens:
         raise LatentspaceError(f"a working memory is a latent state: it needs mode latent, not {mode}")
     if mode == "single":
         return run_single(lm, pipeline.final, questions, max_new_tokens, chat, seed)
+    if pipeline.kind == "graph":
+        from latentspace.agents.graph import run_graph, run_text_graph
+
+        if mode == "latent":
+            return run_graph(lm, pipeline.agents, pipeline.reads, questions, pipeline.shared, max_new_tokens, chat,
+                             memory, agent_tokens, seed, keep_memory)
+        return run_text_graph(lm, pipeline.agents, pipeline.reads, questions, pipeline.shared, max_new_tokens,
+                              agent_tokens, chat, seed)
     if pipeline.kind == "sequential":
         if mode == "latent":
             return run_sequential(lm, pipeline.agents, questions, pipeline.policy, max_new_tokens, chat, memory,
