@@ -74,3 +74,14 @@ def test_the_cli_saves_a_memory_starts_from_it_and_refuses_another_models(tmp_pa
         out = run_cli("agents", "q", *args)
         assert out.returncode == 2 and message in out.stderr, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_the_agents_example_runs_on_tiny():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "agents.py"
+    out = subprocess.run([sys.executable, str(script), "--model", "tiny"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "latent team:" in out.stdout and "follow-up:" in out.stdout and "single:" in out.stdout
