@@ -34,6 +34,7 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_reasoning.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_train_cost.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_steer_peers.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_agents.py
 
 clean:
 	rm -rf $(VENV)

@@ -60,6 +60,8 @@ def test_tour_on_tiny_writes_report(tmp_path):
     data = json.loads(out.stdout)
     assert [s["title"] for s in data["sections"]][:3] == ["Generation", "Next-token distribution",
                                                          "Hidden-state norms per layer"]
+    agents = next(s for s in data["sections"] if s["title"] == "Agents in latent space")
+    assert "thoughts read (lens top-1) as" in agents["summary"] and len(agents["rows"]) == 3
     html = (tmp_path / "tour" / "index.html").read_text()
     assert "data:image/png;base64" in html and (tmp_path / "tour" / "layer_norms.png").stat().st_size > 1000
 
