@@ -84,3 +84,23 @@ def test_later_agents_continue_the_conversation(smollm2):
     turn = next_turn(smollm2, "Check the plan")
     assert turn.startswith("<|im_end|>") and "system" not in turn and turn.endswith("assistant\n")
     assert "Check the plan" in turn
+
+
+def test_on_a_model_with_latent_markers_only_thinking_rows_get_the_markers():
+    from latentspace import LatentModel
+    from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
+    from latentspace.model.tiny import make_tiny
+
+    model, tok = make_tiny("llama", initializer_range=0.3)
+    tok.add_special_tokens({"additional_special_tokens": [START_LATENT, END_LATENT, LATENT]})
+    model.resize_token_embeddings(len(tok))
+    marked = LatentModel(model, tok, "tiny-marked")
+    one = Agent("one", "First {question}", 2)
+    two = Agent("two", "Second {question}", 1, options={"alignment": "norm"})  # another group: thinks apart
+    mixed = run_hierarchical(marked, [one, two], SOLVER, "two plus two", max_new_tokens=2, chat=False)
+    alone = run_hierarchical(marked, [two], SOLVER, "two plus two", max_new_tokens=2, chat=False)
+    # expert two thinks exactly as it does alone: no marker pair left in its row by expert one's group
+    for x, y in zip(mixed.turns[1].thoughts[0], alone.turns[0].thoughts[0], strict=True):
+        assert [t for t, _ in x.top] == [t for t, _ in y.top]
+        assert [p for _, p in x.top] == pytest.approx([p for _, p in y.top], abs=1e-4)
+    assert [len(t.thoughts[0]) for t in mixed.turns] == [2, 1, 0]

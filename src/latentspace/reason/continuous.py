@@ -36,8 +36,11 @@ class Continuous(Reasoner):
         alignment = self.alignment if self.alignment != "auto" else ("none" if markers else "ridge")
         for trace in rows.traces:
             trace.meta.update(alignment=alignment, markers=markers is not None)
+        # only rows that think get the markers: in a batch of several agents (`latentspace.agents`)
+        # the other rows get masked slots, as for latent steps
+        thinking = rows.active.clone()[:, None].to(lm.device, torch.long)
         if markers:
-            state = lm.feed(state, torch.full((state.batch_size, 1), markers[0], device=lm.device))
+            state = lm.feed(state, torch.full((state.batch_size, 1), markers[0], device=lm.device), mask=thinking)
         previous = None
         for _ in range(self.max_latent_steps):
             if not rows.any:
@@ -45,8 +48,8 @@ class Continuous(Reasoner):
             vectors = lm.align(state.hidden, alignment, state.logits, self.temperature)
             state = self.latent_step(lm, state, vectors, rows, previous)
             previous = vectors
-        if markers:  # every row closes its thoughts (rows that stopped early: after masked slots)
-            state = lm.feed(state, torch.full((state.batch_size, 1), markers[1], device=lm.device))
+        if markers:  # every thinking row closes its thoughts (rows that stopped early: after masked slots)
+            state = lm.feed(state, torch.full((state.batch_size, 1), markers[1], device=lm.device), mask=thinking)
         return state
 
     def resolve_markers(self, lm) -> tuple[int, int] | None:
