@@ -9,6 +9,8 @@ docs/results.md.
     .venv/bin/python benchmarks/bench_agents.py --n 200            # more items (same rows folder)
     .venv/bin/python benchmarks/bench_agents.py --report-only      # table from the rows so far
     .venv/bin/python benchmarks/bench_agents.py --n 4 --seeds 0 --quick --out /tmp/agents   # smoke run
+    .venv/bin/python benchmarks/bench_agents.py --tasks prontoqa --modes text,latent \
+        --pipelines benchmarks/pipelines/hierarchical_short_roles.yaml     # a variant, into the same table
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ MODES = ("single", "text", "latent")
 SETS = ["max_new_tokens=32", "agent_tokens=32"]
 
 
-def strategies() -> str:
-    return ",".join(f"agents:{p}:{m}" for p in PIPELINES for m in MODES)
+def strategies(pipelines=PIPELINES, modes=MODES) -> str:
+    return ",".join(f"agents:{p}:{m}" for p in pipelines for m in modes)
 
 
 def main() -> None:
@@ -48,12 +50,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     parser.add_argument("--report-only", action="store_true", help="summarise the rows already there")
     parser.add_argument("--note", default="", help="text written under the table")
+    parser.add_argument("--pipelines", default=",".join(PIPELINES), help="built-in names or pipeline files")
+    parser.add_argument("--modes", default=",".join(MODES))
     args = parser.parse_args()
+    chosen = strategies(args.pipelines.split(","), args.modes.split(","))
     seeds = [int(s) for s in args.seeds.split(",")]
     if not args.report_only:
         for seed in seeds:  # seed by seed: a run cut short still leaves complete seeds
             command = [sys.executable, "-m", "latentspace.cli.app", "bench", "--task", args.tasks, "--strategies",
-                       strategies(), "--n", str(args.n), "--seeds", str(seed), "--batch-size", str(args.batch_size),
+                       chosen, "--n", str(args.n), "--seeds", str(seed), "--batch-size", str(args.batch_size),
                        "--out", str(args.out), *[x for s in SETS for x in ("--set", s)], "--json"]
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     from latentspace.bench import read_rows, summarise
@@ -67,6 +72,7 @@ def main() -> None:
 
 def markdown(summary: list[dict], args) -> str:
     by = {(s["task"], s["strategy"]): s for s in summary}
+    found = list(dict.fromkeys(s["strategy"].split(":")[1] for s in summary))  # every pipeline in the rows
     seeds = sorted({seed for s in summary for seed in s["seeds"]})
     lines = [
         "## Multi-agent pipelines: single vs text vs latent (issue 7)",
@@ -91,7 +97,7 @@ def markdown(summary: list[dict], args) -> str:
         "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for task in sorted({s["task"] for s in summary}):
-        for pipeline in PIPELINES:
+        for pipeline in [p for p in PIPELINES if p in found] + [p for p in found if p not in PIPELINES]:
             text = by.get((task, f"agents:{pipeline}:text"))
             for mode in MODES:
                 s = by.get((task, f"agents:{pipeline}:{mode}"))
