@@ -61,14 +61,15 @@ def topological(names: Sequence[str], reads: dict[str, list[str]], where: str = 
     return order
 
 
-def upstream(name: str, reads: dict[str, list[str]]) -> set[str]:
+def upstream(name: str, reads: dict[str, list[str]], order: list[str]) -> list[str]:
+    """Every agent ``name`` reads, directly or through others, in ``order`` (each once)."""
     seen, todo = set(), list(reads.get(name, []))
     while todo:
         source = todo.pop()
         if source not in seen:
             seen.add(source)
             todo += reads.get(source, [])
-    return seen
+    return [n for n in order if n in seen]
 
 
 @dataclass
@@ -122,7 +123,7 @@ def run_graph(lm, agents: Sequence[Agent], reads: dict[str, list[str]], question
     turns, result, kept = [], None, None
     for name in order:
         agent = by_name[name]
-        above = [n for n in order if n in upstream(name, reads)]
+        above = upstream(name, reads, order)
         context = memory_of(base + [blocks[n] for n in above], lm)
         texts = [agent.prompt(q) for q in questions]
         if context is None:  # a first agent with nothing before it: a fresh chat
@@ -168,7 +169,7 @@ def run_text_graph(lm, agents: Sequence[Agent], reads: dict[str, list[str]], que
     started, positions, written, turns, result = time.perf_counter(), [0] * len(questions), {}, [], None
     for name in order:
         agent = by_name[name]
-        above = [n for n in order if n in upstream(name, reads)]
+        above = upstream(name, reads, order)
         notes = ["".join(f"{n}: {written[n][row].strip()}\n" for n in above) for row in range(len(questions))]
         prompts = [with_notes(f"{shared.format(question=q)}\n{agent.prompt(q)}" if shared else agent.prompt(q), note)
                    for q, note in zip(questions, notes)]
