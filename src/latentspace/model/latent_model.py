@@ -9,13 +9,14 @@ It wraps the HF model (never reimplements or modifies it). The data flow every c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from functools import cached_property
 
 import torch
 
 from latentspace.errors import LatentspaceError
+from latentspace.memory.presses.base import Pressing
 from latentspace.model import kv
 from latentspace.model.align import Aligner
 from latentspace.model.decode import DecodeResult, decode
@@ -24,7 +25,7 @@ from latentspace.model.hooks import HookSession, Intervention, Positions, Record
 from latentspace.model.registry import DEFAULT_MODEL
 from latentspace.model.registry import load as load_spec
 from latentspace.model.sites import SiteMap, resolve
-from latentspace.model.state import LATENT_ID, LatentState
+from latentspace.model.state import LATENT_ID, PRESSED_ID, LatentState
 
 Prompts = str | Sequence[str]
 
@@ -38,6 +39,7 @@ class LatentModel:
         self._cache_arg = kv.cache_kwarg(model)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token  # decoder-only convention: pad = EOS, masked anyway
+        self.press = None  # applied to every `encode` without its own press (see `pressing`)
 
     @classmethod
     def load(cls, spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: torch.dtype = torch.float32,
@@ -161,13 +163,26 @@ class LatentModel:
 
     # -- latent stepping ------------------------------------------------------------------------
     def encode(self, prompts: Prompts | torch.Tensor, chat: bool = False,
-               attention_mask: torch.Tensor | None = None) -> LatentState:
-        """Prefill a batch of prompts (text, or ids left-padded with their ``attention_mask``)."""
+               attention_mask: torch.Tensor | None = None, press=None) -> LatentState:
+        """Prefill a batch of prompts (text, or ids left-padded with their ``attention_mask``).
+
+        ``press`` (a `latentspace.memory.presses.Press`, default ``self.press``) compresses the
+        cache this prefill writes; the returned logits and hidden state are those of the full read.
+        """
         ids, mask = self._as_ids(prompts, chat)
         mask = mask if attention_mask is None else attention_mask.to(self.device, mask.dtype)
         empty = LatentState(kv.new_cache(), ids[:, :0], mask[:, :0], torch.zeros(len(ids), dtype=torch.long,
                             device=self.device), logits=None, hidden=None)
-        return self._advance(empty, ids=ids, mask=mask)
+        return self._advance(empty, ids=ids, mask=mask, press=self.press if press is None else press)
+
+    @contextmanager
+    def pressing(self, press) -> Iterator[LatentModel]:
+        """Every `encode` inside compresses its cache with ``press`` (any strategy, any pipeline)."""
+        before, self.press = self.press, press
+        try:
+            yield self
+        finally:
+            self.press = before
 
     def step(self, state: LatentState, vectors: torch.Tensor, rows: torch.Tensor | None = None) -> LatentState:
         """Append continuous input vectors: ``[d]``, ``[B, d]`` (one slot) or ``[B, n, d]``.
@@ -191,16 +206,17 @@ class LatentModel:
         return self._advance(state, embeds=vectors, mask=mask)
 
     def feed(self, state: LatentState, ids: torch.Tensor, with_hidden: bool = True,
-             mask: torch.Tensor | None = None) -> LatentState:
+             mask: torch.Tensor | None = None, press=None) -> LatentState:
         """Append tokens ``[B, n]`` (explicit steps); ``mask`` ``[B, n]`` marks pads (0) when rows
-        append different numbers of tokens (left-pad each row's chunk)."""
+        append different numbers of tokens (left-pad each row's chunk). ``press`` compresses the
+        slots this chunk adds (the ones already held stay as they are)."""
         ids = ids.to(self.device)
         ids = ids[:, None] if ids.dim() == 1 else ids
         if mask is not None:
             mask = mask.to(self.device, state.attention_mask.dtype)
             if mask.shape != ids.shape:
                 raise LatentspaceError(f"mask {tuple(mask.shape)} does not match ids {tuple(ids.shape)}")
-        return self._advance(state, ids=ids, mask=mask, with_hidden=with_hidden)
+        return self._advance(state, ids=ids, mask=mask, with_hidden=with_hidden, press=press)
 
     def check_owner(self, state: LatentState) -> None:
         """Refuse a state (a memory) another model made: its keys mean nothing to this model."""
@@ -212,7 +228,8 @@ class LatentModel:
             raise LatentspaceError(f"this latent state was made by another model ({describe(theirs)}), "
                                    f"not by {describe(self.fingerprint)}")
 
-    def _advance(self, state: LatentState, ids=None, embeds=None, mask=None, with_hidden: bool = True) -> LatentState:
+    def _advance(self, state: LatentState, ids=None, embeds=None, mask=None, with_hidden: bool = True,
+                 press=None) -> LatentState:
         state.check_usable()
         self.check_owner(state)
         new = ids if ids is not None else embeds
@@ -228,10 +245,12 @@ class LatentModel:
         full_mask = torch.cat([state.attention_mask, mask], dim=1)
         # decoding needs only logits: skip even the cheap final-norm hook then
         session = self.hooks(record=[("final_norm", None)], positions="last") if with_hidden else nullcontext()
+        squeeze = nullcontext() if press is None else Pressing(self, press, state.cache, state.attention_mask, mask, ids)
         try:
-            with session as rec:
+            with session as rec, squeeze:
                 out = self.forward(ids if ids is not None else None, full_mask, inputs_embeds=embeds,
                                    position_ids=positions, cache=state.cache, logits_to_keep=1)
+                kept = squeeze.finish() if press is not None else None
         finally:
             state.consumed = True  # the cache was extended in place, also if the pass was cut short
         if ids is None:
@@ -243,9 +262,15 @@ class LatentModel:
             logits = torch.where(idle[:, None], state.logits, logits)
             if hidden is not None and state.hidden is not None:
                 hidden = torch.where(idle[:, None], state.hidden, hidden)
+        next_position = state.next_position + mask.sum(1)
+        if kept is not None:  # the press cut this pass's slots: the rows keep their positions
+            mask, kept_ids = kept
+            ids = torch.full_like(mask, PRESSED_ID) if kept_ids is None else kept_ids
+            ids = ids.to(self.device).masked_fill(mask == 0, self.tokenizer.pad_token_id)
+            full_mask = torch.cat([state.attention_mask, mask.to(state.attention_mask.dtype)], dim=1)
         return LatentState(
             cache=kv.output_cache(out), ids=torch.cat([state.ids, ids], 1), attention_mask=full_mask,
-            next_position=state.next_position + mask.sum(1), logits=logits, hidden=hidden, owner=self,
+            next_position=next_position, logits=logits, hidden=hidden, owner=self,
         )
 
     def decode(self, state: LatentState, max_new_tokens: int = 64, **options) -> DecodeResult:

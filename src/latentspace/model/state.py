@@ -16,6 +16,7 @@ from latentspace.io import load_tensors, save_tensors
 from latentspace.model import kv
 
 LATENT_ID = -1  # marks sequence slots filled by a continuous vector rather than a token
+PRESSED_ID = -2  # a slot a press kept per head: which token it holds differs from head to head
 
 
 @dataclass

@@ -1,0 +1,190 @@
+"""Press: compress the KV cache a prefill writes, keeping the top (1 - ratio) slots per head.
+
+A press is a small dataclass with one scoring function (one file each). `Pressing` applies it
+to a pass through forward hooks on every attention layer: the hook sees the layer's cache right
+after the pass wrote into it (and the layer's input, from which queries are recomputed), scores
+the slots this pass added, and once the pass is over each layer keeps its best slots. Scoring
+happens during the pass; the cache is cut once at the end (peak memory is that of an ordinary
+prefill). The pass's own outputs are never changed — compression only affects what later
+tokens can attend to, exactly as in kvpress.
+
+Slots keep their positions: rotary is already in the keys and `LatentState.next_position`
+still counts every token read, so text after a compressed context gets the positions it would
+have had. In a left-padded batch every row keeps ``len - int(ratio * len)`` of its own slots;
+shorter rows fill up with masked padding so the rows stay aligned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.memory.presses.view import LayerView
+from latentspace.model.hooks import _unpack
+
+
+@dataclass
+class SequenceView:
+    """What a position-level press sees once the whole pass is over (the same for every layer)."""
+
+    ids: torch.Tensor | None  # [B, n] tokens of the new slots (None for latent vectors)
+    mask: torch.Tensor  # [B, n]
+    start: int  # slots held before the pass
+    logprobs: object = field(repr=False, default=None)  # callable -> [B, n] log p(token | before), or None
+
+
+@dataclass
+class Press:
+    """Base: ``ratio`` is the fraction of each row's new slots to drop, in [0, 1)."""
+
+    ratio: float = 0.5
+    name: ClassVar[str] = ""
+    per_layer: ClassVar[bool] = True  # False: one score per position for every layer (`score_positions`)
+    needs_logprobs: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        check_ratio(self.ratio)
+
+    def score(self, view: LayerView) -> torch.Tensor:
+        """``[B, kv_heads, n]``: how much each new slot deserves to stay (higher is kept)."""
+        raise NotImplementedError
+
+    def score_positions(self, seq: SequenceView) -> torch.Tensor:
+        """``[B, n]`` for position-level presses."""
+        raise NotImplementedError
+
+    def select(self, scores: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Which slots stay: ``(index [B, H, k], kept_mask [B, k])`` — see `keep_top`."""
+        return keep_top(scores, mask, self.ratio)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.ratio:g}"
+
+
+def check_ratio(ratio: float) -> None:
+    if not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
+        raise LatentspaceError(f"compression ratio must be in [0, 1), got {ratio!r}")
+
+
+def kept_count(real: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Slots a row of ``real`` tokens keeps: at least one of a non-empty row."""
+    return real - (real.double() * ratio).floor().long()
+
+
+def keep_top(scores: torch.Tensor, mask: torch.Tensor, ratio: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row and head, the top ``kept_count`` real slots by score, in their original order.
+
+    Rows that keep fewer than the longest row start with padding slots (left padding stays left),
+    identical in every head, so one ``[B, k]`` mask serves all heads and layers.
+    """
+    batch, heads, n = scores.shape
+    real = mask.sum(1).long()
+    keep = kept_count(real, ratio)
+    k = int(keep.max()) if batch else 0
+    index = torch.zeros(batch, heads, k, dtype=torch.long, device=scores.device)
+    kept_mask = torch.zeros(batch, k, dtype=mask.dtype, device=mask.device)
+    for b in range(batch):
+        real_slots = mask[b].nonzero().flatten().to(scores.device)
+        pads = (mask[b] == 0).nonzero().flatten().to(scores.device)[: k - int(keep[b])]
+        s = scores[b][:, real_slots].float()
+        if torch.isnan(s).any():
+            raise LatentspaceError("a press produced NaN scores")
+        top = s.topk(int(keep[b]), dim=-1).indices.sort(-1).values
+        index[b] = torch.cat([pads.expand(heads, -1), real_slots[top]], -1)
+        kept_mask[b, k - int(keep[b]):] = 1
+    return index, kept_mask
+
+
+def gather_slots(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``tensor[b, h, index[b, h, j]]`` for a ``[B, H, n, D]`` tensor."""
+    return tensor.gather(2, index[..., None].expand(-1, -1, -1, tensor.shape[-1]))
+
+
+class Pressing:
+    """Context manager around one forward pass that appends slots ``start:`` to ``cache``.
+
+    After the pass, `finish()` cuts every layer's new slots to the press's choice and returns the
+    ``(kept_mask [B, k], kept_ids [B, k] or None when heads kept different slots)``.
+    """
+
+    def __init__(self, lm, press: Press, cache, old_mask: torch.Tensor, new_mask: torch.Tensor,
+                 ids: torch.Tensor | None) -> None:
+        self.lm, self.press, self.cache, self.start = lm, press, cache, old_mask.shape[1]
+        self.full_mask, self.new_mask, self.ids = torch.cat([old_mask, new_mask], 1), new_mask, ids
+        self.scores: dict[int, torch.Tensor] = {}
+        self.final: torch.Tensor | None = None
+        self._handles: list = []
+        self._inputs: dict[int, tuple] = {}
+
+    def __enter__(self) -> Pressing:
+        if self.press.per_layer:
+            for i in range(self.lm.n_layers):
+                attn = self.lm.sites.module("attn_out", i)
+                self._handles.append(attn.register_forward_pre_hook(self._capture(i), with_kwargs=True))
+                self._handles.append(attn.register_forward_hook(self._score(i)))
+        if self.press.needs_logprobs:
+            self._handles.append(self.lm.sites.final_norm.register_forward_hook(self._keep_final))
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._inputs.clear()
+        return False
+
+    def _capture(self, i: int):
+        def hook(module, args, kwargs):
+            hidden = args[0] if args else kwargs["hidden_states"]
+            self._inputs[i] = (hidden.detach(), kwargs.get("position_embeddings"))
+        return hook
+
+    def _score(self, i: int):
+        def hook(module, args, output):
+            hidden, rotary = self._inputs.pop(i)
+            layer = self.cache.layers[i]
+            view = LayerView(i, layer.keys, layer.values, self.start, self.full_mask, module, hidden, rotary)
+            with torch.no_grad():
+                self.scores[i] = self.press.score(view).float()
+        return hook
+
+    def _keep_final(self, module, args, output):
+        self.final = _unpack(output).detach()
+
+    def logprobs(self) -> torch.Tensor:
+        """``[B, n]``: log p(token_t | tokens before t) for the new slots (0 where unknown)."""
+        if self.final is None or self.ids is None:
+            return torch.zeros(self.new_mask.shape, device=self.new_mask.device)
+        out = torch.zeros(self.ids.shape, device=self.ids.device)
+        for s in range(0, self.ids.shape[1] - 1, 256):  # [chunk, vocab] logits at a time
+            e = min(s + 256, self.ids.shape[1] - 1)
+            logp = self.lm.head(self.final[:, s:e], normed=True).float().log_softmax(-1)
+            out[:, s + 1:e + 1] = logp.gather(-1, self.ids[:, s + 1:e + 1, None]).squeeze(-1)
+        return out
+
+    def finish(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        layers = self.cache.layers
+        if self.press.per_layer:
+            if len(self.scores) != len(self.lm.sites.layers):
+                raise LatentspaceError("the press saw only part of the pass (an early stop?)")
+            choices = [self.press.select(self.scores[i], self.new_mask) for i in range(len(layers))]
+        else:
+            seq = SequenceView(self.ids, self.new_mask, self.start, self.logprobs)
+            with torch.no_grad():
+                scores = self.press.score_positions(seq).float()
+            heads = layers[0].keys.shape[1]
+            choice = self.press.select(scores[:, None].expand(-1, heads, -1), self.new_mask)
+            choices = [choice] * len(layers)
+        for layer, (index, _) in zip(layers, choices):
+            keep_k = gather_slots(layer.keys[:, :, self.start:], index.to(layer.keys.device))
+            keep_v = gather_slots(layer.values[:, :, self.start:], index.to(layer.values.device))
+            layer.keys = torch.cat([layer.keys[:, :, :self.start], keep_k], 2)
+            layer.values = torch.cat([layer.values[:, :, :self.start], keep_v], 2)
+        kept_mask = choices[0][1]
+        first = choices[0][0][:, :1]
+        same = all(torch.equal(ix, ix[:, :1].expand_as(ix)) and torch.equal(ix[:, :1], first) for ix, _ in choices)
+        kept_ids = self.ids.gather(1, first[:, 0].to(self.ids.device)) if same and self.ids is not None else None
+        return kept_mask, kept_ids

@@ -1,0 +1,206 @@
+"""Presses: ratio 0 changes nothing, each press keeps exactly what its score selects (checked
+against a direct computation from the model's own attention weights / logits / keys), batches
+compress each row as it would be alone, and text after a compressed context keeps its positions."""
+
+import pytest
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.memory.presses import PRESSES, get_press
+from latentspace.model import kv
+from tests.conftest import tiny_lm
+
+TEXT = "the cat sat on the mat while the dog slept by the warm fire all night long"
+LAYER_PRESSES = ["knorm", "keydiff", "snapkv", "tova", "h2o", "expected_attention"]
+ALL = LAYER_PRESSES + ["streaming", "surprisal"]
+
+
+def eager(family="llama"):
+    lm = tiny_lm(family, initializer_range=0.3)
+    lm.model.set_attn_implementation("eager")
+    return lm
+
+
+def full_keys(lm, ids):
+    out = lm.model(input_ids=ids, use_cache=True, output_attentions=True)
+    return kv.to_tensors(kv.output_cache(out)), out.attentions  # per layer [1, H, T, T]
+
+
+def kept_keys(state):
+    return [k for k, _ in kv.to_tensors(state.cache)]
+
+
+def assert_kept(lm, ids, press, chosen):
+    """The pressed cache holds, per layer and head, exactly the full cache's slots ``chosen[l][h]``."""
+    pairs, _ = full_keys(lm, ids)
+    state = lm.encode(ids, press=press)
+    for (k_full, _), k_kept, pick in zip(pairs, kept_keys(state), chosen):
+        for h in range(k_full.shape[1]):
+            expect = k_full[0, h, sorted(pick[h])]
+            assert torch.allclose(k_kept[0, h], expect, atol=1e-5), f"head {h}"
+
+
+def top(scores, keep):
+    """[H, T] -> per head the indices of the ``keep`` highest scores."""
+    return [set(s.topk(keep).indices.tolist()) for s in scores]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_ratio_zero_changes_nothing(lm, name):
+    ids, mask = lm.tokenize([TEXT, "a short one"])
+    plain = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=6)
+    state = lm.encode(ids, attention_mask=mask, press=get_press(name, 0.0))
+    assert state.length == ids.shape[1]
+    pressed = lm.decode(state, max_new_tokens=6)
+    assert pressed.token_ids == plain.token_ids
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("ratio", [0.25, 0.75])
+def test_keeps_the_share_it_promises(llama, name, ratio):
+    ids, mask = llama.tokenize([TEXT, "a short one"])
+    state = llama.encode(ids, attention_mask=mask, press=get_press(name, ratio))
+    real = mask.sum(1)
+    assert state.attention_mask.sum(1).tolist() == (real - (real * ratio).floor().long()).tolist()
+    assert state.next_position.tolist() == real.tolist()  # positions still count every token read
+    assert kv.seq_length(state.cache) == state.length
+
+
+def test_knorm_keeps_the_smallest_keys():
+    lm = eager()
+    ids = lm.tokenize(TEXT)[0]
+    pairs, _ = full_keys(lm, ids)
+    keep = ids.shape[1] - int(ids.shape[1] * 0.5)
+    assert_kept(lm, ids, get_press("knorm", 0.5), [top(-k[0].norm(dim=-1), keep) for k, _ in pairs])
+
+
+def test_tova_keeps_what_the_last_token_attends_to():
+    lm = eager()
+    ids = lm.tokenize(TEXT)[0]
+    _, attentions = full_keys(lm, ids)
+    keep, heads = ids.shape[1] - int(ids.shape[1] * 0.5), 2
+    chosen = []
+    for a in attentions:
+        score = a[0, :, -1].mean(0)
+        score[-1] = 1e9
+        chosen.append(top(score.expand(heads, -1), keep))
+    assert_kept(lm, ids, get_press("tova", 0.5), chosen)
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_snapkv_keeps_the_window_and_what_it_attends_to(family):
+    lm, window = eager(family), 4
+    ids = lm.tokenize(TEXT)[0]
+    _, attentions = full_keys(lm, ids)
+    keep, kv_heads = ids.shape[1] - int(ids.shape[1] * 0.5), lm.config.num_key_value_heads if family == "llama" else 4
+    chosen = []
+    for a in attentions:
+        votes = a[0, :, -window:].mean(1)  # [H, T]
+        votes = torch.nn.functional.avg_pool1d(votes[None], 5, 1, 2, count_include_pad=False)[0]
+        votes = votes.view(kv_heads, -1, votes.shape[-1]).mean(1)
+        votes[:, -window:] = 1e9
+        chosen.append(top(votes, keep))
+    assert_kept(lm, ids, get_press("snapkv", 0.5, window=window), chosen)
+
+
+def test_h2o_keeps_the_heavy_hitters():
+    lm = eager()
+    ids = lm.tokenize(TEXT)[0]
+    _, attentions = full_keys(lm, ids)
+    keep, chosen = ids.shape[1] - int(ids.shape[1] * 0.5), []
+    for a in attentions:
+        total = a[0].sum(1).view(2, 2, -1).mean(1)  # accumulated over every query, per kv head
+        total[:, -3:] = 1e9
+        chosen.append(top(total, keep))
+    assert_kept(lm, ids, get_press("h2o", 0.5, window=3), chosen)
+
+
+def test_surprisal_keeps_what_the_model_did_not_predict():
+    lm = eager()
+    ids = lm.tokenize(TEXT)[0]
+    logp = lm.model(input_ids=ids).logits[0].log_softmax(-1)
+    surprise = torch.full((ids.shape[1],), 1e9)
+    surprise[1:] = -logp[:-1].gather(-1, ids[0, 1:, None])[:, 0]
+    surprise[:4] = 1e9  # sinks
+    keep = ids.shape[1] - int(ids.shape[1] * 0.5)
+    picked = set(surprise.topk(keep).indices.tolist())
+    state = lm.encode(ids, press=get_press("surprisal", 0.5, spread=0))
+    assert state.ids[0].tolist() == [ids[0, i].item() for i in sorted(picked)]  # same slots in every head
+
+
+def test_streaming_keeps_sinks_and_the_recent_window(lm):
+    ids = lm.tokenize(TEXT)[0]
+    state = lm.encode(ids, press=get_press("streaming", 0.5, sinks=4))
+    keep = ids.shape[1] - int(ids.shape[1] * 0.5)
+    expect = ids[0, :4].tolist() + ids[0, -(keep - 4):].tolist()
+    assert state.ids[0].tolist() == expect
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_batch_compresses_each_row_as_alone(lm, name):
+    texts = [TEXT, "a dog barks at the moon tonight"]
+    ids, mask = lm.tokenize(texts)
+    press = get_press(name, 0.5, **({"window": 4} if name == "snapkv" else {}))
+    batched = lm.decode(lm.encode(ids, attention_mask=mask, press=press), max_new_tokens=5).token_ids
+    alone = [lm.decode(lm.encode(t, press=press), max_new_tokens=5).token_ids[0] for t in texts]
+    assert batched == alone
+
+
+def test_pressing_applies_to_every_encode_and_only_inside(llama):
+    press = get_press("knorm", 0.5)
+    with llama.pressing(press):
+        inside = llama.encode(TEXT)
+    outside = llama.encode(TEXT)
+    assert inside.length < outside.length
+
+
+def test_feed_press_compresses_only_the_new_chunk(llama):
+    context = llama.encode("first part of the text")
+    held = kv.to_tensors(context.fork().cache)
+    more = llama.tokenize(" and then a much longer second part follows")[0]
+    state = llama.feed(context, more, press=get_press("knorm", 0.5))
+    n = held[0][0].shape[2]
+    for (k_old, _), k_now in zip(held, kept_keys(state)):
+        assert torch.equal(k_now[:, :, :n], k_old)
+    assert state.length == n + more.shape[1] - more.shape[1] // 2
+
+
+def test_chunked_keeps_the_share_in_every_chunk(llama):
+    ids = llama.tokenize(TEXT)[0]
+    press = get_press("chunked", press=get_press("knorm", 0.5), chunk=8)
+    state = llama.encode(ids, press=press)
+    plain = kv.to_tensors(llama.encode(ids).cache)
+    n = ids.shape[1]
+    for (k_full, _), k in zip(plain, kept_keys(state)):
+        for h in range(k.shape[1]):
+            rows = [int((k_full[0, h] == row).all(-1).nonzero()[0]) for row in k[0, h]]
+            for s in range(0, n, 8):
+                size = min(8, n - s)
+                assert sum(s <= r < s + size for r in rows) == size - size // 2
+
+
+def test_per_layer_uses_each_layers_press(llama):
+    ids = llama.tokenize(TEXT)[0]
+    mixed = llama.encode(ids, press=get_press("per_layer", 0.5, layers={0: get_press("knorm")},
+                                              default=get_press("keydiff")))
+    knorm = llama.encode(ids, press=get_press("knorm", 0.5))
+    keydiff = llama.encode(ids, press=get_press("keydiff", 0.5))
+    assert torch.equal(kept_keys(mixed)[0], kept_keys(knorm)[0])
+    assert torch.equal(kept_keys(mixed)[1], kept_keys(keydiff)[1])
+
+
+@pytest.mark.parametrize("ratio", [-0.1, 1.0, 1.5, "half"])
+def test_bad_ratio_is_refused(ratio):
+    with pytest.raises(LatentspaceError, match="ratio"):
+        get_press("knorm", ratio)
+
+
+def test_unknown_press_names_the_valid_ones():
+    with pytest.raises(LatentspaceError, match="knorm"):
+        get_press("zip", 0.5)
+    with pytest.raises(LatentspaceError, match="ratio must be a number"):
+        get_press("knorm:lots")
+
+
+def test_every_press_is_registered():
+    assert set(ALL) <= set(PRESSES)
