@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from latentspace.cli import agents, bench, generate, lens, models, probe, steer, think, tour, train
+from latentspace.cli import agents, bench, generate, lens, memory, models, probe, steer, think, tour, train
 from latentspace.cli.common import err_console
 from latentspace.errors import LatentspaceError
 
@@ -28,6 +28,7 @@ app.add_typer(lens.app, name="lens")
 app.add_typer(probe.app, name="probe")
 app.add_typer(train.app, name="train")
 app.add_typer(steer.app, name="steer")
+app.add_typer(memory.app, name="memory")
 
 
 # typer >= 0.2x vendors its own click; take its UsageError from a public class rather than a private module

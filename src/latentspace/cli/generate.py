@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model
+from latentspace.cli.memory import PressOpt, RatioOpt, make_press
 
 
 def generate(
@@ -23,6 +24,8 @@ def generate(
     steer: Annotated[Path | None, typer.Option(help="Steer with this vector (.safetensors or .gguf).")] = None,
     strength: Annotated[float | None, typer.Option(help="Steering strength (with --steer; default 1).")] = None,
     steer_positions: Annotated[str, typer.Option(help="Steer all, prompt or generated positions.")] = "all",
+    press: PressOpt = None,
+    ratio: RatioOpt = 0.5,
     json_out: JsonOpt = False,
 ) -> None:
     """Generate text, streaming it as it comes.
@@ -32,11 +35,12 @@ def generate(
     """
     from latentspace.cli.steer import steering
 
+    the_press = make_press(press, ratio)
     lm = load_model(model, quiet=json_out)
     started = time.perf_counter()
     stream = None if json_out else (lambda row, piece: console.print(piece, end="", highlight=False))
     with steering(lm, steer, strength, steer_positions):
-        state = lm.encode(prompt, chat=not raw)
+        state = lm.encode(prompt, chat=not raw, press=the_press)
         result = lm.decode(state, max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
                            seed=seed, stop=stop or (), on_text=stream)
     seconds = time.perf_counter() - started

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_sets
+from latentspace.cli.memory import PressOpt, RatioOpt, make_press
 
 
 def think(
@@ -22,6 +23,8 @@ def think(
     steer: Annotated[Path | None, typer.Option(help="Steer with this vector (.safetensors or .gguf).")] = None,
     strength: Annotated[float | None, typer.Option(help="Steering strength (with --steer; default 1).")] = None,
     steer_positions: Annotated[str, typer.Option(help="Steer all, prompt or generated positions.")] = "all",
+    press: PressOpt = None,
+    ratio: RatioOpt = 0.5,
     json_out: JsonOpt = False,
 ) -> None:
     """Think with a strategy, then answer; every latent step is read through the lens.
@@ -39,8 +42,9 @@ def think(
     reasoner = get_reasoner(mode, **options)
     from latentspace.cli.steer import steering
 
+    the_press = make_press(press, ratio)
     lm = load_model(model, quiet=json_out)
-    with steering(lm, steer, strength, steer_positions):
+    with steering(lm, steer, strength, steer_positions), lm.pressing(the_press):
         trace = reasoner.run(lm, question, seed=seed)
     if json_out:
         emit_json(trace.to_dict())

@@ -1,0 +1,48 @@
+"""How a memory and a question are laid out as text, so a stored memory is an exact prefix.
+
+A chat model reads one user turn ``document + "\\n" + question``. The memory is everything up to
+the question (the chat opening, the document and the newline); the question part closes the
+turn and opens the assistant's. Prefilling the two parts one after the other is prefilling the
+whole turn, so a recalled memory answers exactly like re-reading the document.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from latentspace.agents.sequential import split_turn
+from latentspace.errors import LatentspaceError
+
+MARK = "\x00QUESTION\x00"
+
+
+def chat_layout(lm) -> bool:
+    return bool(getattr(lm.tokenizer, "chat_template", None))
+
+
+def memory_text(lm, document: str) -> str:
+    if not document or not document.strip():
+        raise LatentspaceError("empty document: nothing to remember")
+    return split_turn(lm, document, MARK, chat_layout(lm))[0] + ("" if chat_layout(lm) else "\n")
+
+
+def opening_text(lm) -> str:
+    """What every memory starts with before its document (the chat opening; nothing for raw)."""
+    if not chat_layout(lm):
+        return ""
+    whole = memory_text(lm, MARK)
+    return whole[: whole.index(MARK)]
+
+
+def question_text(lm, question: str) -> str:
+    if not question or not question.strip():
+        raise LatentspaceError("empty question")
+    if not chat_layout(lm):
+        return f"Question: {question}\nAnswer:"
+    return split_turn(lm, "document", MARK, True)[1].replace(MARK, question, 1)
+
+
+def ids(lm, text: str, first: bool) -> torch.Tensor:
+    """``[1, n]`` ids; the first chunk of a raw (non-chat) model gets the tokenizer's BOS."""
+    out = lm.tokenizer(text, return_tensors="pt", add_special_tokens=first and not chat_layout(lm))
+    return out["input_ids"].to(lm.device)
