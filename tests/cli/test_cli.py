@@ -62,6 +62,9 @@ def test_tour_on_tiny_writes_report(tmp_path):
                                                          "Hidden-state norms per layer"]
     agents = next(s for s in data["sections"] if s["title"] == "Agents in latent space")
     assert "thoughts read (lens top-1) as" in agents["summary"] and len(agents["rows"]) == 3
+    memory = next(s for s in data["sections"] if s["title"] == "Latent memory")
+    assert [r["press"] for r in memory["rows"]] == ["none", "knorm", "tova", "snapkv", "probe"]
+    assert all(r["slots"] < memory["rows"][0]["slots"] for r in memory["rows"][1:])
     html = (tmp_path / "tour" / "index.html").read_text()
     assert "data:image/png;base64" in html and (tmp_path / "tour" / "layer_norms.png").stat().st_size > 1000
 

@@ -11,7 +11,7 @@ from latentspace.model import kv
 from tests.conftest import tiny_lm
 
 TEXT = "the cat sat on the mat while the dog slept by the warm fire all night long"
-LAYER_PRESSES = ["knorm", "keydiff", "snapkv", "tova", "h2o", "expected_attention"]
+LAYER_PRESSES = ["knorm", "keydiff", "snapkv", "tova", "h2o", "expected_attention", "probe"]
 ALL = LAYER_PRESSES + ["streaming", "surprisal"]
 
 
@@ -113,6 +113,24 @@ def test_h2o_keeps_the_heavy_hitters():
         total[:, -3:] = 1e9
         chosen.append(top(total, keep))
     assert_kept(lm, ids, get_press("h2o", 0.5, window=3), chosen)
+
+
+def test_probe_keeps_what_the_probe_attends_to_and_leaves_no_trace():
+    lm = eager()
+    press = get_press("probe", 0.5, text=" name the facts")
+    ids = lm.tokenize(TEXT)[0]
+    probe = press.probe_ids(lm)
+    n, m = ids.shape[1], probe.shape[1]
+    _, attentions = full_keys(lm, torch.cat([ids, probe], 1))
+    keep, chosen = n - n // 2, []
+    for a in attentions:
+        votes = a[0, :, -m:, :n].mean(1)[None]  # the probe's queries over the document
+        votes = torch.nn.functional.avg_pool1d(votes, 5, 1, 2, count_include_pad=False)[0]
+        chosen.append(top(votes.view(2, 2, n).mean(1), keep))
+    assert_kept(lm, ids, press, chosen)
+    state = lm.encode(ids, press=press)
+    assert state.length == keep and int(state.next_position[0]) == n  # the probe is gone
+    assert torch.equal(state.logits, lm.encode(ids).logits)  # logits are the document's, not the probe's
 
 
 def test_surprisal_keeps_what_the_model_did_not_predict():

@@ -3,6 +3,7 @@ every mode — so the latent pipeline and its baselines always get the same agen
 
     kind: sequential            # or hierarchical, or graph
     policy: full                # sequential only: full | latent | last
+    press: knorm:0.5            # sequential only, optional: compress each hand-over (knorm, keydiff, streaming)
     agents:                     # sequential: in order; the last one answers
       - {name: planner, role: "Make a plan for: {question}", latent_steps: 4, strategy: continuous}
       - {name: solver, role: "Answer: {question}"}
@@ -60,10 +61,22 @@ class Pipeline:
     shared: str = "Question: {question}"
     name: str = "pipeline"
     reads: dict[str, list[str]] | None = None  # graph: who reads whom (agents in topological order)
+    press: str | None = None  # sequential: "knorm:0.5" compresses each hand-over
 
     @property
     def final(self) -> Agent:
         return self.summariser if self.kind == "hierarchical" else self.agents[-1]
+
+
+def _hand_over_press(spec, where: str):
+    """The press of a ``press: NAME:RATIO`` entry; only key-only presses work on a finished memory."""
+    from latentspace.memory.presses import get_press
+    from latentspace.memory.presses.after import KEY_ONLY
+
+    if not isinstance(spec, str) or spec.partition(":")[0] not in KEY_ONLY:
+        raise LatentspaceError(f"{where}: press {spec!r} cannot compress a hand-over; use NAME:RATIO with "
+                               f"NAME one of {', '.join(KEY_ONLY)}")
+    return get_press(spec)
 
 
 def _agent(raw, where: str, extra: frozenset = frozenset()) -> Agent:
@@ -105,7 +118,10 @@ def from_dict(spec: dict, name: str = "pipeline") -> Pipeline:
         policy = spec.get("policy", "full")
         if policy not in POLICIES:
             raise LatentspaceError(f"{name}: unknown policy {policy!r}; valid: {', '.join(POLICIES)}")
-        pipeline = Pipeline(kind, agents, policy=policy, name=name)
+        press = spec.get("press")
+        if press is not None:
+            _hand_over_press(press, name)
+        pipeline = Pipeline(kind, agents, policy=policy, name=name, press=press)
     elif kind == "graph":
         pipeline = _graph(spec, name)
     else:
@@ -201,8 +217,9 @@ def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens:
                               agent_tokens, chat, seed)
     if pipeline.kind == "sequential":
         if mode == "latent":
+            press = None if pipeline.press is None else _hand_over_press(pipeline.press, pipeline.name)
             return run_sequential(lm, pipeline.agents, questions, pipeline.policy, max_new_tokens, chat, memory,
-                                  agent_tokens, seed, keep_memory)
+                                  agent_tokens, seed, keep_memory, press)
         return run_text_sequential(lm, pipeline.agents, questions, max_new_tokens, agent_tokens, chat, seed)
     if mode == "latent":
         return run_hierarchical(lm, pipeline.agents, pipeline.summariser, questions, pipeline.shared,

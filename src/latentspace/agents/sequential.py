@@ -16,6 +16,7 @@ import torch
 
 from latentspace.agents.agent import Agent
 from latentspace.agents.memory import POLICIES, hand_over, starting_memory
+from latentspace.memory.presses.after import compress_state
 from latentspace.agents.thinking import think
 from latentspace.errors import LatentspaceError
 from latentspace.trace import Step
@@ -139,9 +140,12 @@ def speak(lm, state, agent_tokens: int, seed: int):
 
 def run_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[str], policy: str = "full",
                    max_new_tokens: int = 64, chat: bool = True, memory=None, agent_tokens: int | None = None,
-                   seed: int = 0, keep_memory: bool = False) -> PipelineResult:
+                   seed: int = 0, keep_memory: bool = False, press=None) -> PipelineResult:
     """Run ``agents`` in order on a batch of questions; the last agent decodes (greedy).
 
+    ``press``: compress each hand-over with a key-only press (`memory.presses.after`): the next
+    agent receives the policy's slots cut to the press's share (the transcript's per-source
+    counts are then proportional estimates: heads keep different slots).
     ``memory``: a `LatentState` to start from (made by this model; one row shared by every
     question, or one per question) — the first agent reads its role on top of it. ``keep_memory``:
     the result keeps the final working memory (``result.memory``, e.g. to save and start from later).
@@ -176,6 +180,9 @@ def run_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[str], 
         if k < len(agents) - 1:
             state = hand_over(state, policy, turn_start)
             sources = kept_sources(sources, state.length, policy, agent.name)
+            if press is not None:
+                before, state = state.length, compress_state(lm, state, press)
+                sources = {n: round(c * state.length / before) for n, c in sources.items()}
     kept = state.fork() if keep_memory else None
     result = lm.decode(state, max_new_tokens=max_new_tokens, seed=seed)
     for row, t in enumerate(result.token_ids):

@@ -15,14 +15,10 @@ from dataclasses import replace
 import torch
 
 from latentspace.errors import LatentspaceError
+from latentspace.memory.presses.base import rotary_module
 from latentspace.memory.presses.view import rotate
 from latentspace.model import kv
 from latentspace.model.state import LatentState
-
-
-def rotary_module(lm):
-    """The model's rotary embedding module (None for absolute-position models like GPT-2)."""
-    return next((m for name, m in lm.model.named_modules() if name.endswith("rotary_emb")), None)
 
 
 def shift(lm, state: LatentState, delta: int) -> LatentState:

@@ -245,12 +245,14 @@ class LatentModel:
         full_mask = torch.cat([state.attention_mask, mask], dim=1)
         # decoding needs only logits: skip even the cheap final-norm hook then
         session = self.hooks(record=[("final_norm", None)], positions="last") if with_hidden else nullcontext()
-        squeeze = nullcontext() if press is None else Pressing(self, press, state.cache, state.attention_mask, mask, ids)
+        squeeze = nullcontext() if press is None else Pressing(self, press, state.cache, state.attention_mask, mask, ids,
+                                                               state.next_position + mask.sum(1))
         try:
-            with session as rec, squeeze:
-                out = self.forward(ids if ids is not None else None, full_mask, inputs_embeds=embeds,
-                                   position_ids=positions, cache=state.cache, logits_to_keep=1)
-                kept = squeeze.finish() if press is not None else None
+            with session as rec:
+                with squeeze:
+                    out = self.forward(ids if ids is not None else None, full_mask, inputs_embeds=embeds,
+                                       position_ids=positions, cache=state.cache, logits_to_keep=1)
+            kept = squeeze.finish() if press is not None else None  # outside the recording: a press may run a probe
         finally:
             state.consumed = True  # the cache was extended in place, also if the pass was cut short
         if ids is None:

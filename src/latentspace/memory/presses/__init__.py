@@ -11,6 +11,7 @@ from latentspace.memory.presses import (  # noqa: F401  (registers each press)
     keydiff,
     knorm,
     per_layer,
+    probe,
     snapkv,
     streaming,
     surprisal,

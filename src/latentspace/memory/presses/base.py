@@ -26,6 +26,11 @@ from latentspace.memory.presses.view import LayerView
 from latentspace.model.hooks import _unpack
 
 
+def rotary_module(lm):
+    """The model's rotary embedding module (None for absolute-position models like GPT-2)."""
+    return next((m for name, m in lm.model.named_modules() if name.endswith("rotary_emb")), None)
+
+
 @dataclass
 class SequenceView:
     """What a position-level press sees once the whole pass is over (the same for every layer)."""
@@ -44,6 +49,7 @@ class Press:
     name: ClassVar[str] = ""
     per_layer: ClassVar[bool] = True  # False: one score per position for every layer (`score_positions`)
     needs_logprobs: ClassVar[bool] = False
+    probe: ClassVar[bool] = False  # True: `score` runs on a pass over `probe_ids` read after the slots
 
     def __post_init__(self) -> None:
         check_ratio(self.ratio)
@@ -111,16 +117,18 @@ class Pressing:
     """
 
     def __init__(self, lm, press: Press, cache, old_mask: torch.Tensor, new_mask: torch.Tensor,
-                 ids: torch.Tensor | None) -> None:
+                 ids: torch.Tensor | None, next_position: torch.Tensor | None = None) -> None:
         self.lm, self.press, self.cache, self.start = lm, press, cache, old_mask.shape[1]
         self.full_mask, self.new_mask, self.ids = torch.cat([old_mask, new_mask], 1), new_mask, ids
+        self.next_position = next_position
+        self._rotary = rotary_module(lm)
         self.scores: dict[int, torch.Tensor] = {}
         self.final: torch.Tensor | None = None
         self._handles: list = []
         self._inputs: dict[int, tuple] = {}
 
     def __enter__(self) -> Pressing:
-        if self.press.per_layer:
+        if self.press.per_layer and not self.press.probe:
             for i in range(self.lm.n_layers):
                 attn = self.lm.sites.module("attn_out", i)
                 self._handles.append(attn.register_forward_pre_hook(self._capture(i), with_kwargs=True))
@@ -146,10 +154,42 @@ class Pressing:
         def hook(module, args, output):
             hidden, rotary = self._inputs.pop(i)
             layer = self.cache.layers[i]
-            view = LayerView(i, layer.keys, layer.values, self.start, self.full_mask, module, hidden, rotary)
+            view = LayerView(i, layer.keys, layer.values, self.start, self._mask(layer), module, hidden, rotary,
+                             self.next_position, self._rotary_at(hidden))
             with torch.no_grad():
                 self.scores[i] = self.press.score(view).float()
         return hook
+
+    def _mask(self, layer) -> torch.Tensor:
+        extra = layer.keys.shape[2] - self.full_mask.shape[1]  # probe slots, during a probe pass
+        if not extra:
+            return self.full_mask
+        return torch.cat([self.full_mask, self.full_mask.new_ones(len(self.full_mask), extra)], 1)
+
+    def _rotary_at(self, hidden: torch.Tensor):
+        if self._rotary is None:
+            return None
+        return lambda positions: self._rotary(hidden, positions)
+
+    def _probe(self) -> None:
+        """Read the press's probe text after the pass, score the pass's slots with the probe's
+        attention, then cut the probe out of the cache again."""
+        probe = self.press.probe_ids(self.lm).to(self.lm.device)
+        batch, m = len(self.full_mask), probe.shape[1]
+        ids = probe.expand(batch, -1)
+        mask = torch.cat([self.full_mask, self.full_mask.new_ones(batch, m)], 1)
+        positions = self.next_position[:, None] + torch.arange(m, device=self.lm.device)
+        held = self.full_mask.shape[1]
+        with self:
+            for i in range(self.lm.n_layers):
+                attn = self.lm.sites.module("attn_out", i)
+                self._handles.append(attn.register_forward_pre_hook(self._capture(i), with_kwargs=True))
+                self._handles.append(attn.register_forward_hook(self._score(i)))
+            self.lm.forward(ids, mask, position_ids=positions, cache=self.cache, logits_to_keep=1)
+        for layer in self.cache.layers:
+            layer.keys, layer.values = layer.keys[:, :, :held], layer.values[:, :, :held]
+        for i, scores in self.scores.items():
+            self.scores[i] = scores[..., : held - self.start]
 
     def _keep_final(self, module, args, output):
         self.final = _unpack(output).detach()
@@ -166,6 +206,8 @@ class Pressing:
         return out
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.press.probe:
+            self._probe()
         layers = self.cache.layers
         if self.press.per_layer:
             if len(self.scores) != len(self.lm.sites.layers):
@@ -178,13 +220,20 @@ class Pressing:
             heads = layers[0].keys.shape[1]
             choice = self.press.select(scores[:, None].expand(-1, heads, -1), self.new_mask)
             choices = [choice] * len(layers)
-        for layer, (index, _) in zip(layers, choices):
-            keep_k = gather_slots(layer.keys[:, :, self.start:], index.to(layer.keys.device))
-            keep_v = gather_slots(layer.values[:, :, self.start:], index.to(layer.values.device))
-            layer.keys = torch.cat([layer.keys[:, :, :self.start], keep_k], 2)
-            layer.values = torch.cat([layer.values[:, :, :self.start], keep_v], 2)
-        kept_mask = choices[0][1]
-        first = choices[0][0][:, :1]
-        same = all(torch.equal(ix, ix[:, :1].expand_as(ix)) and torch.equal(ix[:, :1], first) for ix, _ in choices)
-        kept_ids = self.ids.gather(1, first[:, 0].to(self.ids.device)) if same and self.ids is not None else None
-        return kept_mask, kept_ids
+        return apply_choices(layers, self.start, choices, self.ids)
+
+
+def apply_choices(layers, start: int, choices: list, ids: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Cut each cache layer's slots ``start:`` to its choice; ``(kept_mask, kept_ids or None)``.
+
+    Kept ids are known only when every head of every layer kept the same slots."""
+    for layer, (index, _) in zip(layers, choices):
+        keep_k = gather_slots(layer.keys[:, :, start:], index.to(layer.keys.device))
+        keep_v = gather_slots(layer.values[:, :, start:], index.to(layer.values.device))
+        layer.keys = torch.cat([layer.keys[:, :, :start], keep_k], 2)
+        layer.values = torch.cat([layer.values[:, :, :start], keep_v], 2)
+    kept_mask = choices[0][1]
+    first = choices[0][0][:, :1]
+    same = all(torch.equal(ix, ix[:, :1].expand_as(ix)) and torch.equal(ix[:, :1], first) for ix, _ in choices)
+    kept_ids = ids[:, start:].gather(1, first[:, 0].to(ids.device)) if same and ids is not None else None
+    return kept_mask, kept_ids

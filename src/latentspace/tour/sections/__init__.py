@@ -5,8 +5,9 @@ from latentspace.tour.sections.generation import generation
 from latentspace.tour.sections.latent_step import latent_step
 from latentspace.tour.sections.layer_norms import layer_norms
 from latentspace.tour.sections.lens_map import lens_map
+from latentspace.tour.sections.memory import memory
 from latentspace.tour.sections.next_token import next_token
 from latentspace.tour.sections.reasoning import reasoning
 from latentspace.tour.sections.steering import steering
 
-SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, steering, agents]
+SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, steering, agents, memory]

@@ -1,0 +1,43 @@
+"""Probe: a fixed, question-independent request read after the document votes for what to keep.
+
+SnapKV keeps what the last tokens attend to, but at the end of a document those are ordinary
+text, which cares about the last sentence, not about the facts a later question will ask for.
+The probe appends a short generic request ("list the names, numbers and facts above"), lets its
+tokens vote with their attention exactly as SnapKV's window does, then cuts the probe out of
+the cache again. The probe is the same for every document and every question, so the press
+stays query-agnostic (the document is compressed once, before any question is known); what it
+adds is a reader whose attention is drawn to facts. Costs one extra pass over a few tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+
+from latentspace.memory.presses.base import Press
+from latentspace.memory.presses.registry import register
+from latentspace.memory.presses.tova import per_kv_head
+
+DEFAULT_PROBE = "\n\nList every name, number, code and fact stated above."
+
+
+@register
+@dataclass
+class ProbePress(Press):
+    name = "probe"
+    probe = True
+    text: str = DEFAULT_PROBE
+    kernel: int = 5
+
+    def probe_ids(self, lm):
+        return lm.tokenizer(self.text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+
+    def score(self, view):
+        # this view's last slots are the probe: its queries vote over the document's slots
+        m = view.hidden.shape[1]
+        attn = view.attention(last=m)  # [B, H, m, L + m]
+        votes = attn.mean(2)[..., view.start: view.keys.shape[2] - m]
+        slots = view.mask[:, None, view.start: view.keys.shape[2] - m].float()
+        pool = lambda x: F.avg_pool1d(x, self.kernel, stride=1, padding=self.kernel // 2)  # noqa: E731
+        return per_kv_head(pool(votes * slots) / pool(slots).clamp_min(1e-9), view.kv_heads)
