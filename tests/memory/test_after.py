@@ -71,3 +71,22 @@ def test_compress_once_ask_many_equals_compressing_for_each_question(llama):
         state = llama.encode(layout.ids(llama, layout.memory_text(llama, context), True), press=press)
         state = llama.feed(state, layout.ids(llama, layout.question_text(llama, question), False))
         assert llama.decode(state, 5).texts[0] == answer
+
+
+def test_decode_time_compression_bounds_the_cache(llama, monkeypatch):
+    prompt = llama.tokenize(TEXT)[0]
+    plain = llama.decode(llama.encode(prompt), max_new_tokens=12)
+    roomy = llama.decode(llama.encode(prompt), max_new_tokens=12, max_cache=1000)
+    assert roomy.token_ids == plain.token_ids  # the limit is never reached: nothing changes
+    lengths = []
+    feed = llama.feed
+
+    def watch(state, *args, **kwargs):
+        lengths.append(state.length)
+        return feed(state, *args, **kwargs)
+
+    monkeypatch.setattr(llama, "feed", watch)
+    out = llama.decode(llama.encode(prompt), max_new_tokens=40, max_cache=32)
+    assert out.n_tokens == 40 and max(lengths[1:]) <= 32 < prompt.shape[1]
+    with pytest.raises(LatentspaceError, match="max_cache"):
+        llama.decode(llama.encode(prompt), max_new_tokens=4, max_cache=2)

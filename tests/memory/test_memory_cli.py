@@ -36,7 +36,8 @@ def test_add_list_search_ask_rm_gc(tmp_path, doc, run_cli):
 
 
 def test_generate_and_think_take_a_press(run_cli):
-    out = run_cli("generate", "hello there", "--model", "tiny", "-n", "3", "--press", "snapkv", "--ratio", "0.5", "--json")
+    out = run_cli("generate", "hello there", "--model", "tiny", "-n", "3", "--press", "snapkv", "--ratio", "0.5",
+                  "--max-cache", "16", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["tokens"] == 3
     out = run_cli("think", "two plus two", "--model", "tiny", "--mode", "continuous", "--steps", "2",
                   "-n", "3", "--press", "tova", "--json")

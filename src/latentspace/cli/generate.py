@@ -26,6 +26,8 @@ def generate(
     steer_positions: Annotated[str, typer.Option(help="Steer all, prompt or generated positions.")] = "all",
     press: PressOpt = None,
     ratio: RatioOpt = 0.5,
+    max_cache: Annotated[int | None, typer.Option("--max-cache", min=8, help="Decode-time compression: "
+                                                  "keep at most this many cache slots (StreamingLLM).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Generate text, streaming it as it comes.
@@ -42,7 +44,7 @@ def generate(
     with steering(lm, steer, strength, steer_positions):
         state = lm.encode(prompt, chat=not raw, press=the_press)
         result = lm.decode(state, max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                           seed=seed, stop=stop or (), on_text=stream)
+                           seed=seed, stop=stop or (), on_text=stream, max_cache=max_cache)
     seconds = time.perf_counter() - started
     data = {"model": lm.name, "prompt": prompt, "text": result.texts[0], "tokens": result.n_tokens,
             "stop_reason": result.stop_reasons[0], "seconds": round(seconds, 3)}
