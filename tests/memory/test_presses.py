@@ -222,3 +222,24 @@ def test_unknown_press_names_the_valid_ones():
 
 def test_every_press_is_registered():
     assert set(ALL) <= set(PRESSES)
+
+
+@pytest.mark.parametrize("strategy", ["direct", "cot", "continuous", "soft", "pause", "switch", "optimize"])
+def test_every_reasoning_strategy_runs_on_a_pressed_prompt(llama, strategy):
+    from latentspace.reason.base import get_reasoner
+
+    reasoner = get_reasoner(strategy, max_new_tokens=4)
+    plain = reasoner.run(llama, "what is two plus two")
+    with llama.pressing(get_press("knorm", 0.0)):
+        same = reasoner.run(llama, "what is two plus two")
+    with llama.pressing(get_press("knorm", 0.5)):
+        pressed = reasoner.run(llama, "what is two plus two")
+    assert same.text == plain.text and isinstance(pressed.text, str)
+    assert llama.press is None  # the context manager restores the model
+
+
+def test_looped_layers_are_refused_with_a_reason(llama):
+    from latentspace.reason.base import get_reasoner
+
+    with llama.pressing(get_press("knorm", 0.5)), pytest.raises(LatentspaceError, match="loops layers"):
+        get_reasoner("loop", max_new_tokens=4).run(llama, "what is two plus two")

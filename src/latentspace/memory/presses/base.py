@@ -152,6 +152,8 @@ class Pressing:
 
     def _score(self, i: int):
         def hook(module, args, output):
+            if i not in self._inputs:  # a layer run again (looped layers): `finish` refuses the pass
+                return
             hidden, rotary = self._inputs.pop(i)
             layer = self.cache.layers[i]
             view = LayerView(i, layer.keys, layer.values, self.start, self._mask(layer), module, hidden, rotary,
@@ -206,9 +208,12 @@ class Pressing:
         return out
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        layers = self.cache.layers
+        if len(layers) != self.lm.n_layers:
+            raise LatentspaceError("presses cannot compress a pass that loops layers (the loop strategy); "
+                                   "use another strategy or no press")
         if self.press.probe:
             self._probe()
-        layers = self.cache.layers
         if self.press.per_layer:
             if len(self.scores) != len(self.lm.sites.layers):
                 raise LatentspaceError("the press saw only part of the pass (an early stop?)")
