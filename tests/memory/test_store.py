@@ -189,3 +189,39 @@ def test_bad_input_is_one_clear_error(llama, store, tmp_path):
     blocker.write_text("x")
     with pytest.raises(LatentspaceError, match="not writable"):
         MemoryStore(blocker).add(llama, DOCS[0])
+
+
+READER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from conftest import tiny_lm
+    from latentspace.memory.store import MemoryStore
+    lm, store = tiny_lm("llama"), MemoryStore({root!r})
+    print("ready", flush=True)
+    seen, deadline = 0, time.monotonic() + 4
+    while time.monotonic() < deadline:
+        for info in store.list():
+            store.load(lm, info.id)  # every listed memory is whole, while the writer keeps adding
+            seen += 1
+    print(seen, flush=True)
+""")
+
+
+def test_readers_read_while_one_writer_writes(store):
+    lm = tiny_lm("llama")
+    store.add(lm, DOCS[0])
+    script = READER.format(tests=os.path.dirname(os.path.dirname(__file__)), root=str(store.root))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    readers = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env) for _ in range(2)]
+    for reader in readers:
+        assert reader.stdout.readline().strip() == "ready"
+    added = 0
+    while any(r.poll() is None for r in readers) and added < 200:
+        store.add(lm, f"{DOCS[added % 3]} number {added}")
+        added += 1
+    for reader in readers:
+        out, err = reader.communicate(timeout=60)
+        assert reader.returncode == 0, err
+        assert int(out.strip()) > 0
+    assert len(store.list()) == added + 1
