@@ -58,17 +58,20 @@ class MemoryInfo:
                                                "model_name", "press", "tokens", "slots", "bytes")}
 
 
-def connect(path: Path, readonly: bool) -> sqlite3.Connection:
+def connect(path: Path, readonly: bool, create: bool = False) -> sqlite3.Connection:
+    """A connection; ``create`` (the writer only) makes the tables of a new store. Readers never
+    write, so they never wait for the writer (WAL)."""
     try:
         if readonly:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
         else:
             db = sqlite3.connect(path, timeout=10)
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript(CREATE)
-            db.execute("INSERT OR IGNORE INTO settings VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            db.commit()
+            if create and not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'memories'").fetchone():
+                db.execute("PRAGMA journal_mode=WAL")  # persistent: set once, when the store is made
+                db.executescript(CREATE)
+                db.execute("INSERT OR IGNORE INTO settings VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                db.commit()
     except sqlite3.Error as err:
         raise LatentspaceError(f"cannot open the memory store index {path} ({err})") from err
     version = int(setting(db, "schema_version", "0"))

@@ -75,7 +75,7 @@ class MemoryStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         with open(self.root / "writer.lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            db = index.connect(self.index_path, readonly=False)
+            db = index.connect(self.index_path, readonly=False, create=True)
             try:
                 yield db
             finally:
