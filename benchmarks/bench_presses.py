@@ -68,30 +68,39 @@ def found(text: str, code: str) -> bool:
     return bool(digits) and digits[0] == code
 
 
-def run_ours(lm, items, presses, ratios) -> list[dict]:
+def run_ours(lm, items, presses, ratios, done: set, save) -> list[dict]:
+    """Each (press, ratio) over every item; ``save`` gets each finished group (a crash loses one
+    group, not the run), and groups in ``done`` are skipped (``--resume``)."""
     rows = []
+    lm.encode(torch.tensor([items[0]["context_ids"]]))  # untimed warm-up, as the kvpress worker does
     for name in ["none", *presses]:
         for ratio in ([0.0] if name == "none" else ratios):
+            if ("latentspace", name, ratio) in done:
+                continue
+            group = []
             for item in items:
                 ctx, q = torch.tensor([item["context_ids"]]), torch.tensor([item["question_ids"]])
-                press = None if name == "none" else get_press("snapkv" if name in QUERY_AWARE else name, ratio)
-                if name == "probe_question":  # the question is the probe: it guides, then leaves the cache
-                    cut = q.shape[1] - item["question_suffix_len"]
+                cut = q.shape[1] - item["question_suffix_len"]
+                if name == "none":
+                    press = None
+                elif name == "probe_question":  # the question is the probe: it guides, then leaves the cache
                     press = get_press("probe", ratio, text=lm.tokenizer.decode(item["question_ids"][:cut]))
-                if name in QUERY_AWARE:  # the question text is compressed with the context (kvpress's way)
-                    cut = q.shape[1] - item["question_suffix_len"]
+                elif name in QUERY_AWARE:  # the question text is compressed with the context (kvpress's way)
+                    press = get_press("snapkv", ratio)
                     ctx, q = torch.cat([ctx, q[:, :cut]], 1), q[:, cut:]
+                else:
+                    press = get_press(name, ratio)
                 started = time.perf_counter()
                 state = lm.encode(ctx, press=press)
                 seconds = time.perf_counter() - started
                 kept = state.length
                 answer = lm.decode(lm.feed(state, q), max_new_tokens=ANSWER_TOKENS).texts[0]
-                rows.append({"lib": "latentspace", "press": name, "ratio": ratio, "id": item["id"],
-                             "answer": answer, "ok": found(answer, item["code"]), "prefill_press_s": seconds,
-                             "kept_positions": kept, "context_tokens": len(item["context_ids"])})
-            print(f"  latentspace {name}@{ratio}: "
-                  f"{sum(r['ok'] for r in rows if r['press'] == name and r['ratio'] == ratio)}/{len(items)}",
-                  file=sys.stderr, flush=True)
+                group.append({"lib": "latentspace", "press": name, "ratio": ratio, "id": item["id"],
+                              "answer": answer, "ok": found(answer, item["code"]), "prefill_press_s": seconds,
+                              "kept_positions": kept, "context_tokens": len(item["context_ids"])})
+            save(group)
+            rows += group
+            print(f"  latentspace {name}@{ratio}: {sum(r['ok'] for r in group)}/{len(items)}", file=sys.stderr, flush=True)
     return rows
 
 
@@ -134,6 +143,29 @@ def table(rows: list[dict], sizes: list[str]) -> list[str]:
     return lines
 
 
+def verdicts(rows: list[dict]) -> list[str]:
+    """The goals, counted over every (size, press, ratio) both libraries ran."""
+    groups: dict[tuple, dict] = {}
+    for r in rows:
+        if r["press"] != "none":
+            groups.setdefault((r["size"], r["press"], r["ratio"]), {}).setdefault(r["lib"], []).append(r)
+    both = {k: v for k, v in groups.items() if len(v) == 2}
+    score = sum(sum(r["ok"] for r in v["latentspace"]) >= sum(r["ok"] for r in v["kvpress"]) for v in both.values())
+    speed = [statistics.median(r["prefill_press_s"] for r in v["latentspace"]) /
+             statistics.median(r["prefill_press_s"] for r in v["kvpress"]) for v in both.values()]
+    slower = sorted(f"{k[1]}@{k[2]:g} ({x:.2f}×)" for k, x in zip(both, speed) if x > 1)
+    best = {}
+    for (size, press, ratio), v in groups.items():
+        if press in ("probe", "keydiff", "knorm", "tova") and "latentspace" in v and ratio == 0.5:
+            best[f"{press} ({size})"] = f"{sum(r['ok'] for r in v['latentspace'])}/{len(v['latentspace'])}"
+    return [
+        f"- Score ≥ kvpress's for the same press and ratio: {score} of {len(both)} rows.",
+        f"- Prefill + press time ≤ kvpress's: {len(both) - len(slower)} of {len(both)} rows"
+        + (f"; slower: {', '.join(slower)}" if slower else "") + ".",
+        "- Query-agnostic at ratio 0.5 (goal ≥ 16/20): " + ", ".join(f"{k} {v}" for k, v in sorted(best.items())) + ".",
+    ]
+
+
 def write_section(rows: list[dict], meta: dict) -> None:
     sizes = [s for s in SIZES if any(r["size"] == s for r in rows)]
     skipped = "; ".join(f"{s['press']}: {s['reason']}" for s in meta.get("skipped", [])) or "none"
@@ -156,6 +188,8 @@ def write_section(rows: list[dict], meta: dict) -> None:
         "",
         *table(rows, sizes),
         "",
+        *verdicts(rows),
+        "",
         f"Skipped by the kvpress worker: {skipped}.",
     ]
     start, end = "<!-- bench_presses:start -->", "<!-- bench_presses:end -->"
@@ -171,6 +205,7 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="only our presses (no kvpress venv)")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--merge", action="store_true", help="keep the saved rows of other sizes/ratios/presses")
+    parser.add_argument("--resume", action="store_true", help="skip the groups an interrupted run already saved")
     args = parser.parse_args()
     saved = ROWS / "rows.json"
     if args.report_only:
@@ -183,27 +218,36 @@ def main() -> None:
     lm = LatentModel.load(show_progress=False)
     from latentspace.model import bundled
 
-    all_rows, meta = [], {"load": load, "when": time.strftime("%Y-%m-%d"), "items": args.items,
-                          "command": "python benchmarks/bench_presses.py " + " ".join(sys.argv[1:])}
+    meta = {"load": load, "when": time.strftime("%Y-%m-%d"), "items": args.items,
+            "command": "python benchmarks/bench_presses.py " + " ".join(sys.argv[1:])}
+    ROWS.mkdir(parents=True, exist_ok=True)
+    old = json.loads(saved.read_text()) if saved.exists() and (args.merge or args.resume) else {"rows": [], "meta": {}}
+    if args.resume:
+        meta = old["meta"] or meta
+    key = lambda r: (r["size"], r["lib"], r["press"], r["ratio"], r["id"])  # noqa: E731
+    all_rows = list(old["rows"])
+
+    def save(group: list[dict], size: str) -> None:
+        nonlocal all_rows
+        group = [r | {"size": size} for r in group]
+        redone = {key(r) for r in group}
+        all_rows = [r for r in all_rows if key(r) not in redone] + group
+        saved.write_text(json.dumps({"rows": all_rows, "meta": meta}, indent=1))
+
     for size in args.sizes.split(","):
         items = build_items(lm, SIZES[size], args.items)
         print(f"size {size}: {statistics.mean(len(i['context_ids']) for i in items):.0f} tokens", file=sys.stderr)
-        rows = run_ours(lm, items, presses, ratios)
-        if not args.no_peer:
+        done = {(r["lib"], r["press"], r["ratio"]) for r in all_rows if r["size"] == size} if args.resume else set()
+        run_ours(lm, items, presses, ratios, done, lambda group: save(group, size))
+        if not args.no_peer and ("kvpress", "none", 0.0) not in done:
             peer_rows, peer_meta = run_peer(lm, items, [p for p in presses if p in BOTH], ratios,
                                             bundled.cache_dir("smollm2-135m"))
-            rows += peer_rows
             meta |= peer_meta
-        all_rows += [r | {"size": size} for r in rows]
-    ROWS.mkdir(parents=True, exist_ok=True)
-    if args.merge and saved.exists():  # earlier runs' rows stay unless this run redid them
-        old = json.loads(saved.read_text())
-        key = lambda r: (r["size"], r["lib"], r["press"], r["ratio"], r["id"])  # noqa: E731
-        redone = {key(r) for r in all_rows}
-        all_rows = [r for r in old["rows"] if key(r) not in redone] + all_rows
+            save(peer_rows, size)
+    if args.merge and old["meta"].get("command") and not args.resume:
         meta["command"] = old["meta"]["command"] + "` then `" + meta["command"]
-        meta["items"] = max(meta["items"], old["meta"]["items"])
-    saved.write_text(json.dumps({"rows": all_rows, "meta": meta}, indent=1))
+        meta["items"] = max(meta["items"], old["meta"].get("items", 0))
+        save([], args.sizes.split(",")[0])
     sizes = [s for s in SIZES if any(r["size"] == s for r in all_rows)]
     print("\n".join(table(all_rows, sizes)))
     if not args.no_peer:
