@@ -174,7 +174,7 @@ def write_section(rows: list[dict], meta: dict) -> None:
         "",
         f"Command: `{meta['command']}` (one run, {meta['when']}, load average {meta['load']} at the start; "
         f"kvpress {meta.get('versions', {}).get('kvpress', '—')} with transformers "
-        f"{meta.get('versions', {}).get('transformers', '—')} in its own venv). {meta['items']} items per row: "
+        f"{meta.get('versions', {}).get('transformers', '—')} in its own venv). Up to {meta['items']} items per row (the *found* column counts them): "
         "one fact \"The code for NAME is DDDD.\" at a random depth in random-word filler; the question "
         "asks for it and the answer opens with \"The code for NAME is\" — identical token ids for both "
         "libraries. *found*: the first number answered is the code (greedy, 8 tokens). *s*: median "
