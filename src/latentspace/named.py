@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from latentspace.errors import LatentspaceError
 
 
 def make_named(registry: dict[str, type], name: str, kind: str, options: dict):
-    """``registry[name](**options)``; an unknown name or option names the valid ones."""
+    """``registry[name](**options)``; an unknown name or option names the valid ones, and a value of
+    the wrong type (text for a number, from ``--set`` or a request body) is refused in one line."""
     if name not in registry:
         raise LatentspaceError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(registry))}")
-    fields = [f.name for f in dataclasses.fields(registry[name])]
+    fields = {f.name: f for f in dataclasses.fields(registry[name])}
     unknown = [k for k in options if k not in fields]
     if unknown:
         raise LatentspaceError(f"{kind} {name!r} has no option {unknown[0]!r}; options: {', '.join(fields)}")
+    for key, value in options.items():
+        problem = _type_problem(fields[key], value)
+        if problem:
+            raise LatentspaceError(f"{kind} {name!r}: option {key} {problem}, got {value!r}"[:300])
     return registry[name](**options)
+
+
+def _type_problem(field: dataclasses.Field, value) -> str | None:
+    """Why ``value`` cannot fill ``field`` (simple annotated kinds only), else None."""
+    text = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+    kinds = [part.strip() for part in text.split("|")]
+    if value is None:
+        return None if "None" in kinds or field.default is None else "must not be null"
+    base = next((k for k in kinds if k != "None"), "")
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if base == "bool" and not isinstance(value, bool):
+        return "must be true or false"
+    if base == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
+        return "must be a whole number"
+    if base == "float" and not (is_number and math.isfinite(value)):
+        return "must be a finite number"
+    if base == "str" and not isinstance(value, str):
+        return "must be text"
+    if base.startswith("tuple[str") and not (isinstance(value, str) or (
+            isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))):
+        return "must be a list of text"
+    return None

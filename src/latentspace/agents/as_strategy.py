@@ -47,15 +47,20 @@ class PipelineStrategy:
     def options(self) -> dict:
         return {"max_new_tokens": self.max_new_tokens, "agent_tokens": self.agent_tokens, "chat": self.chat}
 
-    def run(self, lm, question: str, seed: int = 0) -> Trace:
-        return self.run_batch(lm, [question], seed)[0]
+    def run(self, lm, question: str, seed: int = 0, **where) -> Trace:
+        return self.run_batch(lm, [question], seed, **where)[0]
 
-    def run_batch(self, lm, questions: list[str], seed: int = 0) -> list[Trace]:
+    def run_batch(self, lm, questions: list[str], seed: int = 0, prompts: list[str] | None = None,
+                  memory=None) -> list[Trace]:
+        """As `Reasoner.run_batch`; agents build their own prompts from the questions, so ``prompts``
+        is refused, and ``memory`` is the working memory the pipeline starts from (latent mode)."""
         from latentspace.agents.pipelines import run
 
+        if prompts is not None:
+            raise LatentspaceError("an agent pipeline reads one question; it cannot take a whole conversation")
         started = time.perf_counter()
         result = run(lm, self.pipeline, questions, self.mode, self.max_new_tokens, self.agent_tokens, self.chat,
-                     seed=seed)
+                     memory=memory, seed=seed)
         seconds = (time.perf_counter() - started) / len(questions)
         traces = []
         for row, question in enumerate(questions):

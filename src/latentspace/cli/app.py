@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from latentspace.cli import agents, bench, generate, lens, memory, models, probe, steer, think, tour, train
+from latentspace.cli import agents, bench, generate, lens, memory, models, probe, serve, steer, think, tour, train
 from latentspace.cli.common import err_console
 from latentspace.errors import LatentspaceError
 
@@ -24,6 +24,7 @@ app.command()(tour.tour)
 app.command()(think.think)
 app.command()(agents.agents)
 app.command()(bench.bench)
+app.command()(serve.serve)
 app.add_typer(lens.app, name="lens")
 app.add_typer(probe.app, name="probe")
 app.add_typer(train.app, name="train")

@@ -40,6 +40,7 @@ class LatentModel:
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token  # decoder-only convention: pad = EOS, masked anyway
         self.press = None  # applied to every `encode` without its own press (see `pressing`)
+        self.checkpoint = None  # called before every forward step; raises to stop a run (see `interruptible`)
 
     @classmethod
     def load(cls, spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: torch.dtype = torch.float32,
@@ -184,6 +185,16 @@ class LatentModel:
         finally:
             self.press = before
 
+    @contextmanager
+    def interruptible(self, check) -> Iterator[LatentModel]:
+        """``check()`` runs before every prefill, latent step and decoded token inside; whatever it
+        raises stops the run there (a server cancels a request whose client has gone this way)."""
+        before, self.checkpoint = self.checkpoint, check
+        try:
+            yield self
+        finally:
+            self.checkpoint = before
+
     def step(self, state: LatentState, vectors: torch.Tensor, rows: torch.Tensor | None = None) -> LatentState:
         """Append continuous input vectors: ``[d]``, ``[B, d]`` (one slot) or ``[B, n, d]``.
 
@@ -230,6 +241,8 @@ class LatentModel:
 
     def _advance(self, state: LatentState, ids=None, embeds=None, mask=None, with_hidden: bool = True,
                  press=None) -> LatentState:
+        if self.checkpoint is not None:
+            self.checkpoint()
         state.check_usable()
         self.check_owner(state)
         new = ids if ids is not None else embeds

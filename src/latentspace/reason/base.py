@@ -24,6 +24,8 @@ from latentspace.errors import LatentspaceError
 from latentspace.model.decode import eos_ids
 from latentspace.model.markers import trained_layout
 from latentspace.named import make_named
+from latentspace.reason.watch import record as record_step
+from latentspace.reason.watch import text_sink
 from latentspace.trace import Step, Trace, read_logits
 
 REGISTRY: dict[str, type[Reasoner]] = {}
@@ -88,6 +90,9 @@ class Reasoner:
     stable_stop: int | None = None  # ... or when the lens top-1 is the same for this many latent steps
     stable_entropy: float = 1.0  # ... each with entropy (nats) below this (stable *and* confident)
     max_norm_ratio: float = 100.0  # a latent longer than this × mean embedding norm has gone bad
+    answer_temperature: float = 0.0  # sampling of the answer text (0 = greedy)
+    answer_top_p: float = 1.0  # nucleus mass when sampling the answer
+    answer_stops: tuple[str, ...] = ()  # stop strings that end the answer
     name: ClassVar[str] = "base"
 
     # -- to override -------------------------------------------------------------------------
@@ -102,17 +107,24 @@ class Reasoner:
         text = f"{question.strip()}\n{self.instruction}".strip() if self.instruction else question.strip()
         return lm.chat(text) if self.chat else text
 
-    def run(self, lm, question: str, seed: int = 0) -> Trace:
+    def run(self, lm, question: str, seed: int = 0, **where) -> Trace:
         """Think about ``question``, then answer in text; everything recorded in the trace."""
-        return self.run_batch(lm, [question], seed)[0]
+        return self.run_batch(lm, [question], seed, **where)[0]
 
-    def run_batch(self, lm, questions: list[str], seed: int = 0) -> list[Trace]:
+    def run_batch(self, lm, questions: list[str], seed: int = 0, prompts: list[str] | None = None,
+                  memory=None) -> list[Trace]:
         """Think about several questions in one batch; one trace per question, in order.
 
         Each trace's ``wall_seconds`` is the batch's time divided by its size (``meta["batch"]``).
+        ``prompts``: the exact texts to read instead of `prompt` (a whole rendered conversation);
+        the questions then only label the traces. ``memory``: a `LatentState` the prompts continue
+        (a recalled memory; the prompts are then read without special tokens, one question only).
         """
         started, rows = self.begin(lm, questions, seed)
-        state = lm.encode([self.prompt(lm, q) for q in questions])
+        texts = list(prompts) if prompts is not None else [self.prompt(lm, q) for q in questions]
+        if len(texts) != len(questions):
+            raise LatentspaceError(f"{len(texts)} prompts for {len(questions)} questions")
+        state = lm.encode(texts) if memory is None else _continue(lm, memory, texts)
         state = self.think(lm, state, rows)
         return self.answer(lm, state, rows, started, seed)
 
@@ -136,10 +148,13 @@ class Reasoner:
                     continue  # the row has answered; the batch decodes on for the others
                 token = int(tokens[row])
                 entropy, top = read_logits(logits[row], lm.tokenizer, self.lens_k)
-                trace.steps.append(Step("explicit", token=lm.tokenizer.decode([token]), entropy=entropy, top=top))
+                step = Step("explicit", token=lm.tokenizer.decode([token]), entropy=entropy, top=top)
+                record_step(trace, row, step)
                 ended[row] = token in eos
 
-        result = lm.decode(state, self.max_new_tokens, on_logits=record, seed=seed)
+        result = lm.decode(state, self.max_new_tokens, on_logits=record, seed=seed, on_text=text_sink(),
+                           temperature=self.answer_temperature, top_p=self.answer_top_p,
+                           stop=_stops(self.answer_stops))
         seconds = (time.perf_counter() - started) / len(rows.traces)
         for row, trace in enumerate(rows.traces):
             # explicit thinking (switch) is part of what the model wrote, like a chain of thought's text
@@ -181,9 +196,9 @@ class Reasoner:
                 rows.written[row].append(int(tokens[row]))
             entropy, top = read_logits(state.logits[row], lm.tokenizer, self.lens_k)
             token = lm.tokenizer.decode([int(tokens[row])]) if explicit[row] else None
-            rows.traces[row].steps.append(Step("explicit" if explicit[row] else "latent", token=token,
-                                               norm=None if explicit[row] else float(vectors[row].norm()),
-                                               entropy=entropy, top=top, note=notes[row]))
+            record_step(rows.traces[row], row, Step("explicit" if explicit[row] else "latent", token=token,
+                                                    norm=None if explicit[row] else float(vectors[row].norm()),
+                                                    entropy=entropy, top=top, note=notes[row]))
         feeding = rows.active.clone()
         state = lm.step(state, vectors, rows=feeding)
         if tokens is not None:  # explicit rows hold their token, not a latent marker (masked rows keep the pad)
@@ -215,3 +230,16 @@ class Reasoner:
         if ratio > self.max_norm_ratio:
             return f"norm {ratio:.0f}× the mean input-embedding norm (limit {self.max_norm_ratio:g}×)"
         return None
+
+
+def _continue(lm, memory, texts: list[str]):
+    """Read ``texts`` after a recalled memory (a batch of one: a memory is one conversation so far)."""
+    if len(texts) != 1 or memory.batch_size != 1:
+        raise LatentspaceError("a memory continues one question at a time")
+    ids = lm.tokenizer(texts[0], return_tensors="pt", add_special_tokens=False)["input_ids"]
+    return lm.feed(memory, ids)
+
+
+def _stops(stops) -> tuple[str, ...]:
+    """Stop strings from a tuple, a list or (from --set answer_stops=...) one string."""
+    return (stops,) if isinstance(stops, str) else tuple(stops)

@@ -30,10 +30,10 @@ class Loop(Reasoner):
         return (self.start if self.start >= 0 else lm.n_layers // 3,
                 self.end if self.end >= 0 else (2 * lm.n_layers) // 3)
 
-    def run_batch(self, lm, questions: list[str], seed: int = 0) -> list[Trace]:
+    def run_batch(self, lm, questions: list[str], seed: int = 0, **where) -> list[Trace]:
         start, end = self.block(lm)
         with LayerLoop(lm.sites, start, end, self.repeats, self.alpha):
-            traces = super().run_batch(lm, questions, seed)
+            traces = super().run_batch(lm, questions, seed, **where)
         for trace in traces:
             for step in trace.steps:
                 step.note = f"blocks {start}-{end} x{self.repeats}"

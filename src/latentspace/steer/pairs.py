@@ -79,13 +79,18 @@ def read_pairs(path: str | Path) -> list[Pair]:
             row = json.loads(line)
         except json.JSONDecodeError:
             raise LatentspaceError(f'{where}: not JSON; expected {{"positive": ..., "negative": ...}}') from None
-        if not isinstance(row, dict) or "positive" not in row or "negative" not in row:
-            raise LatentspaceError(f'{where}: expected {{"positive": ..., "negative": ...}}')
-        prompt = row.get("prompt", "")
-        if not isinstance(prompt, str):
-            raise LatentspaceError(f"{where}: 'prompt' must be text")
-        pairs.append(Pair(check_side(row["positive"], where), check_side(row["negative"], where), prompt))
+        pairs.append(pair_from_row(row, where))
     return check_count(pairs, path.name)
+
+
+def pair_from_row(row, where: str) -> Pair:
+    """One pair from ``{"positive": side, "negative": side, "prompt"?: text}`` (a JSONL line, a request)."""
+    if not isinstance(row, dict) or "positive" not in row or "negative" not in row:
+        raise LatentspaceError(f'{where}: expected {{"positive": ..., "negative": ...}}')
+    prompt = row.get("prompt", "")
+    if not isinstance(prompt, str):
+        raise LatentspaceError(f"{where}: 'prompt' must be text")
+    return Pair(check_side(row["positive"], where), check_side(row["negative"], where), prompt)
 
 
 def check_count(pairs: list[Pair], name: str) -> list[Pair]:

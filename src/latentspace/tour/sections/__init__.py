@@ -8,6 +8,7 @@ from latentspace.tour.sections.lens_map import lens_map
 from latentspace.tour.sections.memory import memory
 from latentspace.tour.sections.next_token import next_token
 from latentspace.tour.sections.reasoning import reasoning
+from latentspace.tour.sections.serving import serving
 from latentspace.tour.sections.steering import steering
 
-SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, steering, agents, memory]
+SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, steering, agents, memory, serving]

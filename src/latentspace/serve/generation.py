@@ -1,0 +1,105 @@
+"""What a completion request computes: a `Work` (built from the request) run on the model's worker.
+
+Every request, plain or latent, runs through a reasoning strategy — plain generation is `direct`
+with no added instruction — so one code path yields the text, the usage counts and the `Trace`
+the library itself returns for the same question, strategy and seed.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from latentspace.errors import LatentspaceError
+from latentspace.reason.watch import watching
+
+
+@dataclass
+class Work:
+    question: str  # labels the trace: the last user message, or the prompt
+    prompt: str | None  # the exact text to read; None = the strategy's own prompt for ``question``
+    reasoner: object
+    seed: int = 0
+    steer: list[tuple[str, float]] = field(default_factory=list)  # (vector id, strength)
+    steer_positions: str = "all"
+    memories: list[str] = field(default_factory=list)
+    press: object | None = None
+    stream: bool = False
+    trace: bool = False
+
+    def batch_key(self):
+        """Requests with equal keys read the same way and decode greedily: one batch can serve them."""
+        from latentspace.reason.base import Reasoner
+
+        if (self.steer or self.memories or self.press is not None or not isinstance(self.reasoner, Reasoner)
+                or self.reasoner.answer_temperature != 0):
+            return None
+        options = json.dumps(self.reasoner.options(), sort_keys=True, default=str)
+        return type(self.reasoner).__name__, options, self.prompt is None, self.seed
+
+
+@dataclass
+class Outcome:
+    trace: object  # latentspace.trace.Trace
+    prompt_tokens: int
+    memories: list[str]
+
+
+def run_works(library, metrics):
+    """The job runner for completions: ``run(lm, jobs)`` runs their works as one batch."""
+
+    def run(lm, jobs) -> None:
+        works = [job.payload for job in jobs]
+        first = works[0]
+
+        def on_step(row, step):
+            if works[row].stream and works[row].trace:
+                jobs[row].emit("step", step)
+
+        def on_text(row, piece):
+            if works[row].stream:
+                jobs[row].emit("text", piece)
+
+        with ExitStack() as stack:
+            if first.steer:
+                from latentspace.steer import steer
+
+                vectors = [(library.vector(lm, vid), strength) for vid, strength in first.steer]
+                stack.enter_context(steer(lm, vectors, positions=first.steer_positions))
+            if first.press is not None:
+                stack.enter_context(lm.pressing(first.press))
+            memory, used = None, []
+            if first.memories:
+                memory, used = library.memory.recall(lm, first.memories)
+            stack.enter_context(watching(on_step, on_text))
+            prompts = None if first.prompt is None else [w.prompt for w in works]
+            traces = first.reasoner.run_batch(lm, [w.question for w in works], first.seed, prompts=prompts,
+                                              memory=memory)
+        for job, work, trace in zip(jobs, works, traces):
+            text = work.prompt if work.prompt is not None else _own_prompt(lm, first.reasoner, work.question)
+            # read as `run_batch` reads it: a memory's continuation without special tokens
+            n_prompt = len(lm.tokenizer(text, add_special_tokens=not first.memories)["input_ids"])
+            metrics.generated(trace.explicit_tokens, n_prompt, trace.latent_steps)
+            job.finish(Outcome(trace, n_prompt, used))
+
+    return run
+
+
+def _own_prompt(lm, reasoner, question: str) -> str:
+    """What the strategy read for ``question`` (an agent pipeline's agents each read their own
+    prompt around it; usage counts the question itself)."""
+    return reasoner.prompt(lm, question) if hasattr(reasoner, "prompt") else question
+
+
+def finish_reason(trace) -> str:
+    return "length" if trace.meta.get("answer_stop") in ("length", "context") else "stop"
+
+
+def check_strategy_options(name: str, options: dict) -> None:
+    """Keys a client may set in ``latent.options`` (never ones that would name files)."""
+    for key, value in options.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise LatentspaceError(f"latent.options: bad option name {key!r}")
+        if isinstance(value, (dict, list)) and key != "answer_stops":
+            raise LatentspaceError(f"latent.options.{key}: numbers, text and true/false only")

@@ -1,0 +1,122 @@
+"""Request bodies. OpenAI's fields keep OpenAI's names and meaning; ours live under ``latent``.
+
+Standard clients never send ``latent``, so they get plain generation; fields OpenAI has and we do
+not use (``presence_penalty``, ``user``, ...) are accepted and ignored, as other servers do.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+class SteerRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Id  # a vector in the server's library (GET /v1/vectors)
+    strength: float = Field(1.0, ge=-1000, le=1000)
+
+
+class LatentOptions(BaseModel):
+    """What the model does in latent space before and while it answers."""
+
+    model_config = ConfigDict(extra="forbid")
+    strategy: str | None = Field(None, max_length=200, description="direct, cot, continuous, soft, pause, loop, "
+                                 "switch, optimize, or agents:PIPELINE[:MODE]; none = plain generation")
+    steps: int | None = Field(None, ge=0, le=256, description="most latent steps (strategies that take them)")
+    options: dict = Field(default_factory=dict, description="any other strategy option, by name")
+    steer: list[SteerRef] = Field(default_factory=list, max_length=16)
+    steer_positions: Literal["all", "prompt", "generated"] = "all"
+    memories: list[str] = Field(default_factory=list, max_length=16, description="memory ids to answer from")
+    press: str | None = Field(None, max_length=64, description="compress the prompt's KV cache: NAME[:RATIO]")
+    trace: bool = Field(False, description="return the step-by-step Trace (streamed as events when streaming)")
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[dict] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):  # OpenAI content parts: we read the text ones
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class Sampling(BaseModel):
+    model: str = Field(min_length=1, max_length=200)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float = Field(0.0, ge=0, le=2)  # greedy unless asked: reproducible by default
+    top_p: float = Field(1.0, gt=0, le=1)
+    stop: str | list[str] | None = None
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    n: int = Field(1, ge=1, le=1, description="one choice per request")
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    latent: LatentOptions | None = None
+
+    def stops(self) -> tuple[str, ...]:
+        stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+        return tuple(s for s in stops if s)
+
+
+class ChatRequest(Sampling):
+    messages: list[Message] = Field(min_length=1, max_length=256)
+
+
+class CompletionRequest(Sampling):
+    prompt: str | list[str] = Field(description="one prompt (a list of one is accepted)")
+
+
+class LensRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = None
+    text: str = Field(min_length=1, max_length=20_000)
+    chat: bool = False
+    k: int = Field(5, ge=1, le=20)
+    layers: list[int] | None = Field(None, max_length=512)
+    target: str | None = Field(None, max_length=100)
+
+
+class VectorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = None
+    id: str = Id
+    concept: str | None = Field(None, max_length=100, description="a built-in concept set (GET /v1/concepts)")
+    pairs: list[dict] | None = Field(None, max_length=2000, description="[{positive, negative}] (text or "
+                                     "{prompt, completion})")
+    method: str = Field("mean_diff", max_length=40)
+    layers: list[int] | None = Field(None, max_length=512)
+
+
+class MemoryAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = None
+    text: str = Field(min_length=1, max_length=200_000)
+    title: str | None = Field(None, max_length=200)
+    tags: list[str] = Field(default_factory=list, max_length=32)
+    press: str | None = Field(None, max_length=64, description="compress it: NAME[:RATIO]")
+
+
+class MemorySearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = None
+    query: str = Field(min_length=1, max_length=20_000)
+    k: int = Field(3, ge=1, le=100)
+
+
+class AgentsRun(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = None
+    pipeline: str = Field("sequential", max_length=100, description="a built-in pipeline name")
+    question: str = Field(min_length=1, max_length=20_000)
+    mode: Literal["latent", "text", "single"] = "latent"
+    max_tokens: int = Field(64, ge=1, le=4096)
+    agent_tokens: int | None = Field(None, ge=1, le=4096)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
