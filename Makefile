@@ -37,6 +37,10 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_train_cost.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_steer_peers.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_agents.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_presses.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_memory.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_serve.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/fuzz_serve.py
 
 clean:
 	rm -rf $(VENV)

@@ -43,7 +43,7 @@ OVERHEAD_PROMPT = "Write a short story about a robot who learns to paint."
 def load(url: str, pid: int, clients: int, seconds: float, max_tokens: int) -> dict:
     stop_at = time.monotonic() + seconds
     latencies, statuses, tokens, lock = [], {}, [0], threading.Lock()
-    memory = [rss_mb(pid)]
+    memory = [(0.0, rss_mb(pid))]  # (seconds into the run, resident MiB)
 
     def client(k: int) -> None:
         with httpx.Client(base_url=url, timeout=300) as http:
@@ -70,17 +70,20 @@ def load(url: str, pid: int, clients: int, seconds: float, max_tokens: int) -> d
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
-        memory.append(rss_mb(pid))
+        memory.append((time.monotonic() - started, rss_mb(pid)))
         time.sleep(1)
     wall = time.monotonic() - started
-    memory.append(rss_mb(pid))
+    memory.append((wall, rss_mb(pid)))
+    # "flat": after the first quarter (allocator pools and caches filling up), RSS should not climb
+    warm = next(m for t, m in memory if t >= wall / 4)
     lat = sorted(latencies)
     return {"clients": clients, "seconds": round(wall, 1), "ok": len(lat), "requests_per_s": len(lat) / wall,
             "tokens_per_s": tokens[0] / wall, "p50_s": _pct(lat, 50), "p99_s": _pct(lat, 99),
             "errors_5xx": sum(n for s, n in statuses.items() if isinstance(s, int) and s >= 500),
             "other_errors": sum(n for s, n in statuses.items() if s != 200 and not (isinstance(s, int) and s >= 500)),
             "statuses": {str(k): v for k, v in statuses.items()},
-            "rss_start_mb": memory[0], "rss_end_mb": memory[-1], "rss_peak_mb": max(memory)}
+            "rss_start_mb": memory[0][1], "rss_warm_mb": warm, "rss_end_mb": memory[-1][1],
+            "rss_peak_mb": max(m for _, m in memory)}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -148,16 +151,16 @@ def write_section(r: dict, command: str) -> None:
              f"Command: `{command.strip()}` (load average before: {r['load_average_before']}). "
              f"{r['args']['clients']} concurrent clients on loopback for {r['args']['seconds']:g} s each way, "
              f"greedy chat completions of at most {r['args']['max_tokens']} tokens.", "",
-             "| server | requests/s | tokens/s | p50 s | p99 s | 5xx | other errors | RSS start → end (peak) MiB |",
+             "| server | requests/s | tokens/s | p50 s | p99 s | 5xx | other errors | RSS MiB: start, after ¼, end (peak) |",
              "|---|---|---|---|---|---|---|---|"]
     for label, x in r["load"].items():
         lines.append(f"| {label} | {x['requests_per_s']:.2f} | {x['tokens_per_s']:.1f} | {x['p50_s']:.2f} | "
-                     f"{x['p99_s']:.2f} | {x['errors_5xx']} | {x['other_errors']} | {x['rss_start_mb']:.0f} → "
-                     f"{x['rss_end_mb']:.0f} ({x['rss_peak_mb']:.0f}) |")
+                     f"{x['p99_s']:.2f} | {x['errors_5xx']} | {x['other_errors']} | {x['rss_start_mb']:.0f}, "
+                     f"{x['rss_warm_mb']:.0f}, {x['rss_end_mb']:.0f} ({x['rss_peak_mb']:.0f}) |")
     o = r["overhead"]
     lines += ["", f"Overhead, one 64-token greedy completion (median of {o['repeats']}): library "
               f"{o['library_s']:.3f} s, server round trip {o['server_s']:.3f} s → **{o['ratio']:.3f}×** (goal ≤ 1.10×); "
-              f"same text: {o['same_text']} ({o['library_tokens']} vs {o['server_tokens']} tokens).",
+              f"same text: {'yes' if o['same_text'] else 'NO'} ({o['library_tokens']} vs {o['server_tokens']} tokens).",
               "<!-- bench_serve:end -->"]
     replace_section("\n".join(lines), "<!-- bench_serve:start -->", "<!-- bench_serve:end -->")
 

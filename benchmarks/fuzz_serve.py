@@ -25,7 +25,7 @@ from serve_process import rss_mb, serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".bench-venvs" / "schemathesis"
-PIN = "schemathesis==4.1.0"
+PIN = "schemathesis==4.32.5"
 
 
 def ensure_venv() -> Path:
@@ -47,8 +47,8 @@ def main() -> None:
                                                        "--timeout", "60") as (url, pid):
         rss_before = rss_mb(pid)
         started = time.monotonic()
-        run = subprocess.run([str(st), "run", f"{url}/openapi.json", "--checks", "not_a_server_error",
-                              "--max-examples", str(args.max_examples), "--no-color", "--seed", "1"],
+        run = subprocess.run([str(st), "--no-color", "run", f"{url}/openapi.json", "--checks", "not_a_server_error",
+                              "--max-examples", str(args.max_examples), "--seed", "1", "--request-timeout", "120"],
                              capture_output=True, text=True)
         seconds = time.monotonic() - started
         rss_after = rss_mb(pid)

@@ -18,18 +18,20 @@ def make_named(registry: dict[str, type], name: str, kind: str, options: dict):
     if unknown:
         raise LatentspaceError(f"{kind} {name!r} has no option {unknown[0]!r}; options: {', '.join(fields)}")
     for key, value in options.items():
-        problem = _type_problem(fields[key], value)
+        problem = type_problem(fields[key], value)
         if problem:
             raise LatentspaceError(f"{kind} {name!r}: option {key} {problem}, got {value!r}"[:300])
     return registry[name](**options)
 
 
-def _type_problem(field: dataclasses.Field, value) -> str | None:
+def type_problem(field: dataclasses.Field, value) -> str | None:
     """Why ``value`` cannot fill ``field`` (simple annotated kinds only), else None."""
     text = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
     kinds = [part.strip() for part in text.split("|")]
     if value is None:
         return None if "None" in kinds or field.default is None else "must not be null"
+    if "Tensor" in text and not hasattr(value, "shape"):
+        return "must be a tensor (set it from Python)"
     base = next((k for k in kinds if k != "None"), "")
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if base == "bool" and not isinstance(value, bool):

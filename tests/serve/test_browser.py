@@ -78,3 +78,27 @@ def test_explorer_steering_slider_changes_the_completion(page):
     tab.wait_for_function("document.getElementById('steered-out').textContent.length > 0", timeout=30_000)
     assert tab.inner_text("#plain-out") != tab.inner_text("#steered-out")
     assert errors == []
+
+
+def test_explorer_agents_view_and_memory_list(page):
+    r, tab, errors = page
+    tab.fill("#prompt", "What is 2 plus 3?")
+    tab.click("#run-agents")
+    tab.wait_for_selector("#agents li.turn", timeout=60_000)
+    turns = tab.locator("#agents li.turn")
+    assert turns.count() == 4  # the built-in sequential pipeline: planner, critic, refiner, solver
+    assert "received" in turns.nth(1).inner_text() and "planner" in turns.nth(1).inner_text()
+    # remember a document, see it listed, answer from it
+    tab.fill("#memory-text", "The code word is heliotrope.")
+    tab.click("#memory-form button[type=submit]")
+    tab.wait_for_selector("#memories tbody tr", timeout=60_000)
+    assert tab.locator("#memories tbody tr").count() == 1
+    tab.check(".use-memory")
+    tab.select_option("#strategy", "")
+    tab.fill("#prompt", "What is the code word?")
+    tab.click("#run")
+    tab.wait_for_function("document.getElementById('status').textContent === 'done'", timeout=60_000)
+    assert tab.inner_text("#answer").strip()
+    with r.client() as http:
+        assert len(http.get("/v1/memories").json()["data"]) == 1
+    assert errors == []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
+from latentspace.reason.base import Reasoner, register
 from tests.serve.conftest import running
 
 CHAT = "/v1/chat/completions"
@@ -39,6 +42,24 @@ def _error(res, status: int, needle: str) -> None:
     ("option of the wrong type", dict(json={"model": "{m}", "messages": [{"role": "user", "content": "hi"}],
                                             "latent": {"strategy": "soft", "options": {"top_k": "many"}}}), 400,
      "whole number"),
+    ("unbounded compute", dict(json={"model": "{m}", "messages": [{"role": "user", "content": "hi"}],
+                                     "latent": {"strategy": "loop", "options": {"repeats": 10**6}}}), 400,
+     "between"),
+    ("steps past the bound through options", dict(json={"model": "{m}", "messages": [
+        {"role": "user", "content": "hi"}], "latent": {"strategy": "soft", "options": {"max_latent_steps": 10**5}}}),
+     400, "between"),
+    ("a tensor option from JSON", dict(json={"model": "{m}", "messages": [{"role": "user", "content": "hi"}],
+                                             "latent": {"strategy": "pause", "options": {"embedding": 1}}}), 400,
+     "tensor"),
+    ("an option the strategy cannot run with", dict(json={"model": "{m}", "messages": [
+        {"role": "user", "content": "hi"}], "latent": {"strategy": "loop", "options": {"start": 1, "end": 50}}}), 400,
+     "out of range"),
+    ("agents option of the wrong type", dict(json={"model": "{m}", "messages": [{"role": "user", "content": "hi"}],
+                                                   "latent": {"strategy": "agents:sequential",
+                                                              "options": {"agent_tokens": "8"}}}), 400,
+     "whole number"),
+    ("too many stop strings", dict(json={"model": "{m}", "messages": [{"role": "user", "content": "hi"}],
+                                         "stop": ["a", "b", "c", "d", "e"]}), 400, "at most 4"),
     ("unknown latent field", dict(json={"model": "{m}", "messages": [{"role": "user", "content": "hi"}],
                                         "latent": {"magic": 1}}), 400, "magic"),
     ("pipeline by path", dict(json={"model": "{m}", "messages": [{"role": "user", "content": "hi"}],
@@ -56,6 +77,36 @@ def test_bad_request_is_4xx_and_server_keeps_serving(served, name, send, status,
         send = {**send, "json": {**send["json"], "model": send["json"]["model"].replace("{m}", served.lm.name)}}
     with served.client() as http:
         _error(http.post(CHAT, **send), status, needle)
+        _ok(http, served.lm.name)
+
+
+@register
+@dataclass
+class Fragile(Reasoner):
+    """A strategy that fails inside its run: on a client's option (bad input), or always (a bug)."""
+
+    boom: bool = False
+    name = "fragile-test"
+
+    def think(self, lm, state, rows):
+        if self.boom:
+            raise IndexError("list index out of range")
+        if BROKEN["on"]:
+            raise KeyError("a bug")
+        return state
+
+
+BROKEN = {"on": False}
+
+
+def test_a_strategy_failing_on_client_options_is_400_but_a_bug_is_500(served, monkeypatch):
+    ask = {"model": served.lm.name, "max_tokens": 3, "messages": [{"role": "user", "content": "hi"}]}
+    with served.client() as http:
+        bad = http.post(CHAT, json={**ask, "latent": {"strategy": "fragile-test", "options": {"boom": True}}})
+        _error(bad, 400, "latent.options")
+        monkeypatch.setitem(BROKEN, "on", True)  # no client option: the failure is ours
+        _error(http.post(CHAT, json={**ask, "latent": {"strategy": "fragile-test"}}), 500, "internal error")
+        monkeypatch.setitem(BROKEN, "on", False)
         _ok(http, served.lm.name)
 
 

@@ -73,6 +73,7 @@ def test_memory_add_search_answer_delete(served):
         want = store.ask(lm, "What is the code word?", [memory_id], max_new_tokens=8)
         assert answer["choices"][0]["message"]["content"] == want.text
         assert answer["latent"]["memories"] == [memory_id]
+        assert http.delete(f"/v1/memories/{memory_id[:4]}").status_code == 404  # exact ids only
         assert http.delete(f"/v1/memories/{memory_id}").json()["deleted"] is True
         assert http.get("/v1/memories").json()["data"] == []
 
@@ -96,3 +97,12 @@ def test_agents_strategy_inside_a_chat_completion(served):
                                                                            "trace": True}}).json()
     assert out["latent"]["strategy"] == "agents:sequential:latent"
     assert out["latent"]["latent_steps"] == 12  # three thinking agents, four thoughts each
+
+
+def test_hierarchical_agents_inside_a_chat_completion(served):
+    # its experts think as rows of their own batch: the server must not take them for requests
+    with served.client() as http:
+        res = http.post(CHAT, json={"model": served.lm.name, "max_tokens": 6, "stream": True, "messages": [
+            {"role": "user", "content": "What is 2 plus 3?"}], "latent": {"strategy": "agents:hierarchical",
+                                                                           "trace": True}})
+    assert res.status_code == 200 and '"event": "done"' in res.text and res.text.rstrip().endswith("[DONE]")

@@ -142,3 +142,21 @@ def test_a_request_past_its_timeout_is_504_and_the_worker_moves_on(tmp_path):
         assert _metric(http, "latentspace_worker_busy") == 0
         assert http.post(CHAT, json={"model": r.lm.name, "max_tokens": 3,
                                      "messages": [{"role": "user", "content": "hi"}]}).status_code == 200
+
+
+def test_a_prompt_too_long_for_the_batch_does_not_fail_the_others(tmp_path):
+    with running(tmp_path) as r, r.client() as http:
+        short = {"model": r.lm.name, "max_tokens": 10, "messages": [{"role": "user", "content": "short one"}]}
+        alone = http.post(CHAT, json=short).json()
+        long = {**short, "messages": [{"role": "user", "content": "x" * 1100}]}  # over the tiny model's 1024
+        release = _hold(r)
+        with ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(http.post, CHAT, json=body) for body in (long, short)]
+            deadline = time.monotonic() + 10
+            while r.server.workers[r.lm.name].depth < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            release.set()
+            refused, answered = (f.result(30) for f in futures)
+        assert refused.status_code == 400 and "context" in refused.json()["error"]["message"]
+        assert answered.status_code == 200
+        assert answered.json()["choices"][0]["message"]["content"] == alone["choices"][0]["message"]["content"]

@@ -81,8 +81,16 @@ class PipelineStrategy:
 
 
 def make_pipeline_strategy(name: str, options: dict) -> PipelineStrategy:
-    allowed = ("max_new_tokens", "agent_tokens", "chat")
+    from dataclasses import fields
+
+    from latentspace.named import type_problem
+
+    allowed = {f.name: f for f in fields(PipelineStrategy) if f.name in ("max_new_tokens", "agent_tokens", "chat")}
     unknown = [k for k in options if k not in allowed]
     if unknown:
         raise LatentspaceError(f"strategy {name!r} has no option {unknown[0]!r}; options: {', '.join(allowed)}")
+    for key, value in options.items():
+        problem = type_problem(allowed[key], value)
+        if problem:
+            raise LatentspaceError(f"strategy {name!r}: option {key} {problem}, got {value!r}"[:300])
     return PipelineStrategy(name, **options)

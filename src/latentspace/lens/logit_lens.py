@@ -77,6 +77,8 @@ def logit_lens(
 ) -> list[LensReading]:
     """One `LensReading` per prompt. ``positions`` index each prompt's own tokens (``-1`` = last)."""
     layers = list(range(lm.n_layers)) if layers is None else list(layers)
+    if not layers:
+        raise LatentspaceError("no layers to read: give at least one (or None for all)")
     for layer in layers:
         check_site(site, layer, lm.n_layers)
     if tuned is not None:

@@ -125,6 +125,8 @@ class LatentModel:
 
         No autograd graph unless ``grad`` (test-time optimisation of input vectors needs one).
         """
+        if self.checkpoint is not None:  # a run inside `interruptible` stops here, between passes
+            self.checkpoint()
         if attention_mask is not None and position_ids is None and cache is None:
             position_ids = positions_from_mask(attention_mask)
         kwargs = {self._cache_arg: cache} if cache is not None else {}
@@ -187,8 +189,9 @@ class LatentModel:
 
     @contextmanager
     def interruptible(self, check) -> Iterator[LatentModel]:
-        """``check()`` runs before every prefill, latent step and decoded token inside; whatever it
-        raises stops the run there (a server cancels a request whose client has gone this way)."""
+        """``check()`` runs before every forward pass inside (each prefill, latent step, decoded token,
+        optimisation step, lens read); whatever it raises stops the run there (a server cancels a
+        request whose client has gone this way)."""
         before, self.checkpoint = self.checkpoint, check
         try:
             yield self
@@ -241,8 +244,6 @@ class LatentModel:
 
     def _advance(self, state: LatentState, ids=None, embeds=None, mask=None, with_hidden: bool = True,
                  press=None) -> LatentState:
-        if self.checkpoint is not None:
-            self.checkpoint()
         state.check_usable()
         self.check_owner(state)
         new = ids if ids is not None else embeds

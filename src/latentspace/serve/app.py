@@ -52,9 +52,28 @@ def create_app(models: list, config: ServeConfig) -> FastAPI:
     async def explorer() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"))
 
+    app.openapi = lambda: _spec(app, list(server.models))
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.add_middleware(Guards, server=server)
     return app
+
+
+def _spec(app: FastAPI, names: list[str]) -> dict:
+    """The OpenAPI spec, with ``model`` fields listing the models this server actually serves
+    (clients and fuzzers then know the valid values; others still get a 404, as OpenAI answers)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for schema in spec.get("components", {}).get("schemas", {}).values():
+            model = schema.get("properties", {}).get("model")
+            if model is None:
+                continue
+            for branch in model.get("anyOf", [model]):
+                if branch.get("type") == "string":
+                    branch["enum"] = names
+        app.openapi_schema = spec
+    return app.openapi_schema
 
 
 def _version() -> str:

@@ -56,6 +56,10 @@ def install(app: FastAPI) -> None:
         message, param = _validation_message(err)
         return error_response(400, message, "invalid_request", param=param)
 
+    @app.exception_handler(Exception)
+    async def bug(request: Request, err: Exception):  # Starlette still logs the traceback
+        return error_response(500, "internal error (logged on the server)", "internal_error")
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException):
         return error_response(err.status_code, str(err.detail), headers=getattr(err, "headers", None))

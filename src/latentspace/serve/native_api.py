@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 
 from latentspace.errors import LatentspaceError
@@ -114,7 +116,9 @@ async def search_memories(body: MemorySearch, request: Request) -> dict:
 async def delete_memory(memory_id: str, request: Request) -> dict:
     library = _server(request).library
     info = library.memory_info(memory_id)
-    library.memory.remove(info.id)
+    if info.id != memory_id:  # the CLI takes unique prefixes; an API deletes only what it names exactly
+        raise ApiError(404, f"no memory {memory_id!r} (ids are exact here)", "memory_not_found")
+    await asyncio.to_thread(library.memory.remove, info.id)  # file lock and SQLite: off the event loop
     return {"id": info.id, "object": "memory", "deleted": True}
 
 

@@ -8,6 +8,7 @@ as chunks with empty ``choices`` and a ``latent`` event, the shape of OpenAI's u
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 
@@ -21,6 +22,7 @@ from latentspace.serve.prompts import build_work
 from latentspace.serve.schemas import ChatRequest, CompletionRequest
 
 router = APIRouter()
+logger = logging.getLogger("latentspace.serve")
 
 
 @router.get("/v1/models", tags=["openai"])
@@ -92,14 +94,17 @@ async def _stream(server, job, request, head: dict, kind: str, work: Work, inclu
                         steps += 1
                 if len(trace.text) > len(sent) and trace.text.startswith(sent):
                     yield chunk(trace.text[len(sent):])
-                yield chunk(finish=finish_reason(trace))
+                # the latent summary rides on the finish chunk: no extra chunk without choices
+                yield chunk(finish=finish_reason(trace), latent={"event": "done", **_latent(data, work)})
                 if include_usage:
                     yield chunk(usage=_usage(data))
-                yield chunk(latent={"event": "done", **_latent(data, work)})
         yield "data: [DONE]\n\n"
     except (ApiError, LatentspaceError) as err:  # the stream has started: the error becomes its last event
         status, message = (err.status, err.message) if isinstance(err, ApiError) else (400, str(err))
         yield f"data: {json.dumps(error_body(status, message))}\n\n"
+    except Exception:  # noqa: BLE001 - a bug: logged with its traceback, and the client still hears of it
+        logger.exception("stream failed")
+        yield f"data: {json.dumps(error_body(500, 'internal error while streaming (logged on the server)'))}\n\n"
     finally:
         job.cancelled.set()  # the client left (or we are done): free the worker
 
@@ -107,7 +112,7 @@ async def _stream(server, job, request, head: dict, kind: str, work: Work, inclu
 def _step(step) -> dict:
     from dataclasses import asdict
 
-    return asdict(step)
+    return step if isinstance(step, dict) else asdict(step)  # live steps come as copies already
 
 
 def _usage(outcome) -> dict:

@@ -31,7 +31,8 @@ def build_work(server, body, chat: bool) -> Work:
                        f"{server.config.max_tokens_limit}", "max_tokens_too_large")
     strategy = _strategy(server, latent.strategy)
     options = dict(latent.options)
-    check_strategy_options(strategy or "direct", options)
+    check_strategy_options(options, server.config.max_tokens_limit)
+    custom = bool(options)
     agents = strategy is not None and strategy.startswith("agents:")
     if agents:
         if body.temperature != 0 or body.stops() or latent.steps is not None:
@@ -60,7 +61,8 @@ def build_work(server, body, chat: bool) -> Work:
         raise LatentspaceError("an agent pipeline reads one question: send one user message")
     return Work(question=question, prompt=prompt, reasoner=reasoner, seed=body.seed or 0,
                 steer=[(s.id, s.strength) for s in latent.steer], steer_positions=latent.steer_positions,
-                memories=list(latent.memories), press=_press(latent.press), stream=body.stream, trace=latent.trace)
+                memories=list(latent.memories), press=_press(latent.press), stream=body.stream, trace=latent.trace,
+                custom=custom)
 
 
 def _strategy(server, name: str | None) -> str | None:
@@ -97,7 +99,10 @@ def render(lm, messages: list[tuple[str, str]]) -> str:
     if not getattr(lm.tokenizer, "chat_template", None):  # a base model: the turns as plain lines
         return "\n".join(text for _, text in messages) + "\n"
     turns = [{"role": role, "content": text} for role, text in messages]
-    return lm.tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
+    try:
+        return lm.tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
+    except Exception as err:  # noqa: BLE001 - jinja's TemplateError and what a template raises itself
+        raise LatentspaceError(f"the model's chat template refuses this conversation: {err}"[:300]) from None
 
 
 def _one(prompts: list[str]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
@@ -61,6 +61,14 @@ class Sampling(BaseModel):
     stream_options: StreamOptions | None = None
     latent: LatentOptions | None = None
 
+    @field_validator("stop")
+    @classmethod
+    def _few_short_stops(cls, value):
+        stops = [value] if isinstance(value, str) else list(value or [])
+        if len(stops) > 4 or any(len(s) > 256 for s in stops):
+            raise ValueError("at most 4 stop strings of at most 256 characters")  # as OpenAI
+        return value
+
     def stops(self) -> tuple[str, ...]:
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         return tuple(s for s in stops if s)
@@ -80,7 +88,7 @@ class LensRequest(BaseModel):
     text: str = Field(min_length=1, max_length=20_000)
     chat: bool = False
     k: int = Field(5, ge=1, le=20)
-    layers: list[int] | None = Field(None, max_length=512)
+    layers: list[int] | None = Field(None, min_length=1, max_length=512)
     target: str | None = Field(None, max_length=100)
 
 
@@ -92,7 +100,7 @@ class VectorCreate(BaseModel):
     pairs: list[dict] | None = Field(None, max_length=2000, description="[{positive, negative}] (text or "
                                      "{prompt, completion})")
     method: str = Field("mean_diff", max_length=40)
-    layers: list[int] | None = Field(None, max_length=512)
+    layers: list[int] | None = Field(None, min_length=1, max_length=512)
 
 
 class MemoryAdd(BaseModel):

@@ -127,7 +127,7 @@ class Worker:
                     live[0].run(self.lm, live)
             except BaseException as err:  # noqa: BLE001 - every failure goes back to its request
                 for job in live:
-                    job.fail(err)
+                    job.fail(job.reason_to_stop() or err)  # a timed-out job hears "timeout", a gone one nothing
             finally:
                 self.busy = False
                 seconds = time.monotonic() - started

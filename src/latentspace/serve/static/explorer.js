@@ -91,12 +91,16 @@ async function ask(event) {
         ` · ${chunk.latent.positions} positions · ${chunk.latent.seconds} s · ${chunk.latent.stop_reason}`;
     });
     setStatus("done");
-    await drawLens(prompt);
   } catch (err) {
     $("answer").textContent = err.message; $("answer").classList.add("error");
     setStatus("error", true);
   } finally {
     $("run").disabled = false;
+  }
+  try {
+    await drawLens(prompt);  // its own errors: the answer above stays
+  } catch (err) {
+    $("cell-info").textContent = `lens: ${err.message}`;
   }
 }
 
