@@ -38,8 +38,8 @@ def type_problem(field: dataclasses.Field, value) -> str | None:
         return "must be true or false"
     if base == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
         return "must be a whole number"
-    if base == "float" and not (is_number and math.isfinite(value)):
-        return "must be a finite number"
+    if base == "float" and not (is_number and not math.isnan(value)):  # inf can mean "no limit"; NaN never
+        return "must be a number"
     if base == "str" and not isinstance(value, str):
         return "must be text"
     if base.startswith("tuple[str") and not (isinstance(value, str) or (
