@@ -50,6 +50,8 @@ def test_explorer_answers_and_draws_the_latent_space(page):
     tab.wait_for_selector("#heatmap .cell", timeout=30_000)
     answer = tab.inner_text("#answer")
     assert answer.strip() and "error" not in tab.get_attribute("#answer", "class")
+    usage = tab.inner_text("#usage")
+    assert "4 latent steps" in usage and "positions" in usage  # the usage chunk and the finish summary
     # the timeline shows every latent step the strategy took
     assert tab.locator("#timeline .step.latent").count() == 4
     assert tab.locator("#timeline .step.explicit").count() >= 1

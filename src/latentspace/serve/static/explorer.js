@@ -80,15 +80,17 @@ async function ask(event) {
   const body = { model: state.model, messages: [{ role: "user", content: prompt }], stream: true,
                  max_tokens: Number($("max-tokens").value), latent: latentOptions(),
                  stream_options: { include_usage: true } };
+  const info = {};  // the usage chunk and the finish chunk's summary, in either order
   try {
     await stream("/v1/chat/completions", body, (chunk) => {
       const choice = chunk.choices && chunk.choices[0];
       if (choice && choice.delta && choice.delta.content) $("answer").textContent += choice.delta.content;
-      if (chunk.usage) $("usage").textContent = `${chunk.usage.prompt_tokens} prompt tokens · ` +
+      if (chunk.usage) info.usage = `${chunk.usage.prompt_tokens} prompt tokens · ` +
         `${chunk.usage.completion_tokens} answer tokens · ${chunk.usage.latent_steps} latent steps`;
       if (chunk.latent && chunk.latent.event === "step") addStep(chunk.latent.index, chunk.latent.step);
-      if (chunk.latent && chunk.latent.event === "done") $("usage").textContent +=
-        ` · ${chunk.latent.positions} positions · ${chunk.latent.seconds} s · ${chunk.latent.stop_reason}`;
+      if (chunk.latent && chunk.latent.event === "done") info.done =
+        `${chunk.latent.positions} positions · ${chunk.latent.seconds} s · ${chunk.latent.stop_reason}`;
+      $("usage").textContent = [info.usage, info.done].filter(Boolean).join(" · ");
     });
     setStatus("done");
   } catch (err) {
