@@ -95,7 +95,27 @@ def test_lens_and_probe_commands_on_tiny(tmp_path):
     assert len(json.loads(out.stdout)["scores"]) == 2 and (tmp_path / "p.st").exists()
 
 
-def test_lens_bad_inputs_one_line_exit_2(tmp_path):
+def run_here(capsys, monkeypatch, *args):
+    """The same entry point in this process: same exit codes and output, without the import time."""
+    from types import SimpleNamespace
+
+    from latentspace.cli.app import main
+
+    monkeypatch.setattr(sys, "argv", ["latentspace", *args])
+    capsys.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    out, err = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+
+def test_lens_bad_inputs_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    def run(*args):  # in process: six subprocesses cost ~45 s of imports; the exit path is the same
+        return run_here(capsys, monkeypatch, *args)
+
     lens = tmp_path / "lens.safetensors"
     assert run("lens", "train", "--model", "tiny", "--out", str(lens), "--steps", "1", "--samples", "4").returncode == 0
     png = str(tmp_path / "x.png")
