@@ -172,9 +172,9 @@ def write_section(rows: list[dict], meta: dict) -> None:
     body = [
         "## KV presses: latentspace vs kvpress (needle retrieval, SmolLM2-135M)",
         "",
-        f"Command: `{meta['command']}` (one run, {meta['when']}, load average {meta['load']} at the start; "
+        f"Command: `{meta['command']}` ({meta['when']}, load average {meta['load']} at the start of the last run; "
         f"kvpress {meta.get('versions', {}).get('kvpress', '—')} with transformers "
-        f"{meta.get('versions', {}).get('transformers', '—')} in its own venv). Up to {meta['items']} items per row (the *found* column counts them): "
+        f"{meta.get('versions', {}).get('transformers', '—')} in its own venv). {meta.get('note', '')} Up to {meta['items']} items per row (the *found* column counts them): "
         "one fact \"The code for NAME is DDDD.\" at a random depth in random-word filler; the question "
         "asks for it and the answer opens with \"The code for NAME is\" — identical token ids for both "
         "libraries. *found*: the first number answered is the code (greedy, 8 tokens). *s*: median "
@@ -224,6 +224,10 @@ def main() -> None:
     old = json.loads(saved.read_text()) if saved.exists() and (args.merge or args.resume) else {"rows": [], "meta": {}}
     if args.resume:
         meta = old["meta"] or meta
+    elif args.merge and old["meta"].get("command"):
+        # chained now, not at the end: a merged run that is interrupted and resumed keeps the whole history
+        meta["command"] = old["meta"]["command"] + "` then `" + meta["command"]
+        meta["items"] = max(meta["items"], old["meta"].get("items", 0))
     key = lambda r: (r["size"], r["lib"], r["press"], r["ratio"], r["id"])  # noqa: E731
     all_rows = list(old["rows"])
 
@@ -244,10 +248,6 @@ def main() -> None:
                                             bundled.cache_dir("smollm2-135m"))
             meta |= peer_meta
             save(peer_rows, size)
-    if args.merge and old["meta"].get("command") and not args.resume:
-        meta["command"] = old["meta"]["command"] + "` then `" + meta["command"]
-        meta["items"] = max(meta["items"], old["meta"].get("items", 0))
-        save([], args.sizes.split(",")[0])
     sizes = [s for s in SIZES if any(r["size"] == s for r in all_rows)]
     print("\n".join(table(all_rows, sizes)))
     if not args.no_peer:
