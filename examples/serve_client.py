@@ -7,30 +7,21 @@ With --self-serve the example starts a server for the model itself (in this proc
 """
 
 import argparse
-import socket
-import threading
-import time
+from contextlib import ExitStack
 
 from openai import OpenAI
 
 
-def self_serve(model: str) -> str:
-    """A server in a background thread of this process; returns its base URL."""
+def self_serve(model: str, stack: ExitStack) -> str:
+    """A server in a background thread of this process (until ``stack`` closes); returns its URL."""
     import tempfile
-
-    import uvicorn
 
     import latentspace as ls
     from latentspace.serve import ServeConfig, create_app
+    from latentspace.serve.background import in_background
 
     app = create_app([ls.load(model)], ServeConfig(data_dir=tempfile.mkdtemp(prefix="serve-example-")))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return stack.enter_context(in_background(app))
 
 
 def main() -> None:
@@ -39,7 +30,11 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--self-serve", action="store_true", help="start a server for --model here first")
     args = parser.parse_args()
-    url = self_serve(args.model) if args.self_serve else args.url
+    with ExitStack() as stack:
+        run(self_serve(args.model, stack) if args.self_serve else args.url)
+
+
+def run(url: str) -> None:
     client = OpenAI(base_url=f"{url}/v1", api_key="unused")
     model = client.models.list().data[0].id
     question = [{"role": "user", "content": "What is the capital of France?"}]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -31,29 +28,13 @@ class Running:
 @contextmanager
 def running(tmp_path, lm=None, **config):
     """Serve ``lm`` (default: a tiny llama) until the block ends."""
-    import uvicorn
-
     from latentspace.serve import ServeConfig, create_app
+    from latentspace.serve.background import in_background
 
     lm = lm or tiny_lm("llama", initializer_range=0.3)
     app = create_app([lm], ServeConfig(data_dir=tmp_path / "serve-data", **config))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield Running(f"http://127.0.0.1:{sock.getsockname()[1]}", app, lm)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with in_background(app) as url:
+        yield Running(url, app, lm)
 
 
 @pytest.fixture

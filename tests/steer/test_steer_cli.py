@@ -6,29 +6,17 @@ process, which checks the same exit codes and output without paying the import t
 
 import json
 import sys
-from types import SimpleNamespace
 
 import pytest
 import torch
 
-from latentspace.cli.app import main
 from tests.cli.test_cli import run as run_subprocess
+from tests.cli.test_cli import run_here
 
 
 @pytest.fixture
 def run(capsys, monkeypatch):
-    def call(*args):
-        monkeypatch.setattr(sys, "argv", ["latentspace", *args])
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code or 0
-        out, err = capsys.readouterr()
-        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
-
-    return call
+    return lambda *args: run_here(capsys, monkeypatch, *args)
 
 
 @pytest.fixture

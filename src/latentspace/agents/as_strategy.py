@@ -22,6 +22,15 @@ def is_pipeline_strategy(name: str) -> bool:
     return name.startswith(PREFIX)
 
 
+def split_spec(spec: str) -> tuple[str, str]:
+    """``agents:PIPELINE[:MODE]`` -> (pipeline source, mode; latent when not given)."""
+    from latentspace.agents.pipelines import MODES
+
+    body = spec[len(PREFIX):]
+    source, _, mode = body.rpartition(":") if body.rsplit(":", 1)[-1] in MODES else (body, "", "latent")
+    return source, mode
+
+
 @dataclass
 class PipelineStrategy:
     spec: str  # "agents:PIPELINE[:MODE]"
@@ -32,10 +41,9 @@ class PipelineStrategy:
     mode: str = field(init=False)
 
     def __post_init__(self) -> None:
-        from latentspace.agents.pipelines import MODES, load_pipeline
+        from latentspace.agents.pipelines import load_pipeline
 
-        body = self.spec[len(PREFIX):]
-        source, _, mode = body.rpartition(":") if body.rsplit(":", 1)[-1] in MODES else (body, "", "latent")
+        source, mode = split_spec(self.spec)
         if not source:
             raise LatentspaceError(f"{self.spec!r}: write agents:PIPELINE[:MODE], e.g. agents:sequential:text")
         self.pipeline, self.mode = load_pipeline(source), mode

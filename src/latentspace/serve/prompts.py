@@ -69,10 +69,9 @@ def _strategy(server, name: str | None) -> str | None:
     """The strategy name; an agent pipeline must be built in or in the server's pipelines folder."""
     if not name or not name.startswith("agents:"):
         return name or None
-    from latentspace.agents.pipelines import MODES
+    from latentspace.agents.as_strategy import split_spec
 
-    body = name[len("agents:"):]
-    source, _, mode = body.rpartition(":") if body.rsplit(":", 1)[-1] in MODES else (body, "", "latent")
+    source, mode = split_spec(name)
     return f"agents:{server.library.pipeline(source)}:{mode}"
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -15,32 +13,18 @@ QUESTION = "What is the capital of France?"
 
 def serving(lm, out: Path) -> SectionResult:
     import httpx
-    import uvicorn
 
     from latentspace.serve import ServeConfig, create_app
+    from latentspace.serve.background import in_background
 
-    with tempfile.TemporaryDirectory() as data:
-        app = create_app([lm], ServeConfig(data_dir=Path(data)))
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        try:
-            while not server.started:
-                time.sleep(0.05)
-            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-            body = {"model": lm.name, "max_tokens": 16, "messages": [{"role": "user", "content": QUESTION}]}
-            with httpx.Client(base_url=url, timeout=300) as http:
-                started = time.perf_counter()
-                plain = http.post("/v1/chat/completions", json=body).json()
-                plain_s = time.perf_counter() - started
-                thought = http.post("/v1/chat/completions", json={
-                    **body, "latent": {"strategy": "soft", "steps": 4, "trace": True}}).json()
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
-            sock.close()
+    with tempfile.TemporaryDirectory() as data, in_background(create_app([lm], ServeConfig(Path(data)))) as url:
+        body = {"model": lm.name, "max_tokens": 16, "messages": [{"role": "user", "content": QUESTION}]}
+        with httpx.Client(base_url=url, timeout=300) as http:
+            started = time.perf_counter()
+            plain = http.post("/v1/chat/completions", json=body).json()
+            plain_s = time.perf_counter() - started
+            thought = http.post("/v1/chat/completions", json={
+                **body, "latent": {"strategy": "soft", "steps": 4, "trace": True}}).json()
     steps = thought["latent"]["trace"]["steps"]
     rows = [{"step": i, "kind": s["kind"], "lens top-1": s["top"][0][0] if s["top"] else "",
              "p": round(s["top"][0][1], 3) if s["top"] else None, "entropy": round(s["entropy"], 3)}
