@@ -1,7 +1,8 @@
 """Saving latent objects: safetensors + a JSON header carrying the model fingerprint.
 
 Every saved object (states, lenses, probes, vectors...) goes through these two functions, so each
-is written atomically (temporary file, then rename) and each load checks the kind and the model.
+is written atomically (`files.atomic_write`), each is checked finite on save *and* on load, and
+each load checks the kind and the model and turns any malformed header into one line.
 """
 
 from __future__ import annotations
@@ -13,34 +14,64 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from latentspace import jsonsafe
 from latentspace.errors import LatentspaceError
+from latentspace.files import atomic_write
+from latentspace.finite import check_tensors
 from latentspace.model.fingerprint import check_same
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], kind: str, fingerprint: dict,
                  meta: dict | None = None) -> Path:
+    what = kind.replace("_", " ")
+    check_tensors(tensors, f"refusing to save a {what}")
+    header = {"kind": kind, "fingerprint": jsonsafe.dumps(fingerprint), "meta": jsonsafe.dumps(meta or {})}
+    with atomic_write(path, f"{what} file") as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=header)
+    return Path(path)
+
+
+def read_header(path: str | Path, what: str) -> dict:
+    """The safetensors metadata of ``path`` (one-line errors for a missing or corrupt file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    header = {"kind": kind, "fingerprint": json.dumps(fingerprint), "meta": json.dumps(meta or {})}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=header)
-    tmp.replace(path)
-    return path
+    if not path.is_file():
+        raise LatentspaceError(f"no saved {what} at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise LatentspaceError(f"cannot read {path.name}: corrupt or truncated safetensors") from err
+
+
+def header_json(header: dict, key: str, path: str | Path, default=None):
+    """A JSON field of a header, parsed; absent -> ``default``; malformed -> a one-line error."""
+    if key not in header:
+        if default is not None:
+            return default
+        raise LatentspaceError(f"{Path(path).name}: no {key} in its header (not written by latentspace?)")
+    try:
+        return json.loads(header[key])
+    except (json.JSONDecodeError, TypeError):
+        raise LatentspaceError(f"{Path(path).name}: its {key} header is not valid JSON") from None
 
 
 def load_tensors(path: str | Path, kind: str, fingerprint: dict, device: str | torch.device = "cpu",
                  what: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors, meta) of a saved ``kind``; refuses other kinds, corrupt files and other models."""
     path, what = Path(path), what or kind.replace("_", " ")
-    if not path.is_file():
-        raise LatentspaceError(f"no saved {what} at {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-        tensors = load_file(str(path), device=str(device))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise LatentspaceError(f"cannot read {path.name}: corrupt or truncated safetensors") from err
+    header = read_header(path, what)
     if header.get("kind") != kind:
         raise LatentspaceError(f"{path.name} is not a saved {what} (it holds: {header.get('kind', 'unknown')})")
-    check_same(json.loads(header["fingerprint"]), fingerprint, what)
-    return tensors, json.loads(header.get("meta", "{}"))
+    saved = header_json(header, "fingerprint", path)
+    if not isinstance(saved, dict):
+        raise LatentspaceError(f"{path.name}: its fingerprint header is not a mapping")
+    check_same(saved, fingerprint, what)
+    meta = header_json(header, "meta", path, default={})
+    if not isinstance(meta, dict):
+        raise LatentspaceError(f"{path.name}: its meta header is not a mapping")
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise LatentspaceError(f"cannot read {path.name}: corrupt or truncated safetensors") from err
+    check_tensors(tensors, f"{path.name} is unusable")
+    return tensors, meta

@@ -7,7 +7,7 @@ totals a benchmark needs: explicit tokens, latent steps, forward positions and w
 
 from __future__ import annotations
 
-import json
+from latentspace import jsonsafe
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -53,7 +53,7 @@ class Trace:
         return out
 
     def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
+        return jsonsafe.dumps(self.to_dict(), **kwargs)  # strict JSON: an infinite option is null
 
     @classmethod
     def from_dict(cls, data: dict) -> Trace:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 
 import typer
 
@@ -37,11 +39,47 @@ UsageError = typer.BadParameter.__base__
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+    line = " ".join(str(message).split())  # one line, whatever the message held
+    err_console.print(f"error: {line[:500]}", highlight=False, markup=False, soft_wrap=True)
     sys.exit(code)
 
 
+def _bad_argument() -> str | None:
+    """A command-line argument that is not valid UTF-8 (Python hands its bytes on as lone surrogates)."""
+    for i, arg in enumerate(sys.argv[1:], 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"argument {i} is not valid UTF-8 text"
+    return None
+
+
+def _environment_message(err: BaseException) -> str:
+    """One line for errors the user's environment causes (a file, a folder, a number too large)."""
+    if isinstance(err, OSError):
+        where = f": {err.filename}" if err.filename else ""
+        return f"{err.strerror or type(err).__name__}{where}"
+    if isinstance(err, UnicodeError):
+        return f"text is not valid UTF-8 ({err.reason})" if hasattr(err, "reason") else "text is not valid UTF-8"
+    return f"number out of range ({err})"
+
+
 def main() -> None:
+    # warnings (from torch, transformers, ...) are held back: printed after a success, dropped when the
+    # command fails, so a failure is always exactly one line on stderr
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    bad = _bad_argument()
+    if bad:
+        _fail(bad)
+    with warnings.catch_warnings(record=True) as held:
+        warnings.simplefilter("default")
+        code = _run()
+    for w in held:
+        err_console.print(f"warning: {w.message}", highlight=False, markup=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def _run() -> int:
     try:
         # standalone_mode=False: usage errors reach us, so they too are one line (not a box)
         code = app(standalone_mode=False)
@@ -55,9 +93,11 @@ def main() -> None:
         _fail("aborted", 130)
     except LatentspaceError as err:
         _fail(str(err))
+    except (OSError, UnicodeError, OverflowError) as err:  # the environment, not a bug: one line, exit 2
+        _fail(_environment_message(err))
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

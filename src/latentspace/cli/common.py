@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from latentspace import jsonsafe
 from latentspace.errors import LatentspaceError
 from latentspace.model.registry import DEFAULT_MODEL
 
@@ -25,7 +26,7 @@ DEFAULT = DEFAULT_MODEL
 
 def emit_json(data) -> None:
     """JSON to stdout, nothing else (so `| jq` always works)."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.write(jsonsafe.dumps(data, indent=2) + "\n")
 
 
 def load_model(spec: str, quiet: bool = False):

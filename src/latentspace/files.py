@@ -1,0 +1,113 @@
+"""Files in and out, with one behaviour everywhere: check first, write atomically, read as text.
+
+- `check_output` is called *before* any work, so a bad destination fails in one line at once
+  instead of after a long computation.
+- `atomic_write` writes beside the destination, fsyncs, then renames: a reader sees the old file
+  or the new one, never half of one, and any error removes the temporary file.
+- `read_text` reads a user's input file as UTF-8 with one-line errors (missing, a folder, binary).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from latentspace.errors import LatentspaceError
+
+
+def check_output(path: str | Path, what: str = "output file", folder: bool = False) -> Path:
+    """``path`` as a Path once it is certain it can be written; else a one-line error.
+
+    A file destination must not be an existing folder; a folder destination must not be a file.
+    The parent folder is created when its own parent exists (``--out runs/x`` works), never deeper
+    guesses: a typo in a parent path is an error, not a new tree.
+    """
+    path = Path(path)
+    if str(path).strip() == "":
+        raise LatentspaceError(f"{what}: empty path")
+    if folder and path.exists() and not path.is_dir():
+        raise LatentspaceError(f"{what} {path} exists and is not a folder")
+    if not folder and path.is_dir():
+        raise LatentspaceError(f"{what} {path} is a folder; give a file path")
+    parent = path.parent if not (folder and path.is_dir()) else path
+    if not parent.exists():
+        if parent.parent.is_dir():
+            try:
+                parent.mkdir()
+            except OSError as err:
+                raise LatentspaceError(f"{what}: cannot create folder {parent} ({err.strerror})") from None
+        else:
+            raise LatentspaceError(f"{what}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise LatentspaceError(f"{what}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LatentspaceError(f"{what}: folder {parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise LatentspaceError(f"{what} {path} exists and is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, what: str = "output file") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is gone.
+
+    The caller writes the temporary path by any means (``save_file``, ``savefig``, ``open``).
+    """
+    path = check_output(path, what)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:  # the bytes are on disk before the name points at them
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str, what: str = "output file") -> Path:
+    """Write ``text`` (UTF-8) atomically; a text that cannot be encoded is refused before writing."""
+    data = encode_utf8(text, what)
+    with atomic_write(path, what) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_bytes(path: str | Path, data: bytes, what: str = "output file") -> Path:
+    with atomic_write(path, what) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def encode_utf8(text: str, what: str = "text") -> bytes:
+    """UTF-8 bytes of ``text``; lone surrogates (from a non-UTF-8 argument or a JSON escape) refused."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise LatentspaceError(f"{what} is not valid Unicode (a lone surrogate at character {err.start})") from None
+
+
+def check_text(text: str, what: str = "text") -> str:
+    """``text`` unchanged when it is valid Unicode; a one-line error otherwise."""
+    encode_utf8(text, what)
+    return text
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """A user's input file as UTF-8 text, or a one-line error saying why it cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise LatentspaceError(f"no {what} at {path}")
+    if path.is_dir():
+        raise LatentspaceError(f"{what} {path} is a folder, not a file")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise LatentspaceError(f"{what} {path.name} is not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise LatentspaceError(f"cannot read {what} {path}: {err.strerror}") from None
