@@ -22,6 +22,13 @@ ModelOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 DEFAULT = DEFAULT_MODEL
+# every --seed takes this range (as the server's `seed`): typer refuses others in one line
+SEED_RANGE = {"min": 0, "max": 2**63 - 1}
+
+
+def seed_option(help_text: str):
+    """A ``--seed`` option bounded to `SEED_RANGE` (a seed of 2**64 would overflow torch's generator)."""
+    return typer.Option(help=help_text, **SEED_RANGE)
 
 
 def emit_json(data) -> None:
