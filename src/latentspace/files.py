@@ -19,28 +19,27 @@ from latentspace.errors import LatentspaceError
 
 
 def check_output(path: str | Path, what: str = "output file", folder: bool = False) -> Path:
-    """``path`` as a Path once it is certain it can be written; else a one-line error.
+    """``path`` as a Path once it is certain it can be written; else a one-line error. Creates nothing.
 
-    A file destination must not be an existing folder; a folder destination must not be a file.
-    The parent folder is created when its own parent exists (``--out runs/x`` works), never deeper
-    guesses: a typo in a parent path is an error, not a new tree.
+    The destination's folder must exist — a typo in a parent path is an error, not a new tree: a
+    file must not be a folder; a folder destination (a run folder) may be missing itself and is
+    made by the writer, but must not be a file. Folders that defaults put under ``runs/`` are
+    checked by their caller at ``runs/`` itself.
     """
-    path = Path(path)
-    if str(path).strip() == "":
+    if not str(path).strip():  # before Path(): Path("") is "."
         raise LatentspaceError(f"{what}: empty path")
+    path = Path(path)
     if folder and path.exists() and not path.is_dir():
         raise LatentspaceError(f"{what} {path} exists and is not a folder")
+    if folder and path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise LatentspaceError(f"{what}: folder {path} is not writable")
+        return path
     if not folder and path.is_dir():
         raise LatentspaceError(f"{what} {path} is a folder; give a file path")
-    parent = path.parent if not (folder and path.is_dir()) else path
+    parent = path.parent
     if not parent.exists():
-        if parent.parent.is_dir():
-            try:
-                parent.mkdir()
-            except OSError as err:
-                raise LatentspaceError(f"{what}: cannot create folder {parent} ({err.strerror})") from None
-        else:
-            raise LatentspaceError(f"{what}: folder {parent} does not exist")
+        raise LatentspaceError(f"{what}: folder {parent} does not exist")
     if not parent.is_dir():
         raise LatentspaceError(f"{what}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -22,6 +22,8 @@ class Range(NamedTuple):
     open_lo: bool = False
 
     def problem(self, value) -> str | None:
+        if isinstance(value, int) and abs(value) > 2**63:  # beyond any float limit we declare; math.* would overflow
+            return f"must be {self.describe()}"
         low_ok = self.lo is None or (value > self.lo if self.open_lo else value >= self.lo)
         high_ok = self.hi is None or value <= self.hi
         finite_ok = math.isfinite(value) or (value > 0 and self.hi == math.inf)  # inf only where it means "no limit"
@@ -75,7 +77,8 @@ def check_options(cls, options: dict, owner: str) -> None:
     for key, value in options.items():
         problem = type_problem(fields[key], value) or value_problem(ranges.get(key), choices.get(key), value)
         if problem:
-            raise LatentspaceError(f"{owner}: option {key} {problem}, got {value!r}"[:300])
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise LatentspaceError(f"{owner}: option {key} {problem}, got {shown}")
 
 
 def value_problem(allowed: Range | None, choices: tuple | None, value) -> str | None:
@@ -105,7 +108,7 @@ def type_problem(field: dataclasses.Field, value) -> str | None:
         return "must be true or false"
     if base == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
         return "must be a whole number"
-    if base == "float" and not (is_number and not math.isnan(value)):  # inf can mean "no limit"; NaN never
+    if base == "float" and not (is_number and (isinstance(value, int) or not math.isnan(value))):  # inf can mean "no limit"; NaN never
         return "must be a number"
     if base == "str" and not isinstance(value, str):
         return "must be text"

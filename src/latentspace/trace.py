@@ -99,6 +99,6 @@ def read_logits(logits: torch.Tensor, tokenizer, k: int = 5) -> tuple[float, lis
     """(entropy in nats, top-k (token text, probability)) of one next-token distribution."""
     logp = torch.log_softmax(logits.detach().float(), dim=-1)
     entropy = float(-(logp.exp() * logp).sum())
-    top = logp.topk(k) if k else None
+    top = logp.topk(min(k, logp.shape[-1])) if k else None  # k may exceed a tiny vocabulary
     pairs = [(tokenizer.decode([int(i)]), float(p.exp())) for p, i in zip(*top)] if top else []
     return entropy, pairs

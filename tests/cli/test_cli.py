@@ -240,3 +240,35 @@ def test_train_reads_a_yaml_config_and_set_overrides_it(tmp_path):
     (tmp_path / "bad.yaml").write_text("epochs: [1\n")
     bad = run("train", "nocot", "--config", str(tmp_path / "bad.yaml"))
     assert bad.returncode == 2 and "bad.yaml" in bad.stderr and "not valid YAML" in bad.stderr
+
+
+def test_hostile_options_of_generate_think_info_agents_are_one_line(tmp_path, capsys, monkeypatch):
+    binary = tmp_path / "team.yaml"
+    binary.write_bytes(b"kind: \xff\xfe\x00")
+    folder = tmp_path / "existing"
+    folder.mkdir()
+    cases = [
+        (["generate", "hi", "-m", "tiny", "--temperature", "inf"], "--temperature"),
+        (["generate", "hi", "-m", "tiny", "--temperature", "nan"], "--temperature"),
+        (["generate", "hi", "-m", "tiny", "--temperature", "3"], "--temperature"),
+        (["generate", "hi", "-m", "tiny", "--top-p", "0"], "--top-p"),
+        (["generate", "hi", "-m", "tiny", "--top-p", "nan"], "--top-p"),
+        (["generate", "hi", "-m", "tiny", "--seed", str(2**64)], "--seed"),
+        (["generate", "hi", "-m", "tiny", "-n", str(10**30)], "--max-tokens"),
+        (["generate", "hi", "-m", "tiny", "--ratio", "0.7"], "--ratio needs --press"),
+        (["think", "hi", "-m", "tiny", "--ratio", "0.7"], "--ratio needs --press"),
+        (["think", "hi", "-m", "tiny", "--mode", "agents:sequential:nosuch"], "unknown mode 'nosuch'"),
+        (["think", "hi", "-m", "tiny", "--mode", ""], "unknown strategy"),
+        (["info", "tiny", "-m", "tiny-gpt2"], "two models named"),
+        (["agents", "hi", "-m", "tiny", "--pipeline", str(binary)], "not UTF-8"),
+        (["agents", "hi", "-m", "tiny", "--save-memory", str(folder)], "is a folder"),
+        (["agents", "hi", "-m", "tiny", "--seed", "-1"], "--seed"),
+        (["tour", "-m", "tiny", "--out", str(binary)], "not a folder"),
+    ]
+    for args, message in cases:
+        out = run_here(capsys, monkeypatch, *args)
+        assert out.returncode == 2, (args, out)
+        assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, (args, out.stderr)
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["existing", "team.yaml"]
+    out = run_here(capsys, monkeypatch, "info", "tiny", "-m", "tiny", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["layers"] == 2

@@ -45,8 +45,12 @@ def test_generate_and_think_take_a_press(run_cli):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--press", "knorm", "--ratio", "1.0"], "ratio must be in [0, 1)"),
-    (["--press", "knorm", "--ratio", "-0.2"], "ratio must be in [0, 1)"),
+    (["--press", "knorm", "--ratio", "1.0"], "not in the range 0<=x<1"),
+    (["--press", "knorm", "--ratio", "-0.2"], "not in the range 0<=x<1"),
+    (["--press", "knorm", "--ratio", "nan"], "not in the range 0<=x<1"),
+    (["--press", "knorm:7"], "ratio must be"),
+    (["--press", "knorm:0.3", "--ratio", "0.2"], "already carries its ratio"),
+    (["--ratio", "0.5"], "--ratio needs --press"),
     (["--press", "zip"], "unknown press 'zip'"),
 ])
 def test_bad_press_options(tmp_path, doc, run_cli, args, message):
@@ -60,11 +64,11 @@ def test_bad_store_input(tmp_path, doc, run_cli):
     empty.write_text("  \n")
     cases = [
         (["memory", "add", str(empty), "--model", "tiny", "--store", str(tmp_path / "m")], "empty document"),
-        (["memory", "add", str(tmp_path / "missing.txt"), "--model", "tiny"], "no such file"),
-        (["memory", "search", "fox", "--model", "tiny", "--store", str(tmp_path / "none")], "is empty"),
-        (["memory", "ask", "fox?", "--model", "tiny", "--store", str(tmp_path / "none")], "is empty"),
-        (["memory", "add", str(doc), "--model", "tiny", "--store", str(doc)], "not writable"),
-        (["memory", "rm", "abc", "--store", str(tmp_path / "none")], "no memory with id"),
+        (["memory", "add", str(tmp_path / "missing.txt"), "--model", "tiny"], "no document file at"),
+        (["memory", "search", "fox", "--model", "tiny", "--store", str(tmp_path / "none")], "no memory store at"),
+        (["memory", "ask", "fox?", "--model", "tiny", "--store", str(tmp_path / "none")], "no memory store at"),
+        (["memory", "add", str(doc), "--model", "tiny", "--store", str(doc)], "is not a folder"),
+        (["memory", "rm", "abc", "--store", str(tmp_path / "none")], "no memory store at"),
         (["memory", "gc", "--max-size", "lots", "--store", str(tmp_path / "m")], "bad size"),
     ]
     for args, message in cases:

@@ -66,3 +66,14 @@ def test_client_example_runs_on_tiny():
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "plain:" in out.stdout and "stream:" in out.stdout and out.stdout.count("latent step:") == 4
+
+
+def test_a_data_dir_in_a_missing_folder_is_refused_before_loading(tmp_path, capsys, monkeypatch):
+    from tests.cli.test_cli import run_here
+
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    for data_dir in (tmp_path / "no" / "such" / "d", file):
+        res = run_here(capsys, monkeypatch, "serve", "--model", "tiny", "--data-dir", str(data_dir))
+        assert res.returncode == 2 and "--data-dir" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()

@@ -146,7 +146,7 @@ def test_bad_steering_input_is_one_line_exit_2(tmp_path, pairs_file, run):
          "unknown steering method 'svd'"),
         (["steer", "apply", str(tmp_path / "missing.safetensors"), "hi", "--model", "tiny"], "no saved steering vector"),
         (["steer", "apply", str(junk), "hi", "--model", "tiny"], "cannot read junk.gguf"),
-        (["steer", "apply", str(nan), "hi", "--model", "tiny"], "contains NaN or inf"),
+        (["steer", "apply", str(nan), "hi", "--model", "tiny"], "NaN or inf"),
         (["steer", "apply", str(small), "hi", "--model", "tiny"], "directions of size [10]; the model's is 64"),
         (["steer", "eval", str(v), "--model", "tiny", "--strengths", "a,b"], "--strengths 'a,b'"),
         (["generate", "hi", "--model", "tiny", "--strength", "2"], "--strength and --steer-positions need --steer"),
@@ -157,3 +157,49 @@ def test_bad_steering_input_is_one_line_exit_2(tmp_path, pairs_file, run):
         assert message in out.stderr, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
     assert not v.exists()  # nothing half-written
+
+
+def test_files_in_and_out_are_checked_before_the_work(tmp_path, pairs_file, run):
+    from safetensors.torch import save_file
+
+    from latentspace.steer import SteeringVector
+    from tests.conftest import tiny_lm
+
+    lm = tiny_lm("llama")
+    fingerprint = json.dumps(lm.fingerprint)
+    v = tmp_path / "v.safetensors"
+    SteeringVector({1: torch.ones(64)}, lm.fingerprint).save(v)
+    bad_meta = tmp_path / "meta.safetensors"
+    save_file({"layer.1": torch.ones(64)}, str(bad_meta),
+              metadata={"kind": "steering_vector", "fingerprint": fingerprint, "meta": "{not json"})
+    bad_key = tmp_path / "key.safetensors"
+    save_file({"weights": torch.ones(64)}, str(bad_key), metadata={"kind": "steering_vector", "fingerprint": fingerprint})
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe{}")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    cases = [
+        (["steer", "apply", str(bad_meta), "hi", "--model", "tiny"], "meta header is not valid JSON"),
+        (["steer", "apply", str(bad_key), "hi", "--model", "tiny"], "not a layer.N direction"),
+        (["steer", "export-gguf", str(v), str(folder), "--model", "tiny"], "is a folder"),
+        (["steer", "import-gguf", str(v), str(folder), "--model", "tiny"], "is a folder"),
+        (["steer", "eval", str(v), "--model", "tiny", "--png", str(tmp_path / "no" / "such" / "x.png")], "does not exist"),
+        (["steer", "eval", str(v), "--model", "tiny", "--strengths", "nan"], "finite numbers"),
+        (["steer", "eval", str(v), "--model", "tiny", "--prompts", str(binary)], "not UTF-8"),
+        (["steer", "train", "--pairs", str(binary), "--model", "tiny", "--out", str(tmp_path / "o.safetensors")],
+         "not UTF-8"),
+        (["steer", "train", "--pairs", str(pairs_file), "--model", "tiny", "--out", str(folder / "a" / "b" / "c.safetensors")],
+         "does not exist"),
+        (["steer", "apply", str(v), "hi", "--model", "tiny", "--strength", "nan"], "--strength"),
+    ]
+    for args, message in cases:
+        out = run(*args)
+        assert out.returncode == 2, (args, out)
+        assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, (args, out.stderr)
+    assert list(folder.iterdir()) == []  # no .NAME.tmp left behind
+    gguf_file = tmp_path / "v.gguf"
+    out = run("steer", "export-gguf", str(v), str(gguf_file), "--model", "tiny", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["layers"] == [1], out
+    out = run("steer", "import-gguf", str(gguf_file), str(tmp_path / "back.safetensors"), "--model", "tiny", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["layers"] == [1], out
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

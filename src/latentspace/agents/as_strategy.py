@@ -10,9 +10,13 @@ output tokens for that question and ``positions`` all the slots its agents compu
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from latentspace.errors import LatentspaceError
+from latentspace.named import between
+from latentspace.reason.base import MAX_NEW_TOKENS
 from latentspace.trace import Step, Trace
 
 PREFIX = "agents:"
@@ -23,12 +27,20 @@ def is_pipeline_strategy(name: str) -> bool:
 
 
 def split_spec(spec: str) -> tuple[str, str]:
-    """``agents:PIPELINE[:MODE]`` -> (pipeline source, mode; latent when not given)."""
-    from latentspace.agents.pipelines import MODES
+    """``agents:PIPELINE[:MODE]`` -> (pipeline source, mode; latent when not given).
+
+    A last part that is not a mode is part of the pipeline's name (a file path may hold ':'), unless
+    what comes before it names a pipeline on its own: then it was meant as the mode, and is refused.
+    """
+    from latentspace.agents.pipelines import BUILTIN, MODES
 
     body = spec[len(PREFIX):]
-    source, _, mode = body.rpartition(":") if body.rsplit(":", 1)[-1] in MODES else (body, "", "latent")
-    return source, mode
+    source, sep, mode = body.rpartition(":")
+    if sep and mode in MODES:
+        return source, mode
+    if sep and (source in BUILTIN or Path(source).is_file()) and not Path(body).is_file():
+        raise LatentspaceError(f"{spec[:120]!r}: unknown mode {mode[:40]!r}; valid: {', '.join(MODES)}")
+    return body, "latent"
 
 
 @dataclass
@@ -39,6 +51,7 @@ class PipelineStrategy:
     chat: bool = True
     pipeline: object = field(init=False, repr=False)
     mode: str = field(init=False)
+    RANGES: ClassVar[dict] = {"max_new_tokens": between(1, MAX_NEW_TOKENS), "agent_tokens": between(1, MAX_NEW_TOKENS)}
 
     def __post_init__(self) -> None:
         from latentspace.agents.pipelines import load_pipeline
@@ -91,14 +104,16 @@ class PipelineStrategy:
 def make_pipeline_strategy(name: str, options: dict) -> PipelineStrategy:
     from dataclasses import fields
 
-    from latentspace.named import type_problem
+    from latentspace.named import declared, type_problem, value_problem
 
     allowed = {f.name: f for f in fields(PipelineStrategy) if f.name in ("max_new_tokens", "agent_tokens", "chat")}
     unknown = [k for k in options if k not in allowed]
     if unknown:
-        raise LatentspaceError(f"strategy {name!r} has no option {unknown[0]!r}; options: {', '.join(allowed)}")
+        raise LatentspaceError(f"strategy {name!r} has no option {str(unknown[0])[:80]!r}; "
+                               f"options: {', '.join(allowed)}")
+    ranges, _ = declared(PipelineStrategy)
     for key, value in options.items():
-        problem = type_problem(allowed[key], value)
+        problem = type_problem(allowed[key], value) or value_problem(ranges.get(key), None, value)
         if problem:
             raise LatentspaceError(f"strategy {name!r}: option {key} {problem}, got {value!r}"[:300])
     return PipelineStrategy(name, **options)

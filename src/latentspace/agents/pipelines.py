@@ -23,6 +23,7 @@ from pathlib import Path
 from latentspace.agents.agent import Agent
 from latentspace.agents.memory import POLICIES
 from latentspace.errors import LatentspaceError
+from latentspace.files import read_text
 
 KINDS = ("sequential", "hierarchical", "graph")
 MODES = ("latent", "text", "single")
@@ -176,7 +177,7 @@ def load_pipeline(source: str | Path) -> Pipeline:
     path = Path(source)
     if not path.is_file():
         raise LatentspaceError(f"no pipeline {str(source)!r}: use {', '.join(BUILTIN)} or a .yaml/.json file")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "pipeline file")
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml

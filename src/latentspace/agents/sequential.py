@@ -116,13 +116,10 @@ def split_turn(lm, head: str, tail: str, chat: bool) -> tuple[str, str]:
 
 def pad_rows(lm, texts: list[str], add_special_tokens: bool):
     """Tokenize rendered texts and left-pad them: (ids, mask, the unpadded rows)."""
-    tok = lm.tokenizer
-    rows = [tok(t, add_special_tokens=add_special_tokens)["input_ids"] for t in texts]
+    rows = [lm.token_ids(t, add_special_tokens=add_special_tokens) for t in texts]  # checked to fit the context
     if any(not r for r in rows):
         raise LatentspaceError("an agent's prompt is empty")
-    width, pad = max(len(r) for r in rows), tok.pad_token_id
-    ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=lm.device)
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=lm.device)
+    ids, mask = lm.pad(rows)
     return ids, mask, rows
 
 

@@ -1,6 +1,9 @@
 """The evaluation grid: strategies × tasks × seeds × items, one JSONL row per answer.
 
-Resumable: rows already in the output file are skipped. Shardable: with ``shard=(i, k)`` a process
+Resumable: rows already in the output file are skipped. Rows are appended a batch at a time (one
+write, flushed and synced), so a killed run can leave at most a torn *last* line: `read_rows_file`
+drops it and `run_grid` cuts it off before appending, so that item is simply answered again. A
+damaged line anywhere else is refused in one line. Shardable: with ``shard=(i, k)`` a process
 takes every k-th job, so ``torchrun`` / ``accelerate launch`` (any launcher setting RANK/WORLD_SIZE)
 splits the same command across processes; `read_rows` joins the shard files.
 """
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from latentspace import files, jsonsafe
 from latentspace.errors import LatentspaceError
 from latentspace.reason import get_reasoner
 from latentspace.tasks import Item, get_task, is_task_file, load_items
@@ -61,15 +65,48 @@ def jobs(tasks: list[str], strategies: list[str], seeds: list[int], n: int,
     return grid[rank::world]
 
 
-def done_keys(path: Path) -> set[tuple]:
+def read_rows_file(path: Path) -> tuple[list[dict], int]:
+    """(rows, bytes of whole lines) of one rows file; a torn last line (a run killed mid-write) is
+    left out, a damaged line before it is a one-line error."""
     if not path.exists():
-        return set()
-    keys = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            keys.add(tuple(row[k] for k in KEY))
-    return keys
+        return [], 0
+    if not path.is_file():
+        raise LatentspaceError(f"bench rows file {path} is not a file")
+    lines = path.read_bytes().split(b"\n")  # bytes: a write torn inside a UTF-8 character is torn too
+    rows, good = [], 0
+    for number, line in enumerate(lines, 1):
+        unterminated = number == len(lines) and line != b""  # its write never reached the newline
+        last = number == len(lines) or (number == len(lines) - 1 and lines[-1] == b"")
+        row = _parse_row(line) if line.strip() else None
+        if unterminated or (line.strip() and row is None):
+            if last:
+                break  # torn: not counted, so it is cut off and that item answered again
+            raise LatentspaceError(f"{path.name} line {number} is damaged; remove that line or the file")
+        if row is not None:
+            rows.append(row)
+        good += len(line) + (1 if number < len(lines) else 0)
+    return rows, good
+
+
+def _parse_row(line: bytes) -> dict | None:
+    try:
+        row = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return row if isinstance(row, dict) and all(k in row for k in KEY) else None
+
+
+def done_keys(path: Path) -> set[tuple]:
+    return {tuple(row[k] for k in KEY) for row in read_rows_file(path)[0]}
+
+
+def cut_torn_tail(path: Path) -> None:
+    """Drop a torn last line so the next append starts on a line of its own."""
+    if path.exists():
+        _, good = read_rows_file(path)
+        if good < path.stat().st_size:
+            with path.open("r+b") as f:
+                f.truncate(good)
 
 
 def check(task: str, text: str, item: Item) -> tuple[bool, str | None]:
@@ -103,7 +140,8 @@ def run_grid(lm, grid: list[Job], out: Path, options: dict[str, dict] | None = N
     would be alone — see `Reasoner.run_batch`); a row's ``seconds`` is its batch's time / size and
     its ``peak_mb`` the batch's peak.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
+    files.check_output(out, "bench rows file")
+    cut_torn_tail(out)
     done = done_keys(out)
     written = 0
     with out.open("a", encoding="utf-8") as f:
@@ -114,17 +152,20 @@ def run_grid(lm, grid: list[Job], out: Path, options: dict[str, dict] | None = N
                 torch.cuda.reset_peak_memory_stats(lm.device)
             traces = reasoner.run_batch(lm, [job.item.question for job in batch], seed=first.seed)
             peak = peak_memory_mb(lm.device)
+            lines = []
             for job, trace in zip(batch, traces):
                 correct, found = check(job.task, trace.text, job.item)
                 row = dict(zip(KEY, job.key), correct=correct, extracted=found, answer=job.item.answer,
                            text=trace.text, explicit_tokens=trace.explicit_tokens,
                            latent_steps=trace.latent_steps, positions=trace.positions, seconds=trace.wall_seconds,
                            stop_reason=trace.stop_reason, peak_mb=peak, batch=len(batch))
-                f.write(json.dumps(row) + "\n")
+                lines.append(jsonsafe.dumps(row) + "\n")
                 written += 1
                 if on_row:
                     on_row(row)
-            f.flush()  # a killed run keeps every finished batch: that is what makes it resumable
+            f.write("".join(lines))  # one write per batch, on disk before the next: what makes it resumable
+            f.flush()
+            os.fsync(f.fileno())
     return written
 
 
@@ -141,8 +182,6 @@ def read_rows(paths: list[Path]) -> list[dict]:
     """Rows of several shard files, each key once, in a stable order."""
     rows = {}
     for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                rows[tuple(row[k] for k in KEY)] = row
+        for row in read_rows_file(path)[0]:
+            rows[tuple(row[k] for k in KEY)] = row
     return [rows[k] for k in sorted(rows, key=str)]

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, seed_option
+from latentspace.cli.steer import MAX_TOKENS
 
 
 def agents(
@@ -17,11 +18,12 @@ def agents(
     pipeline: Annotated[str, typer.Option(help="sequential, hierarchical, or a .yaml/.json pipeline file.")] = "sequential",
     mode: Annotated[str, typer.Option(help="latent (pass KV memory), text (agents write), single (final prompt).")] = "latent",
     model: ModelOpt = DEFAULT,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, help="Answer tokens.")] = 64,
-    agent_tokens: Annotated[int | None, typer.Option(min=1, help="Tokens each text (or speaking) agent writes (default: -n).")] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_TOKENS, help="Answer tokens.")] = 64,
+    agent_tokens: Annotated[int | None, typer.Option(
+        min=1, max=MAX_TOKENS, help="Tokens each text (or speaking) agent writes (default: -n).")] = None,
     memory: Annotated[Path | None, typer.Option(help="Start from a saved working memory (latent mode; made by this model).")] = None,
     save_memory: Annotated[Path | None, typer.Option(help="Save the final working memory here (latent mode).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for strategies that sample.")] = 0,
+    seed: Annotated[int, seed_option("Seed for strategies that sample.")] = 0,
     raw: Annotated[bool, typer.Option("--raw", help="Do not apply the chat template.")] = False,
     show: Annotated[bool, typer.Option("--show", help="Print the transcript: what each agent received, thought and wrote.")] = False,
     json_out: JsonOpt = False,
@@ -34,6 +36,7 @@ def agents(
     """
     from latentspace.agents.pipelines import MODES, load_pipeline, run
     from latentspace.errors import LatentspaceError
+    from latentspace.files import check_output
     from latentspace.model.state import LatentState
 
     spec = load_pipeline(pipeline)  # checked before the model loads
@@ -41,6 +44,8 @@ def agents(
         raise LatentspaceError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
     if (memory or save_memory) and mode != "latent":
         raise LatentspaceError(f"--memory and --save-memory hold a latent working memory: use --mode latent, not {mode}")
+    if save_memory:
+        check_output(save_memory, "--save-memory")  # before the pipeline runs, not after
     lm = load_model(model, quiet=json_out)
     start = LatentState.load(memory, lm.fingerprint, lm.device) if memory else None
     result = run(lm, spec, question, mode, max_tokens, agent_tokens, chat=not raw, memory=start, seed=seed,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 from pathlib import Path
@@ -12,8 +11,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from latentspace.cli.common import (DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_ints,
-                                    parse_sets)
+from latentspace import files, jsonsafe
+from latentspace.cli.common import (DEFAULT, SEED_RANGE, JsonOpt, ModelOpt, console, emit_json, load_model,
+                                    parse_ints, parse_sets)
 from latentspace.errors import LatentspaceError
 
 
@@ -26,7 +26,29 @@ def _shard(spec: str | None) -> tuple[int, int]:
         rank, world = (int(x) for x in spec.split("/"))
     except ValueError:
         raise LatentspaceError(f"--shard expects RANK/WORLD like 0/2, not {spec!r}") from None
+    if not 0 <= rank < world <= 100_000:
+        raise LatentspaceError(f"--shard {spec[:40]}: needs 0 <= RANK < WORLD")
     return rank, world
+
+
+def names_of(spec: str, what: str) -> list[str]:
+    """A comma list's names, each once; an empty list is refused (it would run nothing and "succeed")."""
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    if not names:
+        raise LatentspaceError(f"--{what} names nothing; give a comma list")
+    if len(set(names)) != len(names):
+        raise LatentspaceError(f"--{what} names one twice: {spec[:200]}")
+    return names
+
+
+def seed_list(spec: str) -> list[int]:
+    seeds = parse_ints(spec, "seed") or [0]
+    bad = [s for s in seeds if not SEED_RANGE["min"] <= s <= SEED_RANGE["max"]]
+    if bad:
+        raise LatentspaceError(f"--seeds: {str(bad[0])[:40]} is not in {SEED_RANGE['min']}..{SEED_RANGE['max']}")
+    if len(seeds) > 10_000:
+        raise LatentspaceError(f"--seeds: {len(seeds)} seeds; at most 10000")
+    return seeds
 
 
 def strategy_options(names: list[str], sets: dict) -> dict[str, dict]:
@@ -45,11 +67,12 @@ def bench(
     task: Annotated[str, typer.Option(help="Comma list: arithmetic, prontoqa, prosqa, multiplication, FILE.jsonl or FILE.json (ProsQA layout).")],
     strategies: Annotated[str, typer.Option(help="Comma list of strategies.")] = "direct,soft",
     model: ModelOpt = DEFAULT,
-    n: Annotated[int, typer.Option(min=1, help="Items per task and seed.")] = 50,
+    n: Annotated[int, typer.Option(min=1, max=1_000_000, help="Items per task and seed.")] = 50,
     seeds: Annotated[str, typer.Option(help="Comma list of seeds (items and sampling).")] = "0",
     out: Annotated[Path, typer.Option(help="Folder for rows, summary and manifest.")] = Path("latentspace-bench"),
     shard: Annotated[str | None, typer.Option(help="RANK/WORLD; default from RANK/WORLD_SIZE (torchrun).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Questions answered together (same answers, faster).")] = 8,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096,
+                                            help="Questions answered together (same answers, faster).")] = 8,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Strategy option, STRATEGY.key=value or key=value for all (repeatable).")] = None,
     json_out: JsonOpt = False,
@@ -66,21 +89,22 @@ def bench(
     from latentspace.bench.harness import done_keys
     from latentspace.reason import get_reasoner
 
-    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    names = names_of(strategies, "strategies")
+    tasks = names_of(task, "task")
     options = strategy_options(names, parse_sets(set_))
     for name in names:
         get_reasoner(name, **options[name])  # fail fast, before loading a model
-    seed_list = parse_ints(seeds, "seed") or [0]
+    seeds_used = seed_list(seeds)
     rank, world = _shard(shard)
-    grid = jobs([t.strip() for t in task.split(",") if t.strip()], names, seed_list, n, (rank, world))
-    if out.exists() and not out.is_dir():
-        raise LatentspaceError(f"--out {out} is a file; bench writes a folder")
-    lm = load_model(model, quiet=json_out)
+    grid = jobs(tasks, names, seeds_used, n, (rank, world))
+    files.check_output(out, "--out", folder=True)
     rows_path = out / (f"rows.{rank}-of-{world}.jsonl" if world > 1 else "rows.jsonl")
+    done = done_keys(rows_path)  # a damaged rows file is refused before the model loads
+    lm = load_model(model, quiet=json_out)
+    out.mkdir(parents=True, exist_ok=True)
     columns = (TextColumn("bench"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, disable=json_out, transient=True) as bar:
         progress = bar.add_task("rows", total=len(grid))
-        done = done_keys(rows_path)
         bar.update(progress, completed=sum(job.key in done for job in grid))  # resumed rows
         run_grid(lm, grid, rows_path, options, on_row=lambda row: bar.advance(progress), batch_size=batch_size)
     if world > 1:
@@ -90,10 +114,10 @@ def bench(
     rows = read_rows(sorted(out.glob("rows*.jsonl")))
     summary = summarise(rows)
     manifest = {"command": " ".join(sys.argv), "model": lm.name, "fingerprint": lm.fingerprint,
-                "tasks": task, "strategies": names, "options": options, "seeds": seed_list, "n": n, "world": world,
+                "tasks": task, "strategies": names, "options": options, "seeds": seeds_used, "n": n, "world": world,
                 "python": platform.python_version(), "versions": _versions()}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    files.write_text(out / "summary.json", jsonsafe.dumps(summary, indent=2))
+    files.write_text(out / "manifest.json", jsonsafe.dumps(manifest, indent=2))
     from latentspace.bench.report import write_bench_report
 
     report = write_bench_report(out, summary, manifest)

@@ -46,6 +46,9 @@ def load_model(spec: str, quiet: bool = False):
         return LatentModel.load(spec)
 
 
+MAX_LIST = 10_000  # a list or range on the command line holds at most this many numbers
+
+
 def parse_ints(spec: str | None, what: str, n: int | None = None) -> list[int] | None:
     """'all' / None -> None; '0,5,-1' and ranges '3-7' -> ints (one-line error otherwise)."""
     if spec is None or spec.strip().lower() == "all":
@@ -56,9 +59,16 @@ def parse_ints(spec: str | None, what: str, n: int | None = None) -> list[int] |
             part = part.strip()
             if "-" in part[1:]:
                 lo, hi = part[0] + part[1:].split("-", 1)[0], part[1:].split("-", 1)[1]
+                span = int(hi) - int(lo) + 1
+                if span < 1 or len(out) + span > MAX_LIST:  # checked before the range is built
+                    raise LatentspaceError(f"bad {what} range {part!r}: at most {MAX_LIST} numbers, low to high")
                 out.extend(range(int(lo), int(hi) + 1))
             else:
                 out.append(int(part))
+            if len(out) > MAX_LIST:
+                raise LatentspaceError(f"bad {what}: at most {MAX_LIST} numbers")
+    except LatentspaceError:
+        raise
     except ValueError:
         raise LatentspaceError(f"bad {what} {spec!r}: use 'all', a list like 0,5,-1 or a range like 3-7") from None
     if n is not None:

@@ -8,24 +8,26 @@ from typing import Annotated
 
 import typer
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, seed_option
 from latentspace.cli.memory import PressOpt, RatioOpt, make_press
+from latentspace.cli.steer import MAX_TOKENS, StrengthOpt, finite, positive
 
 
 def generate(
     prompt: Annotated[str, typer.Argument(help="The prompt (a user message unless --raw).")],
     model: ModelOpt = DEFAULT,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, help="Most new tokens.")] = 64,
-    temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy.")] = 0.0,
-    top_p: Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus sampling mass.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_TOKENS, help="Most new tokens.")] = 64,
+    # the server's ranges: temperature [0, 2] (past it sampling is noise), top_p (0, 1]
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0, callback=finite, help="0 = greedy.")] = 0.0,
+    top_p: Annotated[float, typer.Option(max=1.0, callback=positive, help="Nucleus sampling mass.")] = 1.0,
+    seed: Annotated[int, seed_option("Sampling seed.")] = 0,
     stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Do not apply the chat template.")] = False,
     steer: Annotated[Path | None, typer.Option(help="Steer with this vector (.safetensors or .gguf).")] = None,
-    strength: Annotated[float | None, typer.Option(help="Steering strength (with --steer; default 1).")] = None,
+    strength: StrengthOpt = None,
     steer_positions: Annotated[str, typer.Option(help="Steer all, prompt or generated positions.")] = "all",
     press: PressOpt = None,
-    ratio: RatioOpt = 0.5,
+    ratio: RatioOpt = None,
     max_cache: Annotated[int | None, typer.Option("--max-cache", min=8, help="Decode-time compression: "
                                                   "keep at most this many cache slots (StreamingLLM).")] = None,
     json_out: JsonOpt = False,

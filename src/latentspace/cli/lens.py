@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, default_group, emit_json, load_model, parse_ints
-from latentspace.errors import LatentspaceError
+from latentspace import files
+from latentspace.cli.common import (DEFAULT, JsonOpt, ModelOpt, console, default_group, emit_json, load_model,
+                                    parse_ints, seed_option)
 
 app = typer.Typer(cls=default_group("show"), no_args_is_help=True,
                   help='Logit / tuned lens. `latentspace lens "text"` reads every layer; `lens train` fits a tuned lens.')
@@ -36,7 +37,12 @@ def show(
     """
     from latentspace.lens import TunedLens, logit_lens
     from latentspace.lens.maps import heatmap, html_view
+    from latentspace.plots import check_picture
 
+    files.check_text(text, "text")
+    check_picture(png)  # outputs first: a bad path costs nothing, and the path reported is the one written
+    if html_out:
+        files.check_output(html_out, "--html")
     lm = load_model(model, quiet=json_out)
     lens = TunedLens.load(tuned, lm) if tuned else None
     reading = logit_lens(lm, text, layers=parse_ints(layers, "layer", lm.n_layers), positions=parse_ints(
@@ -73,14 +79,14 @@ def train(
     out: Annotated[Path, typer.Option(help="Where to save the tuned lens (.safetensors).")],
     model: ModelOpt = DEFAULT,
     text: Annotated[Path | None, typer.Option(help="Training text file; default: text the model samples itself.")] = None,
-    samples: Annotated[int, typer.Option(min=2, help="Self-sampled texts when no --text is given.")] = 32,
-    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 200,
-    seq_len: Annotated[int, typer.Option(min=4, help="Tokens per training window.")] = 64,
-    batch_size: Annotated[int, typer.Option(min=1, help="Windows per step.")] = 8,
-    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = 1e-3,
-    layers_per_step: Annotated[int | None, typer.Option(min=1, help="Train a random subset of layers per step "
-                                                       "(cheaper on large vocabularies).")] = None,
-    seed: Annotated[int, typer.Option(help="Data split and init seed.")] = 0,
+    samples: Annotated[int, typer.Option(min=2, max=10_000, help="Self-sampled texts when no --text is given.")] = 32,
+    steps: Annotated[int, typer.Option(min=1, max=1_000_000, help="Optimisation steps.")] = 200,
+    seq_len: Annotated[int, typer.Option(min=4, max=1_000_000, help="Tokens per training window.")] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, max=65_536, help="Windows per step.")] = 8,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (above 0).")] = 1e-3,
+    layers_per_step: Annotated[int | None, typer.Option(min=1, max=100_000, help="Train a random subset of layers "
+                                                       "per step (cheaper on large vocabularies).")] = None,
+    seed: Annotated[int, seed_option("Data split and init seed.")] = 0,
     png: Annotated[Path | None, typer.Option(help="Also plot held-out KL per layer (logit vs tuned).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -90,18 +96,25 @@ def train(
     latentspace lens train --out lens.safetensors --text corpus.txt --png kl.png
     """
     from latentspace.lens import TunedLensConfig, sample_text, train_tuned_lens
+    from latentspace.lens.tuned_train import check_config
     from latentspace.lens.maps import layer_curves
+    from latentspace.plots import check_picture
 
-    if text is not None and not text.is_file():
-        raise LatentspaceError(f"no text file at {text}")
+    # settings (their declared ranges), outputs and the text file, all before the model loads
+    cfg = TunedLensConfig(steps=steps, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed,
+                          layers_per_step=layers_per_step)
+    check_config(cfg)
+    files.check_output(out, "--out")
+    if png:
+        check_picture(png)
+    corpus = files.read_text(text, "text file") if text is not None else None
     lm = load_model(model, quiet=json_out)
-    if text is not None:
-        texts = [t for t in text.read_text(encoding="utf-8").split("\n\n") if t.strip()]
+    check_config(cfg, lm)  # its context, before minutes of sampling
+    if corpus is not None:
+        texts = [t for t in corpus.split("\n\n") if t.strip()]
     else:
         with console.status(f"sampling {samples} training texts from {lm.name}"):
             texts = sample_text(lm, n_samples=samples, seed=seed)
-    cfg = TunedLensConfig(steps=steps, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed,
-                          layers_per_step=layers_per_step)
     lens, report = train_tuned_lens(lm, texts, cfg, show_progress=not json_out)
     path = lens.save(out)
     if png:

@@ -51,14 +51,16 @@ def models(
 
 def info(
     model_arg: Annotated[str | None, typer.Argument(metavar="MODEL", help="Model to describe.")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Same as MODEL.")] = DEFAULT,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Same as MODEL.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Describe a model: sizes, canonical sites and their module paths, fingerprint.
 
     Examples: latentspace info tiny ; latentspace info smollm2-135m --json
     """
-    lm = load_model(model_arg or model, quiet=json_out)
+    if model_arg is not None and model is not None and model_arg != model:
+        raise LatentspaceError(f"two models named: MODEL {model_arg[:80]!r} and --model {model[:80]!r}; give one")
+    lm = load_model(model_arg or model or DEFAULT, quiet=json_out)
     cfg = lm.config
     data = {
         "name": lm.name,

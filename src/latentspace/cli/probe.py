@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_ints
+from latentspace import files
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_ints, seed_option
 from latentspace.errors import LatentspaceError
 
 app = typer.Typer(no_args_is_help=True, help="Linear probes on recorded activations.")
@@ -17,18 +18,19 @@ app = typer.Typer(no_args_is_help=True, help="Linear probes on recorded activati
 
 def read_jsonl(path: Path) -> tuple[list[str], list]:
     """Texts and labels from JSONL lines ``{"text": ..., "label": ...}``."""
-    if not path.is_file():
-        raise LatentspaceError(f"no data file at {path}")
     texts, labels = [], []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(files.read_text(path, "data file").splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            texts.append(row["text"])
-            labels.append(row["label"])
-        except (json.JSONDecodeError, KeyError, TypeError):
+            text, label = row["text"], row["label"]
+        except (json.JSONDecodeError, KeyError, TypeError, IndexError):
             raise LatentspaceError(f"{path.name} line {n}: expected {{\"text\": ..., \"label\": ...}}") from None
+        if not isinstance(text, str) or not text.strip():
+            raise LatentspaceError(f"{path.name} line {n}: text must be a non-empty string")
+        texts.append(files.check_text(text, f"{path.name} line {n}: text"))
+        labels.append(label)
     if not texts:
         raise LatentspaceError(f"{path.name} holds no examples")
     return texts, labels
@@ -43,7 +45,7 @@ def fit(
     layers: Annotated[str | None, typer.Option(help="'all', '0,10,-1' or '5-15'.")] = None,
     position: Annotated[str, typer.Option(help="'last' token or 'mean' over tokens.")] = "last",
     task: Annotated[str, typer.Option(help="auto, classification or regression.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
+    seed: Annotated[int, seed_option("Split seed.")] = 0,
     png: Annotated[Path | None, typer.Option(help="Plot test and control score per layer.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -52,9 +54,18 @@ def fit(
     Example: latentspace probe fit --data sentiment.jsonl --position mean --out probe.safetensors
     """
     from latentspace.lens.maps import layer_curves
-    from latentspace.lens.probes import probe_layers
+    from latentspace.lens.probes import probe_layers, probe_task
+    from latentspace.plots import check_picture
 
+    # every input and output checked before the model loads: a bad one costs nothing
+    if out:
+        files.check_output(out, "--out")
+    if png:
+        check_picture(png)
+    if position not in ("last", "mean"):
+        raise LatentspaceError(f"--position must be 'last' or 'mean', not {position[:80]!r}")
     texts, labels = read_jsonl(data)
+    task = probe_task(labels, task)
     lm = load_model(model, quiet=json_out)
     scores, probe, best = probe_layers(lm, texts, labels, site, parse_ints(layers, "layer", lm.n_layers),
                                        position, task, seed)

@@ -36,7 +36,10 @@ def serve(
     import uvicorn
 
     from latentspace.cli.common import load_model
+    from latentspace.files import check_output
     from latentspace.serve import ServeConfig, create_app
+
+    check_output(data_dir, "--data-dir", folder=True)  # a typo in its parent fails now, not after loading
 
     if host not in LOOPBACK:
         err_console.print(f"[yellow]warning:[/yellow] binding {host}: the models are reachable from other machines"

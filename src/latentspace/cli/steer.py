@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +12,35 @@ from rich.table import Table
 
 from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, err_console, load_model, parse_ints
 from latentspace.errors import LatentspaceError
+from latentspace.files import check_output, read_text
 
 app = typer.Typer(no_args_is_help=True, help="Steering vectors: find a concept's direction, then add or remove it.")
 
 VectorArg = Annotated[Path, typer.Argument(help="A steering vector (.safetensors from `steer train`, or a .gguf).")]
 PositionsOpt = Annotated[str, typer.Option(help="Where to steer: all, prompt or generated.")]
+# as the server's `strength`: a bound the CLI and a request share
+STRENGTH_RANGE = {"min": -1000.0, "max": 1000.0}
+MAX_TOKENS = 4096  # as the server's max_tokens limit
+
+
+def finite(value):
+    """A typer callback for float options: click's min/max let NaN through, and inf means nothing here."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if any(v is not None and not math.isfinite(v) for v in values):
+        raise typer.BadParameter("must be a finite number")
+    return value
+
+
+def positive(value):
+    """A typer callback: a finite number above 0 (click's min is inclusive)."""
+    finite(value)
+    if value is not None and value <= 0:
+        raise typer.BadParameter("must be above 0")
+    return value
+
+
+StrengthOpt = Annotated[float | None, typer.Option(help="Steering strength (with --steer; default 1).",
+                                                   callback=finite, **STRENGTH_RANGE)]
 
 
 def load_vector(lm, path: Path):
@@ -33,7 +58,8 @@ def steering(lm, path: Path | None, strength: float | None, positions: str = "al
         if strength is not None or positions != "all":
             raise LatentspaceError("--strength and --steer-positions need --steer VECTOR")
         return nullcontext()
-    return load_vector(lm, path).apply(lm, 1.0 if strength is None else strength, positions=positions)
+    return load_vector(lm, path).apply(lm, 1.0 if strength is None else strength, positions=positions,
+                                       name=path.name)
 
 
 def _layers(spec: str | None, n_layers: int):
@@ -88,6 +114,7 @@ def train_cmd(
         raise LatentspaceError("give exactly one of --pairs (contrastive pairs) or --from-probe (a probe file)")
     if out.suffix != ".safetensors":
         raise LatentspaceError(f"--out {out.name}: save as .safetensors (export to llama.cpp with `steer export-gguf`)")
+    check_output(out, "--out")
     data = None if from_probe else load_pairs(pairs)  # read (and check) the data before loading a model
     lm = load_model(model, quiet=json_out)
     if from_probe:
@@ -116,11 +143,12 @@ def train_cmd(
 def apply_cmd(
     vector: VectorArg,
     prompt: Annotated[str, typer.Argument(help="The prompt (a user message unless --raw).")],
-    strength: Annotated[float, typer.Option("--strength", "-s", help="Multiple of the vector to add.")] = 1.0,
+    strength: Annotated[float, typer.Option("--strength", "-s", help="Multiple of the vector to add.",
+                                            callback=finite, **STRENGTH_RANGE)] = 1.0,
     model: ModelOpt = DEFAULT,
     positions: PositionsOpt = "all",
     ablate: Annotated[bool, typer.Option("--ablate", help="Project the direction out instead of adding it.")] = False,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, help="Most new tokens.")] = 48,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_TOKENS, help="Most new tokens.")] = 48,
     raw: Annotated[bool, typer.Option("--raw", help="Do not apply the chat template.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -133,7 +161,8 @@ def apply_cmd(
     lm = load_model(model, quiet=json_out)
     vec = load_vector(lm, vector)
     plain = lm.generate(prompt, max_new_tokens=max_tokens, chat=not raw)
-    context = ablate_ctx(lm, vec, positions=positions) if ablate else vec.apply(lm, strength, positions=positions)
+    context = (ablate_ctx(lm, vec, positions=positions) if ablate
+               else vec.apply(lm, strength, positions=positions, name=vector.name))
     with context:
         steered = lm.generate(prompt, max_new_tokens=max_tokens, chat=not raw)
     label = "ablated" if ablate else f"steered ({strength:+g})"
@@ -156,7 +185,8 @@ def eval_cmd(
     prompts: Annotated[Path | None, typer.Option(help="Text file, one prompt per line (default: six neutral).")] = None,
     model: ModelOpt = DEFAULT,
     positions: PositionsOpt = "all",
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, help="Tokens per completion.")] = 48,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_TOKENS,
+                                            help="Tokens per completion.")] = 48,
     png: Annotated[Path | None, typer.Option(help="Write the effect/cost curves here.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -167,15 +197,14 @@ def eval_cmd(
     from latentspace.steer.evaluate import NEUTRAL_PROMPTS, plot, sweep
     from latentspace.steer.scorers import get_scorer
 
-    try:
-        values = [float(s) for s in strengths.split(",") if s.strip()]
-    except ValueError:
-        raise LatentspaceError(f"--strengths {strengths!r}: give numbers like -0.5,0.5") from None
+    values = parse_strengths(strengths)
+    if png:
+        check_output(png, "--png")  # before the sweep, not after it
     texts = NEUTRAL_PROMPTS
     if prompts is not None:
-        if not prompts.is_file():
-            raise LatentspaceError(f"no prompts file at {prompts}")
-        texts = [line.strip() for line in prompts.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts = [line.strip() for line in read_text(prompts, "prompts file").splitlines() if line.strip()]
+        if not texts:
+            raise LatentspaceError(f"prompts file {prompts.name} holds no prompt")
     lm = load_model(model, quiet=json_out)
     vec = load_vector(lm, vector)
     judge = get_scorer(lm, scorer)
@@ -204,34 +233,56 @@ def eval_cmd(
         console.print(f"wrote {png}")
 
 
+def parse_strengths(spec: str) -> list[float]:
+    """``-0.5,0.5`` -> finite numbers within the strength range, at least one."""
+    try:
+        values = [float(s) for s in spec.split(",") if s.strip()]
+    except ValueError:
+        raise LatentspaceError(f"--strengths {spec[:80]!r}: give numbers like -0.5,0.5") from None
+    low, high = STRENGTH_RANGE["min"], STRENGTH_RANGE["max"]
+    bad = [v for v in values if not low <= v <= high]  # NaN fails both comparisons
+    if bad or not values:
+        raise LatentspaceError(f"--strengths {spec[:80]!r}: give finite numbers in [{low:g}, {high:g}]")
+    return values
+
+
 @app.command("export-gguf")
 def export_cmd(vector: VectorArg, out: Annotated[Path, typer.Argument(help="The .gguf to write.")],
                model: ModelOpt = DEFAULT,
                layers: Annotated[str | None, typer.Option(help="Export only these layers (llama.cpp skips 0).")] = None,
-               ) -> None:
+               json_out: JsonOpt = False) -> None:
     """Write a llama.cpp control vector (use with llama-cli --control-vector FILE).
 
     Example: latentspace steer export-gguf happy.safetensors happy.gguf
     """
     from latentspace.steer import export_gguf
 
-    lm = load_model(model)
+    check_output(out, "control vector")
+    lm = load_model(model, quiet=json_out)
     vec = load_vector(lm, vector)
     chosen = _layers(layers, lm.n_layers)
     if chosen == "best":
         raise LatentspaceError("--layers: give layers to export, not 'best'")
-    path = export_gguf(vec.select(chosen) if chosen else vec, out, lm.config.model_type)
+    vec = vec.select(chosen) if chosen else vec
+    path = export_gguf(vec, out, lm.config.model_type)
+    if json_out:
+        emit_json({"out": str(path), "model": lm.name, "layers": vec.layers, "model_hint": lm.config.model_type})
+        return
     console.print(f"wrote {path} (llama.cpp: --control-vector-scaled {path.name} STRENGTH)")
 
 
 @app.command("import-gguf")
 def import_cmd(gguf_file: Annotated[Path, typer.Argument(help="A llama.cpp control vector .gguf.")],
                out: Annotated[Path, typer.Argument(help="The .safetensors to write.")],
-               model: ModelOpt = DEFAULT) -> None:
+               model: ModelOpt = DEFAULT, json_out: JsonOpt = False) -> None:
     """Read a llama.cpp control vector (ours or another tool's) into our format."""
     from latentspace.steer import import_gguf
 
-    lm = load_model(model)
+    check_output(out, "output vector")
+    lm = load_model(model, quiet=json_out)
     vector = import_gguf(gguf_file, lm)
     vector.save(out)
+    if json_out:
+        emit_json({"out": str(out), "model": lm.name, "layers": vector.layers, "norms": vector.norms()})
+        return
     console.print(f"wrote {out}: {len(vector)} layer(s) {vector.layers}")

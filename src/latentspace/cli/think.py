@@ -7,24 +7,27 @@ from typing import Annotated
 
 import typer
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_sets
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_sets, seed_option
 from latentspace.cli.memory import PressOpt, RatioOpt, make_press
+from latentspace.cli.steer import MAX_TOKENS, StrengthOpt
+from latentspace.reason.base import MAX_LATENT_STEPS
 
 
 def think(
     question: Annotated[str, typer.Argument(help="The question.")],
     mode: Annotated[str, typer.Option(help="Strategy: direct, cot, continuous, soft, pause.")] = "soft",
     model: ModelOpt = DEFAULT,
-    steps: Annotated[int | None, typer.Option(min=0, help="Most latent steps.")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", "-n", min=1, help="Most answer tokens.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed (sampling strategies).")] = 0,
+    steps: Annotated[int | None, typer.Option(min=0, max=MAX_LATENT_STEPS, help="Most latent steps.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", "-n", min=1, max=MAX_TOKENS,
+                                                   help="Most answer tokens.")] = None,
+    seed: Annotated[int, seed_option("Seed (sampling strategies).")] = 0,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Any strategy option, key=value (repeatable).")] = None,
     show: Annotated[bool, typer.Option("--show", help="Print every step with its lens reading.")] = False,
     steer: Annotated[Path | None, typer.Option(help="Steer with this vector (.safetensors or .gguf).")] = None,
-    strength: Annotated[float | None, typer.Option(help="Steering strength (with --steer; default 1).")] = None,
+    strength: StrengthOpt = None,
     steer_positions: Annotated[str, typer.Option(help="Steer all, prompt or generated positions.")] = "all",
     press: PressOpt = None,
-    ratio: RatioOpt = 0.5,
+    ratio: RatioOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Think with a strategy, then answer; every latent step is read through the lens.
@@ -39,7 +42,7 @@ def think(
         options["max_latent_steps"] = steps
     if max_tokens is not None:
         options["max_new_tokens"] = max_tokens
-    reasoner = get_reasoner(mode, **options)
+    reasoner = get_reasoner(mode, **options)  # every option checked against its declared range
     from latentspace.cli.steer import steering
 
     the_press = make_press(press, ratio)

@@ -39,8 +39,10 @@ def tour(
 
     Examples: latentspace tour ; latentspace tour --model tiny --out /tmp/t --json
     """
+    from latentspace.files import check_output
     from latentspace.tour import run_tour
 
+    check_output(out, "--out", folder=True)  # before the model loads
     lm = load_model(model, quiet=json_out)
     if not json_out:
         console.print(f"[bold]latentspace tour[/bold] on {lm.name}: {lm.n_layers} layers, d={lm.hidden_size}")

@@ -8,27 +8,39 @@ from typing import Annotated
 
 import typer
 
-from latentspace.cli.common import JsonOpt, console, default_group, emit_json, parse_sets
+from latentspace import files
+from latentspace.cli.common import JsonOpt, console, default_group, emit_json, parse_sets, seed_option
 from latentspace.errors import LatentspaceError
 
 app = typer.Typer(cls=default_group("run"), no_args_is_help=True,
                   help="Train latent reasoners: `latentspace train coconut --task prosqa --profile quick`.")
 
-RUN_SETTINGS = {"n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay"}
-
 
 def split_options(recipe: str, sets: dict) -> tuple[dict, dict]:
-    """``--set`` pairs -> (recipe options, run settings); unknown keys are one-line errors."""
+    """``--set`` pairs -> (recipe options, run settings); unknown keys and values out of their declared
+    ranges (`Recipe.RANGES`, `Profile.RANGES`) are one-line errors."""
     from latentspace.train.recipes import RECIPES
+    from latentspace.train.trainer import RUN_SETTINGS, check_settings
 
     if recipe not in RECIPES:
-        raise LatentspaceError(f"unknown recipe {recipe!r}; valid: {', '.join(sorted(RECIPES))}")
+        raise LatentspaceError(f"unknown recipe {recipe[:80]!r}; valid: {', '.join(sorted(RECIPES))}")
     fields = {f.name for f in dataclasses.fields(RECIPES[recipe])}
-    unknown = sorted(set(sets) - fields - RUN_SETTINGS)
+    unknown = sorted(set(sets) - fields - set(RUN_SETTINGS))
     if unknown:
-        raise LatentspaceError(f"--set {unknown[0]}: not an option of {recipe} ({', '.join(sorted(fields))}) "
+        raise LatentspaceError(f"--set {unknown[0][:80]}: not an option of {recipe} ({', '.join(sorted(fields))}) "
                                f"nor a run setting ({', '.join(sorted(RUN_SETTINGS))})")
-    return {k: v for k, v in sets.items() if k in fields}, {k: v for k, v in sets.items() if k in RUN_SETTINGS}
+    settings = {k: v for k, v in sets.items() if k in RUN_SETTINGS}
+    check_settings(settings)
+    return {k: v for k, v in sets.items() if k in fields}, settings
+
+
+def task_name(task: str | None, profile) -> str:
+    """``--task`` or the profile's; an empty one is refused rather than silently replaced."""
+    if task is None:
+        return profile.task
+    if not task.strip():
+        raise LatentspaceError("--task: empty name; give a built-in task or a FILE.jsonl")
+    return task
 
 
 def read_config(path: Path | None) -> dict:
@@ -37,10 +49,8 @@ def read_config(path: Path | None) -> dict:
         return {}
     import yaml
 
-    if not path.is_file():
-        raise LatentspaceError(f"no config file at {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(files.read_text(path, "config file"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path.name}:{mark.line + 1}" if mark else path.name
@@ -52,6 +62,13 @@ def read_config(path: Path | None) -> dict:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
+def run_folder(out: Path | None, default_name: str) -> Path:
+    """``--out`` checked before any work; without it ``runs/NAME`` (``runs/`` is made when missing)."""
+    if out is not None:
+        return files.check_output(out, "--out", folder=True)
+    return files.check_output(Path("runs"), "runs folder", folder=True) / default_name
+
+
 @app.command("run")
 def run(
     recipe: Annotated[str, typer.Argument(help="cot, nocot, coconut, pause, icot or codi.")],
@@ -59,14 +76,15 @@ def run(
         help="prosqa, prosqa-small, prontoqa, multiplication, arithmetic or FILE.jsonl (default: the profile's).")] = None,
     profile: Annotated[str, typer.Option(help="smoke (seconds), quick (CPU table) or full (paper sizes, GPU).")] = "smoke",
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/RECIPE-TASK-PROFILE).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of data, initialisation and order.")] = 0,
+    seed: Annotated[int, seed_option("Seed of data, initialisation and order.")] = 0,
     model: Annotated[str | None, typer.Option(
         "--model", "-m", help="Fine-tune this registry model (e.g. smollm2-135m) instead of training from scratch.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Recipe option or run setting, key=value (repeatable): epochs=8, lr=3e-4, n_train=500.")] = None,
     config: Annotated[Path | None, typer.Option(
         help="YAML mapping of recipe options and run settings (the --set keys); --set wins.")] = None,
-    until_epoch: Annotated[int | None, typer.Option(help="Pause after this epoch (resume by re-running).")] = None,
+    until_epoch: Annotated[int | None, typer.Option(min=0, max=100_000,
+                                                    help="Pause after this epoch (resume by re-running).")] = None,
     quiet: Annotated[bool, typer.Option(help="No per-step progress lines.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -81,10 +99,10 @@ def run(
     from latentspace.train.trainer import TrainRun, train
 
     chosen = get_profile(profile)
-    task = task or chosen.task
+    task = task_name(task, chosen)
     recipe_options, settings = split_options(recipe, {**read_config(config), **parse_sets(set_)})
     reasoner = get_recipe(recipe, **{**chosen.recipe_options.get(recipe, {}), **recipe_options})
-    folder = out or Path("runs") / f"{recipe}-{Path(task).stem}-{profile}"
+    folder = run_folder(out, f"{recipe}-{Path(task).stem}-{profile}")
     summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, model=model, extra=settings),
                     progress=not (quiet or json_out), until_epoch=until_epoch)
     if json_out:
@@ -102,7 +120,7 @@ def table(
     profile: Annotated[str, typer.Option(help="smoke, quick or full.")] = "quick",
     out: Annotated[Path | None, typer.Option(help="Folder of the runs (default runs/table-TASK-PROFILE).")] = None,
     recipes: Annotated[str, typer.Option(help="Comma list, in table order.")] = "nocot,cot,pause,icot,coconut,codi",
-    seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
+    seed: Annotated[int, seed_option("Seed of every run.")] = 0,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Run setting for every recipe, key=value: n_train=500, batch_size=16.")] = None,
     json_out: JsonOpt = False,
@@ -115,20 +133,24 @@ def table(
     from latentspace.train.recipes import RECIPES
     from latentspace.train.table import markdown, run_table
 
+    from latentspace.train.trainer import check_settings
+
     chosen = get_profile(profile)
-    task = task or chosen.task
+    task = task_name(task, chosen)
     names = [r.strip() for r in recipes.split(",") if r.strip()]
+    if not names:
+        raise LatentspaceError(f"--recipes names no recipe; valid: {', '.join(sorted(RECIPES))}")
     for name in names:
         if name not in RECIPES:
-            raise LatentspaceError(f"unknown recipe {name!r}; valid: {', '.join(sorted(RECIPES))}")
+            raise LatentspaceError(f"unknown recipe {name[:80]!r}; valid: {', '.join(sorted(RECIPES))}")
+    if len(set(names)) != len(names):
+        raise LatentspaceError(f"--recipes names a recipe twice: {recipes[:200]}")
     settings = parse_sets(set_)
-    unknown = sorted(set(settings) - RUN_SETTINGS)
-    if unknown:
-        raise LatentspaceError(f"--set {unknown[0]}: not a run setting ({', '.join(sorted(RUN_SETTINGS))})")
-    folder = out or Path("runs") / f"table-{Path(task).stem}-{profile}"
+    check_settings(settings, "--set run setting")
+    folder = run_folder(out, f"table-{Path(task).stem}-{profile}")
     rows = run_table(task, chosen, folder, names, seed, progress=not json_out, settings=settings)
     text = markdown(rows)
-    (folder / "table.md").write_text(text)
+    files.write_text(folder / "table.md", text)
     if json_out:
         emit_json(rows)
     else:
@@ -138,8 +160,9 @@ def table(
 @app.command("inspect")
 def inspect(
     run_dir: Annotated[Path, typer.Argument(help="A run folder of a coconut model (train coconut --out RUN).")],
-    n: Annotated[int, typer.Option(min=1, help="Test items to read.")] = 100,
-    thoughts: Annotated[int | None, typer.Option(min=1, help="Thoughts per item (default: the run's last stage).")] = None,
+    n: Annotated[int, typer.Option(min=1, max=1_000_000, help="Test items to read.")] = 100,
+    thoughts: Annotated[int | None, typer.Option(min=1, max=1024,
+                                                 help="Thoughts per item (default: the run's last stage).")] = None,
     png: Annotated[Path | None, typer.Option(help="Plot (default RUN/frontier.png).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -147,25 +170,27 @@ def inspect(
 
     The Coconut paper's "breadth-first search in superposition" analysis on ProsQA-like items.
     """
-    import json
-
     from latentspace.model.latent_model import LatentModel
     from latentspace.tasks import load_jsonl
     from latentspace.train.analysis import GROUPS, frontier_mass, plot_frontier
     from latentspace.train.recipes import get_recipe
+    from latentspace.train.trainer import read_json
 
     state_path = run_dir / "checkpoint" / "state.json"
     if not state_path.exists():
         raise LatentspaceError(f"no checkpoint in {run_dir}; train one with `latentspace train coconut --out {run_dir}`")
-    state = json.loads(state_path.read_text())
-    if state["recipe"] != "coconut":
-        raise LatentspaceError(f"{run_dir} holds a {state['recipe']} model; the frontier analysis reads coconut thoughts")
+    picture_path = files.check_output(png or run_dir / "frontier.png", "--png")
+    state = read_json(state_path, "checkpoint state")
+    if not isinstance(state, dict) or not isinstance(state.get("options"), dict):
+        raise LatentspaceError(f"{state_path} is damaged (not a checkpoint state)")
+    if state.get("recipe") != "coconut":
+        raise LatentspaceError(f"{run_dir} holds a {state.get('recipe')} model; the frontier analysis reads coconut thoughts")
     recipe = get_recipe("coconut", **state["options"])
     items = load_jsonl(run_dir / "data" / "test.jsonl")[:n]
     count = thoughts or recipe.max_stage * recipe.thoughts_per_step
     lm = LatentModel.load(str(run_dir / "checkpoint"), show_progress=False)
     result = frontier_mass(lm, items, count)
-    picture = plot_frontier(result, png or run_dir / "frontier.png")
+    picture = plot_frontier(result, picture_path)
     if json_out:
         emit_json({"items": result.items, "per_thought": result.per_thought, "png": str(picture)})
         return

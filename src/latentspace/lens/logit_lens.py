@@ -64,6 +64,14 @@ def target_id(lm: LatentModel, target: str | int) -> int:
     return ids[0]
 
 
+def check_context(lm: LatentModel, ids: torch.Tensor) -> None:
+    """Refuse a prompt longer than the model's context before the forward pass (tokenizing is cheap;
+    a 100k-token forward pass is minutes of work that fails or reads nonsense)."""
+    limit = lm.max_positions
+    if limit and ids.shape[-1] > limit:
+        raise LatentspaceError(f"text of {ids.shape[-1]} tokens is longer than the model's context of {limit} positions")
+
+
 def logit_lens(
     lm: LatentModel,
     prompts: str | Sequence[str],
@@ -89,6 +97,7 @@ def logit_lens(
         raise LatentspaceError("k must be at least 1")
     tid = None if target is None else target_id(lm, target)
     ids, mask = lm.tokenize(prompts, chat=chat)
+    check_context(lm, ids)
     with lm.hooks(record=[(site, layer) for layer in layers] + [("unembed", None)]) as rec:
         lm.forward(ids, mask)
     readings = []

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from latentspace import files
 from latentspace.plots import figure, save
 
 
@@ -91,7 +92,4 @@ def html_view(reading, tokenizer, images: list[Path], path: Path, title: str = "
             "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;font-size:.8em}"
             "td,th{border:1px solid #ccc;padding:2px 4px;text-align:center}img{max-width:100%}</style>"
             f"<h1>{html.escape(title)}</h1>{pictures}<table><tr><th>layer</th>{head}</tr>{''.join(rows)}</table>")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return files.write_text(path, page, "HTML page")

@@ -7,6 +7,7 @@ gap between the two.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 import torch
 
 from latentspace.errors import LatentspaceError
+from latentspace.finite import check_loss, check_tensors
 from latentspace.io import load_tensors, save_tensors
+from latentspace.lens.logit_lens import check_context
 
 
 @dataclass
@@ -69,13 +72,28 @@ class LinearProbe:
         return cls(meta["task"], t["weight"], t["bias"], t["mean"], t["std"], meta["classes"]), meta
 
 
-def _task(y, task: str) -> str:
-    if task != "auto":
-        if task not in ("classification", "regression"):
-            raise LatentspaceError(f"unknown probe task {task!r}; valid: auto, classification, regression")
-        return task
-    numeric = all(isinstance(v, float) for v in y)
-    return "regression" if numeric else "classification"
+MAX_LABEL = 1e18
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def probe_task(y, task: str) -> str:
+    """The probe kind for labels ``y``, once the labels suit it (checked before any activation is read)."""
+    if task not in ("auto", "classification", "regression"):
+        raise LatentspaceError(f"unknown probe task {str(task)[:80]!r}; valid: auto, classification, regression")
+    if task == "auto":
+        task = "regression" if all(isinstance(v, float) for v in y) else "classification"
+    for number, v in enumerate(y):
+        if task == "regression" and not (_is_number(v) and math.isfinite(v)):
+            raise LatentspaceError(f"a regression probe needs finite numeric labels; label {number} is {str(v)[:40]!r}")
+        if task == "regression" and abs(v) > MAX_LABEL:  # squared errors must stay finite in float32
+            raise LatentspaceError(f"regression label {number} is {v:g}; labels must be at most {MAX_LABEL:g} in size")
+        if task == "classification" and not isinstance(v, (str, int, float, bool)):
+            raise LatentspaceError(f"a classification probe needs text or number labels; label {number} is "
+                                   f"{type(v).__name__} {str(v)[:40]}")
+    return task
 
 
 def fit_linear(x: torch.Tensor, y, task: str = "auto", l2: float = 1e-2) -> LinearProbe:
@@ -83,13 +101,17 @@ def fit_linear(x: torch.Tensor, y, task: str = "auto", l2: float = 1e-2) -> Line
     x = x.float()
     if len(y) != len(x):
         raise LatentspaceError(f"{len(y)} labels for {len(x)} activations; they must match")
-    task = _task(y, task)
+    check_tensors({"activations": x}, "cannot fit a probe")  # NaN in, NaN probe out: refuse at the source
+    if not (math.isfinite(l2) and l2 >= 0):
+        raise LatentspaceError(f"l2 must be a finite number at least 0, got {l2}")
+    task = probe_task(y, task)
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
     z = (x - mean) / std
     if task == "regression":
         target = torch.as_tensor(y, dtype=torch.float32)
         zc, yc = z, target - target.mean()
         w = torch.linalg.solve(zc.T @ zc + l2 * len(z) * torch.eye(z.shape[1]), zc.T @ yc)
+        check_tensors({"weight": w}, f"the ridge probe is unusable (check l2={l2:g})")
         return LinearProbe(task, w, target.mean(), mean, std, [])
     classes = sorted(set(y), key=str)
     if len(classes) < 2:
@@ -106,6 +128,9 @@ def fit_linear(x: torch.Tensor, y, task: str = "auto", l2: float = 1e-2) -> Line
         return loss
 
     opt.step(closure)
+    with torch.no_grad():  # the optimizer's end point, under the same finiteness policy as every loop
+        check_loss(torch.nn.functional.cross_entropy(z @ w.T + b, target) + l2 * (w**2).sum(), 1, f"l2={l2:g}")
+    check_tensors({"weight": w, "bias": b}, f"the logistic probe is unusable (check l2={l2:g})")
     return LinearProbe(task, w.detach(), b.detach(), mean, std, classes)
 
 
@@ -140,6 +165,7 @@ def activations(lm, texts: list[str], site: str = "resid_post", layers: list[int
     out: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
     for i in range(0, len(texts), batch_size):
         ids, mask = lm.tokenize(texts[i : i + batch_size])
+        check_context(lm, ids)
         rec = lm.record(ids, [(site, layer) for layer in layers], positions="last" if position == "last" else None,
                         attention_mask=mask)
         for layer in layers:
@@ -158,6 +184,7 @@ def probe_layers(lm, texts: list[str], labels, site: str = "resid_post", layers:
     """Fit one probe per layer: (per-layer scores, best layer's probe, best layer)."""
     if len(labels) != len(texts):
         raise LatentspaceError(f"{len(labels)} labels for {len(texts)} texts; they must match")
+    task = probe_task(labels, task)  # before the model runs: bad labels are an input error, not a late one
     acts = activations(lm, texts, site, layers, position)
     fits = {layer: fit_probe(x, labels, task, seed=seed, layer=layer) for layer, x in acts.items()}
     scores = [score for _, score in fits.values()]

@@ -3,16 +3,23 @@
 Training text must exist offline: either a text file the user passes, or text the model samples
 itself (`sample_text`). Only the translators learn; the model is frozen for the duration and its
 ``requires_grad`` flags are restored afterwards.
+
+The settings are checked against `TunedLensConfig.RANGES` first, the loss every step and the
+translators before they are returned (`latentspace.finite`): a diverging run stops at its first
+NaN/inf step naming the learning rate, so no NaN lens is ever handed back or saved.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from latentspace import finite, named
 from latentspace.errors import LatentspaceError
 from latentspace.lens.tuned_lens import TunedLens
 from latentspace.model.grad import frozen
@@ -30,6 +37,12 @@ class TunedLensConfig:
     heldout_fraction: float = 0.2  # windows kept aside for the reported KL
     layers_per_step: int | None = None  # train a random subset of layers per step (the LM head is the cost)
     seed: int = 0
+    # a large lr is allowed (divergence is caught as it happens); NaN, inf and nonsense are not
+    RANGES: ClassVar[dict] = {
+        "steps": named.between(1, 1_000_000), "seq_len": named.between(2, 1_000_000),
+        "batch_size": named.between(1, 65_536), "lr": named.above(0), "weight_decay": named.between(0, None),
+        "heldout_fraction": named.above(0, 0.9), "layers_per_step": named.between(1, 100_000),
+        "seed": named.between(0, 2**63 - 1)}
 
 
 @dataclass
@@ -49,6 +62,14 @@ def sample_text(lm, n_samples: int = 16, tokens: int = 96, seed: int = 0) -> lis
     prompts = [SEED_PROMPTS[i % len(SEED_PROMPTS)] for i in range(n_samples)]
     out = lm.decode(lm.encode(prompts), max_new_tokens=tokens, temperature=1.0, seed=seed)
     return [p + t for p, t in zip(prompts, out.texts)]
+
+
+def check_config(cfg: TunedLensConfig, lm=None) -> None:
+    """The settings against their declared ranges (and ``lm``'s context), before any text is made."""
+    named.check_options(TunedLensConfig, dataclasses.asdict(cfg), "tuned lens training")
+    if lm is not None and lm.max_positions and cfg.seq_len > lm.max_positions:
+        raise LatentspaceError(f"seq_len {cfg.seq_len} is longer than the model's context of {lm.max_positions} "
+                               "positions")
 
 
 def windows(lm, texts: list[str], seq_len: int) -> torch.Tensor:
@@ -87,6 +108,8 @@ def train_tuned_lens(lm, texts: list[str], config: TunedLensConfig | None = None
                      show_progress: bool = True) -> tuple[TunedLens, TunedLensReport]:
     """Fit a tuned lens on ``texts``; report held-out KL per layer against the logit lens."""
     cfg = config or TunedLensConfig()
+    check_config(cfg, lm)
+    hint = f"lr={cfg.lr:g}"
     data = windows(lm, texts, cfg.seq_len)
     order = list(range(len(data)))
     random.Random(cfg.seed).shuffle(order)
@@ -102,7 +125,7 @@ def train_tuned_lens(lm, texts: list[str], config: TunedLensConfig | None = None
     gen = torch.Generator().manual_seed(cfg.seed)
     with frozen(lm.model), Progress(*columns, disable=not show_progress, transient=True) as bar:
         task = bar.add_task("train", total=cfg.steps, loss="-")
-        for _ in range(cfg.steps):
+        for step in range(1, cfg.steps + 1):
             pick = torch.randint(len(train), (min(cfg.batch_size, len(train)),), generator=gen)
             # the last layer's lens is the model's own output: its translator stays at identity (Adam
             # would otherwise turn float noise in its zero gradient into full-size steps)
@@ -110,11 +133,12 @@ def train_tuned_lens(lm, texts: list[str], config: TunedLensConfig | None = None
             if cfg.layers_per_step and cfg.layers_per_step < len(layers):
                 layers = sorted(torch.randperm(len(layers), generator=gen)[: cfg.layers_per_step].tolist())
             loss = _layer_kls(lm, lens, train[pick], layers).mean()
+            losses.append(finite.check_loss(loss, step, hint))  # stops before a NaN update is taken
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss.detach()))
             bar.update(task, advance=1, loss=f"{losses[-1]:.3f}")
+    finite.check_module(lens, cfg.steps, hint)  # the last update can overflow with a finite loss
     report = TunedLensReport(heldout_kl(lm, None, held, cfg.batch_size), heldout_kl(lm, lens, held, cfg.batch_size),
                              len(train), len(held), losses)
     lens.meta.update(heldout_logit_kl=report.logit_kl, heldout_tuned_kl=report.tuned_kl)

@@ -12,6 +12,7 @@ import torch
 
 from latentspace.agents.sequential import split_turn
 from latentspace.errors import LatentspaceError
+from latentspace.files import check_text
 
 MARK = "\x00QUESTION\x00"
 
@@ -21,6 +22,7 @@ def chat_layout(lm) -> bool:
 
 
 def memory_text(lm, document: str) -> str:
+    check_text(document, "document")  # every memory's text passes here: a lone surrogate stops here
     if not document or not document.strip():
         raise LatentspaceError("empty document: nothing to remember")
     return split_turn(lm, document, MARK, chat_layout(lm))[0] + ("" if chat_layout(lm) else "\n")
@@ -35,6 +37,7 @@ def opening_text(lm) -> str:
 
 
 def question_text(lm, question: str) -> str:
+    check_text(question, "question")
     if not question or not question.strip():
         raise LatentspaceError("empty question")
     if not chat_layout(lm):

@@ -10,7 +10,12 @@ Safety, by construction:
   writer killed at any moment leaves each memory complete or absent (`gc` sweeps stray files);
 - every blob has a SHA-256 checked before it is parsed: a damaged one is skipped with a warning
   during retrieval (an error when asked for by id) and never loaded;
-- one writer at a time (a lock file), any number of readers (SQLite WAL);
+- one writer at a time (a lock file; a waiting writer says so and gives up after a timeout),
+  any number of readers (SQLite WAL);
+- a store may be copied or downloaded, so nothing read from it is trusted: every row is checked
+  (`index.scan`) and every blob path goes through `blobs.locate`; a row that fails is reported as
+  corrupt and never read or deleted, so a hostile index cannot touch a file outside ``blobs/``;
+- only `add` creates a store: every other operation on a missing one is an error;
 - each memory records the model fingerprint; recalling it with another model is refused;
 - an optional size budget evicts the least recently used memories after each add.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import math
 import os
+import sys
 import time
 import uuid
 import warnings
@@ -31,13 +37,19 @@ from pathlib import Path
 import torch
 
 from latentspace.errors import LatentspaceError
+from latentspace.files import check_text
 from latentspace.memory import blobs, index, layout
 from latentspace.memory.blobs import CorruptBlob
-from latentspace.memory.index import MemoryInfo
+from latentspace.memory.index import Corrupt, MemoryInfo
 from latentspace.memory.recall import combine
 from latentspace.model import kv
 from latentspace.model.fingerprint import check_same, describe
 from latentspace.model.state import LatentState
+
+
+LOCK_TIMEOUT = 60.0  # seconds a writer waits for another one before it gives up
+MAX_TITLE, MAX_TAG, MAX_TAGS = 1000, 100, 100
+BUDGET_FIX = "; set it again with `latentspace memory gc --max-size SIZE` (0 = no budget)"
 
 
 @dataclass
@@ -49,17 +61,42 @@ class Answer:
 
 
 class MemoryStore:
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, lock_timeout: float = LOCK_TIMEOUT, notify=None) -> None:
         self.root = Path(directory).expanduser()
         self.blob_dir = self.root / "blobs"
         self.index_path = self.root / "index.sqlite"
+        self.lock_path = self.root / "writer.lock"
+        if not (isinstance(lock_timeout, (int, float)) and 0 <= lock_timeout <= 86400):
+            raise LatentspaceError(f"lock timeout must be between 0 and 86400 seconds, got {lock_timeout!r}")
+        self.lock_timeout = float(lock_timeout)
+        self.notify = notify or _to_stderr  # told once when a writer has to wait for another
+
+    def exists(self) -> bool:
+        """Whether there is a store here (only `add` makes one)."""
+        return self.root.is_dir() and any(os.path.lexists(p) for p in (self.index_path, self.blob_dir))
+
+    def _require(self) -> None:
+        if not self.exists():
+            raise LatentspaceError(f"no memory store at {self.root}")
+
+    def _check_layout(self) -> None:
+        """The store's own files are what they claim: a link could point the index, the lock or the
+        blobs folder anywhere on disk."""
+        for path in (self.index_path, self.blob_dir, self.lock_path):
+            if path.is_symlink():
+                raise LatentspaceError(f"memory store {self.root}: {path.name} is a symbolic link; refusing to use it")
+        if self.blob_dir.exists() and not self.blob_dir.is_dir():
+            raise LatentspaceError(f"memory store {self.root}: blobs is not a folder")
+        if self.index_path.exists() and not self.index_path.is_file():
+            raise LatentspaceError(f"memory store {self.root}: index.sqlite is not a file")
 
     # -- opening ------------------------------------------------------------------------------
     @contextmanager
     def _reading(self) -> Iterator:
-        if not self.index_path.exists():
+        if not os.path.lexists(self.index_path):
             yield None
             return
+        self._check_layout()
         db = index.connect(self.index_path, readonly=not os.access(self.root, os.W_OK))
         try:
             yield db
@@ -67,98 +104,194 @@ class MemoryStore:
             db.close()
 
     @contextmanager
-    def _writing(self) -> Iterator:
-        """The single-writer section: the lock is held until the transaction is done."""
+    def _writing(self, create: bool = False) -> Iterator:
+        """The single-writer section: the lock is held until the transaction is done. Only ``create``
+        (an add) may make a new store."""
+        if not create:
+            self._require()
         existing = self.root if self.root.exists() else next(p for p in self.root.parents if p.exists())
         if not os.access(existing, os.W_OK) or (self.root.exists() and not self.root.is_dir()):
             raise LatentspaceError(f"memory store directory {self.root} is not writable")
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "writer.lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        self._check_layout()
+        if create:
+            self.blob_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            self._lock(fd)
             db = index.connect(self.index_path, readonly=False, create=True)
             try:
                 yield db
             finally:
                 db.close()
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _lock(self, fd: int) -> None:
+        """Take the writer lock; say once that we wait for it, and give up after the timeout."""
+        deadline = time.monotonic() + self.lock_timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            if time.monotonic() >= deadline:
+                raise LatentspaceError(f"gave up after {self.lock_timeout:g} s waiting for another writer of the "
+                                       f"memory store {self.root} ({self.lock_path.name} is held)")
+            if not told:
+                self.notify(f"waiting for another writer of the memory store {self.root} "
+                            f"(up to {self.lock_timeout:g} s)...")
+                told = True
+            time.sleep(0.05)
+
+    # -- checking -----------------------------------------------------------------------------
+    def _scan(self, db) -> tuple[list[MemoryInfo], list[Corrupt]]:
+        """Usable memories and corrupt rows: a row's checks (`index.scan`), then its blob path's."""
+        good, bad = index.scan(db, "ORDER BY created")
+        usable = []
+        for info in good:
+            problem = blobs.problem(self.blob_dir, info.blob, info.id)
+            if problem is None:
+                usable.append(info)
+            else:
+                bad.append(Corrupt(info.id, problem, info.blob))
+        return usable, bad
+
+    def scan(self) -> tuple[list[MemoryInfo], list[Corrupt]]:
+        with self._reading() as db:
+            return ([], []) if db is None else self._scan(db)
+
+    def corrupt(self) -> list[Corrupt]:
+        """Rows that fail their checks (never read nor deleted by the store)."""
+        return self.scan()[1]
 
     # -- writing ------------------------------------------------------------------------------
     def add(self, lm, text: str, *, title: str | None = None, source: str | None = None,
             tags: Sequence[str] = (), press=None, key_layer: int | None = None) -> MemoryInfo:
-        """Encode ``text`` once (optionally compressed) and store its cache and retrieval key."""
+        """Encode ``text`` once (optionally compressed) and store its cache and retrieval key.
+
+        Everything is checked before anything is written; the blob is then written, then its row,
+        and a failure between the two removes the blob: the memory is stored whole or not at all."""
+        check_text(text, "document")
+        title, tags = check_labels(title, source, tags)
         prompt = layout.memory_text(lm, text)
         key_layer = lm.n_layers // 2 if key_layer is None else key_layer
-        if not 0 <= key_layer < lm.n_layers:
-            raise LatentspaceError(f"key layer {key_layer} out of range for {lm.n_layers} layers")
+        if type(key_layer) is not int or not 0 <= key_layer < lm.n_layers:
+            raise LatentspaceError(f"key layer {key_layer!r} out of range for {lm.n_layers} layers")
         ids = layout.ids(lm, prompt, first=True)
         state = lm.encode(ids, press=press)
         key = retrieval_key(lm, text, key_layer)
         memory_id = uuid.uuid4().hex[:12]
         tensors = kv.flatten(state.cache) | {"ids": state.ids, "attention_mask": state.attention_mask,
                                              "next_position": state.next_position, "logits": state.logits}
-        with self._writing() as db:
-            sha, size = blobs.write(self.blob_dir / f"{memory_id}.safetensors", tensors,
-                                    {"id": memory_id, "fingerprint": lm.fingerprint})
-            now = time.time()
-            info = MemoryInfo(
-                id=memory_id, title=title or _title(text), source=source, tags=sorted(set(tags)), created=now,
-                last_used=now, model=lm.fingerprint, model_name=lm.name, press=None if press is None else str(press),
-                tokens=int(ids.shape[1]), slots=state.length, key_layer=key_layer,
-                retrieval_key=key.numpy().tobytes(), blob=f"{memory_id}.safetensors", bytes=size, sha256=sha,
-            )
-            index.insert(db, info)  # the blob is on disk: from this commit on the memory exists
+        now = time.time()
+        info = MemoryInfo(
+            id=memory_id, title=title or _title(text), source=source, tags=tags, created=now, last_used=now,
+            model=lm.fingerprint, model_name=lm.name, press=None if press is None else str(press),
+            tokens=int(ids.shape[1]), slots=state.length, key_layer=key_layer,
+            retrieval_key=key.numpy().tobytes(), blob=blobs.name_for(memory_id), bytes=0, sha256="",
+        )
+        with self._writing(create=True) as db:
+            path = blobs.locate(self.blob_dir, info.blob, info.id)
+            info.sha256, info.bytes = blobs.write(path, tensors, {"id": memory_id, "fingerprint": lm.fingerprint})
+            try:
+                index.insert(db, info)  # the blob is on disk: from this commit on the memory exists
+            except BaseException:
+                blobs.remove(path)  # no row, no blob: never an orphan
+                raise
             self._evict(db, keep=memory_id)
         return info
 
     def remove(self, memory_id: str) -> MemoryInfo:
-        info = self.get(memory_id)
         with self._writing() as db:
+            info = self._find(*self._scan(db), memory_id)  # under the lock: what we delete is current
+            path = blobs.locate(self.blob_dir, info.blob, info.id)
             index.delete(db, info.id)  # the row goes first: no reader can reach a deleted blob
-            (self.blob_dir / info.blob).unlink(missing_ok=True)
+            blobs.remove(path)
         return info
 
     def set_budget(self, max_bytes: int | None) -> None:
-        if max_bytes is not None and max_bytes <= 0:
-            raise LatentspaceError(f"size budget must be positive, got {max_bytes}")
         with self._writing() as db:
-            with db:
-                db.execute("INSERT OR REPLACE INTO settings VALUES ('max_bytes', ?)", (str(max_bytes or 0),))
+            self._set_budget(db, max_bytes)
             self._evict(db, keep=None)
 
-    def gc(self) -> dict:
-        """Verify every blob, drop damaged memories and stray files, enforce the budget."""
-        report = {"damaged": [], "stray_files": [], "evicted": []}
+    def _set_budget(self, db, max_bytes: int | None) -> None:
+        if max_bytes is not None and (type(max_bytes) is not int or not 0 < max_bytes < 2**63):
+            raise LatentspaceError(f"size budget must be a positive number of bytes, got {max_bytes!r}")
+        with db:
+            db.execute("INSERT OR REPLACE INTO settings VALUES ('max_bytes', ?)", (str(max_bytes or 0),))
+
+    def gc(self, force: bool = False, max_bytes: int | None | bool = False) -> dict:
+        """Verify every blob, drop damaged memories and stray files, enforce the budget (``max_bytes``:
+        set it first; None removes it; False leaves it).
+
+        Without ``force`` it refuses when the index is missing or empty but blobs are there: every
+        blob would look stray, and a store whose index was lost is to be repaired, not emptied.
+        Corrupt rows are reported and left alone (their blobs too); links and folders found in
+        ``blobs/`` are never followed nor deleted."""
+        self._require()
+        if not force and not os.path.lexists(self.index_path):
+            self._refuse_sweep("has no index.sqlite", set())
+        report = {"damaged": [], "stray_files": [], "evicted": [], "corrupt": [], "not_files": []}
         with self._writing() as db:
-            referenced = set()
-            for info in index.rows(db):
+            good, bad = self._scan(db)
+            # a corrupt row keeps its blob (by its stored name, or by the name its id gives): repairable
+            referenced = {i.blob for i in good} | {c.blob for c in bad if c.blob} | {blobs.name_for(c.id) for c in bad}
+            if not force and not good and not bad:
+                self._refuse_sweep("has an empty index", referenced)
+            if max_bytes is not False:
+                self._set_budget(db, max_bytes)
+            report["corrupt"] = [c.as_dict() for c in bad]
+            for info in good:
+                path = blobs.locate(self.blob_dir, info.blob, info.id)
                 try:
-                    blobs.read(self.blob_dir / info.blob, info.sha256)
-                    referenced.add(info.blob)
+                    blobs.read(path, info.sha256)
                 except CorruptBlob:
                     index.delete(db, info.id)
-                    (self.blob_dir / info.blob).unlink(missing_ok=True)
+                    blobs.remove(path)
+                    referenced.discard(info.blob)
                     report["damaged"].append(info.id)
-            for path in self.blob_dir.iterdir():
-                if path.name not in referenced:  # half-written temporaries, blobs of rows never committed
-                    path.unlink(missing_ok=True)
-                    report["stray_files"].append(path.name)
+            for entry in self._entries():
+                if entry.name in referenced:
+                    continue
+                if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                    report["not_files"].append(entry.name)  # a link or a folder: not ours to follow or delete
+                    continue
+                os.unlink(entry.path)  # half-written temporaries, blobs of rows never committed
+                report["stray_files"].append(entry.name)
             report["evicted"] = self._evict(db, keep=None)
         return report
 
+    def _entries(self) -> list[os.DirEntry]:
+        if not self.blob_dir.is_dir() or self.blob_dir.is_symlink():
+            return []
+        with os.scandir(self.blob_dir) as found:
+            return sorted(found, key=lambda e: e.name)
+
+    def _refuse_sweep(self, why: str, referenced: set[str]) -> None:
+        """Refuse a gc that would delete blobs no index row speaks for (our own temporaries aside)."""
+        loose = [e for e in self._entries() if e.name not in referenced and e.is_file(follow_symlinks=False)
+                 and not e.is_symlink() and not (e.name.startswith(".") and e.name.endswith(".tmp"))]
+        if loose:
+            raise LatentspaceError(f"memory store {self.root} {why} but {len(loose)} blob file(s): refusing to "
+                                   "delete them (restore the index, or use --force to delete them)")
+
     def _evict(self, db, keep: str | None) -> list[str]:
-        budget = int(index.setting(db, "max_bytes", "0") or 0)
-        if not budget:
+        budget = index.setting_int(db, "max_bytes", 0, BUDGET_FIX)
+        if budget <= 0:
             return []
         evicted = []
-        candidates = sorted(index.rows(db), key=lambda i: i.last_used)
+        candidates = sorted(self._scan(db)[0], key=lambda i: i.last_used)
         total = sum(i.bytes for i in candidates)
         for info in candidates:
             if total <= budget:
                 break
             if info.id == keep:
                 continue
+            path = blobs.locate(self.blob_dir, info.blob, info.id)
             index.delete(db, info.id)
-            (self.blob_dir / info.blob).unlink(missing_ok=True)
+            blobs.remove(path)
             total -= info.bytes
             evicted.append(info.id)
         if total > budget:
@@ -167,40 +300,58 @@ class MemoryStore:
 
     # -- reading ------------------------------------------------------------------------------
     def list(self, tags: Sequence[str] = ()) -> list[MemoryInfo]:
-        with self._reading() as db:
-            found = [] if db is None else index.rows(db, "ORDER BY created")
-        return [i for i in found if set(tags) <= set(i.tags)]
+        """The usable memories (`corrupt` lists the others)."""
+        return [i for i in self.scan()[0] if set(tags) <= set(i.tags)]
 
     def budget(self) -> int | None:
         with self._reading() as db:
-            value = None if db is None else int(index.setting(db, "max_bytes", "0") or 0)
-        return value or None
+            value = 0 if db is None else index.setting_int(db, "max_bytes", 0, BUDGET_FIX)
+        return value if value > 0 else None
 
     def get(self, memory_id: str) -> MemoryInfo:
-        """A memory by id (or by a unique prefix of it)."""
-        matches = [i for i in self.list() if i.id.startswith(memory_id)] if memory_id else []
-        if len(matches) != 1:
-            what = "no memory" if not matches else f"{len(matches)} memories"
+        """A memory by id (or by a unique prefix of it); a corrupt one is an error naming why."""
+        return self._find(*self.scan(), memory_id)
+
+    def _find(self, good: list[MemoryInfo], bad: list[Corrupt], memory_id: str) -> MemoryInfo:
+        if not isinstance(memory_id, str) or not memory_id:
+            raise LatentspaceError(f"no memory with id {memory_id!r} in {self.root}")
+        matches = [i for i in good if i.id.startswith(memory_id)]
+        broken = [c for c in bad if c.id.startswith(memory_id)]
+        if len(matches) + len(broken) != 1:
+            what = "no memory" if not matches + broken else f"{len(matches) + len(broken)} memories"
             raise LatentspaceError(f"{what} with id {memory_id!r} in {self.root}")
+        if broken:
+            raise LatentspaceError(f"memory {broken[0].id!r} is corrupt: {broken[0].problem}; left untouched")
         return matches[0]
 
     def load(self, lm, memory_id: str) -> LatentState:
         """The memory's working state, ready to continue (checksum and model checked first)."""
+        return self._load(lm, memory_id)[0]
+
+    def _load(self, lm, memory_id: str) -> tuple[LatentState, MemoryInfo]:
         info = self.get(memory_id)
         check_same(info.model, lm.fingerprint, f"memory {info.id}")
-        t = blobs.read(self.blob_dir / info.blob, info.sha256, lm.device)
-        return LatentState(kv.unflatten(t), t["ids"], t["attention_mask"], t["next_position"], t["logits"],
-                           hidden=None, owner=lm)
+        path = blobs.locate(self.blob_dir, info.blob, info.id)
+        t = blobs.read(path, info.sha256, lm.device)
+        _check_state(t, info, lm)
+        state = LatentState(kv.unflatten(t), t["ids"], t["attention_mask"], t["next_position"], t["logits"],
+                            hidden=None, owner=lm)
+        return state, info
 
     def search(self, lm, query: str, k: int = 3) -> list[tuple[MemoryInfo, float]]:
-        """The ``k`` memories of this model whose retrieval keys are closest (cosine) to the query's."""
-        if not query or not query.strip():
+        """The ``k`` memories of this model whose retrieval keys are closest (cosine) to the query's.
+        Corrupt rows and unusable keys are skipped with a warning that says why."""
+        check_text(query, "query")
+        if not query.strip():
             raise LatentspaceError("empty query")
-        if k < 1:
-            raise LatentspaceError(f"k must be at least 1, got {k}")
-        mine = [i for i in self.list() if i.model == lm.fingerprint]
+        if type(k) is not int or k < 1:
+            raise LatentspaceError(f"k must be at least 1, got {k!r}")
+        good, bad = self.scan()
+        for c in bad:
+            warnings.warn(f"skipped memory {c.id!r}: corrupt ({c.problem})", stacklevel=2)
+        mine = [i for i in good if i.model == lm.fingerprint]
         if not mine:
-            others = "" if not self.list() else f" made by {describe(lm.fingerprint)} (it holds other models' memories)"
+            others = "" if not good else f" made by {describe(lm.fingerprint)} (it holds other models' memories)"
             raise LatentspaceError(f"the memory store {self.root} has no memories{others}; "
                                    "add one with `latentspace memory add FILE`")
         scored = []
@@ -208,8 +359,16 @@ class MemoryStore:
         for info in mine:
             if info.key_layer not in keys:
                 keys[info.key_layer] = retrieval_key(lm, query, info.key_layer)
+            query_key = keys[info.key_layer]
             stored = torch.frombuffer(bytearray(info.retrieval_key), dtype=torch.float32)
-            scored.append((info, float(torch.nn.functional.cosine_similarity(stored, keys[info.key_layer], dim=0))))
+            if stored.numel() != query_key.numel() or not bool(torch.isfinite(stored).all()):
+                why = (f"{stored.numel()} values, the model's keys have {query_key.numel()}"
+                       if stored.numel() != query_key.numel() else "NaN or inf values")
+                warnings.warn(f"skipped memory {info.id!r}: its retrieval key has {why}", stacklevel=2)
+                continue
+            scored.append((info, float(torch.nn.functional.cosine_similarity(stored, query_key, dim=0))))
+        if not scored:
+            raise LatentspaceError(f"none of the memories in {self.root} has a usable retrieval key")
         return sorted(scored, key=lambda s: -s[1])[:k]
 
     def recall(self, lm, memory_ids: Sequence[str], skip_damaged: bool = False) -> tuple[LatentState, list[str]]:
@@ -217,8 +376,9 @@ class MemoryStore:
         states, used = [], []
         for memory_id in memory_ids:
             try:
-                states.append(self.load(lm, memory_id))
-                used.append(self.get(memory_id).id)
+                state, info = self._load(lm, memory_id)
+                states.append(state)
+                used.append(info.id)
             except CorruptBlob as err:
                 if not skip_damaged:
                     raise
@@ -233,9 +393,10 @@ class MemoryStore:
     def ask(self, lm, question: str, memory_ids: Sequence[str] = (), k: int = 1,
             max_new_tokens: int = 64, **decode_options) -> Answer:
         """Answer ``question`` from the given memories, or from the ``k`` that match it best."""
+        check_text(question, "question")
+        q = layout.ids(lm, layout.question_text(lm, question), first=False)  # an empty question fails first
         ids = list(memory_ids) or [info.id for info, _ in self.search(lm, question, k)]
         state, used = self.recall(lm, ids, skip_damaged=not memory_ids)
-        q = layout.ids(lm, layout.question_text(lm, question), first=False)
         out = lm.decode(lm.feed(state, q), max_new_tokens=max_new_tokens, **decode_options)
         return Answer(out.texts[0], used, int(q.shape[1]), out.n_tokens)
 
@@ -253,9 +414,10 @@ class MemoryStore:
 def retrieval_key(lm, text: str, layer: int) -> torch.Tensor:
     """Mean hidden state (``resid_post`` at ``layer``) over the text's tokens, first token left
     out (it is the attention sink: its huge activations would dominate every mean)."""
-    ids = lm.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
-    limit = lm.max_positions or ids.shape[1]
-    hidden = lm.record(ids[:, :limit], [("resid_post", layer)])[("resid_post", layer)][0].float()
+    ids = torch.tensor([lm.token_ids(text)])  # refuses text over the context and lone surrogates, up front
+    if ids.shape[1] == 0:
+        raise LatentspaceError("the text has no tokens: it gives no retrieval key")
+    hidden = lm.record(ids, [("resid_post", layer)])[("resid_post", layer)][0].float()
     vector = hidden[1:].mean(0) if len(hidden) > 1 else hidden[0]
     if not torch.isfinite(vector).all() or math.isclose(float(vector.norm()), 0.0):
         raise LatentspaceError("the text gives no usable retrieval key (non-finite or zero hidden states)")
@@ -271,3 +433,43 @@ def _common_prefix(a: torch.Tensor, b: torch.Tensor) -> int:
     n = min(len(a), len(b))
     differ = (a[:n].cpu() != b[:n].cpu()).nonzero()
     return int(differ[0]) if len(differ) else n
+
+
+def check_labels(title, source, tags) -> tuple[str | None, list[str]]:
+    """Title, source and tags as they will be stored, or a one-line error before anything is written."""
+    if title is not None:
+        check_text(title, "title")
+        if not title.strip():
+            raise LatentspaceError("empty title (leave --title out to use the document's first line)")
+        if len(title) > MAX_TITLE:
+            raise LatentspaceError(f"title is {len(title)} characters long; at most {MAX_TITLE}")
+    if source is not None:
+        check_text(source, "source")
+    tags = list(tags)
+    if len(tags) > MAX_TAGS:
+        raise LatentspaceError(f"{len(tags)} tags; at most {MAX_TAGS}")
+    for tag in tags:
+        check_text(tag, "tag")
+        if not tag.strip() or len(tag) > MAX_TAG:
+            raise LatentspaceError(f"bad tag {tag!r}: give 1 to {MAX_TAG} characters, not only spaces")
+    return title, sorted(set(tags))
+
+
+def _check_state(t: dict[str, torch.Tensor], info: MemoryInfo, lm) -> None:
+    """A blob whose checksum matches can still be hand-made: its tensors must be a memory's."""
+    ids, mask, position, logits = (t.get(k) for k in ("ids", "attention_mask", "next_position", "logits"))
+    layers = len([k for k in t if k.startswith("kv.") and k.endswith(".k")])
+    shaped = (ids is not None and mask is not None and position is not None and logits is not None
+              and ids.dim() == 2 and ids.shape[0] == 1 and mask.shape == ids.shape and position.shape == (1,)
+              and logits.dim() == 2 and logits.shape[0] == 1 and not ids.is_floating_point()
+              and layers == lm.n_layers)
+    for i in range(layers if shaped else 0):
+        k, v = t.get(f"kv.{i}.k"), t.get(f"kv.{i}.v")
+        shaped = (shaped and k is not None and v is not None and k.dim() == 4 == v.dim()
+                  and k.shape[0] == 1 == v.shape[0])
+    if not shaped:
+        raise CorruptBlob(f"memory blob {info.blob} does not hold a memory's tensors")
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -36,7 +36,12 @@ def describe(fp: dict) -> str:
     )
 
 
+FIELDS = ("architecture", "model_type", "n_layers", "hidden_size", "vocab_size", "embed_sha256")
+
+
 def check_same(saved: dict, current: dict, what: str = "object") -> None:
     """Refuse to load a latent object made by another model, naming both."""
+    if not isinstance(saved, dict) or any(k not in saved for k in FIELDS):
+        raise LatentspaceError(f"this {what} carries an incomplete model fingerprint (not written by latentspace?)")
     if saved != current:
         raise LatentspaceError(f"this {what} was saved from [{describe(saved)}], not the loaded [{describe(current)}]")

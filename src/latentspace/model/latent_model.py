@@ -16,6 +16,7 @@ from functools import cached_property
 import torch
 
 from latentspace.errors import LatentspaceError
+from latentspace.files import check_text
 from latentspace.memory.presses.base import Pressing
 from latentspace.model import kv
 from latentspace.model.align import Aligner
@@ -102,15 +103,39 @@ class LatentModel:
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
+    # Text becomes ids only in `token_ids` and `tokenize` (every command reads text through them), so
+    # text that is not valid Unicode or longer than the context is refused here, before any pass.
+    def token_ids(self, text: str, add_special_tokens: bool = False, held: int = 0) -> list[int]:
+        """Token ids of one text (no padding), checked to fit the context after ``held`` slots."""
+        if not isinstance(text, str):
+            raise LatentspaceError(f"text must be a string, not {type(text).__name__}")
+        check_text(text, "text")
+        ids = self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
+        self.check_fits(len(ids), held)
+        return ids
+
+    def check_fits(self, n: int, held: int = 0) -> None:
+        """Refuse ``n`` new tokens after ``held`` slots when they exceed the model's context."""
+        limit = self.max_positions
+        if limit and held + n > limit:
+            after = f" after {held} held" if held else ""
+            raise LatentspaceError(f"text is {n} tokens{after}; the model's context is {limit} positions")
+
     def tokenize(self, prompts: Prompts, chat: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Left-padded ``(ids, attention_mask)``; refuses empty prompts."""
+        """Left-padded ``(ids, attention_mask)``; refuses empty prompts and ones over the context."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        if not prompts or any(not p or not p.strip() for p in prompts):
+        if not prompts or any(not isinstance(p, str) or not p.strip() for p in prompts):
             raise LatentspaceError("empty prompt")
-        texts = [self.chat(p) for p in prompts] if chat else prompts
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="left",
-                             add_special_tokens=not chat)
-        return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
+        texts = [self.chat(check_text(p, "prompt")) for p in prompts] if chat else prompts
+        rows = [self.token_ids(t, add_special_tokens=not chat) for t in texts]
+        return self.pad(rows)
+
+    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded ``(ids, attention_mask)`` of token id rows."""
+        width, pad = max(len(r) for r in rows), self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(r)) + list(r) for r in rows], dtype=torch.long)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
+        return ids.to(self.device), mask.to(self.device)
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """Input embeddings of token ids, as the model computes them."""
@@ -161,6 +186,7 @@ class LatentModel:
         if torch.is_tensor(prompts):
             ids = prompts.to(self.device)
             ids = ids[None] if ids.dim() == 1 else ids
+            self.check_fits(ids.shape[-1])
             return ids, torch.ones_like(ids)
         return self.tokenize(prompts, chat)
 
@@ -251,7 +277,11 @@ class LatentModel:
         if ids is not None and ids.numel() and (ids.min() < 0 or ids.max() >= self.vocab_size):
             raise LatentspaceError(f"token id out of range: the vocabulary has {self.vocab_size} ids")
         if self.max_positions and int(state.next_position.max()) + n > self.max_positions:
-            raise LatentspaceError(f"sequence would exceed the model's context of {self.max_positions} positions")
+            held = int(state.next_position.max())
+            what = "text" if ids is not None else "latent input"
+            raise LatentspaceError(f"{what} is {n} {'tokens' if ids is not None else 'slots'}"
+                                   f"{f' after {held} held' if held else ''}; the model's context is "
+                                   f"{self.max_positions} positions")
         if mask is None:
             mask = torch.ones(batch, n, dtype=state.attention_mask.dtype, device=self.device)
         positions = state.next_position[:, None] + (mask.cumsum(1) - 1).clamp_min(0)

@@ -78,6 +78,7 @@ class LatentState:
     def load(cls, path: str | Path, fingerprint: dict, device: torch.device | str = "cpu") -> LatentState:
         """Load a saved state for the model with ``fingerprint`` (refused for any other model)."""
         tensors, _ = load_tensors(path, "latent_state", fingerprint, device, what="state")
+        _check_shapes(tensors, Path(path).name)
         return cls(
             cache=kv.unflatten(tensors),
             ids=tensors["ids"],
@@ -87,3 +88,33 @@ class LatentState:
             hidden=tensors.get("hidden"),
             owner=fingerprint,
         )
+
+
+def _check_shapes(tensors: dict[str, torch.Tensor], name: str) -> None:
+    """A saved state's parts must agree (a cache shorter than its mask would fail mid-forward)."""
+    missing = [k for k in ("ids", "attention_mask", "next_position", "logits") if k not in tensors]
+    if missing:
+        raise LatentspaceError(f"{name}: saved state has no {missing[0]!r}")
+    ids, mask = tensors["ids"], tensors["attention_mask"]
+    if ids.dim() != 2 or mask.shape != ids.shape or ids.is_floating_point() or mask.is_floating_point():
+        raise LatentspaceError(f"{name}: saved state's ids {tuple(ids.shape)} and mask {tuple(mask.shape)} "
+                               "must be integer [batch, slots] of one shape")
+    batch, slots = ids.shape
+    if tensors["next_position"].shape != (batch,) or tensors["logits"].dim() != 2 or len(tensors["logits"]) != batch:
+        raise LatentspaceError(f"{name}: saved state's positions or logits do not match its batch of {batch}")
+    hidden = tensors.get("hidden")
+    if hidden is not None and (hidden.dim() != 2 or len(hidden) != batch):
+        raise LatentspaceError(f"{name}: saved state's hidden state does not match its batch of {batch}")
+    layers = sorted(k for k in tensors if k.startswith("kv."))
+    if not layers:
+        raise LatentspaceError(f"{name}: saved state holds no cache")
+    # every layer holds every slot, except sliding-window layers (Gemma 3), which keep only the last ones
+    for key in layers:
+        t = tensors[key]
+        if t.dim() != 4 or t.shape[0] != batch or t.shape[2] > slots:
+            raise LatentspaceError(f"{name}: cache {key} has shape {tuple(t.shape)}; the mask holds {batch} row(s) "
+                                   f"of {slots} slots")
+    longest = max(tensors[key].shape[2] for key in layers)
+    if longest != slots:
+        raise LatentspaceError(f"{name}: the saved cache holds {longest} slots but its mask {slots}; "
+                               "the file is inconsistent")

@@ -14,6 +14,7 @@ the one it would get alone; the tests check batched == one at a time. `run` is a
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from typing import ClassVar
@@ -23,7 +24,7 @@ import torch
 from latentspace.errors import LatentspaceError
 from latentspace.model.decode import eos_ids
 from latentspace.model.markers import trained_layout
-from latentspace.named import make_named
+from latentspace.named import above, between, make_named
 from latentspace.reason.watch import record as record_step
 from latentspace.reason.watch import text_sink
 from latentspace.trace import Step, Trace, read_logits
@@ -34,6 +35,14 @@ REGISTRY: dict[str, type[Reasoner]] = {}
 # so a comparison with `direct` measures exactly what the thinking adds.
 ANSWER_ONLY = "Answer with only the final answer."
 STEP_BY_STEP = "Think step by step, then write the final answer after 'Answer:'."
+
+# The budgets every strategy shares, as the server bounds them (``steps`` <= 256, max tokens <= 4096):
+# `--set` and a request's ``options`` are checked against the same numbers.
+MAX_LATENT_STEPS = 256
+MAX_NEW_TOKENS = 4096
+# A next-token distribution this close to uniform (nats below log V) carries nothing: the stream
+# collapsed (a zero hidden state gives equal logits). Random tiny test models sit above 0.01.
+UNIFORM_NATS = 1e-4
 
 
 def register(cls: type[Reasoner]) -> type[Reasoner]:
@@ -90,10 +99,23 @@ class Reasoner:
     stable_stop: int | None = None  # ... or when the lens top-1 is the same for this many latent steps
     stable_entropy: float = 1.0  # ... each with entropy (nats) below this (stable *and* confident)
     max_norm_ratio: float = 100.0  # a latent longer than this × mean embedding norm has gone bad
+    min_norm_ratio: float = 1e-3  # ... and one shorter than this × that norm has collapsed
     answer_temperature: float = 0.0  # sampling of the answer text (0 = greedy)
     answer_top_p: float = 1.0  # nucleus mass when sampling the answer
     answer_stops: tuple[str, ...] = ()  # stop strings that end the answer
     name: ClassVar[str] = "base"
+    RANGES: ClassVar[dict] = {
+        "max_new_tokens": between(0, MAX_NEW_TOKENS),
+        "max_latent_steps": between(0, MAX_LATENT_STEPS),
+        "lens_k": between(0, 100),
+        "early_stop": between(-1, 1),  # a cosine
+        "stable_stop": between(1, MAX_LATENT_STEPS),
+        "stable_entropy": between(0, 100),
+        "max_norm_ratio": above(0, math.inf),  # inf: no limit
+        "min_norm_ratio": between(0, 1),
+        "answer_temperature": between(0, 2),  # as the server's temperature
+        "answer_top_p": above(0, 1),
+    }
 
     # -- to override -------------------------------------------------------------------------
     def think(self, lm, state, rows: Rows):
@@ -185,7 +207,7 @@ class Reasoner:
         notes = [note] * state.batch_size if isinstance(note, str) else note
         explicit = [tokens is not None and int(tokens[r]) >= 0 for r in range(state.batch_size)]
         for row in rows.indices():
-            bad = None if explicit[row] else self.went_bad(lm, vectors[row])
+            bad = None if explicit[row] else self.went_bad(lm, vectors[row], state.logits[row])
             if bad:
                 rows.stop(row, f"latent went bad: {bad}")
         fed = rows.indices()
@@ -222,13 +244,25 @@ class Reasoner:
         return (len(latents) == self.stable_stop and len({s.top[0][0] for s in latents}) == 1
                 and all(s.entropy < self.stable_entropy for s in latents))
 
-    def went_bad(self, lm, vector: torch.Tensor) -> str | None:
-        """Why a latent must not be fed (NaN/inf, or far outside the embedding norm), else None."""
+    def went_bad(self, lm, vector: torch.Tensor, logits: torch.Tensor | None = None) -> str | None:
+        """Why a latent must not be fed, else None: NaN/inf, a norm far outside the embeddings' (an
+        explosion), or a collapse — a near-zero norm, or ``logits`` (the distribution the latent was
+        read from) indistinguishable from uniform. A collapsed stream fed on answers from noise."""
         if not torch.isfinite(vector).all():
             return "NaN or inf in the latent vector"
         ratio = float(vector.norm(dim=-1).max() / lm.aligner.mean_norm.to(vector.device))
         if ratio > self.max_norm_ratio:
             return f"norm {ratio:.0f}× the mean input-embedding norm (limit {self.max_norm_ratio:g}×)"
+        if ratio < self.min_norm_ratio:
+            return (f"collapsed: norm {ratio:.2g}× the mean input-embedding norm "
+                    f"(limit {self.min_norm_ratio:g}×)")
+        if logits is not None:
+            if not torch.isfinite(logits).all():
+                return "collapsed: NaN or inf in the next-token logits"
+            logp = torch.log_softmax(logits.detach().double(), -1)
+            gap = math.log(logits.shape[-1]) - float(-(logp.exp() * logp).sum())
+            if gap < UNIFORM_NATS:
+                return "collapsed: the next-token distribution is uniform (entropy = log of the vocabulary size)"
         return None
 
 
@@ -236,8 +270,8 @@ def _continue(lm, memory, texts: list[str]):
     """Read ``texts`` after a recalled memory (a batch of one: a memory is one conversation so far)."""
     if len(texts) != 1 or memory.batch_size != 1:
         raise LatentspaceError("a memory continues one question at a time")
-    ids = lm.tokenizer(texts[0], return_tensors="pt", add_special_tokens=False)["input_ids"]
-    return lm.feed(memory, ids)
+    ids = lm.token_ids(texts[0], held=int(memory.next_position.max()))
+    return lm.feed(memory, torch.tensor([ids], dtype=torch.long))
 
 
 def _stops(stops) -> tuple[str, ...]:

@@ -9,11 +9,14 @@ after the question, aligned by `ridge`.
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from latentspace.errors import LatentspaceError
+from latentspace.model.align import METHODS
 from latentspace.model.markers import latent_markers, trained_layout
+from latentspace.named import above
 from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 
@@ -26,6 +29,8 @@ class Continuous(Reasoner):
     temperature: float = 1.0  # for soft alignment: -> 0 gives the argmax token's embedding
     markers: str = "auto"  # auto: use the model's start/end-latent tokens when it has them | off | on
     name = "continuous"
+    RANGES: ClassVar[dict] = {"temperature": above(0, 100)}
+    CHOICES: ClassVar[dict] = {"alignment": ("auto", *METHODS), "markers": ("auto", "on", "off")}
 
     def think(self, lm, state, rows):
         recipe = (trained_layout(lm.model) or {}).get("recipe")

@@ -9,8 +9,11 @@ plain model.
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+from latentspace.errors import LatentspaceError
 from latentspace.model.loop import LayerLoop
+from latentspace.named import above, between
 from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 from latentspace.trace import Trace
 
@@ -25,10 +28,17 @@ class Loop(Reasoner):
     instruction: str = ANSWER_ONLY
     max_new_tokens: int = 24
     name = "loop"
+    # each repeat re-runs the block for every position: bounded like the other budgets
+    RANGES: ClassVar[dict] = {"start": between(-1, 10_000), "end": between(-1, 10_000), "repeats": between(1, 64),
+                              "alpha": above(0, 1)}
 
     def block(self, lm) -> tuple[int, int]:
-        return (self.start if self.start >= 0 else lm.n_layers // 3,
-                self.end if self.end >= 0 else (2 * lm.n_layers) // 3)
+        start, end = (self.start if self.start >= 0 else lm.n_layers // 3,
+                      self.end if self.end >= 0 else (2 * lm.n_layers) // 3)
+        if end >= lm.n_layers:
+            raise LatentspaceError(f"loop block {start}-{end} is out of range: the model has layers "
+                                   f"0..{lm.n_layers - 1}")
+        return start, end
 
     def run_batch(self, lm, questions: list[str], seed: int = 0, **where) -> list[Trace]:
         start, end = self.block(lm)

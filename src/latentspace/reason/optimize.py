@@ -7,11 +7,14 @@ then fed and traced; the loss per step is kept in ``trace.meta["losses"]``.
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from latentspace.model import kv
+from latentspace.model.align import METHODS
 from latentspace.model.grad import frozen
+from latentspace.named import above, between
 from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 
@@ -30,6 +33,9 @@ class Optimize(Reasoner):
     opt_steps: int = 5
     lr: float = 0.02  # Adam step size, in units of the mean input-embedding norm
     name = "optimize"
+    # every optimisation step is a forward and a backward pass: bounded like the other budgets
+    RANGES: ClassVar[dict] = {"opt_steps": between(0, 1000), "lr": above(0, 10)}
+    CHOICES: ClassVar[dict] = {"alignment": METHODS}
 
     def think(self, lm, state, rows):
         if self.max_latent_steps == 0:

@@ -24,7 +24,7 @@ class Pause(Reasoner):
     def think(self, lm, state, rows):
         vector = self.embedding
         if vector is None:
-            ids = lm.tokenizer.encode(self.filler, add_special_tokens=False)
+            ids = lm.token_ids(self.filler)
             if len(ids) != 1:
                 raise LatentspaceError(f"pause filler {self.filler!r} must be exactly one token")
             vector = lm.input_embeddings[ids[0]]

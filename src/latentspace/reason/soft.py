@@ -8,10 +8,12 @@ decoding — a property the tests check.
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
-from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
+from latentspace.named import above, between
+from latentspace.reason.base import ANSWER_ONLY, MAX_LATENT_STEPS, Reasoner, register
 
 
 def concept_weights(logits: torch.Tensor, top_k: int, top_p: float, min_p: float) -> torch.Tensor:
@@ -37,6 +39,9 @@ class Soft(Reasoner):
     cold_stop_entropy: float = 0.01  # nats
     cold_stop_window: int = 2  # consecutive confident steps that end thinking
     name = "soft"
+    # top_k >= 1: with none kept the concept token is a zero vector (0/0 after renormalising)
+    RANGES: ClassVar[dict] = {"top_k": between(1, 1000), "top_p": above(0, 1), "min_p": between(0, 1),
+                              "cold_stop_entropy": between(0, 100), "cold_stop_window": between(1, MAX_LATENT_STEPS)}
 
     def think(self, lm, state, rows):
         previous, confident = None, torch.zeros(state.batch_size, dtype=torch.long)

@@ -7,11 +7,13 @@ switches is capped; thinking also ends when a budget runs out. Each step's kind 
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from latentspace.model.decode import eos_ids
-from latentspace.reason.base import STEP_BY_STEP, register
+from latentspace.named import between
+from latentspace.reason.base import MAX_LATENT_STEPS, MAX_NEW_TOKENS, STEP_BY_STEP, register
 from latentspace.reason.soft import Soft, concept_weights
 
 
@@ -30,6 +32,8 @@ class Switch(Soft):
     max_switches: int = 4
     min_block: int = 1  # steps in a mode before a switch is allowed
     name = "switch"
+    RANGES: ClassVar[dict] = {"max_explicit_steps": between(0, MAX_NEW_TOKENS),
+                              "max_switches": between(0, MAX_LATENT_STEPS), "min_block": between(0, MAX_LATENT_STEPS)}
 
     def think(self, lm, state, rows):
         batch = state.batch_size

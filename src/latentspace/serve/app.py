@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from latentspace.serve import errors
 from latentspace.serve.config import ServeConfig
 from latentspace.serve.guards import Guards
+from latentspace.serve.jsonio import StrictJSON
 from latentspace.serve.native_api import router as native_router
 from latentspace.serve.openai_api import router as openai_router
 from latentspace.serve.server import Server
@@ -31,7 +32,9 @@ def create_app(models: list, config: ServeConfig) -> FastAPI:
         yield
         server.close()
 
-    app = FastAPI(title="latentspace", version=_version(), lifespan=lifespan,
+    # every JSON response is strict (routes returning dicts included: the class is given, not defaulted,
+    # so FastAPI's own pydantic fast path, which writes tensors as errors, is not taken)
+    app = FastAPI(title="latentspace", version=_version(), lifespan=lifespan, default_response_class=StrictJSON,
                   description="OpenAI-compatible API with latent extensions (`latent` in request bodies), "
                               "and latentspace's own lens, steering, memory and agents routes.")
     app.state.server = server

@@ -7,14 +7,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from latentspace.errors import LatentspaceError
+from latentspace.serve.jsonio import StrictJSON
 
-TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-         408: "timeout_error", 413: "request_too_large", 429: "rate_limit_error", 499: "cancelled",
-         504: "timeout_error"}
+# OpenAI's error types; a status not named here is typed by its class (a 4xx is the client's
+# request, only a 5xx is the server's), so a new status can never be mistyped as a server error
+TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+         404: "not_found_error", 408: "timeout_error", 413: "request_too_large", 429: "rate_limit_error",
+         499: "cancelled", 504: "timeout_error"}
+
+
+def error_type(status: int) -> str:
+    return TYPES.get(status) or ("invalid_request_error" if 400 <= status < 500 else "server_error")
 
 
 class ApiError(Exception):
@@ -24,12 +30,12 @@ class ApiError(Exception):
 
 
 def error_body(status: int, message: str, code: str | None = None, param: str | None = None) -> dict:
-    return {"error": {"message": message, "type": TYPES.get(status, "server_error"), "param": param, "code": code}}
+    return {"error": {"message": message, "type": error_type(status), "param": param, "code": code}}
 
 
 def error_response(status: int, message: str, code: str | None = None, headers: dict | None = None,
-                   param: str | None = None) -> JSONResponse:
-    return JSONResponse(error_body(status, message, code, param), status_code=status, headers=headers)
+                   param: str | None = None) -> StrictJSON:
+    return StrictJSON(error_body(status, message, code, param), status_code=status, headers=headers)
 
 
 def _validation_message(err: RequestValidationError) -> tuple[str, str | None]:

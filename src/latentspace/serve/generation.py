@@ -78,7 +78,8 @@ def run_works(library, metrics):
                 from latentspace.steer import steer
 
                 vectors = [(library.vector(lm, vid), strength) for vid, strength in first.steer]
-                stack.enter_context(steer(lm, vectors, positions=first.steer_positions))
+                stack.enter_context(steer(lm, vectors, positions=first.steer_positions,
+                                          names=[vid for vid, _ in first.steer]))  # named if it overflows
             if first.press is not None:
                 stack.enter_context(lm.pressing(first.press))
             memory, used = None, []

@@ -3,23 +3,39 @@
     DATA_DIR/vectors/<id>.safetensors   steering vectors (POST /v1/vectors, or copied in by hand)
     DATA_DIR/memory/                    a `MemoryStore` (POST /v1/memories)
     DATA_DIR/pipelines/<id>.yaml        agent pipelines beyond the built-in ones
+
+Files copied in by hand can be anything, so each kind has one inspection (`_vector_file`,
+`_pipeline_file`) that fully loads the file and says what is wrong with it. The listing shows its
+verdict (``usable`` and ``problem``) and every use goes through the same verdict, so an object
+listed as usable loads, and a broken one is a 4xx naming the problem, never a 500.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from latentspace.errors import LatentspaceError
 from latentspace.serve.errors import ApiError
 
 ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")  # in the order a name is looked up
 
 
 def check_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not ID.match(value) or ".." in value:
         raise ApiError(400, f"bad {what} id {value!r}: letters, digits and _ . : - only", "invalid_id")
     return value
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """One file's verdict: the loaded object, or why it cannot be used."""
+
+    value: object | None
+    problem: str | None
 
 
 class Library:
@@ -29,34 +45,48 @@ class Library:
         self.pipeline_dir = self.root / "pipelines"
         for folder in (self.vector_dir, self.pipeline_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        self._vectors: dict[tuple[str, str], tuple[float, object]] = {}  # (model, id) -> (mtime, vector)
+        self._seen: dict[Path, tuple[tuple, Inspected]] = {}  # path -> (stat signature, verdict)
+
+    def _inspect(self, path: Path, load) -> Inspected:
+        """``load(path)``'s verdict, cached until the file changes (listings stay cheap)."""
+        if not path.is_file():
+            return Inspected(None, "not a regular file")
+        stat = path.stat()
+        signature = (stat.st_mtime_ns, stat.st_size)
+        cached = self._seen.get(path)
+        if cached is None or cached[0] != signature:
+            try:
+                if not ID.match(path.stem) or ".." in path.stem:
+                    raise LatentspaceError("its name is not a valid id (letters, digits and _ . : - only)")
+                cached = (signature, Inspected(load(path), None))
+            except LatentspaceError as err:
+                cached = (signature, Inspected(None, (str(err).splitlines() or ["unreadable"])[0][:300]))
+            self._seen[path] = cached
+        return cached[1]
 
     # -- steering vectors ------------------------------------------------------------------------
     def vector_file(self, vector_id: str) -> Path:
         return self.vector_dir / f"{check_id(vector_id, 'vector')}.safetensors"
 
     def vector(self, lm, vector_id: str):
-        """The vector, checked against ``lm`` (cached until its file changes)."""
-        from latentspace.steer import SteeringVector
-
+        """The vector, checked usable and made for ``lm``."""
         path = self.vector_file(vector_id)
-        if not path.is_file():
+        if not path.exists():
             raise ApiError(404, f"no steering vector {vector_id!r} (GET /v1/vectors lists them)", "vector_not_found")
-        mtime = path.stat().st_mtime
-        cached = self._vectors.get((lm.name, vector_id))
-        if cached is None or cached[0] != mtime:
-            cached = (mtime, SteeringVector.load(path, lm))
-            self._vectors[lm.name, vector_id] = cached
-        return cached[1]
+        found = self._inspect(path, _vector_file)
+        if found.problem:
+            raise ApiError(400, f"steering vector {vector_id!r} is broken: {found.problem}", "vector_broken")
+        found.value.check_fits(lm)  # made from another model: a one-line LatentspaceError (400)
+        return found.value
 
     def vectors(self) -> list[dict]:
         out = []
         for path in sorted(self.vector_dir.glob("*.safetensors")):
-            meta = _meta(path)
-            if meta is None:
-                continue  # not a readable vector file: never listed, so never offered
+            found = self._inspect(path, _vector_file)
+            meta = found.value.meta if found.value is not None else {}
             out.append({"id": path.stem, "object": "steering_vector", "method": meta.get("method"),
-                        "concept": meta.get("concept"), "layers": meta.get("layers"), "model": meta.get("model")})
+                        "concept": meta.get("concept"), "layers": found.value.layers if found.value else None,
+                        "model": meta.get("model"), "usable": found.problem is None, "problem": found.problem})
         return out
 
     def delete_vector(self, vector_id: str) -> None:
@@ -65,7 +95,7 @@ class Library:
             raise ApiError(404, f"no steering vector {vector_id!r}", "vector_not_found")
         path.unlink()
 
-    # -- memories and pipelines ---------------------------------------------------------------------
+    # -- memories ---------------------------------------------------------------------------------
     @cached_property
     def memory(self):
         from latentspace.memory.store import MemoryStore
@@ -73,36 +103,76 @@ class Library:
         return MemoryStore(self.root / "memory")
 
     def memory_info(self, memory_id: str):
-        """A memory's record; unknown (or ambiguous) ids are a 404 that names no server path."""
-        from latentspace.errors import LatentspaceError
-
+        """A usable memory's record: a corrupt one is a 400 with the store's reason; unknown (or
+        ambiguous) ids a 404 that names no server path."""
+        check_id(memory_id, "memory")
+        broken = next((c for c in self.memory.scan()[1] if c.id == memory_id), None)
+        if broken is not None:
+            raise ApiError(400, f"memory {memory_id!r} is broken: {broken.problem}", "memory_broken")
         try:
-            return self.memory.get(check_id(memory_id, "memory"))
+            return self.memory.get(memory_id)
         except LatentspaceError:
             raise ApiError(404, f"no memory {memory_id!r} (GET /v1/memories lists them)", "memory_not_found") from None
 
+    def memories(self) -> list[dict]:
+        """Usable memories, then the rows the store found corrupt (its `scan` is the one verdict)."""
+        good, bad = self.memory.scan()
+        return ([{**info.as_dict(), "usable": True, "problem": None} for info in good]
+                + [{**row.as_dict(), "usable": False} for row in bad])
+
+    # -- pipelines --------------------------------------------------------------------------------
+    def _pipeline_path(self, name: str) -> Path | None:
+        for suffix in PIPELINE_SUFFIXES:
+            path = self.pipeline_dir / f"{name}{suffix}"
+            if path.exists():
+                return path
+        return None
+
     def pipeline(self, name: str) -> str:
-        """A pipeline source `load_pipeline` accepts: a built-in name or a file in pipelines/."""
+        """A pipeline source `load_pipeline` accepts (a built-in name or a file in pipelines/),
+        checked loadable: unknown is a 404, broken a 400 naming the problem."""
         from latentspace.agents.pipelines import BUILTIN
 
         if name in BUILTIN:
             return name
-        for suffix in (".yaml", ".yml", ".json"):
-            path = self.pipeline_dir / f"{check_id(name, 'pipeline')}{suffix}"
-            if path.is_file():
-                return str(path)
-        known = [*BUILTIN, *sorted(p.stem for p in self.pipeline_dir.iterdir())]
-        raise ApiError(404, f"no pipeline {name!r}; known: {', '.join(known)}", "pipeline_not_found")
+        path = self._pipeline_path(check_id(name, "pipeline"))
+        if path is None:
+            known = [p["id"] for p in self.pipelines() if p["usable"]]
+            raise ApiError(404, f"no pipeline {name!r}; known: {', '.join(known)}", "pipeline_not_found")
+        found = self._inspect(path, _pipeline_file)
+        if found.problem:
+            raise ApiError(400, f"pipeline {name!r} is broken: {found.problem}", "pipeline_broken")
+        return str(path)
+
+    def pipelines(self) -> list[dict]:
+        from latentspace.agents.pipelines import BUILTIN
+
+        out = [{"id": name, "builtin": True, "usable": True, "problem": None} for name in BUILTIN]
+        stems = sorted({p.stem for p in self.pipeline_dir.iterdir() if p.suffix in PIPELINE_SUFFIXES} - set(BUILTIN))
+        for stem in stems:  # the file `pipeline(stem)` would use, so the listing and the use agree
+            found = self._inspect(self._pipeline_path(stem), _pipeline_file)
+            out.append({"id": stem, "builtin": False, "usable": found.problem is None, "problem": found.problem})
+        return out
 
 
-def _meta(path: Path) -> dict | None:
-    import json
+def _vector_file(path: Path):
+    """The steering vector in ``path``, fully loaded against its own fingerprint (tensors, kind,
+    finiteness, layer keys); any defect is a one-line LatentspaceError."""
+    from latentspace.io import header_json, read_header
+    from latentspace.model.fingerprint import describe
+    from latentspace.steer import SteeringVector
 
-    from safetensors import safe_open
-
+    fingerprint = header_json(read_header(path, "steering vector"), "fingerprint", path)
     try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-        return json.loads(header.get("meta", "{}")) if header.get("kind") == "steering_vector" else None
-    except Exception:  # noqa: BLE001 - a damaged file is skipped, not fatal for the listing
-        return None
+        describe(fingerprint)  # the fields a model check reads: a file missing them would fail there
+    except (KeyError, TypeError, IndexError):
+        raise LatentspaceError(f"{path.name}: its fingerprint header is incomplete") from None
+    return SteeringVector.load(path, fingerprint=fingerprint)
+
+
+def _pipeline_file(path: Path):
+    from latentspace.agents.pipelines import load_pipeline
+    from latentspace.files import read_text
+
+    read_text(path, "pipeline file")  # binary or not UTF-8: one line, before the parser sees it
+    return load_pipeline(path)

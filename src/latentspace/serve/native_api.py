@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 
 from latentspace.errors import LatentspaceError
 from latentspace.serve.errors import ApiError
+from latentspace.serve.jsonio import StrictJSON
 from latentspace.serve.schemas import AgentsRun, LensRequest, MemoryAdd, MemorySearch, VectorCreate
 
-router = APIRouter()
+router = APIRouter(default_response_class=StrictJSON)  # strict JSON out (see jsonio)
 LENS_TOKENS = 1024  # a lens reads every layer at every position: keep one request's memory bounded
 
 
@@ -85,7 +86,7 @@ async def delete_vector(vector_id: str, request: Request) -> dict:
 
 @router.get("/v1/memories", tags=["memory"])
 async def list_memories(request: Request) -> dict:
-    return {"object": "list", "data": [i.as_dict() for i in _server(request).library.memory.list()]}
+    return {"object": "list", "data": _server(request).library.memories()}
 
 
 @router.post("/v1/memories", tags=["memory"], status_code=201)
@@ -124,11 +125,8 @@ async def delete_memory(memory_id: str, request: Request) -> dict:
 
 @router.get("/v1/pipelines", tags=["agents"])
 async def list_pipelines(request: Request) -> dict:
-    from latentspace.agents.pipelines import BUILTIN
-
-    folder = _server(request).library.pipeline_dir
-    extra = sorted(p.stem for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-    return {"object": "list", "data": [{"id": name, "builtin": name in BUILTIN} for name in [*BUILTIN, *extra]]}
+    """Built-in pipelines and the files in pipelines/, each with ``usable`` (and its ``problem``)."""
+    return {"object": "list", "data": _server(request).library.pipelines()}
 
 
 @router.post("/v1/agents/run", tags=["agents"])

@@ -7,7 +7,6 @@ as chunks with empty ``choices`` and a ``latent`` event, the shape of OpenAI's u
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -18,10 +17,11 @@ from fastapi.responses import StreamingResponse
 from latentspace.errors import LatentspaceError
 from latentspace.serve.errors import ApiError, error_body
 from latentspace.serve.generation import Work, finish_reason, run_works
+from latentspace.serve.jsonio import StrictJSON, sse
 from latentspace.serve.prompts import build_work
 from latentspace.serve.schemas import ChatRequest, CompletionRequest
 
-router = APIRouter()
+router = APIRouter(default_response_class=StrictJSON)  # strict JSON out (see jsonio)
 logger = logging.getLogger("latentspace.serve")
 
 
@@ -51,7 +51,11 @@ async def _complete(request: Request, body, kind: str, work: Work):
     head = {"id": ident, "created": int(time.time()), "model": lm.name}
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(_stream(server, job, request, head, kind, work, usage),
+        events = server.events(job, request)
+        # the first event is awaited before the response starts: what fails before any token (a text
+        # over the model's context, an object that will not load) keeps its own 4xx status
+        first = await anext(events)
+        return StreamingResponse(_stream(job, _then(first, events), head, kind, work, usage),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
     outcome = await server.result(job, request)
     trace = outcome.trace
@@ -61,7 +65,13 @@ async def _complete(request: Request, body, kind: str, work: Work):
     return {**head, "object": kind, "choices": [choice], "usage": _usage(outcome), "latent": _latent(outcome, work)}
 
 
-async def _stream(server, job, request, head: dict, kind: str, work: Work, include_usage: bool):
+async def _then(first, rest):
+    yield first
+    async for event in rest:
+        yield event
+
+
+async def _stream(job, events, head: dict, kind: str, work: Work, include_usage: bool):
     chunk_kind = "chat.completion.chunk" if kind == "chat.completion" else "text_completion"
 
     def chunk(delta: str | None = None, finish: str | None = None, role: bool = False, **extra) -> str:
@@ -73,13 +83,13 @@ async def _stream(server, job, request, head: dict, kind: str, work: Work, inclu
                         "logprobs": None}]
         else:
             choices = [{"index": 0, "text": delta or "", "finish_reason": finish, "logprobs": None}]
-        return f"data: {json.dumps({**head, 'object': chunk_kind, 'choices': choices, **extra})}\n\n"
+        return sse({**head, "object": chunk_kind, "choices": choices, **extra})
 
     sent, steps = "", 0
     try:
         if kind == "chat.completion":
             yield chunk(role=True)
-        async for event, data in server.events(job, request):
+        async for event, data in events:
             if event == "text":
                 sent += data
                 yield chunk(data)
@@ -101,10 +111,10 @@ async def _stream(server, job, request, head: dict, kind: str, work: Work, inclu
         yield "data: [DONE]\n\n"
     except (ApiError, LatentspaceError) as err:  # the stream has started: the error becomes its last event
         status, message = (err.status, err.message) if isinstance(err, ApiError) else (400, str(err))
-        yield f"data: {json.dumps(error_body(status, message))}\n\n"
+        yield sse(error_body(status, message))
     except Exception:  # noqa: BLE001 - a bug: logged with its traceback, and the client still hears of it
         logger.exception("stream failed")
-        yield f"data: {json.dumps(error_body(500, 'internal error while streaming (logged on the server)'))}\n\n"
+        yield sse(error_body(500, "internal error while streaming (logged on the server)"))
     finally:
         job.cancelled.set()  # the client left (or we are done): free the worker
 

@@ -49,6 +49,8 @@ def build_work(server, body, chat: bool) -> Work:
             options["lens_k"] = 0  # nobody reads the per-token top-k: skip decoding it
     reasoner = get_reasoner(strategy or "direct", **options)
     question, prompt = _texts(lm, body, chat, reasoner, strategy is not None)
+    for ref in latent.steer:
+        server.library.vector(lm, ref.id)  # unknown, broken or another model's: 4xx now, before any stream
     if latent.memories:
         for memory_id in latent.memories:
             server.library.memory_info(memory_id)  # unknown ids fail here, with a 404

@@ -10,16 +10,24 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+
+class Body(BaseModel):
+    """Every request model: a float field never holds inf (NaN is refused for the whole body in
+    `jsonio.body_problem`; an infinite strategy option is a value of ``latent.options``, checked there)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
 Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
 
-class SteerRef(BaseModel):
+class SteerRef(Body):
     model_config = ConfigDict(extra="forbid")
     id: str = Id  # a vector in the server's library (GET /v1/vectors)
     strength: float = Field(1.0, ge=-1000, le=1000)
 
 
-class LatentOptions(BaseModel):
+class LatentOptions(Body):
     """What the model does in latent space before and while it answers."""
 
     model_config = ConfigDict(extra="forbid")
@@ -34,7 +42,7 @@ class LatentOptions(BaseModel):
     trace: bool = Field(False, description="return the step-by-step Trace (streamed as events when streaming)")
 
 
-class Message(BaseModel):
+class Message(Body):
     role: Literal["system", "user", "assistant", "developer", "tool"]
     content: str | list[dict] | None = None
 
@@ -44,11 +52,11 @@ class Message(BaseModel):
         return self.content or ""
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(Body):
     include_usage: bool = False
 
 
-class Sampling(BaseModel):
+class Sampling(Body):
     model: str = Field(min_length=1, max_length=200)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
@@ -82,7 +90,7 @@ class CompletionRequest(Sampling):
     prompt: str | list[str] = Field(description="one prompt (a list of one is accepted)")
 
 
-class LensRequest(BaseModel):
+class LensRequest(Body):
     model_config = ConfigDict(extra="forbid")
     model: str | None = None
     text: str = Field(min_length=1, max_length=20_000)
@@ -92,7 +100,7 @@ class LensRequest(BaseModel):
     target: str | None = Field(None, max_length=100)
 
 
-class VectorCreate(BaseModel):
+class VectorCreate(Body):
     model_config = ConfigDict(extra="forbid")
     model: str | None = None
     id: str = Id
@@ -103,7 +111,7 @@ class VectorCreate(BaseModel):
     layers: list[int] | None = Field(None, min_length=1, max_length=512)
 
 
-class MemoryAdd(BaseModel):
+class MemoryAdd(Body):
     model_config = ConfigDict(extra="forbid")
     model: str | None = None
     text: str = Field(min_length=1, max_length=200_000)
@@ -112,14 +120,14 @@ class MemoryAdd(BaseModel):
     press: str | None = Field(None, max_length=64, description="compress it: NAME[:RATIO]")
 
 
-class MemorySearch(BaseModel):
+class MemorySearch(Body):
     model_config = ConfigDict(extra="forbid")
     model: str | None = None
     query: str = Field(min_length=1, max_length=20_000)
     k: int = Field(3, ge=1, le=100)
 
 
-class AgentsRun(BaseModel):
+class AgentsRun(Body):
     model_config = ConfigDict(extra="forbid")
     model: str | None = None
     pipeline: str = Field("sequential", max_length=100, description="a built-in pipeline name")

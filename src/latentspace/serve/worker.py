@@ -123,7 +123,7 @@ class Worker:
             started = time.monotonic()
             self.busy = True
             try:
-                with self.lm.interruptible(lambda: _stop_if_all_gone(live)):
+                with self.lm.interruptible(lambda: self._stop_if_all_gone(live)):
                     live[0].run(self.lm, live)
             except BaseException as err:  # noqa: BLE001 - every failure goes back to its request
                 for job in live:
@@ -135,9 +135,12 @@ class Worker:
                 if self.metrics is not None:
                     self.metrics.batch(len(live), seconds)
 
-
-def _stop_if_all_gone(jobs: list[Job]) -> None:
-    """A batch stops only when none of its requests still wants the answer."""
-    reasons = [job.reason_to_stop() for job in jobs]
-    if all(reasons):
-        raise reasons[0]
+    def _stop_if_all_gone(self, jobs: list[Job]) -> None:
+        """A batch stops only when none of its requests still wants the answer. Only this worker's
+        own passes stop: the model's check is not per thread, and a caller using the same model
+        from another thread (a test, a tool) while this job winds down must not be cancelled."""
+        if threading.current_thread() is not self._thread:
+            return
+        reasons = [job.reason_to_stop() for job in jobs]
+        if all(reasons):
+            raise reasons[0]

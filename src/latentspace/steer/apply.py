@@ -26,6 +26,9 @@ from latentspace.model.hooks import ROLES, HookSession, Intervention
 from latentspace.steer.vector import SteeringVector
 
 Schedule = Mapping[int, float] | Callable[[int], float] | None
+# Float32's largest square root: a stream coordinate past it overflows the norm layers' mean of squares
+# (RMSNorm then returns zeros, every logit is equal, and the model "answers" with empty text).
+SQUARE_LIMIT = 1.8e19
 
 
 def _positions(positions):
@@ -54,22 +57,63 @@ def _strength(value, what: str) -> float:
     return value
 
 
-def steer(lm, vectors: Sequence[tuple[SteeringVector, float]], positions="all", schedule: Schedule = None
-          ) -> HookSession:
+def label(vector: SteeringVector, name: str | None = None) -> str:
+    """How an error names a vector: its file, else its concept or method."""
+    return name or vector.meta.get("source") or vector.meta.get("concept") or vector.meta.get("method") or "vector"
+
+
+def steer(lm, vectors: Sequence[tuple[SteeringVector, float]], positions="all", schedule: Schedule = None,
+          names: Sequence[str | None] | None = None) -> HookSession:
     """Add ``strength * schedule(layer) * vector[layer]`` for each vector at each of its layers.
 
-    Several vectors are summed per layer first, so each steered layer costs one hook.
+    Several vectors are summed per layer first, so each steered layer costs one hook. A sum that
+    cannot be represented is refused up front; while the model runs, a steered stream that
+    overflows or collapses (see `guarded_add`) stops the pass — ``names`` label the vectors then.
     """
     totals: dict[int, torch.Tensor] = {}
-    for vector, strength in vectors:
+    what = []
+    for i, (vector, strength) in enumerate(vectors):
         vector.check_fits(lm)
         strength = _strength(strength, "strength")
+        what.append(f"{label(vector, names[i] if names else None)} at strength {strength:g}")
         for layer, direction in vector.directions.items():
             add = strength * _weight(schedule, layer) * direction
             totals[layer] = totals[layer] + add if layer in totals else add
+    what = ", ".join(what)
+    for layer, add in totals.items():
+        if not torch.isfinite(add).all() or float(add.abs().max()) > SQUARE_LIMIT:
+            raise LatentspaceError(f"steering with {what} overflows the residual stream at layer {layer} "
+                                   f"(largest addition {float(add.abs().max()):.3g}); use a smaller strength")
     where = _positions(positions)
-    ivs = [Intervention("resid_post", layer, "add", v, positions=where) for layer, v in sorted(totals.items())]
-    return lm.hooks(interventions=ivs)
+    ivs = [Intervention("resid_post", layer, "fn", guarded_add(v, layer, what), positions=where)
+           for layer, v in sorted(totals.items())]
+    return lm.hooks(interventions=[*ivs, degenerate_logits_guard(what)])
+
+
+def guarded_add(add: torch.Tensor, layer: int, what: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``h + add``, refused when the result is non-finite or its squared norm overflows."""
+    def apply(h: torch.Tensor) -> torch.Tensor:
+        new = h + add.to(h.device, h.dtype)
+        overflow = not torch.isfinite(new).all() or not torch.isfinite(new.float().pow(2).sum(-1)).all()
+        if overflow:
+            raise LatentspaceError(f"steering with {what} overflows the residual stream at layer {layer} "
+                                   "(NaN, inf or a norm past float range); use a smaller strength")
+        return new
+
+    return apply
+
+
+def degenerate_logits_guard(what: str) -> Intervention:
+    """A check on the logits of a steered pass: all equal (or non-finite) means the stream collapsed."""
+    def check(logits: torch.Tensor) -> torch.Tensor:
+        flat = logits.detach()[:, -1].float() if logits.dim() == 3 else logits.detach().float()  # last: never a pad
+        spread = flat.amax(-1) - flat.amin(-1)
+        if not torch.isfinite(flat).all() or bool((spread == 0).any()):
+            raise LatentspaceError(f"steering with {what} collapses the residual stream: every next-token "
+                                   "logit is equal (or NaN/inf); use a smaller strength")
+        return logits
+
+    return Intervention("unembed", None, "fn", check)
 
 
 def _per_layer(lm, direction, layers) -> dict[int, torch.Tensor]:
@@ -117,6 +161,8 @@ def clamp(lm, direction: SteeringVector | torch.Tensor, value: float, layers: Se
           positions="all") -> HookSession:
     """Set the stream's coordinate along the (unit) direction to ``value`` at each chosen layer."""
     value = _strength(value, "clamp value")
+    if abs(value) > SQUARE_LIMIT:
+        raise LatentspaceError(f"clamp value {value:g} overflows the residual stream; use a smaller one")
     per_layer = _per_layer(lm, direction, layers)
     where = _positions(positions)
     ivs = []
@@ -128,4 +174,4 @@ def clamp(lm, direction: SteeringVector | torch.Tensor, value: float, layers: Se
             return h + (value - (h * u).sum(-1, keepdim=True)) * u
 
         ivs.append(Intervention("resid_post", layer, "fn", set_coordinate, positions=where))
-    return lm.hooks(interventions=ivs)
+    return lm.hooks(interventions=[*ivs, degenerate_logits_guard(f"a clamp to {value:g}")])

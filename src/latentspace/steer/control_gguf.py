@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from latentspace import jsonsafe
 from latentspace.errors import LatentspaceError
+from latentspace.files import atomic_write, check_output
 from latentspace.model.fingerprint import check_same
 from latentspace.steer.vector import SteeringVector
 
@@ -33,27 +35,38 @@ def export_gguf(vector: SteeringVector, path: str | Path, model_type: str | None
     hint = model_type or (vector.fingerprint or {}).get("model_type")
     if not hint:
         raise LatentspaceError("name the model architecture (model_type) for the GGUF's model hint")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    writer = gguf.GGUFWriter(str(tmp), ARCH)
-    writer.add_string(f"{ARCH}.model_hint", hint)
-    writer.add_uint32(f"{ARCH}.layer_count", len(vector))
-    if vector.fingerprint:
-        writer.add_string("latentspace.fingerprint", json.dumps(vector.fingerprint))
-    writer.add_string("latentspace.meta", json.dumps(vector.meta, default=str))
-    for layer, direction in vector.directions.items():
-        writer.add_tensor(f"direction.{layer}", direction.numpy().astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    tmp.replace(path)
+    path = check_output(path, "control vector")
+    with atomic_write(path, "control vector") as tmp:  # a failed write leaves nothing behind
+        writer = gguf.GGUFWriter(str(tmp), ARCH)
+        try:
+            writer.add_string(f"{ARCH}.model_hint", hint)
+            writer.add_uint32(f"{ARCH}.layer_count", len(vector))
+            if vector.fingerprint:
+                writer.add_string("latentspace.fingerprint", jsonsafe.dumps(vector.fingerprint))
+            writer.add_string("latentspace.meta", jsonsafe.dumps(vector.meta))
+            for layer, direction in vector.directions.items():
+                writer.add_tensor(f"direction.{layer}", direction.numpy().astype(np.float32))
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file()
+        finally:
+            writer.close()
     return path
 
 
 def _text(field) -> str:
-    return bytes(field.parts[field.data[0]]).decode("utf-8")
+    try:
+        return bytes(field.parts[field.data[0]]).decode("utf-8")
+    except (UnicodeDecodeError, IndexError, TypeError):
+        raise LatentspaceError("a text field of the GGUF is not UTF-8 text") from None
+
+
+def _json(fields, key: str, path: Path):
+    """A JSON text field we wrote (fingerprint, meta): malformed -> one line."""
+    try:
+        return json.loads(_text(fields[key]))
+    except json.JSONDecodeError:
+        raise LatentspaceError(f"{path.name}: its {key} field is not valid JSON") from None
 
 
 def import_gguf(path: str | Path, lm) -> SteeringVector:
@@ -94,9 +107,13 @@ def import_gguf(path: str | Path, lm) -> SteeringVector:
         raise LatentspaceError(f"{path.name} has directions of size {sorted(sizes)}; the model's is {lm.hidden_size}")
     meta = {"method": "gguf", "source": path.name}
     if "latentspace.fingerprint" in fields:
-        check_same(json.loads(_text(fields["latentspace.fingerprint"])), lm.fingerprint, "control vector")
+        saved = _json(fields, "latentspace.fingerprint", path)
+        if not isinstance(saved, dict):
+            raise LatentspaceError(f"{path.name}: its latentspace.fingerprint field is not a mapping")
+        check_same(saved, lm.fingerprint, "control vector")
         if "latentspace.meta" in fields:
-            meta = json.loads(_text(fields["latentspace.meta"]))
+            meta = _json(fields, "latentspace.meta", path)
+            meta = meta if isinstance(meta, dict) else {"method": "gguf", "source": path.name}
     import torch
 
     vector = SteeringVector({k: torch.from_numpy(v.copy()) for k, v in directions.items()}, lm.fingerprint, meta)

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from latentspace.errors import LatentspaceError
+from latentspace.files import check_text, read_text
 
 Side = str | dict  # plain text, or {"system", "user", "assistant"} (only "user" is required)
 CHAT_KEYS = ("system", "user", "assistant")
@@ -41,13 +42,15 @@ def check_side(side, where: str) -> Side:
     if isinstance(side, str):
         if not side.strip():
             raise LatentspaceError(f"{where}: empty text")
-        return side
+        return check_text(side, f"{where}: text")
     if isinstance(side, dict):
         unknown = set(side) - set(CHAT_KEYS)
         if unknown or not isinstance(side.get("user"), str) or not side["user"].strip():
             raise LatentspaceError(f"{where}: a chat side needs a non-empty 'user' (and optional system, assistant)")
         if any(not isinstance(side.get(k, ""), str) for k in CHAT_KEYS):
             raise LatentspaceError(f"{where}: chat fields must be text")
+        for key in CHAT_KEYS:
+            check_text(side.get(key, ""), f"{where}: {key}")
         return side
     raise LatentspaceError(f"{where}: a side is text or a chat turn object, not {type(side).__name__}")
 
@@ -71,7 +74,7 @@ def read_pairs(path: str | Path) -> list[Pair]:
     if path.suffix == ".json":
         return expand_spec(_read_json(path), path.name)
     pairs = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text(path, "pairs file").splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path.name}:{n}"
@@ -90,6 +93,7 @@ def pair_from_row(row, where: str) -> Pair:
     prompt = row.get("prompt", "")
     if not isinstance(prompt, str):
         raise LatentspaceError(f"{where}: 'prompt' must be text")
+    check_text(prompt, f"{where}: prompt")
     return Pair(check_side(row["positive"], where), check_side(row["negative"], where), prompt)
 
 
@@ -101,7 +105,7 @@ def check_count(pairs: list[Pair], name: str) -> list[Pair]:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path, "template spec"))
     except json.JSONDecodeError as err:
         raise LatentspaceError(f"{path.name}:{err.lineno}: not valid JSON ({err.msg})") from None
 

@@ -18,19 +18,15 @@ POSITIONS = ("last", "mean", "completion")
 
 def _ids(lm, side: Rendered) -> tuple[list[int], int]:
     """Token ids of a side and how many of them are the completion."""
-    tok = lm.tokenizer
-    prefix = tok(side.prefix, add_special_tokens=not side.chat)["input_ids"] if side.prefix else []
-    completion = tok(side.completion, add_special_tokens=not side.prefix)["input_ids"] if side.completion else []
+    prefix = lm.token_ids(side.prefix, add_special_tokens=not side.chat) if side.prefix else []
+    completion = lm.token_ids(side.completion, add_special_tokens=not side.prefix) if side.completion else []
+    lm.check_fits(len(prefix) + len(completion))
     return prefix + completion, len(completion)
 
 
 def _batch(lm, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-pad ids rows into ``(ids, mask)``."""
-    width = max(len(r) for r in rows)
-    pad = lm.tokenizer.pad_token_id
-    ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=lm.device)
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=lm.device)
-    return ids, mask
+    return lm.pad(rows)
 
 
 def read_sides(lm, sides: list[Rendered], layers: list[int], position: str = "last",
@@ -39,8 +35,9 @@ def read_sides(lm, sides: list[Rendered], layers: list[int], position: str = "la
     if position not in POSITIONS:
         raise LatentspaceError(f"unknown reading position {position!r}; valid: {', '.join(POSITIONS)}")
     out: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+    every = [_ids(lm, s) for s in sides]  # all of it checked (text, length) before the first pass
     for start in range(0, len(sides), batch_size):
-        encoded = [_ids(lm, s) for s in sides[start : start + batch_size]]
+        encoded = every[start : start + batch_size]
         if position == "completion" and any(n == 0 for _, n in encoded):
             raise LatentspaceError("position 'completion' needs every side to have a completion "
                                    "(an assistant text, or text after a shared prompt)")

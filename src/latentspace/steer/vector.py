@@ -156,11 +156,12 @@ class SteeringVector:
         if self.fingerprint:
             check_same(self.fingerprint, lm.fingerprint, "steering vector")
 
-    def apply(self, lm, strength: float = 1.0, positions="all", schedule=None):
-        """Context manager: the model runs steered inside it (see `latentspace.steer.apply.steer`)."""
+    def apply(self, lm, strength: float = 1.0, positions="all", schedule=None, name: str | None = None):
+        """Context manager: the model runs steered inside it (see `latentspace.steer.apply.steer`);
+        ``name`` (e.g. the file's) labels the vector in errors."""
         from latentspace.steer.apply import steer
 
-        return steer(lm, [(self, strength)], positions=positions, schedule=schedule)
+        return steer(lm, [(self, strength)], positions=positions, schedule=schedule, names=[name])
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -176,4 +177,10 @@ class SteeringVector:
         if fingerprint is None:
             raise LatentspaceError("loading a steering vector needs the model (or its fingerprint) to check against")
         tensors, meta = load_tensors(path, KIND, fingerprint, what="steering vector")
-        return cls({int(k.split(".", 1)[1]): v for k, v in tensors.items()}, fingerprint, meta)
+        directions = {}
+        for key, value in tensors.items():
+            prefix, _, layer = key.partition(".")
+            if prefix != "layer" or not layer.isdigit():
+                raise LatentspaceError(f"{Path(path).name}: tensor {key[:60]!r} is not a layer.N direction")
+            directions[int(layer)] = value
+        return cls(directions, fingerprint, meta)

@@ -11,16 +11,30 @@ import json
 from pathlib import Path
 
 from latentspace.errors import LatentspaceError
+from latentspace.files import check_text, read_text
 from latentspace.tasks.base import Item
+
+
+def to_item(row, where: str, meta: dict) -> Item:
+    """One file row as an Item, or a one-line error naming where it is (the same rules for every layout)."""
+    if not isinstance(row, dict) or not isinstance(row.get("question"), str) or "answer" not in row:
+        raise LatentspaceError(f'{where}: expected {{"question": str, "answer": ..., "steps": [str]?}}')
+    if not row["question"].strip():
+        raise LatentspaceError(f"{where}: empty question")
+    steps = row.get("steps", [])
+    if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
+        raise LatentspaceError(f"{where}: steps must be a list of strings")
+    answer = str(row["answer"])
+    for text in (row["question"], answer, *steps):  # a JSON "\ud800" escape gives a lone surrogate
+        check_text(text, f"{where}: text")
+    return Item(row["question"], answer, steps, meta)
 
 
 def load_jsonl(path: str | Path) -> list[Item]:
     """Items of a JSONL file; a malformed row raises a one-line error naming file and line."""
     path = Path(path)
-    if not path.is_file():
-        raise LatentspaceError(f"no task file at {path}")
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text(path, "task file").splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path.name}:{number}"
@@ -28,13 +42,8 @@ def load_jsonl(path: str | Path) -> list[Item]:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             raise LatentspaceError(f"{where}: not valid JSON ({err.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or "answer" not in row:
-            raise LatentspaceError(f'{where}: expected {{"question": str, "answer": ..., "steps": [str]?}}')
-        steps = row.get("steps", [])
-        if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
-            raise LatentspaceError(f"{where}: steps must be a list of strings")
-        meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}  # e.g. a saved split's graphs
-        items.append(Item(row["question"], str(row["answer"]), steps, meta))
+        meta = row.get("meta") if isinstance(row, dict) and isinstance(row.get("meta"), dict) else {}
+        items.append(to_item(row, where, meta))  # meta: e.g. a saved split's graphs
     if not items:
         raise LatentspaceError(f"{path.name} holds no items")
     return items
@@ -53,10 +62,8 @@ def load_items(path: str | Path) -> list[Item]:
     path = Path(path)
     if path.suffix != ".json":
         return load_jsonl(path)
-    if not path.is_file():
-        raise LatentspaceError(f"no task file at {path}")
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        rows = json.loads(read_text(path, "task file"))
     except json.JSONDecodeError as err:
         raise LatentspaceError(f"{path.name}:{err.lineno}: not valid JSON ({err.msg})") from None
     if not isinstance(rows, list) or not rows:
@@ -64,11 +71,6 @@ def load_items(path: str | Path) -> list[Item]:
     items = []
     for number, row in enumerate(rows):
         where = f"{path.name}: item {number}"
-        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or "answer" not in row:
-            raise LatentspaceError(f'{where}: expected {{"question": str, "answer": ..., "steps": [str]?}}')
-        steps = row.get("steps", [])
-        if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
-            raise LatentspaceError(f"{where}: steps must be a list of strings")
-        meta = {ours: row[theirs] for theirs, ours in PUBLISHED_META.items() if theirs in row}
-        items.append(Item(row["question"], str(row["answer"]), steps, meta))
+        meta = {ours: row[theirs] for theirs, ours in PUBLISHED_META.items() if theirs in row} if isinstance(row, dict) else {}
+        items.append(to_item(row, where, meta))
     return items

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import torch
 
-from latentspace.errors import LatentspaceError
-
+from latentspace.files import check_output
 from latentspace.tour.report import write_report
 from latentspace.tour.section import Section, SectionResult
 from latentspace.tour.sections import SECTIONS
@@ -22,8 +21,7 @@ from latentspace.tour.sections import SECTIONS
 def run_tour(lm, out: Path, sections: list[Section] | None = None,
              on_section: Callable[[SectionResult], None] | None = None) -> tuple[Path, list[SectionResult]]:
     """Run the sections on ``lm``, writing pictures and ``index.html`` into ``out``."""
-    if out.exists() and not out.is_dir():
-        raise LatentspaceError(f"--out {out} is a file; the tour writes a folder")
+    check_output(out, "tour folder", folder=True)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     results = []

@@ -6,6 +6,7 @@ import base64
 import html
 from pathlib import Path
 
+from latentspace.files import write_text
 from latentspace.tour.section import SectionResult
 
 STYLE = """
@@ -37,8 +38,4 @@ def write_report(out: Path, model: str, meta: dict, sections: list[SectionResult
         parts.append(f"<section><h2>{html.escape(s.title)}</h2><p>{html.escape(s.summary)}</p>"
                      + "".join(_image(p) for p in s.images) + _table(s.rows) + "</section>")
     page = f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>{STYLE}</style>{''.join(parts)}"
-    path = out / "index.html"
-    tmp = out / ".index.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(out / "index.html", page, "tour report")

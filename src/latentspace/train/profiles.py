@@ -8,8 +8,10 @@ sets (epochs, stages) are defaults the command line can still override.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from latentspace.errors import LatentspaceError
+from latentspace.named import above, between
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,13 @@ class Profile:
     recipe_options: dict[str, dict] = field(default_factory=dict)  # per recipe: its option overrides
     note: str = ""
     task: str = "prosqa"  # the task a run of this profile trains on when none is named
+    # one declaration bounds a profile and every run setting that overrides it (`--set`, --config,
+    # `TrainRun.extra`); a learning rate may be large (divergence is caught as it happens) but finite
+    RANGES: ClassVar[dict] = {
+        "n_train": between(1, 10_000_000), "n_valid": between(1, 1_000_000), "n_test": between(1, 1_000_000),
+        "layers": between(1, 256), "hidden": between(2, 65_536), "heads": between(1, 1024),
+        "batch_size": between(1, 65_536), "lr": above(0), "weight_decay": between(0, None),
+        "dropout": between(0, 1)}
 
 
 def recipe_options(epochs: int, per_stage: int, max_stage: int, remove_per_epoch: int, codi_epochs: int,

@@ -6,28 +6,33 @@ not trained again (so an interrupted table resumes, and adding a recipe costs on
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from latentspace.bench.metrics import wilson
 from latentspace.train.profiles import Profile
 from latentspace.train.recipes import get_recipe
 from latentspace.errors import LatentspaceError
-from latentspace.train.trainer import TrainRun, run_settings, train
+from latentspace.train.trainer import TrainRun, check_run, read_json, run_settings, train
 
 ORDER = ["nocot", "cot", "pause", "icot", "coconut", "codi"]  # Table 1's rows, CODI added
 
 
 def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER, seed: int = 0,
               progress: bool = True, settings: dict | None = None) -> list[dict]:
+    if not recipes:
+        raise LatentspaceError("a table needs at least one recipe")
+    runs = [TrainRun(get_recipe(name, **profile.recipe_options.get(name, {})), task, profile, out / name, seed=seed,
+                     extra=dict(settings or {})) for name in recipes]
+    for run in runs:  # every run's settings before the first one trains (not an hour later)
+        check_run(run)
     rows = []
-    for name in recipes:
-        folder = out / name
-        recipe = get_recipe(name, **profile.recipe_options.get(name, {}))
-        run = TrainRun(recipe, task, profile, folder, seed=seed, extra=dict(settings or {}))
+    for run in runs:
+        folder, recipe = run.out, run.recipe
         done = folder / "summary.json"
         if done.exists():  # reuse a finished recipe only if it was made exactly like this one
-            made = json.loads(done.read_text())
+            made = read_json(done, "run summary")
+            if not isinstance(made, dict):
+                raise LatentspaceError(f"{done} is damaged (not a run summary); remove it or use another --out")
             wanted = {"task": task, "seed": seed, "options": recipe.options(), "settings": run_settings(run),
                       "sizes": {k: run.setting(k) for k in ("n_train", "n_valid", "n_test", "layers", "hidden", "heads")}}
             if any(made.get(k) != v for k, v in wanted.items()):
@@ -35,7 +40,7 @@ def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER
                                        "has; remove it or use another --out")
         else:
             train(run, progress=progress)
-        rows.append(json.loads(done.read_text()))
+        rows.append(read_json(done, "run summary"))
     return rows
 
 

@@ -11,6 +11,11 @@ k-th of every batch, and the loss is normalised by the global count of labelled 
 processes compute the same update as one. The optimizer is re-created when the stage changes (Coconut's rule, harmless elsewhere).
 After every epoch a checkpoint (safetensors + config + tokenizer + optimizer + state) is written
 atomically; at the end of each stage the model is evaluated on the validation split.
+
+Nothing non-finite is trained on or kept (`latentspace.finite`): a NaN/inf loss stops the run at
+that step naming the learning rate, parameters are checked before every save and on resume, so a
+diverged run leaves its last good checkpoint (or none) and never a NaN one. Every setting is
+checked against its declared range (`check_run`) before any file is made.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
+
+from latentspace import files, finite, jsonsafe, named
 from latentspace.errors import LatentspaceError
 from latentspace.model.bundled import quiet_hf
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
@@ -45,10 +53,41 @@ class TrainRun:
     seed: int = 0
     model: str | None = None  # fine-tune this registry model (its own tokenizer) instead of training from scratch
     eval_batch_size: int = 64
-    extra: dict = field(default_factory=dict)  # profile overrides: batch_size, lr, n_train, ...
+    extra: dict = field(default_factory=dict)  # profile overrides: batch_size, lr, n_train, ... (RUN_SETTINGS)
+    RANGES: ClassVar[dict] = {"seed": named.between(0, 2**63 - 1), "eval_batch_size": named.between(1, 65_536)}
 
     def setting(self, key: str):
         return self.extra.get(key, getattr(self.profile, key))
+
+
+# profile fields a run may override; their ranges are `Profile.RANGES` (one declaration)
+RUN_SETTINGS = ("n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay")
+
+
+def check_settings(settings: dict, owner: str = "run setting") -> None:
+    """Refuse run settings that are unknown or out of their declared range, in one line."""
+    unknown = sorted(set(settings) - set(RUN_SETTINGS))
+    if unknown:
+        raise LatentspaceError(f"{owner} {str(unknown[0])[:80]!r} is unknown; run settings: {', '.join(RUN_SETTINGS)}")
+    named.check_options(Profile, settings, owner + "s")
+
+
+def check_run(run: TrainRun) -> None:
+    """Every number of a run against its declared range — the recipe's, the run's, the profile's and
+    its overrides — before any work, whichever way the run was built (CLI, table, Python)."""
+    named.check_options(type(run.recipe), run.recipe.options(), f"recipe {run.recipe.name!r}")
+    named.check_options(TrainRun, {"seed": run.seed, "eval_batch_size": run.eval_batch_size}, "train run")
+    check_settings(dict(run.extra))
+    named.check_options(Profile, {k: getattr(run.profile, k) for k in Profile.RANGES}, f"profile {run.profile.name!r}")
+    if not isinstance(run.task, str) or not run.task.strip():
+        raise LatentspaceError("task: empty name; give a built-in task or a FILE.jsonl")
+    if not is_task_file(run.task):
+        get_task(run.task)  # an unknown name is refused before the run folder is made
+
+
+def lr_hint(run: TrainRun) -> str:
+    """The setting a divergence most likely comes from, as the error names it."""
+    return f"lr={run.setting('lr'):g}"
 
 
 def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) -> dict:
@@ -58,11 +97,29 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
     ``{"paused_after_epoch": n}``).
     """
     from accelerate import Accelerator
+
+    check_run(run)
+    if until_epoch is not None and not 0 <= until_epoch < 2**31:
+        raise LatentspaceError(f"until_epoch must be at least 0, got {until_epoch}")
+    if run.out.exists() and not run.out.is_dir():  # the CLI checked --out already; the Python API may nest freely
+        raise LatentspaceError(f"run folder {run.out} exists and is not a folder")
+    fresh = not run.out.exists()
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    try:
+        return prepare_and_run(run, accelerator, progress, until_epoch)
+    except LatentspaceError:
+        # a run refused or diverged in a folder this call made leaves nothing behind; a folder that
+        # existed keeps its last good checkpoint (and a kill keeps everything, for the resume)
+        if fresh and accelerator.is_main_process:
+            shutil.rmtree(run.out, ignore_errors=True)
+        raise
+
+
+def prepare_and_run(run: TrainRun, accelerator, progress: bool, until_epoch: int | None) -> dict:
     from accelerate.utils import set_seed
 
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
     set_seed(run.seed)
-    run.out.mkdir(parents=True, exist_ok=True)
+    recover_checkpoint(run.out)
     splits = prepare_data(run, accelerator)
     state = load_state(run)  # first: a checkpoint of another recipe or model is the clearest refusal
     tokenizer, base = prepare_tokenizer(run, splits, accelerator)
@@ -70,18 +127,21 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
     examples = {name: encode_examples(tokenizer, items, need_steps=run.recipe.needs_steps and name == "train")
                 for name, items in splits.items()}
     model = load_model(run, tokenizer, state, base)
+    check_lengths(examples, run.recipe, model)
     module = run.recipe.module(model)
     extras = run.out / "checkpoint" / "extras.safetensors"
     if state and extras.exists():  # parameters outside the HF model (CODI's projector)
         from safetensors.torch import load_file
 
         module.load_state_dict(load_file(extras), strict=False)
+    if state:  # a checkpoint written before this check existed may hold NaN: never resume from it
+        usable_checkpoint(run.out, module)
     wrapped = accelerator.prepare(module)
     weights = run.recipe.loss_weights()
-    log = MetricsLog(run.out / "metrics.jsonl", accelerator.is_main_process)
     start_epoch = state["epoch"] + 1 if state else 0
-    if state and accelerator.is_main_process:
-        drop_metrics_after(run.out, state["epoch"])  # rows of an epoch cut short are trained again
+    # rows of an epoch cut short are trained again, so only those up to the checkpoint are kept
+    kept = [r for r in read_metrics(run.out) if r.get("epoch", -1) <= state["epoch"]] if state else []
+    log = MetricsLog(run.out / "metrics.jsonl", accelerator.is_main_process, kept)
     if until_epoch is not None and until_epoch < start_epoch:
         return {"paused_after_epoch": start_epoch - 1}
     per_epoch = -(-len(examples["train"]) // run.setting("batch_size"))
@@ -113,6 +173,7 @@ def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: 
     run, accelerator, wrapped, weights, log = setup.run, setup.accelerator, setup.wrapped, setup.weights, setup.log
     tokenizer, markers, splits, examples, bar = setup.tokenizer, setup.markers, setup.splits, setup.examples, setup.bar
     optimizer, optimizer_stage = None, None
+    hint = lr_hint(run)
     for epoch in range(start_epoch, run.recipe.epochs):
         stage = run.recipe.stage(epoch)
         if optimizer is None or stage != optimizer_stage:
@@ -129,18 +190,24 @@ def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: 
             started = time.perf_counter()
             local = batch_shard(batch, accelerator)
             loss = global_loss(wrapped, local, weights, accelerator)
+            value = report_loss(loss, accelerator)  # a collective: every process calls it, every step
+            # the global value, so every process stops at the same step (before the update it would poison)
+            finite.check_loss(value, epoch * len(batches) + number + 1, hint)
             accelerator.backward(loss)
             optimizer.step()
             optimizer.zero_grad()
             tokens = batch_tokens(batch)
             epoch_tokens += tokens
-            value = report_loss(loss, accelerator)  # a collective: every process calls it, every step
             speed = tokens / (time.perf_counter() - started)
             log.write(kind="step", epoch=epoch, stage=stage, step=number, loss=value, tokens_per_s=speed)
             bar.step(epoch, stage, value, speed)
-        log.write(kind="epoch", epoch=epoch, stage=stage, seconds=time.perf_counter() - epoch_started,
+        seconds = time.perf_counter() - epoch_started
+        check_update(wrapped, batches[-1], weights, accelerator, (epoch + 1) * len(batches) + 1, hint)
+        log.write(kind="epoch", epoch=epoch, stage=stage, seconds=seconds,
                   tokens=epoch_tokens, processes=accelerator.num_processes)
-        save_checkpoint(run, accelerator, wrapped, optimizer, tokenizer, epoch, stage)
+        save_checkpoint(run, accelerator, wrapped, optimizer, tokenizer, epoch, stage,
+                        step=(epoch + 1) * len(batches), hint=hint)
+        log.flush()  # after the checkpoint: the file never has rows of an epoch it cannot resume from
         last_of_stage = epoch == run.recipe.epochs - 1 or run.recipe.stage(epoch + 1) != stage
         if last_of_stage and accelerator.is_main_process:
             module = accelerator.unwrap_model(wrapped)
@@ -148,6 +215,7 @@ def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: 
                               run.eval_batch_size, project=getattr(module, "project", None))
             log.write(kind="eval", split="valid", epoch=epoch, stage=stage, accuracy=result.accuracy,
                       positions=result.positions)
+            log.flush()
             bar.evaluated(result.accuracy)
         if until_epoch is not None and epoch >= until_epoch:
             return {"paused_after_epoch": epoch}
@@ -167,16 +235,28 @@ def prepare_data(run: TrainRun, accelerator) -> dict[str, list[Item]]:
                                    "items plus training and test ones (lower n_valid)")
         test_size = min(spec["n_test"], len(items) - spec["n_valid"] - 1)
         train_items, valid, test = split_items(items, spec["n_valid"], test_size, seed=run.seed)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)  # the run folder too: made only once its data exist
         for name, split in (("train", train_items), ("valid", valid), ("test", test)):
-            (folder / f"{name}.jsonl").write_text("".join(json.dumps(i.to_dict()) + "\n" for i in split))
-        (folder / "spec.json").write_text(json.dumps(spec))
+            files.write_text(folder / f"{name}.jsonl", "".join(jsonsafe.dumps(i.to_dict()) + "\n" for i in split))
+        files.write_text(folder / "spec.json", jsonsafe.dumps(spec))  # last: it marks the data complete
     accelerator.wait_for_everyone()
-    saved = json.loads((folder / "spec.json").read_text())
+    saved = read_json(folder / "spec.json")
     if saved != spec:
         raise LatentspaceError(f"{folder} holds data made for {saved}; use a new --out for {spec}")
-    return {name: [Item(**row) for row in map(json.loads, (folder / f"{name}.jsonl").read_text().splitlines())]
-            for name in ("train", "valid", "test")}
+    try:
+        return {name: [Item(**row) for row in map(json.loads, files.read_text(folder / f"{name}.jsonl",
+                                                                               "data file").splitlines())]
+                for name in ("train", "valid", "test")}
+    except (ValueError, TypeError):  # edited or damaged by hand: say so instead of a traceback
+        raise LatentspaceError(f"{folder} holds damaged data files; remove the folder or use a new --out") from None
+
+
+def read_json(path: Path, what: str = "run file"):
+    """A JSON file the trainer wrote; damaged -> a one-line error naming it."""
+    try:
+        return json.loads(files.read_text(path, what))
+    except json.JSONDecodeError:
+        raise LatentspaceError(f"{path} is damaged (not valid JSON); remove it or use a new --out") from None
 
 
 def prepare_tokenizer(run: TrainRun, splits: dict[str, list[Item]], accelerator):
@@ -195,6 +275,20 @@ def prepare_tokenizer(run: TrainRun, splits: dict[str, list[Item]], accelerator)
         if AutoTokenizer.from_pretrained(saved).get_vocab() != tokenizer.get_vocab():
             raise LatentspaceError(f"the checkpoint in {run.out} was trained with another tokenizer")
     return tokenizer, base
+
+
+def check_lengths(examples: dict[str, list[TokenizedExample]], recipe, model) -> None:
+    """Refuse up front an item longer than the model's context (its thoughts and markers counted),
+    instead of an index error deep in a forward pass."""
+    limit = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    if not limit:
+        return
+    for name, split in examples.items():
+        for number, ex in enumerate(split):
+            longest = len(ex.question) + sum(map(len, ex.steps)) + len(ex.answer) + recipe.thoughts_at(ex, 2**31) + 2
+            if longest > limit:
+                raise LatentspaceError(f"{name} item {number} needs up to {longest} positions, more than the "
+                                       f"model's {limit}; shorten the items or use fewer thoughts")
 
 
 def epoch_batches(run: TrainRun, examples: list[TokenizedExample], epoch: int, markers: MarkerIds,
@@ -228,6 +322,15 @@ def global_loss(wrapped, local, weights: dict[str, float], accelerator) -> torch
     return total
 
 
+def check_update(wrapped, batch, weights: dict[str, float], accelerator, step: int, hint: str) -> None:
+    """The loss after the epoch's last update, before it is saved: weights can be finite yet so large
+    that the model's output overflows (a huge lr on a one-step epoch), and no later step would see it."""
+    wrapped.eval()  # no dropout: no random draws, so a resumed run sees the same numbers
+    with torch.no_grad():
+        value = report_loss(global_loss(wrapped, batch_shard(batch, accelerator), weights, accelerator), accelerator)
+    finite.check_loss(value, step, hint)
+
+
 def report_loss(loss: torch.Tensor, accelerator) -> float:
     """The global mean loss of the step (the local value undoes the process-count factor)."""
     return float(accelerator.reduce(loss.detach(), reduction="sum")) / accelerator.num_processes
@@ -243,7 +346,9 @@ def load_state(run: TrainRun) -> dict | None:
     path = run.out / "checkpoint" / "state.json"
     if not path.exists():
         return None
-    state = json.loads(path.read_text())
+    state = read_json(path, "checkpoint state")
+    if not isinstance(state, dict) or not {"recipe", "options", "epoch", "stage"} <= set(state):
+        raise LatentspaceError(f"{path} is damaged (not a checkpoint state); remove {path.parent} or use a new --out")
     if state.get("model") != run.model:
         raise LatentspaceError(f"{run.out} holds a checkpoint of model {state.get('model') or 'from scratch'}; "
                                f"use a new --out for {run.model or 'from scratch'}")
@@ -264,7 +369,8 @@ def load_model(run: TrainRun, tokenizer, state: dict | None, base=None):
         return base if base is not None else from_scratch(run.profile, tokenizer, seed=run.seed)
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(run.out / "checkpoint", dtype=torch.float32)
+    with quiet_hf():  # no weight-loading bar: stderr stays one line when the checkpoint is refused
+        return AutoModelForCausalLM.from_pretrained(run.out / "checkpoint", dtype=torch.float32)
 
 
 def rng_states(accelerator) -> list[dict]:
@@ -285,33 +391,62 @@ def restore_rng(path: Path, accelerator) -> None:
         torch.cuda.set_rng_state_all(mine["cuda"])
 
 
-def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, epoch: int, stage: int) -> None:
+def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, epoch: int, stage: int,
+                    step: int = 0, hint: str = "") -> None:
+    """Write the checkpoint folder whole or not at all: staged beside it, then swapped in by renames."""
+    module = accelerator.unwrap_model(wrapped)
+    finite.check_module(module, step, hint)  # every process: all stop together, none saves NaN
     rngs = rng_states(accelerator)  # a collective: every process takes part
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        staging = run.out / "checkpoint.partial"
+        staging, final, old = (run.out / name for name in ("checkpoint.partial", "checkpoint", "checkpoint.old"))
         shutil.rmtree(staging, ignore_errors=True)
-        model = accelerator.unwrap_model(wrapped).causal_lm
-        model.config.latentspace = {"recipe": run.recipe.name, "layout": "coconut"}  # how to prompt it later
-        with quiet_hf():
-            model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        extras = {k: v.detach().contiguous() for k, v in accelerator.unwrap_model(wrapped).state_dict().items()
-                  if "causal_lm." not in k}
-        if extras:
-            from safetensors.torch import save_file
-
-            save_file(extras, staging / "extras.safetensors")
-        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
-        torch.save(rngs, staging / "rng.pt")
-        state = {"recipe": run.recipe.name, "options": run.recipe.options(), "epoch": epoch, "stage": stage,
-                 "task": run.task, "profile": run.profile.name, "seed": run.seed, "model": run.model,
-                 "settings": run_settings(run)}
-        (staging / "state.json").write_text(json.dumps(state, indent=2))
-        final = run.out / "checkpoint"
-        shutil.rmtree(final, ignore_errors=True)
-        staging.rename(final)  # a checkpoint is either complete or absent
+        try:
+            write_checkpoint(run, module, optimizer, tokenizer, rngs, staging, epoch, stage)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        staging.rename(final)  # a checkpoint is either complete or absent (`recover_checkpoint` undoes a cut here)
+        shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
+
+
+def write_checkpoint(run: TrainRun, module, optimizer, tokenizer, rngs, staging: Path, epoch: int, stage: int) -> None:
+    model = module.causal_lm
+    model.config.latentspace = {"recipe": run.recipe.name, "layout": "coconut"}  # how to prompt it later
+    with quiet_hf():
+        model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    extras = {k: v.detach().contiguous() for k, v in module.state_dict().items() if "causal_lm." not in k}
+    if extras:
+        from safetensors.torch import save_file
+
+        save_file(extras, staging / "extras.safetensors")
+    torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+    torch.save(rngs, staging / "rng.pt")
+    state = {"recipe": run.recipe.name, "options": run.recipe.options(), "epoch": epoch, "stage": stage,
+             "task": run.task, "profile": run.profile.name, "seed": run.seed, "model": run.model,
+             "settings": run_settings(run)}
+    files.write_text(staging / "state.json", jsonsafe.dumps(state, indent=2))
+
+
+def recover_checkpoint(out: Path) -> None:
+    """Undo a save cut between its two renames (the previous checkpoint is kept as ``checkpoint.old``)."""
+    final, old = out / "checkpoint", out / "checkpoint.old"
+    if old.is_dir() and not final.exists():
+        old.rename(final)
+    shutil.rmtree(out / "checkpoint.partial", ignore_errors=True)
+
+
+def usable_checkpoint(out: Path, module) -> None:
+    """Refuse to resume from a checkpoint holding NaN/inf (one written before the finiteness checks)."""
+    name = finite.bad_tensor(dict(module.named_parameters()))
+    if name is not None:
+        raise LatentspaceError(f"the checkpoint in {out} is unusable: parameter {name} is NaN or inf; "
+                               f"remove {out / 'checkpoint'} or use a new --out")
 
 
 def finish(setup: Setup) -> dict:
@@ -323,7 +458,7 @@ def finish(setup: Setup) -> dict:
         module = accelerator.unwrap_model(wrapped)
         result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["test"], examples["test"], stage,
                           run.eval_batch_size, project=getattr(module, "project", None))
-        epochs = [r for r in read_metrics(run.out) if r["kind"] == "epoch"]
+        epochs = [r for r in setup.log.rows if r["kind"] == "epoch"]
         summary = {"recipe": run.recipe.name, "task": run.task, "profile": run.profile.name, "seed": run.seed,
                    "options": run.recipe.options(), "settings": run_settings(run),
                    "sizes": {k: run.setting(k) for k in ("n_train", "n_valid", "n_test", "layers", "hidden", "heads")},
@@ -332,31 +467,37 @@ def finish(setup: Setup) -> dict:
                    "seconds_per_answer": result.seconds_per_item, "final_stage": stage,
                    "train_seconds": sum(r["seconds"] for r in epochs),
                    "epoch_seconds": sum(r["seconds"] for r in epochs) / max(1, len(epochs))}
-        (run.out / "summary.json").write_text(json.dumps(summary, indent=2))
-        (run.out / "test_answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in result.rows))
+        files.write_text(run.out / "test_answers.jsonl", "".join(jsonsafe.dumps(r) + "\n" for r in result.rows))
+        files.write_text(run.out / "summary.json", jsonsafe.dumps(summary, indent=2))  # last: marks the run done
     accelerator.wait_for_everyone()
     return summary
 
 
 def read_metrics(out: Path) -> list[dict]:
+    """Rows of ``out/metrics.jsonl`` (written whole, atomically, so a damaged one was edited by hand)."""
     path = out / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-
-
-def drop_metrics_after(out: Path, epoch: int) -> None:
-    rows = read_metrics(out)
-    kept = [r for r in rows if r.get("epoch", -1) <= epoch]
-    if len(kept) != len(rows):
-        (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    if not path.exists():
+        return []
+    try:
+        rows = [json.loads(line) for line in files.read_text(path, "metrics file").splitlines() if line.strip()]
+    except json.JSONDecodeError as err:
+        raise LatentspaceError(f"{path} is damaged at line {err.lineno}; remove it or use a new --out") from None
+    if not all(isinstance(r, dict) for r in rows):
+        raise LatentspaceError(f"{path} is damaged (a row is not an object); remove it or use a new --out")
+    return rows
 
 
 class MetricsLog:
-    """Append-only JSONL of steps and evaluations (rank 0 writes)."""
+    """The JSONL of steps, epochs and evaluations, held here and rewritten atomically by `flush`
+    (rank 0 writes): the file on disk is always whole, and never has rows past its checkpoint."""
 
-    def __init__(self, path: Path, active: bool) -> None:
-        self.path, self.active = path, active
+    def __init__(self, path: Path, active: bool, rows: list[dict] | None = None) -> None:
+        self.path, self.active, self.rows = path, active, list(rows or [])
+        self.flush()  # a resumed run's file drops the rows of an epoch cut short at once
 
     def write(self, **row) -> None:
+        self.rows.append(row)
+
+    def flush(self) -> None:
         if self.active:
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
+            files.write_text(self.path, "".join(jsonsafe.dumps(r) + "\n" for r in self.rows), "metrics file")

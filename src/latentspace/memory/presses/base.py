@@ -23,7 +23,17 @@ import torch
 
 from latentspace.errors import LatentspaceError
 from latentspace.memory.presses.view import LayerView
+from latentspace.named import between
 from latentspace.model.hooks import _unpack
+
+
+SLOTS = between(0, 1_000_000)  # counts of slots a press keeps (sinks, windows): at most a long context
+
+
+def check_kernel(kernel: int, name: str) -> None:
+    """A pooling kernel is odd (an even one shifts the pooled scores by a slot) and small."""
+    if kernel % 2 == 0:
+        raise LatentspaceError(f"press {name!r}: kernel must be odd, got {kernel}")
 
 
 def rotary_module(lm):
@@ -50,6 +60,7 @@ class Press:
     per_layer: ClassVar[bool] = True  # False: one score per position for every layer (`score_positions`)
     needs_logprobs: ClassVar[bool] = False
     probe: ClassVar[bool] = False  # True: `score` runs on a pass over `probe_ids` read after the slots
+    RANGES: ClassVar[dict] = {"ratio": between(0, 1)}  # 1 itself is refused by `check_ratio`: keep a slot
 
     def __post_init__(self) -> None:
         check_ratio(self.ratio)
@@ -71,7 +82,7 @@ class Press:
 
 
 def check_ratio(ratio: float) -> None:
-    if not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
         raise LatentspaceError(f"compression ratio must be in [0, 1), got {ratio!r}")
 
 

@@ -8,12 +8,14 @@ come from the inner press over the whole context.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from latentspace.errors import LatentspaceError
 from latentspace.memory.presses.base import Press, keep_top
 from latentspace.memory.presses.registry import register
+from latentspace.named import between
 
 
 @register
@@ -22,6 +24,7 @@ class ChunkedPress(Press):
     name = "chunked"
     press: Press | None = None
     chunk: int = 256
+    RANGES: ClassVar[dict] = {"chunk": between(1, 1_000_000)}
 
     def __post_init__(self) -> None:
         if self.press is None:

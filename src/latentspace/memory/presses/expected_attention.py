@@ -8,13 +8,15 @@ slot with a tiny value changes little), and averaged over each key/value head's 
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
-from latentspace.memory.presses.base import Press
+from latentspace.memory.presses.base import SLOTS, Press
 from latentspace.memory.presses.registry import register
 from latentspace.memory.presses.tova import per_kv_head
 from latentspace.memory.presses.view import rotate
+from latentspace.named import between
 
 KEPT = 1e9
 
@@ -27,6 +29,7 @@ class ExpectedAttentionPress(Press):
     horizon: int = 512
     sinks: int = 4
     covariance: bool = True
+    RANGES: ClassVar[dict] = {"window": between(1, 1_000_000), "horizon": between(1, 1_000_000), "sinks": SLOTS}
 
     def score(self, view):
         window = min(self.window, view.n_new)

@@ -2,10 +2,12 @@
 plus a recent window (Zhang et al. 2023 split the budget between the two)."""
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from latentspace.memory.presses.base import Press
 from latentspace.memory.presses.registry import register
 from latentspace.memory.presses.tova import per_kv_head
+from latentspace.named import between
 
 BLOCK = 128  # queries per block: attention is [B, H, BLOCK, L] at a time, never L x L
 
@@ -15,6 +17,7 @@ BLOCK = 128  # queries per block: attention is [B, H, BLOCK, L] at a time, never
 class H2OPress(Press):
     name = "h2o"
     window: int = 32
+    RANGES: ClassVar[dict] = {"window": between(1, 1_000_000)}
 
     def score(self, view):
         queries = view.queries()

@@ -12,12 +12,16 @@ adds is a reader whose attention is drawn to facts. Costs one extra pass over a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+import torch
 import torch.nn.functional as F
 
-from latentspace.memory.presses.base import Press
+from latentspace.errors import LatentspaceError
+from latentspace.memory.presses.base import Press, check_kernel
 from latentspace.memory.presses.registry import register
 from latentspace.memory.presses.tova import per_kv_head
+from latentspace.named import between
 
 DEFAULT_PROBE = "\n\nList every name, number, code and fact stated above."
 
@@ -29,9 +33,16 @@ class ProbePress(Press):
     probe = True
     text: str = DEFAULT_PROBE
     kernel: int = 5
+    RANGES: ClassVar[dict] = {"kernel": between(1, 63)}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_kernel(self.kernel, self.name)
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise LatentspaceError("press 'probe': text must not be empty")
 
     def probe_ids(self, lm):
-        return lm.tokenizer(self.text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        return torch.tensor([lm.token_ids(self.text)], dtype=torch.long)
 
     def score(self, view):
         # this view's last slots are the probe: its queries vote over the document's slots

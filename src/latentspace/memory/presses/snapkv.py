@@ -3,12 +3,14 @@ worth keeping; the window itself is always kept. With the question inside the wi
 question guides what the context keeps."""
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch.nn.functional as F
 
-from latentspace.memory.presses.base import Press
+from latentspace.memory.presses.base import Press, check_kernel
 from latentspace.memory.presses.registry import register
 from latentspace.memory.presses.tova import per_kv_head
+from latentspace.named import between
 
 KEPT = 1e9
 
@@ -19,6 +21,11 @@ class SnapKVPress(Press):
     name = "snapkv"
     window: int = 64
     kernel: int = 5
+    RANGES: ClassVar[dict] = {"window": between(1, 1_000_000), "kernel": between(1, 63)}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_kernel(self.kernel, self.name)
 
     def score(self, view):
         window = min(self.window, view.n_new)

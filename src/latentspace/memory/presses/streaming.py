@@ -1,8 +1,9 @@
 """StreamingLLM: keep the first few tokens (attention sinks) and the most recent window."""
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from latentspace.memory.presses.base import Press
+from latentspace.memory.presses.base import SLOTS, Press
 from latentspace.memory.presses.registry import register
 
 SINK = 1e9  # above any recency rank
@@ -14,6 +15,7 @@ class StreamingPress(Press):
     name = "streaming"
     per_layer = False
     sinks: int = 4
+    RANGES: ClassVar[dict] = {"sinks": SLOTS}
 
     def score_positions(self, seq):
         order = seq.mask.long().cumsum(1) - 1  # rank among the row's real slots: later is kept first

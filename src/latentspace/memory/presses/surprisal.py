@@ -10,11 +10,13 @@ from the prompt text; here the prompt is read in full and only the cache is cut.
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch.nn.functional as F
 
-from latentspace.memory.presses.base import Press
+from latentspace.memory.presses.base import SLOTS, Press
 from latentspace.memory.presses.registry import register
+from latentspace.named import between
 
 KEPT = 1e9
 
@@ -27,6 +29,7 @@ class SurprisalPress(Press):
     needs_logprobs = True
     sinks: int = 4
     spread: int = 1
+    RANGES: ClassVar[dict] = {"sinks": SLOTS, "spread": between(0, 1000)}
 
     def score_positions(self, seq):
         scores = -seq.logprobs()

@@ -202,7 +202,7 @@ async function trainVector() {
 async function loadVectors(select) {
   const { data } = await api("/v1/vectors");
   $("vector").innerHTML = "";
-  data.forEach((v) => option($("vector"), v.id, `${v.id} (${v.method || "?"})`));
+  data.filter((v) => v.usable).forEach((v) => option($("vector"), v.id, `${v.id} (${v.method || "?"})`));
   if (select) $("vector").value = select;
 }
 
@@ -240,7 +240,7 @@ async function loadMemories() {
   const { data } = await api("/v1/memories");
   const body = $("memories").querySelector("tbody");
   body.innerHTML = "";
-  data.forEach((m) => {
+  data.filter((m) => m.usable).forEach((m) => {
     const tr = document.createElement("tr");
     tr.innerHTML = `<td><input type="checkbox" class="use-memory" value="${m.id}" aria-label="use ${escape(m.title)}"></td>` +
       `<td>${escape(m.title)}</td><td>${m.tokens}</td><td>${m.slots}</td><td>${(m.bytes / 1e6).toFixed(1)} MB</td>` +
@@ -282,7 +282,7 @@ async function start() {
     concepts.data.forEach((c) => option($("concept"), c.id));
     const pipelines = await api("/v1/pipelines");
     $("pipeline").innerHTML = "";
-    pipelines.data.forEach((p) => option($("pipeline"), p.id));
+    pipelines.data.filter((p) => p.usable).forEach((p) => option($("pipeline"), p.id));
     await Promise.all([loadVectors(), loadMemories()]);
     setStatus("ready");
   } catch (err) { setStatus(err.message, true); }

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import ClassVar
 
-from latentspace.named import make_named
+from latentspace.named import between, make_named
 from latentspace.train.data import TokenizedExample
 from latentspace.train.sequences import CurriculumConfig, LatentSequence, MarkerIds, build_sequence
 
@@ -32,6 +32,9 @@ def get_recipe(name: str, **options) -> Recipe:
 class Recipe:
     epochs: int = 10  # total training epochs
     name: ClassVar[str] = "base"
+    # every numeric option's allowed values, merged along the class hierarchy (`named.declared`);
+    # `--set`, --config and the Python API are all checked against these
+    RANGES: ClassVar[dict] = {"epochs": between(1, 100_000)}
     needs_steps: ClassVar[bool] = False  # the data must have reasoning steps
     feedback: ClassVar[bool] = True  # thought slots hold fed-back hidden states (else the token's embedding)
 

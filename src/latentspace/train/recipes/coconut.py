@@ -9,6 +9,9 @@ c = 1, max stage 6, 5 epochs per stage, 50 epochs.
 
 import random
 from dataclasses import dataclass
+from typing import ClassVar
+
+from latentspace.named import between
 
 from latentspace.train.recipes.base import Recipe, register
 from latentspace.train.sequences import CurriculumConfig, build_sequence, stage_to_train
@@ -24,6 +27,9 @@ class Coconut(Recipe):
     pad_latent_to_max: bool = False
     mix_prob: float = 0.0  # chance of training an item at a random other stage
     name = "coconut"
+    # stages x thoughts bound the sequence length (the from-scratch model has 1024 positions)
+    RANGES: ClassVar[dict] = {"epochs_per_stage": between(1, 100_000), "max_stage": between(0, 64),
+                              "thoughts_per_step": between(0, 16), "mix_prob": between(0, 1)}
     needs_steps = True
 
     def curriculum(self) -> CurriculumConfig:

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
+from latentspace.named import between
 from latentspace.train.latent_forward import LatentLM, empty_parts, summed_loss
 from latentspace.train.recipes.base import Recipe, register
 from latentspace.train.sequences import IGNORE, Batch, CurriculumConfig, build_sequence, collate
@@ -90,6 +92,8 @@ class Codi(Recipe):
     teacher_weight: float = 1.0
     use_projector: bool = True
     name = "codi"
+    RANGES: ClassVar[dict] = {"thoughts": between(1, 64), "distill_weight": between(0, None),
+                              "teacher_weight": between(0, None)}
     needs_steps = True
 
     def curriculum(self) -> CurriculumConfig:  # the student's layout: every step replaced

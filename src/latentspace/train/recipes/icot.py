@@ -12,6 +12,9 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import ClassVar
+
+from latentspace.named import between
 
 from latentspace.train.recipes.base import Recipe, register
 from latentspace.train.sequences import IGNORE, CurriculumConfig, LatentSequence
@@ -31,6 +34,7 @@ class ImplicitCoT(Recipe):
     remove_per_epoch: int = 8  # CoT tokens cut from the left per epoch
     smoothing_lambda: float = 4.0  # λ of the random extra removal (inf: none)
     name = "icot"
+    RANGES: ClassVar[dict] = {"remove_per_epoch": between(0, 100_000), "smoothing_lambda": between(0, math.inf)}
     needs_steps = True
 
     def curriculum(self) -> CurriculumConfig:
