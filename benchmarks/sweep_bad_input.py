@@ -703,8 +703,8 @@ def cases() -> list[Case]:
     for opt in ("top_k=0", "top_k=-5", "top_p=2", "min_p=-1", "early_stop=2", "max_norm_ratio=-1",
                 "max_norm_ratio=nan", "top_k=1e999", "lens_k=-1", "answer_temperature=inf", "nosuch=1",
                 f"max_latent_steps={10**9}", "max_new_tokens=-1", "cold_stop_window=-1"):
-        c.append(cli(R, "think --set out of range", "think", "hi", *TINY, "--mode", "soft", "--steps", "1", "-n", "2",
-                     "--set", opt))
+        budget = [] if opt.startswith(("max_latent_steps", "max_new_tokens")) else ["--steps", "1", "-n", "2"]
+        c.append(cli(R, "think --set out of range", "think", "hi", *TINY, "--mode", "soft", *budget, "--set", opt))
     c += [cli(R, "think --set out of range", "think", "hi", *TINY, "--mode", "continuous", "--steps", "1", "-n", "2",
               "--set", "temperature=nan"),
           cli(R, "think --set out of range", "think", "hi", *TINY, "--mode", "continuous", "--steps", "1", "-n", "2",
@@ -718,6 +718,7 @@ def cases() -> list[Case]:
               "max_norm_ratio=1e999", "--json", expect="either"),
           cli(R, "ignored options", "think", "hi", *TINY, "--steps", "1", "-n", "2", "--ratio", "7"),
           cli(R, "ignored options", "generate", "hi", *TINY, "-n", "2", "--ratio", "7"),
+          cli(R, "ignored options", "think", "hi", *TINY, "--steps", "1", "-n", "2", "--set", "max_latent_steps=3"),
           cli(R, "ignored options", "info", "tiny", "-m", "tiny-gpt2"),
           cli(R, "ignored options", "generate", "hi", *TINY, "-n", "2", "--press", "zip")]
 

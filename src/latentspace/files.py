@@ -97,6 +97,9 @@ def check_text(text: str, what: str = "text") -> str:
     return text
 
 
+MAX_INPUT_BYTES = 1 << 30  # an input text file larger than this is a mistake, not a corpus we hold in memory
+
+
 def read_text(path: str | Path, what: str = "file") -> str:
     """A user's input file as UTF-8 text, or a one-line error saying why it cannot be read."""
     path = Path(path)
@@ -104,6 +107,10 @@ def read_text(path: str | Path, what: str = "file") -> str:
         raise LatentspaceError(f"no {what} at {path}")
     if path.is_dir():
         raise LatentspaceError(f"{what} {path} is a folder, not a file")
+    if not path.is_file():  # a device or a pipe (/dev/zero) would be read forever
+        raise LatentspaceError(f"{what} {path} is not a regular file")
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise LatentspaceError(f"{what} {path.name} is over {MAX_INPUT_BYTES // 2**20} MiB; split it")
     try:
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:

@@ -48,3 +48,9 @@ def check_module(module: torch.nn.Module, step: int, setting: str = "") -> None:
         hint = f" (check {setting})" if setting else ""
         raise NonFiniteError(f"training diverged: parameter {name} is NaN or inf at step {step}{hint}; "
                              "nothing non-finite was saved")
+
+
+def stream_overflows(h: torch.Tensor) -> bool:
+    """Whether residual-stream vectors ``h`` cannot be normalised: NaN/inf, or a squared norm past
+    float range (RMSNorm/LayerNorm then return zeros and every logit comes out equal)."""
+    return not bool(torch.isfinite(h).all()) or not bool(torch.isfinite(h.float().pow(2).sum(-1)).all())

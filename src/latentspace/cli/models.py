@@ -60,7 +60,8 @@ def info(
     """
     if model_arg is not None and model is not None and model_arg != model:
         raise LatentspaceError(f"two models named: MODEL {model_arg[:80]!r} and --model {model[:80]!r}; give one")
-    lm = load_model(model_arg or model or DEFAULT, quiet=json_out)
+    chosen = model_arg if model_arg is not None else model if model is not None else DEFAULT  # '' is an error, not the default
+    lm = load_model(chosen, quiet=json_out)
     cfg = lm.config
     data = {
         "name": lm.name,

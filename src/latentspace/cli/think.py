@@ -10,6 +10,7 @@ import typer
 from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_sets, seed_option
 from latentspace.cli.memory import PressOpt, RatioOpt, make_press
 from latentspace.cli.steer import MAX_TOKENS, StrengthOpt
+from latentspace.errors import LatentspaceError
 from latentspace.reason.base import MAX_LATENT_STEPS
 
 
@@ -38,10 +39,11 @@ def think(
     from latentspace.reason import get_reasoner
 
     options = parse_sets(set_)
-    if steps is not None:
-        options["max_latent_steps"] = steps
-    if max_tokens is not None:
-        options["max_new_tokens"] = max_tokens
+    for flag, key, value in (("--steps", "max_latent_steps", steps), ("--max-tokens", "max_new_tokens", max_tokens)):
+        if value is not None:
+            if key in options:  # two values for one option: neither is silently dropped
+                raise LatentspaceError(f"{flag} and --set {key} both given; use one")
+            options[key] = value
     reasoner = get_reasoner(mode, **options)  # every option checked against its declared range
     from latentspace.cli.steer import steering
 

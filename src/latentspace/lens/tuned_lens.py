@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from latentspace.finite import NonFiniteError, stream_overflows
 from latentspace.io import load_tensors, save_tensors
 from latentspace.model.fingerprint import check_same
 
@@ -31,7 +32,11 @@ class TunedLens(nn.Module):
 
     def translate(self, hidden: torch.Tensor, layer: int) -> torch.Tensor:
         """``h + A_layer(h)``: the residual-stream vector the head should read."""
-        return hidden + self.translators[layer](hidden)
+        out = hidden + self.translators[layer](hidden)
+        if stream_overflows(out):  # a translator from a diverged run: its reading would be uniform noise
+            raise NonFiniteError(f"the tuned lens's translator for layer {layer} overflows the residual stream "
+                                 "(its weights are too large: trained with a diverging learning rate?)")
+        return out
 
     def check_model(self, lm) -> None:
         check_same(self.fingerprint, lm.fingerprint, "tuned lens")

@@ -11,6 +11,7 @@ NaN/inf step naming the learning rate, so no NaN lens is ever handed back or sav
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 from dataclasses import dataclass, field
@@ -97,6 +98,16 @@ def _layer_kls(lm, lens: TunedLens | None, batch: torch.Tensor, layers: list[int
     return torch.stack(kls)
 
 
+@contextlib.contextmanager
+def diverged_at(step: int, hint: str):
+    """A translator that overflowed mid-training is a divergence: say at which step and why."""
+    try:
+        yield
+    except finite.NonFiniteError as err:
+        raise finite.NonFiniteError(f"training diverged at step {step} (check {hint}): {err}; "
+                                    "nothing non-finite was saved") from None
+
+
 def heldout_kl(lm, lens: TunedLens | None, data: torch.Tensor, batch_size: int) -> list[float]:
     with torch.no_grad():
         parts = [_layer_kls(lm, lens, data[i : i + batch_size]) * len(data[i : i + batch_size])
@@ -132,14 +143,18 @@ def train_tuned_lens(lm, texts: list[str], config: TunedLensConfig | None = None
             layers = list(range(lm.n_layers - 1))
             if cfg.layers_per_step and cfg.layers_per_step < len(layers):
                 layers = sorted(torch.randperm(len(layers), generator=gen)[: cfg.layers_per_step].tolist())
-            loss = _layer_kls(lm, lens, train[pick], layers).mean()
+            with diverged_at(step, hint):
+                loss = _layer_kls(lm, lens, train[pick], layers).mean()
             losses.append(finite.check_loss(loss, step, hint))  # stops before a NaN update is taken
             opt.zero_grad()
             loss.backward()
             opt.step()
             bar.update(task, advance=1, loss=f"{losses[-1]:.3f}")
     finite.check_module(lens, cfg.steps, hint)  # the last update can overflow with a finite loss
-    report = TunedLensReport(heldout_kl(lm, None, held, cfg.batch_size), heldout_kl(lm, lens, held, cfg.batch_size),
-                             len(train), len(held), losses)
+    with diverged_at(cfg.steps, hint):  # finite weights can still overflow in use: the held-out pass tells
+        report = TunedLensReport(heldout_kl(lm, None, held, cfg.batch_size), heldout_kl(lm, lens, held, cfg.batch_size),
+                                 len(train), len(held), losses)
+    for kl in report.tuned_kl:
+        finite.check_loss(kl, cfg.steps, f"{hint}; the held-out KL after the last step")
     lens.meta.update(heldout_logit_kl=report.logit_kl, heldout_tuned_kl=report.tuned_kl)
     return lens.eval(), report
