@@ -174,7 +174,7 @@ def inspect(
     from latentspace.tasks import load_jsonl
     from latentspace.train.analysis import GROUPS, frontier_mass, plot_frontier
     from latentspace.train.recipes import get_recipe
-    from latentspace.train.trainer import read_json
+    from latentspace.train.checkpoint import read_json
 
     state_path = run_dir / "checkpoint" / "state.json"
     if not state_path.exists():

@@ -12,7 +12,8 @@ from latentspace.bench.metrics import wilson
 from latentspace.train.profiles import Profile
 from latentspace.train.recipes import get_recipe
 from latentspace.errors import LatentspaceError
-from latentspace.train.trainer import TrainRun, check_run, read_json, run_settings, train
+from latentspace.train.checkpoint import read_json, run_settings
+from latentspace.train.trainer import TrainRun, check_run, train
 
 ORDER = ["nocot", "cot", "pause", "icot", "coconut", "codi"]  # Table 1's rows, CODI added
 
