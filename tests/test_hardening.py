@@ -87,3 +87,45 @@ def test_a_tuned_lens_trained_one_step_into_divergence_is_refused(llama):
     with pytest.raises(finite.NonFiniteError, match="diverged at step 1 .*lr=1e\\+30"):
         train_tuned_lens(llama, texts, TunedLensConfig(steps=1, seq_len=16, batch_size=2, lr=1e30),
                          show_progress=False)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    from tests.cli.test_cli import run_here
+
+    return lambda *args: run_here(capsys, monkeypatch, *args)
+
+
+def test_bench_never_resumes_rows_made_by_another_model_options_or_task_file(tmp_path, cli):
+    task = tmp_path / "task.jsonl"
+    task.write_text('{"question": "1+1?", "answer": "2"}\n{"question": "2+1?", "answer": "3"}\n')
+    base = ["bench", "--task", str(task), "--strategies", "direct", "--n", "2", "--out", str(tmp_path / "b"), "--json"]
+    assert cli(*base, "-m", "tiny", "--set", "max_new_tokens=2").returncode == 0
+    assert cli(*base, "-m", "tiny", "--set", "max_new_tokens=2").returncode == 0  # the same setting resumes
+    for args, message in [(["-m", "tiny-gpt2", "--set", "max_new_tokens=2"], "its rows were made by"),
+                          (["-m", "tiny", "--set", "max_new_tokens=3"], "strategy direct ran with options")]:
+        out = cli(*base, *args)
+        assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    task.write_text('{"question": "5+1?", "answer": "6"}\n{"question": "2+7?", "answer": "9"}\n')
+    out = cli(*base, "-m", "tiny", "--set", "max_new_tokens=2")
+    assert out.returncode == 2 and "has changed" in out.stderr
+
+
+def test_an_output_never_overwrites_its_input_or_takes_the_wrong_extension(tmp_path):
+    source = tmp_path / "v.safetensors"
+    source.write_bytes(b"x")
+    with pytest.raises(LatentspaceError, match="is also the input"):
+        files.check_output(source, "--out", inputs=(source,))
+    with pytest.raises(LatentspaceError, match="must end in .gguf"):
+        files.check_output(tmp_path / "v2.safetensors", "control vector", suffix=".gguf")
+    assert source.read_bytes() == b"x"
+
+
+def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, cli):
+    run = ["train", "run", "nocot", "--out", str(tmp_path / "r"), "--profile", "smoke", "--set", "epochs=1",
+           "--set", "n_train=4", "--set", "n_valid=1", "--set", "n_test=1", "--set", "batch_size=4", "--quiet"]
+    assert cli(*run).returncode == 0
+    (tmp_path / "r" / "summary.json").unlink()  # not finished: the next run resumes from the checkpoint
+    (tmp_path / "r" / "checkpoint" / "model.safetensors").write_text("garbage")
+    out = cli(*run)
+    assert out.returncode == 2 and "cannot be loaded" in out.stderr and len(out.stderr.strip().splitlines()) == 1

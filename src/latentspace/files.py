@@ -18,13 +18,15 @@ from pathlib import Path
 from latentspace.errors import LatentspaceError
 
 
-def check_output(path: str | Path, what: str = "output file", folder: bool = False) -> Path:
+def check_output(path: str | Path, what: str = "output file", folder: bool = False, inputs: tuple = (),
+                 suffix: str | None = None) -> Path:
     """``path`` as a Path once it is certain it can be written; else a one-line error. Creates nothing.
 
     The destination's folder must exist — a typo in a parent path is an error, not a new tree: a
     file must not be a folder; a folder destination (a run folder) may be missing itself and is
     made by the writer, but must not be a file. Folders that defaults put under ``runs/`` are
-    checked by their caller at ``runs/`` itself.
+    checked by their caller at ``runs/`` itself. ``inputs``: files the command reads, which the output
+    must not overwrite; ``suffix``: the extension the written format needs (``.gguf``).
     """
     if not str(path).strip():  # before Path(): Path("") is "."
         raise LatentspaceError(f"{what}: empty path")
@@ -37,6 +39,11 @@ def check_output(path: str | Path, what: str = "output file", folder: bool = Fal
         return path
     if not folder and path.is_dir():
         raise LatentspaceError(f"{what} {path} is a folder; give a file path")
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise LatentspaceError(f"{what} {path.name} must end in {suffix} (that is the format written)")
+    for source in inputs:
+        if source is not None and Path(source).exists() and path.exists() and os.path.samefile(source, path):
+            raise LatentspaceError(f"{what} {path} is also the input {source}; write to another file")
     parent = path.parent
     if not parent.exists():
         raise LatentspaceError(f"{what}: folder {parent} does not exist")

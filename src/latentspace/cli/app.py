@@ -58,7 +58,7 @@ def _environment_message(err: BaseException) -> str:
     """One line for errors the user's environment causes (a file, a folder, a number too large)."""
     if isinstance(err, OSError):
         where = f": {err.filename}" if err.filename else ""
-        return f"{err.strerror or type(err).__name__}{where}"
+        return f"{err.strerror or ' '.join(str(err).split()) or type(err).__name__}{where}"
     if isinstance(err, UnicodeError):
         return f"text is not valid UTF-8 ({err.reason})" if hasattr(err, "reason") else "text is not valid UTF-8"
     return f"number out of range ({err})"

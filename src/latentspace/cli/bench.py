@@ -87,6 +87,7 @@ def bench(
     """
     from latentspace.bench import jobs, read_rows, run_grid, summarise
     from latentspace.bench.harness import done_keys
+    from latentspace.bench.identity import check_and_record, identity
     from latentspace.reason import get_reasoner
 
     names = names_of(strategies, "strategies")
@@ -102,6 +103,7 @@ def bench(
     done = done_keys(rows_path)  # a damaged rows file is refused before the model loads
     lm = load_model(model, quiet=json_out)
     out.mkdir(parents=True, exist_ok=True)
+    check_and_record(out, identity(lm.fingerprint, tasks, options))  # never resume rows made otherwise
     columns = (TextColumn("bench"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, disable=json_out, transient=True) as bar:
         progress = bar.add_task("rows", total=len(grid))

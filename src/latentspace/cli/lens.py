@@ -104,7 +104,7 @@ def train(
     cfg = TunedLensConfig(steps=steps, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed,
                           layers_per_step=layers_per_step)
     check_config(cfg)
-    files.check_output(out, "--out")
+    files.check_output(out, "--out", inputs=(text,))
     if png:
         check_picture(png)
     corpus = files.read_text(text, "text file") if text is not None else None

@@ -59,7 +59,7 @@ def fit(
 
     # every input and output checked before the model loads: a bad one costs nothing
     if out:
-        files.check_output(out, "--out")
+        files.check_output(out, "--out", inputs=(data,))
     if png:
         check_picture(png)
     if position not in ("last", "mean"):

@@ -114,7 +114,7 @@ def train_cmd(
         raise LatentspaceError("give exactly one of --pairs (contrastive pairs) or --from-probe (a probe file)")
     if out.suffix != ".safetensors":
         raise LatentspaceError(f"--out {out.name}: save as .safetensors (export to llama.cpp with `steer export-gguf`)")
-    check_output(out, "--out")
+    check_output(out, "--out", inputs=(pairs, from_probe))  # a concept name is not a file: ignored
     data = None if from_probe else load_pairs(pairs)  # read (and check) the data before loading a model
     lm = load_model(model, quiet=json_out)
     if from_probe:
@@ -257,7 +257,7 @@ def export_cmd(vector: VectorArg, out: Annotated[Path, typer.Argument(help="The 
     """
     from latentspace.steer import export_gguf
 
-    check_output(out, "control vector")
+    check_output(out, "control vector", inputs=(vector,), suffix=".gguf")
     lm = load_model(model, quiet=json_out)
     vec = load_vector(lm, vector)
     chosen = _layers(layers, lm.n_layers)
@@ -278,7 +278,7 @@ def import_cmd(gguf_file: Annotated[Path, typer.Argument(help="A llama.cpp contr
     """Read a llama.cpp control vector (ours or another tool's) into our format."""
     from latentspace.steer import import_gguf
 
-    check_output(out, "output vector")
+    check_output(out, "output vector", inputs=(gguf_file,), suffix=".safetensors")
     lm = load_model(model, quiet=json_out)
     vector = import_gguf(gguf_file, lm)
     vector.save(out)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+from safetensors import SafetensorError
 
 from latentspace import files, finite, jsonsafe
 from latentspace.errors import LatentspaceError
@@ -36,7 +37,9 @@ def load_state(run: TrainRun) -> dict | None:
     if not path.exists():
         return None
     state = read_json(path, "checkpoint state")
-    if not isinstance(state, dict) or not {"recipe", "options", "epoch", "stage"} <= set(state):
+    types = {"recipe": str, "options": dict, "epoch": int, "stage": int}
+    if not isinstance(state, dict) or any(not isinstance(state.get(k), t) or isinstance(state.get(k), bool)
+                                          for k, t in types.items()):
         raise LatentspaceError(f"{path} is damaged (not a checkpoint state); remove {path.parent} or use a new --out")
     if state.get("model") != run.model:
         raise LatentspaceError(f"{run.out} holds a checkpoint of model {state.get('model') or 'from scratch'}; "
@@ -58,8 +61,13 @@ def load_model(run: TrainRun, tokenizer, state: dict | None, base=None):
         return base if base is not None else from_scratch(run.profile, tokenizer, seed=run.seed)
     from transformers import AutoModelForCausalLM
 
-    with quiet_hf():  # no weight-loading bar: stderr stays one line when the checkpoint is refused
-        return AutoModelForCausalLM.from_pretrained(run.out / "checkpoint", dtype=torch.float32)
+    try:
+        with quiet_hf():  # no weight-loading bar: stderr stays one line when the checkpoint is refused
+            return AutoModelForCausalLM.from_pretrained(run.out / "checkpoint", dtype=torch.float32)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as err:  # a damaged or incomplete checkpoint
+        reason = " ".join(str(err).split())[:120] or type(err).__name__
+        raise LatentspaceError(f"the checkpoint in {run.out} cannot be loaded ({reason}); remove "
+                               f"{run.out / 'checkpoint'} or use a new --out") from None
 
 
 def rng_states(accelerator) -> list[dict]:
