@@ -10,6 +10,7 @@ from latentspace import files, finite, jsonsafe
 from latentspace.cli.common import parse_ints
 from latentspace.errors import LatentspaceError
 from latentspace.named import above, between
+from tests.steer.test_steer_cli import run  # noqa: F401 (the in-process CLI fixture)
 
 
 def strict(text: str):
@@ -89,25 +90,18 @@ def test_a_tuned_lens_trained_one_step_into_divergence_is_refused(llama):
                          show_progress=False)
 
 
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    from tests.cli.test_cli import run_here
-
-    return lambda *args: run_here(capsys, monkeypatch, *args)
-
-
-def test_bench_never_resumes_rows_made_by_another_model_options_or_task_file(tmp_path, cli):
+def test_bench_never_resumes_rows_made_by_another_model_options_or_task_file(tmp_path, run):
     task = tmp_path / "task.jsonl"
     task.write_text('{"question": "1+1?", "answer": "2"}\n{"question": "2+1?", "answer": "3"}\n')
     base = ["bench", "--task", str(task), "--strategies", "direct", "--n", "2", "--out", str(tmp_path / "b"), "--json"]
-    assert cli(*base, "-m", "tiny", "--set", "max_new_tokens=2").returncode == 0
-    assert cli(*base, "-m", "tiny", "--set", "max_new_tokens=2").returncode == 0  # the same setting resumes
+    assert run(*base, "-m", "tiny", "--set", "max_new_tokens=2").returncode == 0
+    assert run(*base, "-m", "tiny", "--set", "max_new_tokens=2").returncode == 0  # the same setting resumes
     for args, message in [(["-m", "tiny-gpt2", "--set", "max_new_tokens=2"], "its rows were made by"),
                           (["-m", "tiny", "--set", "max_new_tokens=3"], "strategy direct ran with options")]:
-        out = cli(*base, *args)
+        out = run(*base, *args)
         assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1
     task.write_text('{"question": "5+1?", "answer": "6"}\n{"question": "2+7?", "answer": "9"}\n')
-    out = cli(*base, "-m", "tiny", "--set", "max_new_tokens=2")
+    out = run(*base, "-m", "tiny", "--set", "max_new_tokens=2")
     assert out.returncode == 2 and "has changed" in out.stderr
 
 
@@ -121,11 +115,11 @@ def test_an_output_never_overwrites_its_input_or_takes_the_wrong_extension(tmp_p
     assert source.read_bytes() == b"x"
 
 
-def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, cli):
-    run = ["train", "run", "nocot", "--out", str(tmp_path / "r"), "--profile", "smoke", "--set", "epochs=1",
-           "--set", "n_train=4", "--set", "n_valid=1", "--set", "n_test=1", "--set", "batch_size=4", "--quiet"]
-    assert cli(*run).returncode == 0
+def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, run):
+    args = ["train", "run", "nocot", "--out", str(tmp_path / "r"), "--profile", "smoke", "--set", "epochs=1",
+            "--set", "n_train=4", "--set", "n_valid=1", "--set", "n_test=1", "--set", "batch_size=4", "--quiet"]
+    assert run(*args).returncode == 0
     (tmp_path / "r" / "summary.json").unlink()  # not finished: the next run resumes from the checkpoint
     (tmp_path / "r" / "checkpoint" / "model.safetensors").write_text("garbage")
-    out = cli(*run)
+    out = run(*args)
     assert out.returncode == 2 and "cannot be loaded" in out.stderr and len(out.stderr.strip().splitlines()) == 1

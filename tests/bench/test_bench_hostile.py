@@ -7,19 +7,8 @@ import pytest
 from latentspace import LatentspaceError
 from latentspace.bench import jobs, read_rows, run_grid
 from latentspace.bench.harness import done_keys
-from tests.cli.test_cli import run_here
-
-
-@pytest.fixture
-def run(capsys, monkeypatch):
-    return lambda *args: run_here(capsys, monkeypatch, *args)
-
-
-def one_line_exit_2(out, *needles):
-    assert out.returncode == 2, out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
-    for needle in needles:
-        assert needle in out.stderr, out.stderr
+from tests.cli.test_cli import one_line_exit_2
+from tests.steer.test_steer_cli import run  # noqa: F401 (the in-process CLI fixture)
 
 
 # killed mid-write: half a row, a row cut inside a UTF-8 character, or a whole row without its newline

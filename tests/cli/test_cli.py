@@ -112,6 +112,14 @@ def run_here(capsys, monkeypatch, *args):
     return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
 
+def one_line_exit_2(out, *needles):
+    """Exit 2, one line on stderr, no traceback, and each needle in that line."""
+    assert out.returncode == 2, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
+    for needle in needles:
+        assert needle in out.stderr, out.stderr
+
+
 def test_lens_bad_inputs_one_line_exit_2(tmp_path, capsys, monkeypatch):
     def run(*args):  # in process: six subprocesses cost ~45 s of imports; the exit path is the same
         return run_here(capsys, monkeypatch, *args)

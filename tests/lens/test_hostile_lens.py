@@ -6,20 +6,9 @@ import math
 import pytest
 
 from latentspace.finite import NonFiniteError
-from tests.cli.test_cli import run_here
+from tests.cli.test_cli import one_line_exit_2
+from tests.steer.test_steer_cli import run  # noqa: F401 (the in-process CLI fixture)
 from tests.conftest import tiny_lm
-
-
-@pytest.fixture
-def run(capsys, monkeypatch):
-    return lambda *args: run_here(capsys, monkeypatch, *args)
-
-
-def one_line_exit_2(out, *needles):
-    assert out.returncode == 2, out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
-    for needle in needles:
-        assert needle in out.stderr, out.stderr
 
 
 def no_leftovers(folder):

@@ -12,22 +12,11 @@ from latentspace.finite import NonFiniteError
 from latentspace.train.profiles import Profile, get_profile
 from latentspace.train.recipes import RECIPES, get_recipe
 from latentspace.train.trainer import TrainRun, train
-from tests.cli.test_cli import run_here
+from tests.cli.test_cli import one_line_exit_2
+from tests.steer.test_steer_cli import run  # noqa: F401 (the in-process CLI fixture)
 
 SMALL = ["--set", "n_train=8", "--set", "batch_size=4", "--set", "n_valid=2", "--set", "n_test=2",
          "--set", "epochs=1", "--quiet"]
-
-
-@pytest.fixture
-def run(capsys, monkeypatch):
-    return lambda *args: run_here(capsys, monkeypatch, *args)
-
-
-def one_line_exit_2(out, *needles):
-    assert out.returncode == 2, out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
-    for needle in needles:
-        assert needle in out.stderr, out.stderr
 
 
 def all_finite(folder):

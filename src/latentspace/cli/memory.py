@@ -45,7 +45,8 @@ KOpt = 1000  # the most memories one search or ask may return
 
 def open_store(store: str | None, create: bool = False, lock_timeout: float | None = None):
     """The store at ``store``; it must exist unless ``create`` (only `add` makes one)."""
-    from latentspace.memory.store import LOCK_TIMEOUT, MemoryStore
+    from latentspace.memory.access import LOCK_TIMEOUT
+    from latentspace.memory.store import MemoryStore
     from latentspace.model.bundled import home
 
     if store is not None and not store.strip():

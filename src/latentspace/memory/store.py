@@ -22,23 +22,20 @@ Safety, by construction:
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
-import sys
 import time
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from latentspace.errors import LatentspaceError
 from latentspace.files import check_text
 from latentspace.memory import blobs, index, layout
+from latentspace.memory.access import StoreAccess
 from latentspace.memory.blobs import CorruptBlob
 from latentspace.memory.index import Corrupt, MemoryInfo
 from latentspace.memory.recall import combine
@@ -47,7 +44,6 @@ from latentspace.model.fingerprint import check_same, describe
 from latentspace.model.state import LatentState
 
 
-LOCK_TIMEOUT = 60.0  # seconds a writer waits for another one before it gives up
 MAX_TITLE, MAX_TAG, MAX_TAGS = 1000, 100, 100
 BUDGET_FIX = "; set it again with `latentspace memory gc --max-size SIZE` (0 = no budget)"
 
@@ -60,91 +56,7 @@ class Answer:
     output_tokens: int
 
 
-class MemoryStore:
-    def __init__(self, directory: str | Path, lock_timeout: float = LOCK_TIMEOUT, notify=None) -> None:
-        self.root = Path(directory).expanduser()
-        self.blob_dir = self.root / "blobs"
-        self.index_path = self.root / "index.sqlite"
-        self.lock_path = self.root / "writer.lock"
-        if not (isinstance(lock_timeout, (int, float)) and 0 <= lock_timeout <= 86400):
-            raise LatentspaceError(f"lock timeout must be between 0 and 86400 seconds, got {lock_timeout!r}")
-        self.lock_timeout = float(lock_timeout)
-        self.notify = notify or _to_stderr  # told once when a writer has to wait for another
-
-    def exists(self) -> bool:
-        """Whether there is a store here (only `add` makes one)."""
-        return self.root.is_dir() and any(os.path.lexists(p) for p in (self.index_path, self.blob_dir))
-
-    def _require(self) -> None:
-        if not self.exists():
-            raise LatentspaceError(f"no memory store at {self.root}")
-
-    def _check_layout(self) -> None:
-        """The store's own files are what they claim: a link could point the index, the lock or the
-        blobs folder anywhere on disk."""
-        for path in (self.index_path, self.blob_dir, self.lock_path):
-            if path.is_symlink():
-                raise LatentspaceError(f"memory store {self.root}: {path.name} is a symbolic link; refusing to use it")
-        if self.blob_dir.exists() and not self.blob_dir.is_dir():
-            raise LatentspaceError(f"memory store {self.root}: blobs is not a folder")
-        if self.index_path.exists() and not self.index_path.is_file():
-            raise LatentspaceError(f"memory store {self.root}: index.sqlite is not a file")
-
-    # -- opening ------------------------------------------------------------------------------
-    @contextmanager
-    def _reading(self) -> Iterator:
-        if not os.path.lexists(self.index_path):
-            yield None
-            return
-        self._check_layout()
-        db = index.connect(self.index_path, readonly=not os.access(self.root, os.W_OK))
-        try:
-            yield db
-        finally:
-            db.close()
-
-    @contextmanager
-    def _writing(self, create: bool = False) -> Iterator:
-        """The single-writer section: the lock is held until the transaction is done. Only ``create``
-        (an add) may make a new store."""
-        if not create:
-            self._require()
-        existing = self.root if self.root.exists() else next(p for p in self.root.parents if p.exists())
-        if not os.access(existing, os.W_OK) or (self.root.exists() and not self.root.is_dir()):
-            raise LatentspaceError(f"memory store directory {self.root} is not writable")
-        self._check_layout()
-        if create:
-            self.blob_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        try:
-            self._lock(fd)
-            db = index.connect(self.index_path, readonly=False, create=True)
-            try:
-                yield db
-            finally:
-                db.close()
-        finally:
-            os.close(fd)  # closing releases the lock
-
-    def _lock(self, fd: int) -> None:
-        """Take the writer lock; say once that we wait for it, and give up after the timeout."""
-        deadline = time.monotonic() + self.lock_timeout
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                pass
-            if time.monotonic() >= deadline:
-                raise LatentspaceError(f"gave up after {self.lock_timeout:g} s waiting for another writer of the "
-                                       f"memory store {self.root} ({self.lock_path.name} is held)")
-            if not told:
-                self.notify(f"waiting for another writer of the memory store {self.root} "
-                            f"(up to {self.lock_timeout:g} s)...")
-                told = True
-            time.sleep(0.05)
-
+class MemoryStore(StoreAccess):
     # -- checking -----------------------------------------------------------------------------
     def _scan(self, db) -> tuple[list[MemoryInfo], list[Corrupt]]:
         """Usable memories and corrupt rows: a row's checks (`index.scan`), then its blob path's."""
@@ -469,7 +381,3 @@ def _check_state(t: dict[str, torch.Tensor], info: MemoryInfo, lm) -> None:
                   and k.shape[0] == 1 == v.shape[0])
     if not shaped:
         raise CorruptBlob(f"memory blob {info.blob} does not hold a memory's tensors")
-
-
-def _to_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
