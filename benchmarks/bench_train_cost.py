@@ -44,7 +44,7 @@ def main() -> None:
     tok = word_tokenizer([t for i in items for t in (i.question, i.answer, *i.steps)])
     examples = encode_examples(tok, items)
     markers = MarkerIds(*tok.convert_tokens_to_ids(["<|start-latent|>", "<|latent|>", "<|end-latent|>"]))
-    profile = get_profile("quick")
+    profile = get_profile("english-small")
     model = from_scratch(profile, tok)
     module = LatentLM(model)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)

@@ -1,17 +1,20 @@
-"""The anchor table (issue 5): every training recipe on ProsQA-like data, like Coconut's Table 1.
+"""The headline tables: every training recipe over seeds, beside the papers' numbers (issue 19).
 
-Trains each recipe with the chosen profile (finished recipes are reused from their run folders,
-so an interrupted table resumes) and writes the table into docs/results.md next to the paper's
-numbers (GPT-2, ProsQA: Coconut 97.0% / 14.2 positions, CoT 77.5% / 49.4, No-CoT 76.7% / 8.2).
+Trains each (seed, recipe) of a profile (finished runs are reused from their folders, so an
+interrupted table resumes and a new seed costs only its runs) and writes the table, the issue's
+goals and — for symbolic ProsQA — the superposition analysis and the published-layout file check
+into docs/results.md, one section per profile.
 
-    .venv/bin/python benchmarks/bench_train_table.py --profile quick
-    .venv/bin/python benchmarks/bench_train_table.py --profile quick --recipes cot,coconut   # a subset
+    .venv/bin/python benchmarks/bench_train_table.py --profile laptop-mnns
+    .venv/bin/python benchmarks/bench_train_table.py --profile laptop-prosqa --seeds 0
+    .venv/bin/python benchmarks/bench_train_table.py --profile english-small --recipes cot,coconut
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 from pathlib import Path
@@ -22,19 +25,9 @@ import torch  # noqa: E402
 from results_md import replace_section  # noqa: E402  (benchmarks/ is on sys.path)
 
 from latentspace.train.profiles import get_profile  # noqa: E402
-from latentspace.train.table import ORDER, goals, markdown, run_table  # noqa: E402
+from latentspace.train.table import goals, latent_goals, markdown, run_folder, run_table  # noqa: E402
 
-START, END = "<!-- bench_train_table:start -->", "<!-- bench_train_table:end -->"
 ROOT = Path(__file__).resolve().parent
-
-
-def above_chance(rows: list[dict], chance: float = 0.5) -> str:
-    """Which recipes beat picking one of ProsQA's two options at random (95% interval above 50%)."""
-    from latentspace.bench import wilson
-
-    above = [r["recipe"] for r in rows if wilson(r["test_correct"], r["test_n"])[0] > chance]
-    return (f"Above chance ({100 * chance:.0f}%: two options; 95% interval above it): "
-            f"{', '.join(above) if above else 'none'}.")
 
 
 def shown(path: Path) -> str:
@@ -43,10 +36,8 @@ def shown(path: Path) -> str:
     return str(path.relative_to(ROOT.parent)) if path.is_relative_to(ROOT.parent) else str(path)
 
 
-def look_inside(run: Path, png: Path, n: int = 100) -> str:
+def look_inside(run: Path, png: Path, n: int = 200) -> str:
     """The Coconut model's thoughts read through the lens: mass on frontier / passed / ahead / unreachable nodes."""
-    import json
-
     from latentspace.model.latent_model import LatentModel
     from latentspace.tasks import load_jsonl
     from latentspace.train.analysis import GROUPS, frontier_mass, plot_frontier
@@ -56,51 +47,77 @@ def look_inside(run: Path, png: Path, n: int = 100) -> str:
     lm = LatentModel.load(str(run / "checkpoint"), show_progress=False)
     result = frontier_mass(lm, load_jsonl(run / "data" / "test.jsonl")[:n], count)
     plot_frontier(result, png)
-    rows = [f"| {i} | " + " | ".join(f"{row[g]:.3f}" for g in GROUPS) + " |"
+    rows = [f"| {i} | " + " | ".join(f"{row[g]:.3f}" for g in GROUPS) + " | "
+            + f"{row['frontier'] / max(row['passed'] + row['ahead'], 1e-9):.1f}× |"
             for i, row in enumerate(result.per_thought, 1)]
     return "\n".join([
-        f"Look inside (Coconut's \"search in superposition\" analysis, `latentspace train inspect {shown(run)}`): "
-        f"lens probability of each continuous thought on graph nodes at the thought's depth (frontier), "
-        f"nearer the root (passed), farther (ahead) and unreachable from the root; {result.items} test items. "
-        f"Plot: `{shown(png)}`.", "",
-        "| thought | " + " | ".join(GROUPS) + " |", "|---|" + "---:|" * len(GROUPS), *rows, ""])
+        f"Look inside (the superposition analysis, `latentspace train inspect {shown(run)}`): lens probability of "
+        f"each continuous thought on graph nodes at the thought's depth (frontier), nearer the root (passed), "
+        f"farther (ahead) and unreachable from the root; {result.items} test items. Goal: frontier ≥ 3× the other "
+        f"reachable nodes (passed + ahead) at thoughts 1-2. Plot: `{shown(png)}`.", "",
+        "| thought | " + " | ".join(GROUPS) + " | frontier ÷ other reachable |",
+        "|---|" + "---:|" * (len(GROUPS) + 1), *rows, ""])
+
+
+def file_check(run: Path, n: int = 500, seed: int = 12345) -> str:
+    """A generated test set written in the published ProsQA JSON layout, read back through the loader
+    and converted: it must score exactly as the same items converted in memory."""
+    from latentspace import files, jsonsafe
+    from latentspace.tasks import prosqa_sym
+    from latentspace.train.evaluate_run import evaluate_run
+
+    spec = json.loads((run / "data" / "spec.json").read_text())
+    hops = prosqa_sym.parse_hops(spec.get("hops"))
+    path = run.parent / f"published-layout-test-{seed}.json"
+    files.write_text(path, jsonsafe.dumps(prosqa_sym.to_published(prosqa_sym.english(n, seed, hops))))
+    from_file = evaluate_run(run, str(path), seed=seed)
+    in_memory = evaluate_run(run, "prosqa-sym", n=n, seed=seed)
+    same = [a["correct"] for a in from_file.rows] == [b["correct"] for b in in_memory.rows]
+    return (f"Published-layout file ({n} generated items written as `idx_to_symbol/edges/root/target/neg_target` "
+            f"JSON, read back with `latentspace train eval {shown(run)} --task FILE.json --seed {seed}`): "
+            f"{100 * from_file.accuracy:.1f}% from the file, {100 * in_memory.accuracy:.1f}% in memory; "
+            f"per-item answers {'identical' if same else 'DIFFERENT'}.\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick")
-    parser.add_argument("--recipes", default=",".join(ORDER))
+    parser.add_argument("--profile", default="laptop-mnns")
+    parser.add_argument("--recipes", default=None, help="comma list (default: the profile's)")
+    parser.add_argument("--seeds", default=None, help="comma list (default: the profile's)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     args = parser.parse_args()
     profile = get_profile(args.profile)
-    out = args.out or ROOT / "results" / f"train-table-{profile.task}-{args.profile}"
-    rows = run_table(profile.task, profile, out, args.recipes.split(","), progress=False)
-    table = markdown(rows)
+    recipes = args.recipes.split(",") if args.recipes else list(profile.recipes)
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(profile.seeds)
+    out = args.out or ROOT.parent / "runs" / f"table-{profile.task}-{args.profile}"
+    rows = run_table(profile.task, profile, out, recipes, seeds, progress=False)
     hours = sum(r["train_seconds"] for r in rows) / 3600
+    model = (f"fine-tuned {profile.model}" if profile.model else
+             f"{profile.layers}-layer {profile.hidden}-d {profile.heads}-head {profile.family} from scratch")
+    command = (f"`.venv/bin/python benchmarks/bench_train_table.py --profile {args.profile} --recipes "
+               f"{','.join(recipes)} --seeds {','.join(map(str, seeds))}` (or `latentspace train table --profile "
+               f"{args.profile}`)")
     text = "\n".join([
-        f"## Training recipes on ProsQA-like data, profile `{args.profile}` (issue 5)",
-        "",
-        f"Task `{profile.task}`, {profile.n_train} training / {profile.n_test} test items, {profile.layers}-layer {profile.hidden}-d "
-        f"{profile.family} from scratch, word-level vocabulary; {profile.note}. Trained {hours:.2f} h in total on CPU "
-        f"({platform.machine()}, {os.cpu_count()} cores), torch {torch.__version__}, "
-        f"{datetime.date.today().isoformat()}. Command: "
-        f"`.venv/bin/python benchmarks/bench_train_table.py --profile {args.profile} --recipes {args.recipes}`",
-        "",
-        table,
-        goals(rows),
-        above_chance(rows),
-        "",
-        "Paper (GPT-2 124M pretrained, 17,886 items, 50 epochs): No-CoT 76.7% / 8.2, CoT 77.5% / 49.4, iCoT 98.2% / "
-        "8.2, pause 75.9% / 8.2, Coconut 97.0% / 14.2 (accuracy / generated positions incl. thoughts).",
-        "",
-    ])
-    if "coconut" in args.recipes.split(","):
+        f"## Training recipes, profile `{args.profile}` (issue 19)", "",
+        f"Task `{profile.task}`{' hops ' + profile.hops if profile.hops else ''}, {profile.n_train} training / "
+        f"{profile.n_test} test items, {model}, batch {profile.batch_size}, lr {profile.lr:g}; {profile.note}. "
+        f"Seeds {', '.join(map(str, seeds))}: accuracy is the mean over seeds ± their standard deviation, the "
+        f"interval a 95% Wilson interval pooled over every seed's test answers. Trained {hours:.2f} h in total on CPU "
+        f"({platform.machine()}, {os.cpu_count()} cores; two runs at a time, one thread each, so s per epoch is "
+        f"comparable within this table only), torch {torch.__version__}, {datetime.date.today().isoformat()}. "
+        f"Command: {command}", "",
+        markdown(rows, profile.name),
+        latent_goals(rows, profile.name) or goals(rows), ""])
+    first = seeds[0]
+    if profile.task == "prosqa-sym" and "coconut" in recipes:
         png = out / "frontier.png" if args.quick else ROOT.parent / "docs" / f"frontier_{args.profile}.png"
-        text += "\n" + look_inside(out / "coconut", png) + "\n"
+        text += "\n" + look_inside(run_folder(out, first, "coconut"), png) + "\n"
+        text += "\n" + file_check(run_folder(out, first, "coconut"))
     print(text)
     if not args.quick:
-        replace_section(f"{START}\n{text}{END}", START, END)
+        start, end = f"<!-- bench_train_table:{args.profile}:start -->", f"<!-- bench_train_table:{args.profile}:end -->"
+        replace_section(f"{start}\n{text}{end}", start, end)
 
 
 if __name__ == "__main__":

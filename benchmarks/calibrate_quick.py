@@ -106,7 +106,7 @@ def train_one(args: tuple[Candidate, Path]) -> dict:
     from latentspace.train.trainer import TrainRun, train
 
     c = candidate
-    profile = replace(get_profile("quick"), n_train=c.n_train, n_valid=100, n_test=200, layers=c.layers,
+    profile = replace(get_profile("english-small"), n_train=c.n_train, n_valid=100, n_test=200, layers=c.layers,
                       hidden=c.hidden, heads=c.heads, lr=c.lr, batch_size=c.batch_size, name="calibrate")
     per_stage = max(1, c.epochs // (c.max_stage + 2))
     options = {"epochs": c.epochs}

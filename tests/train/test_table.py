@@ -1,10 +1,10 @@
-from latentspace.train.table import goals, markdown
+from latentspace.train.table import goals, latent_goals, markdown
 
 
 def _row(recipe, accuracy, positions, seconds, epoch, **options):
     return {"recipe": recipe, "test_accuracy": accuracy, "test_correct": int(200 * accuracy), "test_n": 200,
             "positions": positions, "seconds_per_answer": seconds, "epoch_seconds": epoch,
-            "options": {"max_stage": 4, "thoughts_per_step": 1, **options}}
+            "train_seconds": 60.0, "options": {"max_stage": 4, "thoughts_per_step": 1, **options}}
 
 
 def test_goals_are_checked_on_the_numbers():
@@ -21,7 +21,28 @@ def test_goals_are_checked_on_the_numbers():
 
 def test_table_ratios_are_against_cot():
     text = markdown([_row("cot", 0.5, 30.0, 0.01, 10.0), _row("coconut", 0.6, 9.0, 0.004, 12.0)])
-    assert "| coconut | 60.0% [" in text and "| 9.0 | 0.30 |" in text and "| 12.0 | 1.20 |" in text
+    assert "| coconut | 60.0% [" in text and "| 9.0 | 0.30 |" in text and "| 12.00 | 1.20 |" in text
+
+
+def _seeds(recipe, accuracies, positions=6.0, n=1000):
+    return [{**_row(recipe, a, positions, 0.001, 1.0), "test_correct": int(n * a), "test_n": n, "train_seconds": 60.0}
+            for a in accuracies]
+
+
+def test_seeds_are_averaged_with_a_pooled_interval_beside_the_published_number():
+    rows = _seeds("nocot", [0.70, 0.74]) + _seeds("cot", [0.88, 0.90]) + _seeds("cot2", [0.99, 0.97])
+    text = markdown(rows, "laptop-mnns")
+    assert "| cot2 | 98.0% ± 1.4 [" in text and "| 99.0, 97.0 | 98.9% |" in text  # CoT2 repo: 98.9
+    assert "| nocot | 72.0% ± 2.8 [" in text and "68.4%" in text and "Published: CoT2" in text
+    goals_text = latent_goals(rows, "laptop-mnns")
+    assert "No-CoT < CoT < best continuous: met" in goals_text and "best continuous ≥ 90%: met" in goals_text
+    assert "intervals separated" in goals_text and "missed" not in goals_text
+    close = _seeds("nocot", [0.70]) + _seeds("cot", [0.71]) + _seeds("coconut", [0.80])
+    assert "intervals separated (No-CoT | CoT | best continuous): missed" in latent_goals(close, "laptop-mnns")
+    assert latent_goals(_seeds("cot", [0.5]), "laptop-mnns") == ""
+    prosqa = _seeds("nocot", [0.6]) + _seeds("cot", [0.7], positions=12.0) + _seeds("coconut", [0.9], positions=6.0)
+    text = latent_goals(prosqa, "laptop-prosqa")
+    assert "CoT + 15 points: met (+20.0 points)" in text and "positions: missed (0.50×)" in text
 
 
 def test_a_finished_run_is_reused_only_for_the_same_task(tmp_path):
@@ -33,8 +54,8 @@ def test_a_finished_run_is_reused_only_for_the_same_task(tmp_path):
 
     smoke = get_profile("smoke")
     first = run_table("prosqa", smoke, tmp_path, ["nocot"], progress=False)
-    made = (tmp_path / "nocot" / "summary.json").stat().st_mtime_ns
+    made = (tmp_path / "s0" / "nocot" / "summary.json").stat().st_mtime_ns
     assert run_table("prosqa", smoke, tmp_path, ["nocot"], progress=False) == first
-    assert (tmp_path / "nocot" / "summary.json").stat().st_mtime_ns == made  # reused, not retrained
+    assert (tmp_path / "s0" / "nocot" / "summary.json").stat().st_mtime_ns == made  # reused, not retrained
     with pytest.raises(LatentspaceError, match="other settings"):
         run_table("prosqa-small", smoke, tmp_path, ["nocot"], progress=False)

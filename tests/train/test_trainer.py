@@ -77,7 +77,7 @@ def test_two_processes_make_the_same_update_as_one(tmp_path):
     # mix_prob=1 trains random stages: the step really had continuous thoughts in it
     from latentspace.train.data import encode_examples
     from latentspace.train.sequences import MarkerIds
-    from latentspace.train.trainer import epoch_batches, prepare_data, prepare_tokenizer
+    from latentspace.train.rundata import epoch_batches, prepare_data, prepare_tokenizer
 
     class _Solo:
         is_main_process, num_processes = True, 1
@@ -90,7 +90,7 @@ def test_two_processes_make_the_same_update_as_one(tmp_path):
     splits = prepare_data(run, _Solo())
     tok, _ = prepare_tokenizer(run, splits, _Solo())
     markers = MarkerIds(*tok.convert_tokens_to_ids(["<|start-latent|>", "<|latent|>", "<|end-latent|>"]))
-    batch, last = epoch_batches(run, encode_examples(tok, splits["train"]), 0, markers, tok.pad_token_id)
+    batch, last = epoch_batches(run, encode_examples(tok, splits["train"]), 0, markers, tok)
     assert batch.latent.any() and last.size == 1
 
 

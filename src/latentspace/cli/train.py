@@ -13,7 +13,12 @@ from latentspace.cli.common import JsonOpt, console, default_group, emit_json, p
 from latentspace.errors import LatentspaceError
 
 app = typer.Typer(cls=default_group("run"), no_args_is_help=True,
-                  help="Train latent reasoners: `latentspace train coconut --task prosqa --profile quick`.")
+                  help="Train latent reasoners: `latentspace train table --profile laptop-mnns` (the headline table).")
+
+
+PROFILE_HELP = ("laptop-mnns / laptop-prosqa (the papers' small-model settings on a CPU), smoke-mnns / "
+                "smoke-prosqa / smoke (seconds), full (fine-tune SmolLM2 on ProsQA, GPU), full-scratch, "
+                "english-small (does not learn; kept as a record).")
 
 
 def split_options(recipe: str, sets: dict) -> tuple[dict, dict]:
@@ -71,10 +76,12 @@ def run_folder(out: Path | None, default_name: str) -> Path:
 
 @app.command("run")
 def run(
-    recipe: Annotated[str, typer.Argument(help="cot, nocot, coconut, pause, icot or codi.")],
+    recipe: Annotated[str, typer.Argument(help="cot, nocot, coconut, cot2, pause, icot or codi.")],
     task: Annotated[str | None, typer.Option(
-        help="prosqa, prosqa-small, prontoqa, multiplication, arithmetic or FILE.jsonl (default: the profile's).")] = None,
-    profile: Annotated[str, typer.Option(help="smoke (seconds), quick (CPU table) or full (paper sizes, GPU).")] = "smoke",
+        help="mnns, prosqa-sym, prosqa, prosqa-small, prontoqa, multiplication, arithmetic or FILE.jsonl "
+             "(default: the profile's).")] = None,
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "smoke",
+    hops: Annotated[str | None, typer.Option(help="Path lengths kept, e.g. 3-4 (prosqa-sym; default: the profile's).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/RECIPE-TASK-PROFILE).")] = None,
     seed: Annotated[int, seed_option("Seed of data, initialisation and order.")] = 0,
     model: Annotated[str | None, typer.Option(
@@ -103,7 +110,7 @@ def run(
     recipe_options, settings = split_options(recipe, {**read_config(config), **parse_sets(set_)})
     reasoner = get_recipe(recipe, **{**chosen.recipe_options.get(recipe, {}), **recipe_options})
     folder = run_folder(out, f"{recipe}-{Path(task).stem}-{profile}")
-    summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, model=model, extra=settings),
+    summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, model=model, hops=hops, extra=settings),
                     progress=not (quiet or json_out), until_epoch=until_epoch)
     if json_out:
         emit_json(summary)
@@ -117,39 +124,46 @@ def run(
 @app.command("table")
 def table(
     task: Annotated[str | None, typer.Option(help="Task of every run (default: the profile's).")] = None,
-    profile: Annotated[str, typer.Option(help="smoke, quick or full.")] = "quick",
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "laptop-mnns",
     out: Annotated[Path | None, typer.Option(help="Folder of the runs (default runs/table-TASK-PROFILE).")] = None,
-    recipes: Annotated[str, typer.Option(help="Comma list, in table order.")] = "nocot,cot,pause,icot,coconut,codi",
-    seed: Annotated[int, seed_option("Seed of every run.")] = 0,
+    recipes: Annotated[str | None, typer.Option(help="Comma list, in table order (default: the profile's).")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Comma list of seeds (default: the profile's, e.g. 0,1,2).")] = None,
+    hops: Annotated[str | None, typer.Option(help="Path lengths kept, e.g. 3-4 (prosqa-sym; default: the profile's).")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Run setting for every recipe, key=value: n_train=500, batch_size=16.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train every recipe (finished ones are reused) and print Coconut's Table 1 for them.
+    """Train every recipe for every seed (finished runs are reused) and print the table beside the
+    papers' numbers, with the issue's goals checked.
 
-    Example: latentspace train table --profile quick   (then: cat runs/table-prosqa-small-quick/table.md)
+    Example: latentspace train table --profile laptop-mnns   (then: cat runs/table-mnns-laptop-mnns/table.md)
     """
+    from latentspace.cli.common import parse_ints
     from latentspace.train.profiles import get_profile
     from latentspace.train.recipes import RECIPES
-    from latentspace.train.table import markdown, run_table
+    from latentspace.train.table import latent_goals, markdown, run_table
 
     from latentspace.train.trainer import check_settings
 
     chosen = get_profile(profile)
     task = task_name(task, chosen)
-    names = [r.strip() for r in recipes.split(",") if r.strip()]
+    text_recipes = recipes if recipes is not None else ",".join(chosen.recipes)
+    names = [r.strip() for r in text_recipes.split(",") if r.strip()]
     if not names:
         raise LatentspaceError(f"--recipes names no recipe; valid: {', '.join(sorted(RECIPES))}")
     for name in names:
         if name not in RECIPES:
             raise LatentspaceError(f"unknown recipe {name[:80]!r}; valid: {', '.join(sorted(RECIPES))}")
     if len(set(names)) != len(names):
-        raise LatentspaceError(f"--recipes names a recipe twice: {recipes[:200]}")
+        raise LatentspaceError(f"--recipes names a recipe twice: {text_recipes[:200]}")
+    chosen_seeds = list(chosen.seeds) if seeds is None else (parse_ints(seeds, "--seeds") or [])
+    if not chosen_seeds or len(set(chosen_seeds)) != len(chosen_seeds) or any(not 0 <= s < 2**63 for s in chosen_seeds):
+        raise LatentspaceError(f"--seeds: distinct seeds from 0 to 2**63-1, not {seeds[:80] if seeds else seeds}")
     settings = parse_sets(set_)
     check_settings(settings, "--set run setting")
     folder = run_folder(out, f"table-{Path(task).stem}-{profile}")
-    rows = run_table(task, chosen, folder, names, seed, progress=not json_out, settings=settings)
-    text = markdown(rows)
+    rows = run_table(task, chosen, folder, names, chosen_seeds, progress=not json_out, settings=settings, hops=hops)
+    text = markdown(rows, chosen.name) + "\n" + latent_goals(rows, chosen.name) + "\n"
     files.write_text(folder / "table.md", text)
     if json_out:
         emit_json(rows)
@@ -157,9 +171,44 @@ def table(
         console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
+@app.command("eval")
+def eval_(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run folder (train RECIPE --out RUN).")],
+    task: Annotated[str | None, typer.Option(
+        help="A task file (e.g. the released prosqa_test.json), converted to the run's layout, or a built-in "
+             "task of the same layout (default: the run's own test split).")] = None,
+    n: Annotated[int | None, typer.Option(min=1, max=1_000_000, help="Items to score (default: all).")] = None,
+    seed: Annotated[int, seed_option("Seed of a generated task and of the symbolic relabelling of a file.")] = 0,
+    answers: Annotated[Path | None, typer.Option(help="Write every answer as JSONL here.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Score a trained run on other items, read the way it was trained (tokens, thoughts, stage).
+
+    Example: latentspace train eval runs/table-prosqa-sym-laptop-prosqa/s0/coconut --task prosqa_test.json
+    """
+    from latentspace import jsonsafe
+    from latentspace.train.evaluate_run import evaluate_run
+
+    if not (run_dir / "checkpoint" / "state.json").exists():
+        raise LatentspaceError(f"no checkpoint in {run_dir}; train one with `latentspace train RECIPE --out {run_dir}`")
+    if answers is not None:
+        answers = files.check_output(answers, "--answers")
+    result = evaluate_run(run_dir, task, n, seed)
+    if answers is not None:
+        files.write_text(answers, "".join(jsonsafe.dumps(r) + "\n" for r in result.rows))
+    summary = {"run": str(run_dir), "task": task or "the run's test split", "n": result.n,
+               "accuracy": result.accuracy, "correct": sum(r["correct"] for r in result.rows),
+               "positions": result.positions, "seconds_per_answer": result.seconds_per_item}
+    if json_out:
+        emit_json(summary)
+    else:
+        console.print(f"{summary['task']}: accuracy {100 * result.accuracy:.1f}% ({summary['correct']}/{result.n}), "
+                      f"{result.positions:.1f} positions per answer")
+
+
 @app.command("inspect")
 def inspect(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder of a coconut model (train coconut --out RUN).")],
+    run_dir: Annotated[Path, typer.Argument(help="A run folder of a coconut or cot2 model on ProsQA items.")],
     n: Annotated[int, typer.Option(min=1, max=1_000_000, help="Test items to read.")] = 100,
     thoughts: Annotated[int | None, typer.Option(min=1, max=1024,
                                                  help="Thoughts per item (default: the run's last stage).")] = None,
@@ -183,18 +232,28 @@ def inspect(
     state = read_json(state_path, "checkpoint state")
     if not isinstance(state, dict) or not isinstance(state.get("options"), dict):
         raise LatentspaceError(f"{state_path} is damaged (not a checkpoint state)")
-    if state.get("recipe") != "coconut":
-        raise LatentspaceError(f"{run_dir} holds a {state.get('recipe')} model; the frontier analysis reads coconut thoughts")
-    recipe = get_recipe("coconut", **state["options"])
+    if state.get("recipe") not in ("coconut", "cot2"):
+        raise LatentspaceError(f"{run_dir} holds a {state.get('recipe')} model; the frontier analysis reads coconut or "
+                               "cot2 thoughts")
+    recipe = get_recipe(state["recipe"], **state["options"])
     items = load_jsonl(run_dir / "data" / "test.jsonl")[:n]
-    count = thoughts or recipe.max_stage * recipe.thoughts_per_step
     lm = LatentModel.load(str(run_dir / "checkpoint"), show_progress=False)
-    result = frontier_mass(lm, items, count)
+    if recipe.name == "coconut":
+        count = thoughts or recipe.max_stage * recipe.thoughts_per_step
+        result = frontier_mass(lm, items, count)
+    else:
+        from latentspace.model.markers import LATENT
+
+        latent_id = lm.tokenizer.convert_tokens_to_ids(LATENT)
+        count = thoughts or max([recipe.pad_to, *(len(i.steps) for i in items)])
+        result = frontier_mass(lm, items, count, feed=lambda state: recipe.thought_inputs(lm, state, latent_id),
+                               markers=False)
     picture = plot_frontier(result, picture_path)
     if json_out:
         emit_json({"items": result.items, "per_thought": result.per_thought, "png": str(picture)})
         return
-    console.print("thought  " + "  ".join(f"{g:>11}" for g in GROUPS))
+    console.print("thought  " + "  ".join(f"{g:>11}" for g in GROUPS) + "  frontier÷other")
     for i, row in enumerate(result.per_thought, 1):
-        console.print(f"{i:>7}  " + "  ".join(f"{row[g]:11.3f}" for g in GROUPS))
+        ratio = row["frontier"] / max(row["passed"] + row["ahead"], 1e-9)
+        console.print(f"{i:>7}  " + "  ".join(f"{row[g]:11.3f}" for g in GROUPS) + f"  {ratio:14.1f}")
     console.print(f"[dim]{result.items} items; plot: {picture}[/dim]")

@@ -16,6 +16,7 @@ import torch
 from latentspace.errors import LatentspaceError
 from latentspace.model.align import METHODS
 from latentspace.model.markers import latent_markers, trained_layout
+from latentspace.model.thoughts import think
 from latentspace.named import above
 from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
@@ -42,20 +43,21 @@ class Continuous(Reasoner):
         for trace in rows.traces:
             trace.meta.update(alignment=alignment, markers=markers is not None)
         # only rows that think get the markers: in a batch of several agents (`latentspace.agents`)
-        # the other rows get masked slots, as for latent steps
+        # the other rows get masked slots, as for latent steps; every thinking row closes its
+        # thoughts (a row that stopped early: after masked slots)
         thinking = rows.active.clone()[:, None].to(lm.device, torch.long)
-        if markers:
-            state = lm.feed(state, torch.full((state.batch_size, 1), markers[0], device=lm.device), mask=thinking)
-        previous = None
-        for _ in range(self.max_latent_steps):
-            if not rows.any:
-                break
-            vectors = lm.align(state.hidden, alignment, state.logits, self.temperature)
-            state = self.latent_step(lm, state, vectors, rows, previous)
-            previous = vectors
-        if markers:  # every thinking row closes its thoughts (rows that stopped early: after masked slots)
-            state = lm.feed(state, torch.full((state.batch_size, 1), markers[1], device=lm.device), mask=thinking)
-        return state
+        previous = None  # the last latents fed: the guards' convergence stop compares with them
+
+        def inputs(state, i):
+            return lm.align(state.hidden, alignment, state.logits, self.temperature)
+
+        def guarded(state, vectors, i):
+            nonlocal previous
+            state, previous = self.latent_step(lm, state, vectors, rows, previous), vectors
+            return state
+
+        return think(lm, state, self.max_latent_steps, inputs, markers=markers, step=guarded,
+                     stop=lambda: not rows.any, marker_mask=thinking)
 
     def resolve_markers(self, lm) -> tuple[int, int] | None:
         if self.markers not in ("auto", "on", "off"):

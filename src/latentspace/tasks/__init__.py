@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from latentspace.errors import LatentspaceError
-from latentspace.tasks import arithmetic, multiplication, prontoqa, prosqa
+from latentspace.tasks import arithmetic, mnns, multiplication, prontoqa, prosqa, prosqa_sym
 from latentspace.tasks.base import Item, normalise
 from latentspace.tasks.jsonl import is_task_file, load_items, load_jsonl
 
@@ -18,6 +18,13 @@ class TaskSpec:
     generate: Callable[..., list[Item]]
     extract: Callable[[str], str | None]
     description: str
+    symbolic: bool = False  # one whitespace-separated symbol per token (`train.vocab.symbol_tokenizer`)
+    hop_filter: bool = False  # generate/convert take ``hops`` (a set of path lengths)
+    # a task file read into this task's layout (`train eval --task FILE`): (path, seed, hops) -> items
+    load_file: Callable[..., list[Item]] | None = None
+    # the question's token ids as one training epoch sees them (prosqa-sym: its edges reshuffled)
+    epoch_view: Callable[..., list[int]] | None = None
+    vocabulary: tuple[str, ...] = ()  # symbols every tokenizer of the task has (CoT2 targets, unseen nodes)
 
     def check(self, text: str, item: Item) -> bool:
         """Is the answer extracted from ``text`` the item's answer?"""
@@ -32,6 +39,12 @@ TASKS = {t.name: t for t in (
     TaskSpec("prosqa-small", partial(prosqa.generate, shape=prosqa.SMALL), prosqa.extract,
              "ProsQA-like with smaller graphs (8-12 nodes, 2-4 hops; the quick training profile's data)"),
     TaskSpec("multiplication", multiplication.generate, multiplication.extract, "k×k multiplication, iCoT format"),
+    TaskSpec("mnns", mnns.generate, mnns.extract, "minimum non-negative sum of 4 signed digits (CoT2's task)",
+             symbolic=True, load_file=mnns.load, vocabulary=mnns.VOCABULARY),
+    TaskSpec("prosqa-sym", prosqa_sym.generate, prosqa_sym.extract,
+             "ProsQA graphs, one token per node (the superposition papers' layout; --hops 3-4)",
+             symbolic=True, hop_filter=True, load_file=lambda path, seed=0, hops=None: prosqa_sym.load(path, hops, seed),
+             vocabulary=(*prosqa_sym.SYMBOLS, "|", "[Q]", "[R]"), epoch_view=prosqa_sym.epoch_view),
 )}
 
 

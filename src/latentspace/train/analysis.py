@@ -18,6 +18,7 @@ import torch
 
 from latentspace.errors import LatentspaceError
 from latentspace.model.markers import latent_markers
+from latentspace.model.thoughts import think
 from latentspace.tasks import Item
 
 GROUPS = ("frontier", "passed", "ahead", "unreachable")
@@ -45,9 +46,14 @@ class FrontierMass:
     items: int
 
 
-def frontier_mass(lm, items: list[Item], thoughts: int, project=None) -> FrontierMass:
-    """Mean lens mass per node group for each of ``thoughts`` continuous thoughts."""
-    markers = latent_markers(lm.tokenizer)
+def frontier_mass(lm, items: list[Item], thoughts: int, project=None, feed=None, markers: bool = True) -> FrontierMass:
+    """Mean lens mass per node group for each of ``thoughts`` continuous thoughts.
+
+    A thought's input is its fed-back state (through ``project``), or ``feed(state)`` for recipes
+    whose thoughts are something else (CoT2's softmax mix); ``markers`` False for recipes trained
+    without the start/end markers.
+    """
+    markers = latent_markers(lm.tokenizer) if markers else None
     vocab = lm.tokenizer.get_vocab()
     totals = [dict.fromkeys(GROUPS, 0.0) for _ in range(thoughts)]
     used = 0
@@ -61,18 +67,23 @@ def frontier_mass(lm, items: list[Item], thoughts: int, project=None) -> Frontie
         depths = node_depths(len(meta["names"]), meta["edge_list"], meta["root"])
         ids = torch.tensor([vocab[name] for name in meta["names"]])
         prompt = lm.tokenizer.encode(item.question + "\n", add_special_tokens=False) + ([markers[0]] if markers else [])
-        state = lm.encode(torch.tensor([prompt]))
-        for i in range(thoughts):
+
+        def read_then_feed(state, i, ids=ids, depths=depths):
+            """Thought i's lens reading (before it is fed back), then its input."""
             with torch.no_grad():
                 probs = torch.softmax(lm.head(state.hidden, normed=True).float(), -1)[0, ids].tolist()
             for p, d in zip(probs, depths):
                 group = "unreachable" if d is None else "frontier" if d == i + 1 else "passed" if d <= i else "ahead"
                 totals[i][group] += p
-            fed = state.hidden
-            if project is not None:
-                with torch.no_grad():
-                    fed = project(fed)
-            state = lm.step(state, fed)
+            if feed is not None:
+                return feed(state)
+            if project is None:
+                return state.hidden
+            with torch.no_grad():
+                return project(state.hidden)
+
+        # the start marker is in the prompt; the end marker is not fed (nothing reads past the thoughts)
+        think(lm, lm.encode(torch.tensor([prompt])), thoughts, read_then_feed)
         used += 1
     per = [{k: v / max(1, used) for k, v in row.items()} for row in totals]
     return FrontierMass(per, used)

@@ -7,10 +7,37 @@ as separate token lists so a curriculum can drop or replace steps without re-tok
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from latentspace.errors import LatentspaceError
 from latentspace.tasks import Item
+
+
+def split_items(items: list[Item], valid: int, test: int, seed: int = 0) -> tuple[list[Item], list[Item], list[Item]]:
+    """(train, valid, test): a shuffled split, the same for the same seed.
+
+    Items that share ``meta["group"]`` (MNNS: the permutations of one digit multiset) land on one
+    side: whole groups are dealt, validation first, until each split has at least its size.
+    """
+    if valid < 0 or test < 0:
+        raise LatentspaceError(f"split sizes must not be negative (valid {valid}, test {test})")
+    if valid + test >= len(items):
+        raise LatentspaceError(f"{len(items)} items cannot give {valid} valid + {test} test and a train set")
+    keys = [item.meta.get("group", f"item {i}") if isinstance(item.meta, dict) else f"item {i}"
+            for i, item in enumerate(items)]
+    groups: dict = {}
+    for item, key in zip(items, keys):
+        groups.setdefault(str(key), []).append(item)
+    order = list(groups)
+    random.Random(seed).shuffle(order)
+    test_items, valid_items, train_items = [], [], []
+    for key in order:
+        side = valid_items if len(valid_items) < valid else test_items if len(test_items) < test else train_items
+        side.extend(groups[key])
+    if not train_items:
+        raise LatentspaceError(f"{len(items)} items in {len(groups)} groups leave no training set after "
+                               f"{valid} valid + {test} test")
+    return train_items, valid_items, test_items
 
 
 @dataclass(frozen=True)
@@ -18,30 +45,51 @@ class TokenizedExample:
     question: list[int]  # the question and its newline
     steps: list[list[int]]  # each step and its newline
     answer: list[int]  # "### answer" and EOS
+    # CoT2's target sets, one token id per step: whole traces (the gold one first) or per-step sets
+    traces: list[list[int]] = field(default_factory=list)
+    step_sets: list[list[int]] = field(default_factory=list)
 
 
-def split_items(items: list[Item], valid: int, test: int, seed: int = 0) -> tuple[list[Item], list[Item], list[Item]]:
-    """(train, valid, test): a shuffled split, the same for the same seed."""
-    if valid < 0 or test < 0:
-        raise LatentspaceError(f"split sizes must not be negative (valid {valid}, test {test})")
-    if valid + test >= len(items):
-        raise LatentspaceError(f"{len(items)} items cannot give {valid} valid + {test} test and a train set")
-    order = list(range(len(items)))
-    random.Random(seed).shuffle(order)
-    picked = [items[i] for i in order]
-    return picked[valid + test:], picked[:valid], picked[valid:valid + test]
-
-
-def encode_examples(tokenizer, items: list[Item], need_steps: bool = False) -> list[TokenizedExample]:
-    """Tokenise items; ``need_steps`` refuses items without steps (curricula replace steps)."""
+def encode_examples(tokenizer, items: list[Item], need_steps: bool = False,
+                    need_targets: bool = False) -> list[TokenizedExample]:
+    """Tokenise items; ``need_steps`` refuses items without steps (curricula replace steps),
+    ``need_targets`` items without CoT2 target sets (``meta["traces"]`` or ``meta["frontier"]``)."""
     out = []
+    encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
     for number, item in enumerate(items):
         if need_steps and not item.steps:
             raise LatentspaceError(f"item {number} has no steps; this recipe's curriculum needs reasoning steps")
-        encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
+        traces, sets = (target_sets(encode, item, number) if need_targets else ([], []))
         out.append(TokenizedExample(
             question=encode(item.question + "\n"),
             steps=[encode(step + "\n") for step in item.steps],
             answer=encode("### " + item.answer) + [tokenizer.eos_token_id],
+            traces=traces, step_sets=sets,
         ))
     return out
+
+
+def target_sets(encode, item: Item, number: int) -> tuple[list[list[int]], list[list[int]]]:
+    """(traces, per-step sets) of an item as token ids, one token per step — or a one-line error."""
+    meta = item.meta if isinstance(item.meta, dict) else {}
+    found = meta.get("traces") or meta.get("frontier")
+    if not found:
+        raise LatentspaceError(f"item {number} has no target traces (meta 'traces' or 'frontier'); the cot2 recipe "
+                               "needs them: use a task that makes them (mnns, prosqa-sym)")
+
+    def one(symbol) -> int:
+        ids = encode(str(symbol))
+        if len(ids) != 1:
+            raise LatentspaceError(f"item {number}: target {str(symbol)[:40]!r} is {len(ids)} tokens; cot2 mixes "
+                                   "one token per step (use a symbolic task: mnns, prosqa-sym)")
+        return ids[0]
+
+    rows = [[one(s) for s in row] for row in found]
+    steps = [one(s) for s in item.steps]
+    if "traces" in meta:
+        if any(len(t) != len(steps) + 1 for t in rows) or rows[0][:-1] != steps:
+            raise LatentspaceError(f"item {number}: its traces must hold each step and the answer, the gold one first")
+        return [t[:-1] for t in rows], []
+    if len(rows) != len(steps) or any(not row for row in rows):
+        raise LatentspaceError(f"item {number}: its frontier needs one non-empty set per step")
+    return [steps], rows  # the gold path is the one trace (what a budget of 1 trains on)

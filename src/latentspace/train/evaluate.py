@@ -15,6 +15,7 @@ import torch
 
 from latentspace.model.latent_model import LatentModel
 from latentspace.model.markers import LATENT, latent_markers
+from latentspace.model.thoughts import think
 from latentspace.tasks import Item, normalise
 from latentspace.train.data import TokenizedExample
 from latentspace.train.vocab import words
@@ -35,26 +36,21 @@ def answer_of(text: str) -> str | None:
 
 
 def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[TokenizedExample], stage: int,
-             batch_size: int = 32, max_new_tokens: int = 96, project=None) -> EvalResult:
+             batch_size: int = 32, max_new_tokens: int = 96, project=None, seed: int = 0) -> EvalResult:
     """Accuracy and positions on ``items``; ``project`` maps fed-back states (CODI's projector)."""
     lm = LatentModel(causal_lm.eval(), tokenizer, "trained")
     markers = latent_markers(tokenizer) if recipe.curriculum().markers else None
     latent_id = tokenizer.convert_tokens_to_ids(LATENT)
     rows, started = [], time.perf_counter()
+    generator = torch.Generator().manual_seed(seed)  # multi-token sampling (cot2 sample_k) is reproducible
     for first in range(0, len(examples), batch_size):
         chunk = examples[first:first + batch_size]
         prompts = [ex.question + ([markers[0]] if markers else []) for ex in chunk]
         ids, mask = left_pad(prompts, tokenizer.pad_token_id)
         state = lm.encode(ids, attention_mask=mask)
         thoughts = torch.tensor([recipe.thoughts_at(ex, stage) for ex in chunk])
-        for i in range(int(thoughts.max()) if len(chunk) else 0):
-            fed = state.hidden if recipe.feedback else lm.input_embeddings[latent_id]
-            if project is not None and recipe.feedback:
-                with torch.no_grad():
-                    fed = project(fed)
-            state = lm.step(state, fed, rows=thoughts > i)  # rows with fewer thoughts sit this slot out
-        if markers:
-            state = lm.feed(state, torch.full((len(chunk), 1), markers[1]))
+        inputs = lambda state, i: recipe.thought_inputs(lm, state, latent_id, project, generator)  # noqa: E731
+        state = think(lm, state, thoughts, inputs, markers=markers, opened=True)
         result = lm.decode(state, max_new_tokens)
         for item, text, generated, n in zip(items[first:first + batch_size], result.texts, result.token_ids,
                                             thoughts.tolist()):

@@ -31,13 +31,20 @@ class Profile:
     recipe_options: dict[str, dict] = field(default_factory=dict)  # per recipe: its option overrides
     note: str = ""
     task: str = "prosqa"  # the task a run of this profile trains on when none is named
+    hops: str | None = None  # path lengths of the profile's task, e.g. "3-4" (prosqa-sym)
+    model: str | None = None  # fine-tune this registry model (None: train `family` from scratch)
+    mixed_precision: str = "no"  # "bf16": autocast on CUDA (ignored on a CPU)
+    seeds: tuple[int, ...] = (0,)  # the seeds `train table` runs (mean and pooled interval over them)
+    recipes: tuple[str, ...] = ("nocot", "cot", "pause", "icot", "coconut", "codi")  # `train table`'s rows
+    save_every: int = 1  # epochs between checkpoints (and at every stage's end); a resume restarts there
     # one declaration bounds a profile and every run setting that overrides it (`--set`, --config,
     # `TrainRun.extra`); a learning rate may be large (divergence is caught as it happens) but finite
     RANGES: ClassVar[dict] = {
         "n_train": between(1, 10_000_000), "n_valid": between(1, 1_000_000), "n_test": between(1, 1_000_000),
         "layers": between(1, 256), "hidden": between(2, 65_536), "heads": between(1, 1024),
         "batch_size": between(1, 65_536), "lr": above(0), "weight_decay": between(0, None),
-        "dropout": between(0, 1)}
+        "dropout": between(0, 1), "save_every": between(1, 100_000)}
+    CHOICES: ClassVar[dict] = {"mixed_precision": ("no", "bf16")}
 
 
 def recipe_options(epochs: int, per_stage: int, max_stage: int, remove_per_epoch: int, codi_epochs: int,
@@ -49,26 +56,68 @@ def recipe_options(epochs: int, per_stage: int, max_stage: int, remove_per_epoch
             "codi": {"epochs": codi_epochs, "thoughts": thoughts}}
 
 
+def prosqa_options(epochs: int, per_stage: int) -> dict[str, dict]:
+    """Symbolic ProsQA (3-4 hops): 4 thoughts always (their count must not reveal the hops), 10% of
+    items at a random stage (the superposition paper's mix)."""
+    coconut = {"epochs": epochs, "epochs_per_stage": per_stage, "max_stage": 4, "pad_latent_to_max": True,
+               "mix_prob": 0.1}
+    return {"nocot": {"epochs": epochs}, "cot": {"epochs": epochs}, "coconut": coconut, "pause": dict(coconut),
+            "cot2": {"epochs": epochs, "pad_to": 4}}
+
+
+MNNS_SPLIT = {"n_train": 4949, "n_valid": 300, "n_test": 1312}  # all 6,561 problems, 20% held out for test
+
+
 PROFILES = {
     "smoke": Profile(
         "smoke", n_train=32, n_valid=8, n_test=8, layers=2, hidden=32, heads=2, batch_size=8, lr=3e-3,
         recipe_options=recipe_options(4, 1, 2, remove_per_epoch=8, codi_epochs=4, thoughts=3),
         note="seconds; for tests — proves the machinery, not the method"),
-    "quick": Profile(
-        "quick", n_train=3000, n_valid=100, n_test=200, layers=2, hidden=128, heads=4, batch_size=32, lr=1e-3,
+    "english-small": Profile(
+        "english-small", n_train=3000, n_valid=100, n_test=200, layers=2, hidden=128, heads=4, batch_size=32, lr=1e-3,
         recipe_options=recipe_options(15, 2, 4, remove_per_epoch=2, codi_epochs=8, thoughts=4), task="prosqa-small",
-        note="the comparison table on a 2-core CPU in about an hour: ProsQA-like questions with smaller graphs "
+        note="DOES NOT LEARN — kept as the record of why the symbolic profiles exist (it was `quick`): ProsQA-like questions with smaller graphs "
              "(prosqa-small: 8-12 nodes, 2-4 hops, ~100 word tokens) for a 2-layer 128-d GPT-2, 3000 items, 15 "
              "epochs (measured: 28 min for all six recipes, ~14k tokens/s). Chosen by a 26-run sweep (benchmarks/"
              "calibrate_quick.py, docs/results.md): no CPU-sized setting learned the task well — at this one a GPU "
              "run gave No-CoT 49%, CoT 12%, Coconut 49.5% (chance is 50%); the published graph sizes gave <= 3.5%"),
+    "laptop-mnns": Profile(
+        "laptop-mnns", **MNNS_SPLIT, layers=2, hidden=32, heads=2, batch_size=256, lr=1e-3, task="mnns",
+        save_every=50, seeds=(0, 1, 2), recipes=("nocot", "cot", "coconut", "cot2"),
+        recipe_options=recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3)
+        | {"cot2": {"epochs": 600}},
+        note="CoT2's MNNS setting (GPT-2, 2 layers, 2 heads, d=32; all 6,561 problems, 20% held out by digit "
+             "multiset) at lr 1e-3, batch 256, 600 epochs: ~10 min per recipe on these 2 cores (Coconut ~15)"),
+    "smoke-mnns": Profile(
+        "smoke-mnns", n_train=200, n_valid=20, n_test=40, layers=2, hidden=16, heads=2, batch_size=64, lr=3e-3,
+        task="mnns", recipes=("nocot", "cot", "coconut", "cot2"),
+        recipe_options=recipe_options(3, 1, 2, remove_per_epoch=1, codi_epochs=3, thoughts=3) | {"cot2": {"epochs": 3}},
+        note="seconds; laptop-mnns's machinery at toy size, for tests"),
+    "laptop-prosqa": Profile(
+        "laptop-prosqa", n_train=5000, n_valid=200, n_test=500, layers=4, hidden=40, heads=4, batch_size=64,
+        lr=1e-3, task="prosqa-sym", hops="3-4", save_every=5, recipes=("nocot", "cot", "coconut", "cot2"),
+        recipe_options=prosqa_options(40, 8), seeds=(0, 1, 2),
+        note="symbolic ProsQA (3-4 hops, one token per node, edges reshuffled every epoch) for CoT2's small "
+             "ProsQA model (GPT-2, 4 layers, 4 heads, d=40) on a 2-core CPU; a first calibration point, see "
+             "docs/results.md"),
+    "smoke-prosqa": Profile(
+        "smoke-prosqa", n_train=48, n_valid=8, n_test=16, layers=2, hidden=16, heads=2, batch_size=16, lr=3e-3,
+        task="prosqa-sym", hops="3-4", recipes=("nocot", "cot", "coconut", "cot2"), recipe_options=prosqa_options(3, 1),
+        note="seconds; laptop-prosqa's machinery at toy size, for tests"),
     "full": Profile(
-        "full", n_train=17886, n_valid=300, n_test=500, layers=12, hidden=768, heads=12, batch_size=128, lr=1e-4,
-        dropout=0.1,
+        "full", n_train=17886, n_valid=300, n_test=500, batch_size=128, lr=1e-4, model="smollm2-135m",
+        mixed_precision="bf16",
         recipe_options=recipe_options(50, 5, 6, remove_per_epoch=8, codi_epochs=50, thoughts=6),
-        note="the paper's ProsQA sizes (GPT-2 small from scratch, AdamW 1e-4, wd 0.01, batch 128); a GPU. Measured "
-             "on one H200 (fp32): 0.73-0.86 s per step of 128 at every Coconut stage, so ~2 min per epoch of 140 "
-             "steps and ~1.6 h per 50-epoch recipe, evaluations aside"),
+        note="Coconut's Table 1 setting on a GPU: the published ProsQA sizes, fine-tuning a *pretrained* model "
+             "(Coconut used GPT-2; the bundled SmolLM2-135M is the closest offline one; --model picks another), "
+             "AdamW 1e-4, wd 0.01, batch 128, bf16 autocast on CUDA"),
+    "full-scratch": Profile(
+        "full-scratch", n_train=17886, n_valid=300, n_test=500, layers=12, hidden=768, heads=12, batch_size=128,
+        lr=1e-4, dropout=0.1, mixed_precision="bf16",
+        recipe_options=recipe_options(50, 5, 6, remove_per_epoch=8, codi_epochs=50, thoughts=6),
+        note="the published ProsQA sizes with GPT-2 small trained from scratch (not the paper's setting: Coconut "
+             "fine-tuned a pretrained GPT-2). Measured on one H200 (fp32): 0.73-0.86 s per step of 128, ~1.6 h "
+             "per 50-epoch recipe"),
 }
 
 

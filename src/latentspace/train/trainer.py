@@ -4,24 +4,27 @@
     summary = train(run)
 
 Data are generated once per run folder (``data/*.jsonl``) and reused; the tokenizer is built from
-them and saved. Each epoch's sequences come from the recipe at that epoch's stage, shuffled by
-(seed, epoch), and the RNG state is checkpointed, so a resumed run sees exactly the batches it
-would have seen. ``batch_size`` is the *global* batch: with k processes each takes a contiguous
-k-th of every batch, and the loss is normalised by the global count of labelled tokens, so k
-processes compute the same update as one. The optimizer is re-created when the stage changes (Coconut's rule, harmless elsewhere).
+them and saved (`rundata`). Each epoch's sequences come from the recipe at that epoch's stage,
+shuffled by (seed, epoch), and the RNG state is checkpointed, so a resumed run sees exactly the
+batches it would have seen. ``batch_size`` is the *global* batch: with k processes each takes a
+contiguous k-th of every batch, and the loss is normalised by the global count of labelled tokens,
+so k processes compute the same update as one (`distributed`). The optimizer is re-created when the
+stage changes (Coconut's rule, harmless elsewhere).
 After every epoch a checkpoint (safetensors + config + tokenizer + optimizer + state) is written
-atomically; at the end of each stage the model is evaluated on the validation split.
+atomically (`checkpoint`); at the end of each stage the model is evaluated on the validation split.
 
 Nothing non-finite is trained on or kept (`latentspace.finite`): a NaN/inf loss stops the run at
 that step naming the learning rate, parameters are checked before every save and on resume, so a
 diverged run leaves its last good checkpoint (or none) and never a NaN one. Every setting is
 checked against its declared range (`check_run`) before any file is made.
+
+This file holds the run (`TrainRun`, its checks), the epoch loop and the summary; the run's data
+are in `rundata`, the distributed loss and optimizer in `distributed`, the run folder's state in
+`checkpoint`.
 """
 
 from __future__ import annotations
 
-import json
-import random
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -33,16 +36,17 @@ import torch
 from latentspace import files, finite, jsonsafe, named
 from latentspace.errors import LatentspaceError
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
-from latentspace.tasks import Item, get_task, is_task_file, load_items
-from latentspace.train.checkpoint import (MetricsLog, load_model, load_state, read_json, read_metrics, recover_checkpoint,
+from latentspace.tasks import get_task, is_task_file
+from latentspace.train.checkpoint import (MetricsLog, load_model, load_state, read_metrics, recover_checkpoint,
                                            restore_rng, run_settings, save_checkpoint, usable_checkpoint)
-from latentspace.train.data import TokenizedExample, encode_examples, split_items
+from latentspace.train.data import encode_examples
+from latentspace.train.distributed import (batch_shard, batch_tokens, check_update, global_loss, new_optimizer,
+                                           report_loss)
 from latentspace.train.evaluate import evaluate
-from latentspace.train.models import with_markers
 from latentspace.train.profiles import Profile
 from latentspace.train.progress import TrainProgress
-from latentspace.train.sequences import Batch, MarkerIds
-from latentspace.train.vocab import word_tokenizer
+from latentspace.train.rundata import check_lengths, epoch_batches, prepare_data, prepare_tokenizer
+from latentspace.train.sequences import MarkerIds
 
 
 @dataclass
@@ -54,15 +58,24 @@ class TrainRun:
     seed: int = 0
     model: str | None = None  # fine-tune this registry model (its own tokenizer) instead of training from scratch
     eval_batch_size: int = 64
+    hops: str | None = None  # path lengths kept, e.g. "3-4" (tasks with a hop filter; default: the profile's)
     extra: dict = field(default_factory=dict)  # profile overrides: batch_size, lr, n_train, ... (RUN_SETTINGS)
     RANGES: ClassVar[dict] = {"seed": named.between(0, 2**63 - 1), "eval_batch_size": named.between(1, 65_536)}
+
+    def __post_init__(self) -> None:
+        if self.model is None:  # the profile's base model (`full` fine-tunes SmolLM2) unless one is named
+            self.model = self.profile.model
 
     def setting(self, key: str):
         return self.extra.get(key, getattr(self.profile, key))
 
+    @property
+    def hop_filter(self) -> str | None:
+        return self.hops if self.hops is not None else (self.profile.hops if self.task == self.profile.task else None)
+
 
 # profile fields a run may override; their ranges are `Profile.RANGES` (one declaration)
-RUN_SETTINGS = ("n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay")
+RUN_SETTINGS = ("n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay", "save_every")
 
 
 def check_settings(settings: dict, owner: str = "run setting") -> None:
@@ -82,8 +95,13 @@ def check_run(run: TrainRun) -> None:
     named.check_options(Profile, {k: getattr(run.profile, k) for k in Profile.RANGES}, f"profile {run.profile.name!r}")
     if not isinstance(run.task, str) or not run.task.strip():
         raise LatentspaceError("task: empty name; give a built-in task or a FILE.jsonl")
-    if not is_task_file(run.task):
-        get_task(run.task)  # an unknown name is refused before the run folder is made
+    spec = None if is_task_file(run.task) else get_task(run.task)  # an unknown name: refused before any folder
+    if run.hop_filter is not None:
+        if spec is None or not spec.hop_filter:
+            raise LatentspaceError(f"--hops: task {run.task[:80]!r} has no hop filter (prosqa-sym has)")
+        from latentspace.tasks.prosqa_sym import parse_hops
+
+        parse_hops(run.hop_filter)
 
 
 def lr_hint(run: TrainRun) -> str:
@@ -105,7 +123,8 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
     if run.out.exists() and not run.out.is_dir():  # the CLI checked --out already; the Python API may nest freely
         raise LatentspaceError(f"run folder {run.out} exists and is not a folder")
     fresh = not run.out.exists()
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    cuda = torch.cuda.is_available()
+    accelerator = Accelerator(cpu=not cuda, mixed_precision=run.profile.mixed_precision if cuda else "no")
     try:
         return prepare_and_run(run, accelerator, progress, until_epoch)
     except LatentspaceError:
@@ -125,7 +144,8 @@ def prepare_and_run(run: TrainRun, accelerator, progress: bool, until_epoch: int
     state = load_state(run)  # first: a checkpoint of another recipe or model is the clearest refusal
     tokenizer, base = prepare_tokenizer(run, splits, accelerator)
     markers = MarkerIds(*tokenizer.convert_tokens_to_ids([START_LATENT, LATENT, END_LATENT]))
-    examples = {name: encode_examples(tokenizer, items, need_steps=run.recipe.needs_steps and name == "train")
+    examples = {name: encode_examples(tokenizer, items, need_steps=run.recipe.needs_steps and name == "train",
+                                      need_targets=run.recipe.needs_targets and name == "train")
                 for name, items in splits.items()}
     model = load_model(run, tokenizer, state, base)
     check_lengths(examples, run.recipe, model)
@@ -184,7 +204,7 @@ def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: 
             optimizer_stage = stage
         if state and epoch == start_epoch:
             restore_rng(run.out / "checkpoint" / "rng.pt", accelerator)
-        batches = epoch_batches(run, examples["train"], epoch, markers, tokenizer.pad_token_id)
+        batches = epoch_batches(run, examples["train"], epoch, markers, tokenizer)
         epoch_started, epoch_tokens = time.perf_counter(), 0
         wrapped.train()
         for number, batch in enumerate(batches):
@@ -206,10 +226,12 @@ def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: 
         check_update(wrapped, batches[-1], weights, accelerator, (epoch + 1) * len(batches) + 1, hint)
         log.write(kind="epoch", epoch=epoch, stage=stage, seconds=seconds,
                   tokens=epoch_tokens, processes=accelerator.num_processes)
-        save_checkpoint(run, accelerator, wrapped, optimizer, tokenizer, epoch, stage,
-                        step=(epoch + 1) * len(batches), hint=hint)
-        log.flush()  # after the checkpoint: the file never has rows of an epoch it cannot resume from
         last_of_stage = epoch == run.recipe.epochs - 1 or run.recipe.stage(epoch + 1) != stage
+        pausing = until_epoch is not None and epoch >= until_epoch
+        if last_of_stage or pausing or (epoch + 1) % run.setting("save_every") == 0:
+            save_checkpoint(run, accelerator, wrapped, optimizer, tokenizer, epoch, stage,
+                            step=(epoch + 1) * len(batches), hint=hint)
+            log.flush()  # after the checkpoint: the file never has rows of an epoch it cannot resume from
         if last_of_stage and accelerator.is_main_process:
             module = accelerator.unwrap_model(wrapped)
             result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["valid"], examples["valid"], stage,
@@ -221,117 +243,6 @@ def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: 
         if until_epoch is not None and epoch >= until_epoch:
             return {"paused_after_epoch": epoch}
     return finish(setup)
-
-
-# -- data -------------------------------------------------------------------------------------
-def prepare_data(run: TrainRun, accelerator) -> dict[str, list[Item]]:
-    """The run's splits, generated once into ``out/data`` and read back on every later call."""
-    folder = run.out / "data"
-    spec = {"task": run.task, "seed": run.seed, **{k: run.setting(k) for k in ("n_train", "n_valid", "n_test")}}
-    if accelerator.is_main_process and not (folder / "spec.json").exists():
-        n = spec["n_train"] + spec["n_valid"] + spec["n_test"]
-        items = load_items(run.task)[:n] if is_task_file(run.task) else get_task(run.task).generate(n, seed=run.seed)
-        if len(items) < spec["n_valid"] + 2:
-            raise LatentspaceError(f"{run.task} gives {len(items)} items: too few for {spec['n_valid']} validation "
-                                   "items plus training and test ones (lower n_valid)")
-        test_size = min(spec["n_test"], len(items) - spec["n_valid"] - 1)
-        train_items, valid, test = split_items(items, spec["n_valid"], test_size, seed=run.seed)
-        folder.mkdir(parents=True, exist_ok=True)  # the run folder too: made only once its data exist
-        for name, split in (("train", train_items), ("valid", valid), ("test", test)):
-            files.write_text(folder / f"{name}.jsonl", "".join(jsonsafe.dumps(i.to_dict()) + "\n" for i in split))
-        files.write_text(folder / "spec.json", jsonsafe.dumps(spec))  # last: it marks the data complete
-    accelerator.wait_for_everyone()
-    saved = read_json(folder / "spec.json")
-    if saved != spec:
-        raise LatentspaceError(f"{folder} holds data made for {saved}; use a new --out for {spec}")
-    try:
-        return {name: [Item(**row) for row in map(json.loads, files.read_text(folder / f"{name}.jsonl",
-                                                                               "data file").splitlines())]
-                for name in ("train", "valid", "test")}
-    except (ValueError, TypeError):  # edited or damaged by hand: say so instead of a traceback
-        raise LatentspaceError(f"{folder} holds damaged data files; remove the folder or use a new --out") from None
-
-
-def prepare_tokenizer(run: TrainRun, splits: dict[str, list[Item]], accelerator):
-    """(tokenizer, base model or None): a word-level vocabulary of the data, or the registry model's own."""
-    base = None
-    if run.model:
-        base, tokenizer = with_markers(run.model)
-    else:
-        texts = [t for items in splits.values() for i in items for t in (i.question, i.answer, *i.steps)]
-        tokenizer = word_tokenizer(texts)
-    saved = run.out / "checkpoint"
-    if (saved / "tokenizer.json").exists():
-        from transformers import AutoTokenizer
-
-        # the loaded tokenizer: its vocabulary includes added tokens (the markers), unlike the file's model part
-        if AutoTokenizer.from_pretrained(saved).get_vocab() != tokenizer.get_vocab():
-            raise LatentspaceError(f"the checkpoint in {run.out} was trained with another tokenizer")
-    return tokenizer, base
-
-
-def check_lengths(examples: dict[str, list[TokenizedExample]], recipe, model) -> None:
-    """Refuse up front an item longer than the model's context (its thoughts and markers counted),
-    instead of an index error deep in a forward pass."""
-    limit = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
-    if not limit:
-        return
-    for name, split in examples.items():
-        for number, ex in enumerate(split):
-            longest = len(ex.question) + sum(map(len, ex.steps)) + len(ex.answer) + recipe.thoughts_at(ex, 2**31) + 2
-            if longest > limit:
-                raise LatentspaceError(f"{name} item {number} needs up to {longest} positions, more than the "
-                                       f"model's {limit}; shorten the items or use fewer thoughts")
-
-
-def epoch_batches(run: TrainRun, examples: list[TokenizedExample], epoch: int, markers: MarkerIds,
-                  pad_id: int) -> list:
-    """The epoch's global batches, the same for the same (seed, epoch) — what makes resume exact."""
-    rng = random.Random(run.seed * 100_003 + epoch)
-    sequences = [run.recipe.sequence(ex, epoch, markers, rng) for ex in examples]
-    rng.shuffle(sequences)
-    size = run.setting("batch_size")
-    return [run.recipe.batch(sequences[i:i + size], pad_id, markers.latent) for i in range(0, len(sequences), size)]
-
-
-def batch_shard(batch, accelerator):
-    """This process's rows of a global batch (contiguous slices)."""
-    rows = torch.arange(batch.size).tensor_split(accelerator.num_processes)[accelerator.process_index]
-    return batch.shard(rows).to(accelerator.device)
-
-
-def batch_tokens(batch) -> int:
-    parts = [batch] if isinstance(batch, Batch) else [b for b in vars(batch).values() if isinstance(b, Batch)]
-    return sum(int(b.attention_mask.sum()) for b in parts)
-
-
-def global_loss(wrapped, local, weights: dict[str, float], accelerator) -> torch.Tensor:
-    """Each loss part summed here, divided by its *global* count, times the number of processes
-    (DDP averages gradients), then weighted: every process count gives one process's update."""
-    total = 0.0
-    for name, (summed, count) in wrapped(local, parts=True).items():
-        everywhere = accelerator.reduce(torch.tensor(float(count), device=accelerator.device), reduction="sum")
-        total = total + weights[name] * summed / everywhere.clamp_min(1.0) * accelerator.num_processes
-    return total
-
-
-def check_update(wrapped, batch, weights: dict[str, float], accelerator, step: int, hint: str) -> None:
-    """The loss after the epoch's last update, before it is saved: weights can be finite yet so large
-    that the model's output overflows (a huge lr on a one-step epoch), and no later step would see it."""
-    wrapped.eval()  # no dropout: no random draws, so a resumed run sees the same numbers
-    with torch.no_grad():
-        value = report_loss(global_loss(wrapped, batch_shard(batch, accelerator), weights, accelerator), accelerator)
-    finite.check_loss(value, step, hint)
-
-
-def report_loss(loss: torch.Tensor, accelerator) -> float:
-    """The global mean loss of the step (the local value undoes the process-count factor)."""
-    return float(accelerator.reduce(loss.detach(), reduction="sum")) / accelerator.num_processes
-
-
-def new_optimizer(run: TrainRun, wrapped, accelerator):
-    optimizer = torch.optim.AdamW(wrapped.parameters(), lr=run.setting("lr"), weight_decay=run.setting("weight_decay"))
-    return accelerator.prepare_optimizer(optimizer)
 
 
 def finish(setup: Setup) -> dict:

@@ -40,3 +40,19 @@ def word_tokenizer(texts: Iterable[str], extra: Iterable[str] = ()) -> PreTraine
     core.add_special_tokens([PAD, EOS, UNK, *MARKERS])
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token=PAD, eos_token=EOS, unk_token=UNK,
                                    bos_token=None, additional_special_tokens=list(MARKERS))
+
+
+def symbol_tokenizer(texts: Iterable[str], extra: Iterable[str] = ()) -> PreTrainedTokenizerFast:
+    """A tokenizer for symbolic tasks (mnns, prosqa-sym): every whitespace-separated symbol is one
+    token ("-3", "[Q]", "n17"), newlines are only separators — the papers' one token per value.
+
+    Ids are stable for the same texts, laid out like `word_tokenizer`'s.
+    """
+    specials = [PAD, EOS, UNK, *MARKERS]
+    found = sorted(({w for text in texts for w in text.split()} | set(extra)) - set(specials) - {ANSWER_MARK})
+    vocab = {token: i for i, token in enumerate([*specials, ANSWER_MARK, *found])}
+    core = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    core.add_special_tokens([PAD, EOS, UNK, *MARKERS])
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token=PAD, eos_token=EOS, unk_token=UNK,
+                                   bos_token=None, additional_special_tokens=list(MARKERS))

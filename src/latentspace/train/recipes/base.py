@@ -37,6 +37,7 @@ class Recipe:
     RANGES: ClassVar[dict] = {"epochs": between(1, 100_000)}
     needs_steps: ClassVar[bool] = False  # the data must have reasoning steps
     feedback: ClassVar[bool] = True  # thought slots hold fed-back hidden states (else the token's embedding)
+    needs_targets: ClassVar[bool] = False  # the data must carry CoT2 target sets (meta traces / frontier)
 
     def curriculum(self) -> CurriculumConfig:
         return CurriculumConfig(max_stage=0, markers=False)
@@ -54,6 +55,18 @@ class Recipe:
         config = self.curriculum()
         most = config.max_stage if config.pad_latent_to_max else min(config.max_stage, len(example.steps))
         return min(most, stage) * config.thoughts_per_step
+
+    def thought_inputs(self, lm, state, latent_id: int, project=None, generator=None):
+        """A thought's input at test time: the fed-back state (through ``project``, CODI's projector),
+        or for recipes without feedback the trained ``<|latent|>`` embedding."""
+        if not self.feedback:
+            return lm.input_embeddings[latent_id]
+        if project is None:
+            return state.hidden
+        import torch
+
+        with torch.no_grad():
+            return project(state.hidden)
 
     def stages(self) -> list[int]:
         """The distinct stages of a run, in order (evaluation happens at the end of each)."""

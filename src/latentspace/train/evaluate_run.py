@@ -1,0 +1,83 @@
+"""Evaluate a finished run folder on other items: a task file (a released test set in the published
+ProsQA JSON layout, a JSONL of MNNS questions) converted to the layout the run was trained on.
+
+    result = evaluate_run(Path("runs/table-prosqa-sym-laptop-prosqa/s0/coconut"), "prosqa_test.json")
+
+The run's own tokenizer, recipe, stage and (for CODI) projector are used exactly as its training
+evaluation used them, so the same items give the same score whichever way they arrive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from latentspace.errors import LatentspaceError
+from latentspace.model.bundled import quiet_hf
+from latentspace.tasks import Item, get_task, is_task_file, load_items
+from latentspace.train.checkpoint import read_json
+from latentspace.train.data import encode_examples
+from latentspace.train.evaluate import EvalResult, evaluate
+from latentspace.train.recipes import RECIPES, get_recipe
+
+
+def run_items(run_dir: Path, task: str | None, n: int | None, seed: int) -> list[Item]:
+    """The items to score: the run's test split, a built-in task's, or a file in the run's layout."""
+    spec = read_json(run_dir / "data" / "spec.json", "run data spec")
+    if not isinstance(spec, dict) or not isinstance(spec.get("task"), str):
+        raise LatentspaceError(f"{run_dir}/data/spec.json is damaged (not a run data spec)")
+    trained_on = None if is_task_file(spec["task"]) else get_task(spec["task"])
+    hops = None
+    if spec.get("hops") is not None:
+        from latentspace.tasks.prosqa_sym import parse_hops
+
+        hops = parse_hops(spec["hops"])
+    if task is None:
+        from latentspace.tasks import load_jsonl
+
+        items = load_jsonl(run_dir / "data" / "test.jsonl")
+    elif is_task_file(task):
+        if trained_on is not None and trained_on.load_file is not None:  # in the run's layout (e.g. symbolic)
+            items = trained_on.load_file(task, seed=seed, hops=hops)
+        elif trained_on is not None and trained_on.symbolic:
+            raise LatentspaceError(f"task {trained_on.name} reads no task files")
+        else:
+            items = load_items(task)
+    else:
+        found = get_task(task)
+        if trained_on is not None and found.symbolic != trained_on.symbolic:
+            raise LatentspaceError(f"{run_dir} was trained on {trained_on.name}; {task} is in another layout")
+        items = found.generate(n or 200, seed=seed, **({"hops": hops} if hops and found.hop_filter else {}))
+    return items[:n] if n else items
+
+
+def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, seed: int = 0,
+                 batch_size: int = 64) -> EvalResult:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    state = read_json(run_dir / "checkpoint" / "state.json", "checkpoint state")
+    if not isinstance(state, dict) or state.get("recipe") not in RECIPES or not isinstance(state.get("options"), dict):
+        raise LatentspaceError(f"{run_dir}/checkpoint/state.json is damaged (not a checkpoint state)")
+    recipe = get_recipe(state["recipe"], **state["options"])
+    items = run_items(run_dir, task, n, seed)
+    with quiet_hf():
+        tokenizer = AutoTokenizer.from_pretrained(run_dir / "checkpoint")
+        causal_lm = AutoModelForCausalLM.from_pretrained(run_dir / "checkpoint", dtype=torch.float32)
+    unknown = tokenizer.unk_token_id
+    for number, item in enumerate(items):
+        ids = tokenizer.encode(item.question, add_special_tokens=False)
+        if unknown is not None and unknown in ids:
+            raise LatentspaceError(f"item {number}: its question has symbols this run never saw "
+                                   f"({item.question[:60]!r}); is it in the run's task layout?")
+    project = None
+    extras = run_dir / "checkpoint" / "extras.safetensors"
+    if extras.exists():  # CODI's projector
+        from safetensors.torch import load_file
+
+        module = recipe.module(causal_lm)
+        module.load_state_dict(load_file(extras), strict=False)
+        project = getattr(module, "project", None)
+    examples = encode_examples(tokenizer, items)
+    stage = recipe.stage(recipe.epochs - 1)
+    return evaluate(causal_lm, tokenizer, recipe, items, examples, stage, batch_size, project=project)
