@@ -88,6 +88,12 @@ PROFILES = {
         | {"cot2": {"epochs": 600}},
         note="CoT2's MNNS setting (GPT-2, 2 layers, 2 heads, d=32; all 6,561 problems, 20% held out by digit "
              "multiset) at lr 1e-3, batch 256, 600 epochs: ~10 min per recipe on these 2 cores (Coconut ~15)"),
+    "laptop-mnns-d24": Profile(
+        "laptop-mnns-d24", **MNNS_SPLIT, layers=2, hidden=24, heads=2, batch_size=256, lr=1e-3, task="mnns",
+        save_every=50, seeds=(0,), recipes=("cot", "cot2"),
+        recipe_options=recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3)
+        | {"cot2": {"epochs": 600}},
+        note="laptop-mnns at d=24: the second point of CoT2's width curve (the embedding must hold the superposition)"),
     "smoke-mnns": Profile(
         "smoke-mnns", n_train=200, n_valid=20, n_test=40, layers=2, hidden=16, heads=2, batch_size=64, lr=3e-3,
         task="mnns", recipes=("nocot", "cot", "coconut", "cot2"),

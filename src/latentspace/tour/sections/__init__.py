@@ -10,5 +10,7 @@ from latentspace.tour.sections.next_token import next_token
 from latentspace.tour.sections.reasoning import reasoning
 from latentspace.tour.sections.serving import serving
 from latentspace.tour.sections.steering import steering
+from latentspace.tour.sections.trained_thoughts import trained_thoughts
 
-SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, steering, agents, memory, serving]
+SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, trained_thoughts, steering, agents,
+            memory, serving]

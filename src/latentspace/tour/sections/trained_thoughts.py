@@ -1,0 +1,61 @@
+"""Tour: a model trained to think in vectors (CoT2 on MNNS), and what each of its thoughts holds.
+
+A 2-layer 32-d GPT-2 learns the minimum non-negative sum of four signed digits with continuous
+thoughts (`cot2`, about a minute on a laptop CPU). Each thought is a softmax mix of token
+embeddings; reading it shows the search in superposition: thought t spreads its mass over the
+partial sums of the first t digits under *every* sign choice, not one guess.
+The full comparison with No-CoT, CoT and Coconut over seeds is `latentspace train table`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from itertools import accumulate, product
+from pathlib import Path
+
+import torch
+
+from latentspace.tour.section import SectionResult
+
+EPOCHS = 60  # ~1 min on 2 cores: enough for the superposition to form (the table trains 600)
+
+
+def trained_thoughts(lm, out: Path) -> SectionResult:
+    from latentspace.model.latent_model import LatentModel
+    from latentspace.model.markers import LATENT
+    from latentspace.tasks import load_jsonl
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.recipes import get_recipe
+    from latentspace.train.trainer import TrainRun, train
+
+    small = lm.name.startswith("tiny")  # the test suite's tour: the same code at toy size
+    profile = get_profile("smoke-mnns" if small else "laptop-mnns")
+    profile = replace(profile, n_valid=50, n_test=300) if not small else profile
+    recipe = get_recipe("cot2", epochs=2 if small else EPOCHS)
+    folder = out / "mnns-cot2"
+    summary = train(TrainRun(recipe, "mnns", profile, folder, extra={"save_every": recipe.epochs}), progress=False)
+    item = load_jsonl(folder / "data" / "test.jsonl")[0]
+    model = LatentModel.load(str(folder / "checkpoint"), show_progress=False)
+    latent = model.tokenizer.convert_tokens_to_ids(LATENT)
+    state = model.encode(torch.tensor([model.tokenizer.encode(item.question, add_special_tokens=False)]))
+    digits, rows = item.meta["digits"], []
+    for t in range(len(item.steps)):
+        probs = torch.softmax(state.logits.float(), -1)[0]
+        true = sorted({s for s in (list(accumulate(x * d for x, d in zip(signs, digits)))[t]
+                                   for signs in product((1, -1), repeat=4))})
+        ids = model.tokenizer.convert_tokens_to_ids([str(v) for v in true])
+        top = probs.topk(4)
+        rows.append({"thought": t + 1, "top tokens (probability)": ", ".join(
+            f"{model.tokenizer.convert_ids_to_tokens(int(i))} ({p:.2f})" for p, i in zip(top.values, top.indices)),
+            "partial sums of every sign choice": " ".join(map(str, true)),
+            "mass on them": round(float(probs[ids].sum()), 3)})
+        state = model.step(state, recipe.thought_inputs(model, state, latent))
+    answer = model.decode(state, max_new_tokens=4).texts[0].split("###")[-1].strip()
+    text = (f"A 2-layer {profile.hidden}-d GPT-2 trained {recipe.epochs} epochs with continuous thoughts (cot2) on the "
+            f"minimum non-negative sum of four signed digits scores {100 * summary['test_accuracy']:.1f}% on "
+            f"{summary['test_n']} held-out problems. For {item.question} (answer {item.answer}; it says "
+            f"{answer or '?'}) each thought spreads its mass over the partial sums of every sign choice — a search in "
+            "superposition, read through the lens. `latentspace train table --profile laptop-mnns` compares No-CoT, "
+            "CoT, Coconut and CoT2 over three seeds.")
+    return SectionResult("Trained latent thoughts (CoT2 on MNNS)", text, rows,
+                         data={"question": item.question, "answer": item.answer, "summary": summary})
