@@ -79,5 +79,6 @@ def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, s
         module.load_state_dict(load_file(extras), strict=False)
         project = getattr(module, "project", None)
     examples = encode_examples(tokenizer, items)
-    stage = recipe.stage(recipe.epochs - 1)
+    # the stage the checkpoint was trained at: a finished run's last, a paused run's current one
+    stage = state["stage"] if isinstance(state.get("stage"), int) else recipe.stage(recipe.epochs - 1)
     return evaluate(causal_lm, tokenizer, recipe, items, examples, stage, batch_size, project=project)

@@ -1,8 +1,15 @@
-"""Run sizes: `smoke` (seconds, for tests), `quick` (the comparison table on a laptop CPU),
-`full` (the paper's sizes, for a GPU).
+"""Profiles, named by what they reproduce.
 
-A profile fixes the data sizes, the from-scratch model and the optimisation; recipe options it
-sets (epochs, stages) are defaults the command line can still override.
+- `laptop-mnns` (+ `laptop-mnns-d24`): CoT2's MNNS setting, from scratch, on a 2-core CPU — the headline;
+- `laptop-prosqa`: symbolic ProsQA at CoT2's small ProsQA widths (a first calibration point);
+- `full`: Coconut's Table 1 setting on a GPU — fine-tunes a *pretrained* model (SmolLM2-135M), bf16;
+  `full-scratch` trains GPT-2 small from scratch instead (not the paper's setting);
+- `smoke`, `smoke-mnns`, `smoke-prosqa`: seconds, for tests;
+- `english-small`: the former `quick` (English ProsQA words, small graphs) — it does not learn and is
+  kept as the record of why the symbolic profiles exist.
+
+A profile fixes the data sizes, the model and the optimisation, the seeds and recipes of its table;
+recipe options it sets (epochs, stages) are defaults the command line can still override.
 """
 
 from __future__ import annotations
