@@ -44,7 +44,9 @@ def look_inside(run: Path, png: Path, n: int = 200) -> str:
 
     options = json.loads((run / "checkpoint" / "state.json").read_text())["options"]
     count = options["max_stage"] * options["thoughts_per_step"]
-    lm = LatentModel.load(str(run / "checkpoint"), show_progress=False)
+    from latentspace.train.best import model_folder
+
+    lm = LatentModel.load(str(model_folder(run)), show_progress=False)
     result = frontier_mass(lm, load_jsonl(run / "data" / "test.jsonl")[:n], count)
     plot_frontier(result, png)
     rows = [f"| {i} | " + " | ".join(f"{row[g]:.3f}" for g in GROUPS) + " | "

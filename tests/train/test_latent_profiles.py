@@ -75,3 +75,18 @@ def test_eval_refuses_a_published_file_without_its_graph_fields(cli, tmp_path):
     del row["edges"]
     path.write_text(json.dumps([row]))
     one_line_exit_2(cli("train", "eval", str(run), "--task", str(path)), "broken.json: item 0", "edges")
+
+
+def test_select_best_tests_the_best_validation_checkpoint_and_eval_reads_the_same_one(cli, tmp_path):
+    run = tmp_path / "b"
+    assert cli("train", "run", "cot", "--profile", "smoke-mnns", "--set", "epochs=4", "--out", str(run)).returncode == 0
+    summary = json.loads((run / "summary.json").read_text())
+    evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
+    assert len(evals) == 4  # eval_every=1
+    accuracies = [e["accuracy"] for e in evals]
+    assert summary["selected"]["epoch"] == evals[accuracies.index(max(accuracies))]["epoch"]
+    assert summary["selected"]["valid_accuracy"] == max(accuracies)
+    if summary["selected"]["epoch"] != 3:  # the kept weights are not the last ones
+        assert (run / "best" / "model.safetensors").read_bytes() != (run / "checkpoint" / "model.safetensors").read_bytes()
+    again = json.loads(cli("train", "eval", str(run), "--json").stdout)
+    assert again["accuracy"] == summary["test_accuracy"] and again["positions"] == summary["positions"]

@@ -237,7 +237,9 @@ def inspect(
                                "cot2 thoughts")
     recipe = get_recipe(state["recipe"], **state["options"])
     items = load_jsonl(run_dir / "data" / "test.jsonl")[:n]
-    lm = LatentModel.load(str(run_dir / "checkpoint"), show_progress=False)
+    from latentspace.train.best import model_folder
+
+    lm = LatentModel.load(str(model_folder(run_dir)), show_progress=False)
     if recipe.name == "coconut":
         count = thoughts or recipe.max_stage * recipe.thoughts_per_step
         result = frontier_mass(lm, items, count)

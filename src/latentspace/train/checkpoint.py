@@ -53,7 +53,8 @@ def load_state(run: TrainRun) -> dict | None:
 
 
 def run_settings(run: TrainRun) -> dict:
-    return {k: run.setting(k) for k in ("batch_size", "lr", "weight_decay", "dropout")}
+    # select/eval_every decide which checkpoint is tested (and need validation during training)
+    return {k: run.setting(k) for k in ("batch_size", "lr", "weight_decay", "dropout", "select", "eval_every")}
 
 
 def load_model(run: TrainRun, tokenizer, state: dict | None, base=None):

@@ -16,6 +16,7 @@ import torch
 from latentspace.errors import LatentspaceError
 from latentspace.model.bundled import quiet_hf
 from latentspace.tasks import Item, get_task, is_task_file, load_items
+from latentspace.train.best import model_folder
 from latentspace.train.checkpoint import read_json
 from latentspace.train.data import encode_examples
 from latentspace.train.evaluate import EvalResult, evaluate
@@ -56,14 +57,15 @@ def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, s
                  batch_size: int = 64) -> EvalResult:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    state = read_json(run_dir / "checkpoint" / "state.json", "checkpoint state")
+    folder = model_folder(run_dir)  # the checkpoint the run's own test numbers came from
+    state = read_json(folder / "state.json", "checkpoint state")
     if not isinstance(state, dict) or state.get("recipe") not in RECIPES or not isinstance(state.get("options"), dict):
         raise LatentspaceError(f"{run_dir}/checkpoint/state.json is damaged (not a checkpoint state)")
     recipe = get_recipe(state["recipe"], **state["options"])
     items = run_items(run_dir, task, n, seed)
     with quiet_hf():
-        tokenizer = AutoTokenizer.from_pretrained(run_dir / "checkpoint")
-        causal_lm = AutoModelForCausalLM.from_pretrained(run_dir / "checkpoint", dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        causal_lm = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     unknown = tokenizer.unk_token_id
     for number, item in enumerate(items):
         ids = tokenizer.encode(item.question, add_special_tokens=False)
@@ -71,7 +73,7 @@ def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, s
             raise LatentspaceError(f"item {number}: its question has symbols this run never saw "
                                    f"({item.question[:60]!r}); is it in the run's task layout?")
     project = None
-    extras = run_dir / "checkpoint" / "extras.safetensors"
+    extras = folder / "extras.safetensors"
     if extras.exists():  # CODI's projector
         from safetensors.torch import load_file
 

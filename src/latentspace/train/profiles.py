@@ -43,6 +43,8 @@ class Profile:
     mixed_precision: str = "no"  # "bf16": autocast on CUDA (ignored on a CPU)
     seeds: tuple[int, ...] = (0,)  # the seeds `train table` runs (mean and pooled interval over them)
     recipes: tuple[str, ...] = ("nocot", "cot", "pause", "icot", "coconut", "codi")  # `train table`'s rows
+    select: str = "last"  # the checkpoint tested: the last, or the best on validation at the final stage
+    eval_every: int = 0  # epochs between validation evaluations (0: at each stage's end only)
     save_every: int = 1  # epochs between checkpoints (and at every stage's end); a resume restarts there
     # one declaration bounds a profile and every run setting that overrides it (`--set`, --config,
     # `TrainRun.extra`); a learning rate may be large (divergence is caught as it happens) but finite
@@ -50,8 +52,9 @@ class Profile:
         "n_train": between(1, 10_000_000), "n_valid": between(1, 1_000_000), "n_test": between(1, 1_000_000),
         "layers": between(1, 256), "hidden": between(2, 65_536), "heads": between(1, 1024),
         "batch_size": between(1, 65_536), "lr": above(0), "weight_decay": between(0, None),
-        "dropout": between(0, 1), "save_every": between(1, 100_000)}
-    CHOICES: ClassVar[dict] = {"mixed_precision": ("no", "bf16")}
+        "dropout": between(0, 1), "save_every": between(1, 100_000),
+        "eval_every": between(0, 100_000)}
+    CHOICES: ClassVar[dict] = {"mixed_precision": ("no", "bf16"), "select": ("last", "best")}
 
 
 def recipe_options(epochs: int, per_stage: int, max_stage: int, remove_per_epoch: int, codi_epochs: int,
@@ -90,20 +93,20 @@ PROFILES = {
              "run gave No-CoT 49%, CoT 12%, Coconut 49.5% (chance is 50%); the published graph sizes gave <= 3.5%"),
     "laptop-mnns": Profile(
         "laptop-mnns", **MNNS_SPLIT, layers=2, hidden=32, heads=2, batch_size=256, lr=1e-3, task="mnns",
-        save_every=50, seeds=(0, 1, 2), recipes=("nocot", "cot", "coconut", "cot2"),
+        save_every=50, eval_every=25, select="best", seeds=(0, 1, 2), recipes=("nocot", "cot", "coconut", "cot2"),
         recipe_options=recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3)
         | {"cot2": {"epochs": 600}},
         note="CoT2's MNNS setting (GPT-2, 2 layers, 2 heads, d=32; all 6,561 problems, 20% held out by digit "
              "multiset) at lr 1e-3, batch 256, 600 epochs: ~10 min per recipe on these 2 cores (Coconut ~15)"),
     "laptop-mnns-d24": Profile(
         "laptop-mnns-d24", **MNNS_SPLIT, layers=2, hidden=24, heads=2, batch_size=256, lr=1e-3, task="mnns",
-        save_every=50, seeds=(0,), recipes=("cot", "cot2"),
+        save_every=50, eval_every=25, select="best", seeds=(0,), recipes=("cot", "cot2"),
         recipe_options=recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3)
         | {"cot2": {"epochs": 600}},
         note="laptop-mnns at d=24: the second point of CoT2's width curve (the embedding must hold the superposition)"),
     "smoke-mnns": Profile(
         "smoke-mnns", n_train=200, n_valid=20, n_test=40, layers=2, hidden=16, heads=2, batch_size=64, lr=3e-3,
-        task="mnns", recipes=("nocot", "cot", "coconut", "cot2"),
+        task="mnns", recipes=("nocot", "cot", "coconut", "cot2"), eval_every=1, select="best",
         recipe_options=recipe_options(3, 1, 2, remove_per_epoch=1, codi_epochs=3, thoughts=3) | {"cot2": {"epochs": 3}},
         note="seconds; laptop-mnns's machinery at toy size, for tests"),
     "laptop-prosqa": Profile(

@@ -66,6 +66,10 @@ def check_reusable(run: TrainRun, made, profile: Profile) -> None:
         raise LatentspaceError(f"{run.out / 'summary.json'} is damaged (not a run summary); remove it or use another --out")
     wanted = {"task": run.task, "seed": run.seed, "options": run.recipe.options(), "settings": run_settings(run),
               "sizes": {k: run.setting(k) for k in ("n_train", "n_valid", "n_test", "layers", "hidden", "heads")}}
+    defaults = type(run.recipe)().options()
+    if isinstance(made.get("options"), dict):  # an option added since the run was made counts at its default
+        made = {**made, "options": {**{k: v for k, v in defaults.items() if k not in made["options"]},
+                                    **made["options"]}}
     if any(made.get(k) != v for k, v in wanted.items()):
         raise LatentspaceError(f"{run.out} was trained with other settings than profile {profile.name} now "
                                "has; remove it or use another --out")

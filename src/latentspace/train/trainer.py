@@ -37,6 +37,7 @@ from latentspace import files, finite, jsonsafe, named
 from latentspace.errors import LatentspaceError
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
 from latentspace.tasks import get_task, is_task_file
+from latentspace.train.best import best_accuracy, keep_best, selected
 from latentspace.train.checkpoint import (MetricsLog, load_model, load_state, read_metrics, recover_checkpoint,
                                            restore_rng, run_settings, save_checkpoint, usable_checkpoint)
 from latentspace.train.data import encode_examples
@@ -75,7 +76,7 @@ class TrainRun:
 
 
 # profile fields a run may override; their ranges are `Profile.RANGES` (one declaration)
-RUN_SETTINGS = ("n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay", "save_every")
+RUN_SETTINGS = ("n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay", "save_every", "eval_every", "select")
 
 
 def check_settings(settings: dict, owner: str = "run setting") -> None:
@@ -195,6 +196,9 @@ def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: 
     tokenizer, markers, splits, examples, bar = setup.tokenizer, setup.markers, setup.splits, setup.examples, setup.bar
     optimizer, optimizer_stage = None, None
     hint = lr_hint(run)
+    final_stage = run.recipe.stage(run.recipe.epochs - 1)
+    keeping_best = run.setting("select") == "best"
+    best = best_accuracy(run.out) if keeping_best else -1.0
     for epoch in range(start_epoch, run.recipe.epochs):
         stage = run.recipe.stage(epoch)
         if optimizer is None or stage != optimizer_stage:
@@ -228,21 +232,48 @@ def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: 
                   tokens=epoch_tokens, processes=accelerator.num_processes)
         last_of_stage = epoch == run.recipe.epochs - 1 or run.recipe.stage(epoch + 1) != stage
         pausing = until_epoch is not None and epoch >= until_epoch
-        if last_of_stage or pausing or (epoch + 1) % run.setting("save_every") == 0:
-            save_checkpoint(run, accelerator, wrapped, optimizer, tokenizer, epoch, stage,
-                            step=(epoch + 1) * len(batches), hint=hint)
-            log.flush()  # after the checkpoint: the file never has rows of an epoch it cannot resume from
-        if last_of_stage and accelerator.is_main_process:
+        every, improved = run.setting("eval_every"), False
+        if (last_of_stage or (every and (epoch + 1) % every == 0)) and accelerator.is_main_process:
             module = accelerator.unwrap_model(wrapped)
             result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["valid"], examples["valid"], stage,
                               run.eval_batch_size, project=getattr(module, "project", None))
             log.write(kind="eval", split="valid", epoch=epoch, stage=stage, accuracy=result.accuracy,
                       positions=result.positions)
-            log.flush()
             bar.evaluated(result.accuracy)
+            # only the final stage's thoughts are the ones tested
+            improved = keeping_best and stage == final_stage and result.accuracy > best
+            best = max(best, result.accuracy) if improved else best
+        if accelerator.num_processes > 1:  # every process saves when rank 0's validation improved
+            from accelerate.utils import broadcast_object_list
+
+            improved = broadcast_object_list([improved])[0]
+        if improved or last_of_stage or pausing or (epoch + 1) % run.setting("save_every") == 0:
+            save_checkpoint(run, accelerator, wrapped, optimizer, tokenizer, epoch, stage,
+                            step=(epoch + 1) * len(batches), hint=hint)
+            log.flush()  # after the checkpoint: the file never has rows of an epoch it cannot resume from
+            if improved and accelerator.is_main_process:
+                keep_best(run.out, epoch, best)
         if until_epoch is not None and epoch >= until_epoch:
             return {"paused_after_epoch": epoch}
     return finish(setup)
+
+
+def best_module(run: TrainRun, module):
+    """The recipe's module holding the kept best checkpoint's weights (a copy: training's is untouched)."""
+    import copy
+
+    from safetensors.torch import load_file
+
+    best = copy.deepcopy(module)
+    weights = load_file(run.out / "best" / "model.safetensors")
+    missing, unexpected = best.causal_lm.load_state_dict(weights, strict=False)  # tied heads are stored once
+    tied = {k for k in missing if "lm_head" in k or "embed_out" in k}
+    if unexpected or set(missing) - tied:
+        raise LatentspaceError(f"{run.out / 'best'} does not hold this run's model; remove it or use a new --out")
+    extras = run.out / "best" / "extras.safetensors"
+    if extras.exists():
+        best.load_state_dict(load_file(extras), strict=False)
+    return best.eval()
 
 
 def finish(setup: Setup) -> dict:
@@ -252,6 +283,9 @@ def finish(setup: Setup) -> dict:
     if accelerator.is_main_process:
         stage = run.recipe.stage(run.recipe.epochs - 1)
         module = accelerator.unwrap_model(wrapped)
+        chosen = selected(run.out) if run.setting("select") == "best" else None
+        if chosen is not None:  # the best validation checkpoint answers the test split
+            module = best_module(run, module)
         result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["test"], examples["test"], stage,
                           run.eval_batch_size, project=getattr(module, "project", None))
         epochs = [r for r in setup.log.rows if r["kind"] == "epoch"]
@@ -262,7 +296,9 @@ def finish(setup: Setup) -> dict:
                    "test_correct": sum(r["correct"] for r in result.rows), "positions": result.positions,
                    "seconds_per_answer": result.seconds_per_item, "final_stage": stage,
                    "train_seconds": sum(r["seconds"] for r in epochs),
-                   "epoch_seconds": sum(r["seconds"] for r in epochs) / max(1, len(epochs))}
+                   "epoch_seconds": sum(r["seconds"] for r in epochs) / max(1, len(epochs)),
+                   "selected": ({"epoch": chosen["epoch"], "valid_accuracy": chosen["valid_accuracy"]} if chosen
+                                else "last")}
         files.write_text(run.out / "test_answers.jsonl", "".join(jsonsafe.dumps(r) + "\n" for r in result.rows))
         files.write_text(run.out / "summary.json", jsonsafe.dumps(summary, indent=2))  # last: marks the run done
     accelerator.wait_for_everyone()
