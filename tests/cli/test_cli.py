@@ -215,9 +215,9 @@ def test_train_table_trains_each_recipe_once_and_writes_the_table(tmp_path):
     assert [r["recipe"] for r in rows] == ["nocot", "coconut"] and all(r["test_n"] == 2 for r in rows)
     table = (tmp_path / "table.md").read_text()
     assert "| coconut |" in table and "× CoT" in table
-    stamp = (tmp_path / "coconut" / "summary.json").stat().st_mtime_ns
+    stamp = (tmp_path / "s0" / "coconut" / "summary.json").stat().st_mtime_ns
     assert run(*args).returncode == 0  # cached: nothing retrained
-    assert (tmp_path / "coconut" / "summary.json").stat().st_mtime_ns == stamp
+    assert (tmp_path / "s0" / "coconut" / "summary.json").stat().st_mtime_ns == stamp
     changed = run(*[a if a != "n_train=8" else "n_train=9" for a in args])
     assert changed.returncode == 2 and "trained with other settings" in changed.stderr
     bad = run("train", "table", "--recipes", "cot,magic", "--out", str(tmp_path / "x"))
