@@ -81,6 +81,55 @@ def file_check(run: Path, n: int = 500, seed: int = 12345) -> str:
             f"per-item answers {'identical' if same else 'DIFFERENT'}.\n")
 
 
+def sampling(run: Path, ks=(1, 2, 4, 8, 16)) -> str:
+    """CoT2's inference modes on one trained run: the deterministic softmax mix vs the mean embedding of
+    K tokens sampled from it (multi-token sampling; K = 1 is sampled discrete CoT through the same model)."""
+    from latentspace.train.evaluate_run import evaluate_run
+
+    rows = [("mix (deterministic)", evaluate_run(run))] + [(f"K = {k}", evaluate_run(run, options={"sample_k": k}))
+                                                          for k in ks]
+    return "\n".join([
+        f"CoT2's inference on the same model (`latentspace train eval {shown(run)} --set sample_k=K`, test split, "
+        "sampling seeded):", "", "| thought input | accuracy |", "|---|---:|",
+        *(f"| {name} | {100 * r.accuracy:.1f}% |" for name, r in rows), ""])
+
+
+def partial_sum_mass(run: Path, n: int = 400) -> str:
+    """Each CoT2 thought on MNNS read as a distribution: mass on the partial sums of every sign choice
+    (the superposition CoT2 is trained to hold) and on the optimal choice's own partial sum."""
+    from itertools import accumulate, product
+
+    import torch as t
+
+    from latentspace.model.latent_model import LatentModel
+    from latentspace.model.markers import LATENT
+    from latentspace.tasks import load_jsonl
+    from latentspace.train.best import model_folder
+    from latentspace.train.recipes import get_recipe
+
+    folder = model_folder(run)
+    options = json.loads((folder / "state.json").read_text())["options"]
+    recipe, lm = get_recipe("cot2", **options), LatentModel.load(str(folder), show_progress=False)
+    latent, vocab = lm.tokenizer.convert_tokens_to_ids(LATENT), lm.tokenizer.get_vocab()
+    items = load_jsonl(run / "data" / "test.jsonl")[:n]
+    every, gold, values = [[0.0] * 3 for _ in range(3)]
+    for item in items:
+        digits = item.meta["digits"]
+        state = lm.encode(t.tensor([lm.tokenizer.encode(item.question, add_special_tokens=False)]))
+        for step in range(3):
+            probs = t.softmax(state.logits.float(), -1)[0]
+            sums = {list(accumulate(s * d for s, d in zip(signs, digits)))[step] for signs in product((1, -1), repeat=4)}
+            every[step] += float(probs[[vocab[str(v)] for v in sums]].sum()) / len(items)
+            gold[step] += float(probs[vocab[item.steps[step]]]) / len(items)
+            values[step] += int((probs > 0.05).sum()) / len(items)
+            state = lm.step(state, recipe.thought_inputs(lm, state, latent))
+    rows = [f"| {i + 1} | {2 ** (i + 1)} | {every[i]:.3f} | {gold[i]:.3f} | {values[i]:.1f} |" for i in range(3)]
+    return "\n".join([f"What CoT2's thoughts hold ({len(items)} test problems, seed-{run.parent.name[1:]} model): "
+                      "each thought's softmax over tokens, the mix that is fed back.", "",
+                      "| thought | sign prefixes | mass on their partial sums | mass on the optimal one's | "
+                      "tokens above 5% |", "|---|---:|---:|---:|---:|", *rows, ""])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="laptop-mnns")
@@ -112,6 +161,10 @@ def main() -> None:
         markdown(rows, profile.name),
         latent_goals(rows, profile.name) or goals(rows), ""])
     first = seeds[0]
+    if "cot2" in recipes:
+        text += "\n" + sampling(run_folder(out, first, "cot2")) + "\n"
+        if profile.task == "mnns":
+            text += "\n" + partial_sum_mass(run_folder(out, first, "cot2")) + "\n"
     if profile.task == "prosqa-sym" and "coconut" in recipes:
         png = out / "frontier.png" if args.quick else ROOT.parent / "docs" / f"frontier_{args.profile}.png"
         text += "\n" + look_inside(run_folder(out, first, "coconut"), png) + "\n"

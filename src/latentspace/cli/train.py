@@ -180,6 +180,8 @@ def eval_(
     n: Annotated[int | None, typer.Option(min=1, max=1_000_000, help="Items to score (default: all).")] = None,
     seed: Annotated[int, seed_option("Seed of a generated task and of the symbolic relabelling of a file.")] = 0,
     answers: Annotated[Path | None, typer.Option(help="Write every answer as JSONL here.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Recipe option at test time, key=value: sample_k=4 (cot2's multi-token sampling).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Score a trained run on other items, read the way it was trained (tokens, thoughts, stage).
@@ -193,10 +195,11 @@ def eval_(
         raise LatentspaceError(f"no checkpoint in {run_dir}; train one with `latentspace train RECIPE --out {run_dir}`")
     if answers is not None:
         answers = files.check_output(answers, "--answers")
-    result = evaluate_run(run_dir, task, n, seed)
+    options = parse_sets(set_)
+    result = evaluate_run(run_dir, task, n, seed, options=options)
     if answers is not None:
         files.write_text(answers, "".join(jsonsafe.dumps(r) + "\n" for r in result.rows))
-    summary = {"run": str(run_dir), "task": task or "the run's test split", "n": result.n,
+    summary = {"run": str(run_dir), "task": task or "the run's test split", "options": options, "n": result.n,
                "accuracy": result.accuracy, "correct": sum(r["correct"] for r in result.rows),
                "positions": result.positions, "seconds_per_answer": result.seconds_per_item}
     if json_out:

@@ -54,14 +54,15 @@ def run_items(run_dir: Path, task: str | None, n: int | None, seed: int) -> list
 
 
 def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, seed: int = 0,
-                 batch_size: int = 64) -> EvalResult:
+                 batch_size: int = 64, options: dict | None = None) -> EvalResult:
+    """Score ``run_dir``'s model; ``options`` override recipe options at test time (cot2's sample_k)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = model_folder(run_dir)  # the checkpoint the run's own test numbers came from
     state = read_json(folder / "state.json", "checkpoint state")
     if not isinstance(state, dict) or state.get("recipe") not in RECIPES or not isinstance(state.get("options"), dict):
         raise LatentspaceError(f"{run_dir}/checkpoint/state.json is damaged (not a checkpoint state)")
-    recipe = get_recipe(state["recipe"], **state["options"])
+    recipe = get_recipe(state["recipe"], **{**state["options"], **(options or {})})
     items = run_items(run_dir, task, n, seed)
     with quiet_hf():
         tokenizer = AutoTokenizer.from_pretrained(folder)
