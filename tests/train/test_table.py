@@ -36,9 +36,9 @@ def test_seeds_are_averaged_with_a_pooled_interval_beside_the_published_number()
     assert "| nocot | 72.0% ± 2.8 [" in text and "68.4%" in text and "Published: CoT2" in text
     goals_text = latent_goals(rows, "laptop-mnns")
     assert "No-CoT < CoT < best continuous: met" in goals_text and "best continuous ≥ 90%: met" in goals_text
-    assert "intervals separated" in goals_text and "missed" not in goals_text
+    assert "interval of CoT above No-CoT's: met" in goals_text and "missed" not in goals_text
     close = _seeds("nocot", [0.70]) + _seeds("cot", [0.71]) + _seeds("coconut", [0.80])
-    assert "intervals separated (No-CoT | CoT | best continuous): missed" in latent_goals(close, "laptop-mnns")
+    assert "interval of CoT above No-CoT's: missed" in latent_goals(close, "laptop-mnns")
     assert latent_goals(_seeds("cot", [0.5]), "laptop-mnns") == ""
     prosqa = _seeds("nocot", [0.6]) + _seeds("cot", [0.7], positions=12.0) + _seeds("coconut", [0.9], positions=6.0)
     text = latent_goals(prosqa, "laptop-prosqa")

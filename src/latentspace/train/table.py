@@ -120,6 +120,11 @@ def separated(a: list[dict], b: list[dict]) -> bool:
     return accuracy(b)[1] > accuracy(a)[2]
 
 
+def interval(runs: list[dict]) -> str:
+    _, lo, hi = accuracy(runs)
+    return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
 def latent_goals(rows: list[dict], profile: str | None) -> str:
     """Issue 19's goals for the symbolic tasks, each checked on ``rows`` (empty without the rows they need)."""
     groups = by_recipe(rows)
@@ -131,8 +136,9 @@ def latent_goals(rows: list[dict], profile: str | None) -> str:
     pct = lambda runs: f"{100 * accuracy(runs)[0]:.1f}%"  # noqa: E731
     checks = [("No-CoT < CoT < best continuous", accuracy(nocot)[0] < accuracy(cot)[0] < accuracy(top)[0],
                f"{pct(nocot)} < {pct(cot)} < {best} {pct(top)}"),
-              ("95% intervals separated (No-CoT | CoT | best continuous)", separated(nocot, cot) and separated(cot, top),
-               "pooled Wilson intervals over every seed's test answers")]
+              ("95% interval of CoT above No-CoT's", separated(nocot, cot), interval(nocot) + " vs " + interval(cot)),
+              ("95% interval of the best continuous above CoT's", separated(cot, top),
+               interval(cot) + " vs " + interval(top))]
     if profile and profile.startswith("laptop-mnns"):
         checks.append(("best continuous ≥ 90%", accuracy(top)[0] >= 0.90, f"{best} {pct(top)}"))
     else:
