@@ -97,8 +97,6 @@ def sampling(run: Path, ks=(1, 2, 4, 8, 16)) -> str:
 def partial_sum_mass(run: Path, n: int = 400) -> str:
     """Each CoT2 thought on MNNS read as a distribution: mass on the partial sums of every sign choice
     (the superposition CoT2 is trained to hold) and on the optimal choice's own partial sum."""
-    from itertools import accumulate, product
-
     import torch as t
 
     from latentspace.model.latent_model import LatentModel
@@ -114,12 +112,11 @@ def partial_sum_mass(run: Path, n: int = 400) -> str:
     items = load_jsonl(run / "data" / "test.jsonl")[:n]
     every, gold, values = [[0.0] * 3 for _ in range(3)]
     for item in items:
-        digits = item.meta["digits"]
         state = lm.encode(t.tensor([lm.tokenizer.encode(item.question, add_special_tokens=False)]))
         for step in range(3):
             probs = t.softmax(state.logits.float(), -1)[0]
-            sums = {list(accumulate(s * d for s, d in zip(signs, digits)))[step] for signs in product((1, -1), repeat=4)}
-            every[step] += float(probs[[vocab[str(v)] for v in sums]].sum()) / len(items)
+            sums = {trace[step] for trace in item.meta["traces"]}  # every sign choice's partial sum
+            every[step] += float(probs[[vocab[v] for v in sums]].sum()) / len(items)
             gold[step] += float(probs[vocab[item.steps[step]]]) / len(items)
             values[step] += int((probs > 0.05).sum()) / len(items)
             state = lm.step(state, recipe.thought_inputs(lm, state, latent))

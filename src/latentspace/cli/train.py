@@ -21,6 +21,9 @@ PROFILE_HELP = ("laptop-mnns / laptop-prosqa (the papers' small-model settings o
                 "english-small (does not learn; kept as a record).")
 
 
+HopsOpt = Annotated[str | None, typer.Option(help="Path lengths kept, e.g. 3-4 (prosqa-sym; default: the profile's).")]
+
+
 def split_options(recipe: str, sets: dict) -> tuple[dict, dict]:
     """``--set`` pairs -> (recipe options, run settings); unknown keys and values out of their declared
     ranges (`Recipe.RANGES`, `Profile.RANGES`) are one-line errors."""
@@ -81,7 +84,7 @@ def run(
         help="mnns, prosqa-sym, prosqa, prosqa-small, prontoqa, multiplication, arithmetic or FILE.jsonl "
              "(default: the profile's).")] = None,
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "smoke",
-    hops: Annotated[str | None, typer.Option(help="Path lengths kept, e.g. 3-4 (prosqa-sym; default: the profile's).")] = None,
+    hops: HopsOpt = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/RECIPE-TASK-PROFILE).")] = None,
     seed: Annotated[int, seed_option("Seed of data, initialisation and order.")] = 0,
     model: Annotated[str | None, typer.Option(
@@ -128,7 +131,7 @@ def table(
     out: Annotated[Path | None, typer.Option(help="Folder of the runs (default runs/table-TASK-PROFILE).")] = None,
     recipes: Annotated[str | None, typer.Option(help="Comma list, in table order (default: the profile's).")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma list of seeds (default: the profile's, e.g. 0,1,2).")] = None,
-    hops: Annotated[str | None, typer.Option(help="Path lengths kept, e.g. 3-4 (prosqa-sym; default: the profile's).")] = None,
+    hops: HopsOpt = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Run setting for every recipe, key=value: n_train=500, batch_size=16.")] = None,
     json_out: JsonOpt = False,

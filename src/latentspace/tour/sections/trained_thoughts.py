@@ -10,7 +10,6 @@ The full comparison with No-CoT, CoT and Coconut over seeds is `latentspace trai
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import accumulate, product
 from pathlib import Path
 
 import torch
@@ -38,11 +37,10 @@ def trained_thoughts(lm, out: Path) -> SectionResult:
     model = LatentModel.load(str(folder / "checkpoint"), show_progress=False)
     latent = model.tokenizer.convert_tokens_to_ids(LATENT)
     state = model.encode(torch.tensor([model.tokenizer.encode(item.question, add_special_tokens=False)]))
-    digits, rows = item.meta["digits"], []
+    rows = []
     for t in range(len(item.steps)):
         probs = torch.softmax(state.logits.float(), -1)[0]
-        true = sorted({s for s in (list(accumulate(x * d for x, d in zip(signs, digits)))[t]
-                                   for signs in product((1, -1), repeat=4))})
+        true = sorted({int(trace[t]) for trace in item.meta["traces"]})  # every sign choice's partial sum
         ids = model.tokenizer.convert_tokens_to_ids([str(v) for v in true])
         top = probs.topk(4)
         rows.append({"thought": t + 1, "top tokens (probability)": ", ".join(
