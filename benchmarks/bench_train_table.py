@@ -37,31 +37,25 @@ def shown(path: Path) -> str:
 
 
 def look_inside(run: Path, png: Path, n: int = 200) -> str:
-    """The Coconut model's thoughts read through the lens: mass on frontier / passed / ahead / unreachable nodes."""
-    from latentspace.model.latent_model import LatentModel
-    from latentspace.tasks import load_jsonl
-    from latentspace.train.analysis import GROUPS, frontier_mass, plot_frontier
+    """A Coconut or CoT2 model's thoughts read through the lens: mass on frontier / passed / ahead / unreachable nodes."""
+    from latentspace.train.analysis import GROUPS, plot_frontier
+    from latentspace.train.inspect_run import inspect_run
 
-    options = json.loads((run / "checkpoint" / "state.json").read_text())["options"]
-    count = options["max_stage"] * options["thoughts_per_step"]
-    from latentspace.train.best import model_folder
-
-    lm = LatentModel.load(str(model_folder(run)), show_progress=False)
-    result = frontier_mass(lm, load_jsonl(run / "data" / "test.jsonl")[:n], count)
+    result = inspect_run(run, n)
     plot_frontier(result, png)
     rows = [f"| {i} | " + " | ".join(f"{row[g]:.3f}" for g in GROUPS) + " | "
             + f"{row['frontier'] / max(row['passed'] + row['ahead'], 1e-9):.1f}× |"
             for i, row in enumerate(result.per_thought, 1)]
     return "\n".join([
-        f"Look inside (the superposition analysis, `latentspace train inspect {shown(run)}`): lens probability of "
-        f"each continuous thought on graph nodes at the thought's depth (frontier), nearer the root (passed), "
+        f"Look inside {run.name} (the superposition analysis, `latentspace train inspect {shown(run)} --n {n}`): "
+        f"lens probability of each continuous thought on graph nodes at the thought's depth (frontier), nearer the root (passed), "
         f"farther (ahead) and unreachable from the root; {result.items} test items. Goal: frontier ≥ 3× the other "
         f"reachable nodes (passed + ahead) at thoughts 1-2. Plot: `{shown(png)}`.", "",
         "| thought | " + " | ".join(GROUPS) + " | frontier ÷ other reachable |",
         "|---|" + "---:|" * (len(GROUPS) + 1), *rows, ""])
 
 
-def file_check(run: Path, n: int = 500, seed: int = 12345) -> str:
+def file_check(run: Path, task: str, n: int = 500, seed: int = 12345) -> str:
     """A generated test set written in the published ProsQA JSON layout, read back through the loader
     and converted: it must score exactly as the same items converted in memory."""
     from latentspace import files, jsonsafe
@@ -73,7 +67,7 @@ def file_check(run: Path, n: int = 500, seed: int = 12345) -> str:
     path = run.parent / f"published-layout-test-{seed}.json"
     files.write_text(path, jsonsafe.dumps(prosqa_sym.to_published(prosqa_sym.english(n, seed, hops))))
     from_file = evaluate_run(run, str(path), seed=seed)
-    in_memory = evaluate_run(run, "prosqa-sym", n=n, seed=seed)
+    in_memory = evaluate_run(run, task, n=n, seed=seed)
     same = [a["correct"] for a in from_file.rows] == [b["correct"] for b in in_memory.rows]
     return (f"Published-layout file ({n} generated items written as `idx_to_symbol/edges/root/target/neg_target` "
             f"JSON, read back with `latentspace train eval {shown(run)} --task FILE.json --seed {seed}`): "
@@ -134,6 +128,8 @@ def main() -> None:
     parser.add_argument("--seeds", default=None, help="comma list (default: the profile's)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
+    parser.add_argument("--schedule", default="two runs at a time, one thread each",
+                        help="how the runs shared the machine (stated beside s per epoch)")
     args = parser.parse_args()
     profile = get_profile(args.profile)
     recipes = args.recipes.split(",") if args.recipes else list(profile.recipes)
@@ -152,7 +148,7 @@ def main() -> None:
         f"{profile.n_test} test items, {model}, batch {profile.batch_size}, lr {profile.lr:g}; {profile.note}. "
         f"Seeds {', '.join(map(str, seeds))}: accuracy is the mean over seeds ± their standard deviation, the "
         f"interval a 95% Wilson interval pooled over every seed's test answers. Trained {hours:.2f} h in total on CPU "
-        f"({platform.machine()}, {os.cpu_count()} cores; two runs at a time, one thread each, so s per epoch is "
+        f"({platform.machine()}, {os.cpu_count()} cores; {args.schedule}, so s per epoch is "
         f"comparable within this table only), torch {torch.__version__}, {datetime.date.today().isoformat()}. "
         f"Command: {command}", "",
         markdown(rows, profile.name),
@@ -162,10 +158,11 @@ def main() -> None:
         text += "\n" + sampling(run_folder(out, first, "cot2")) + "\n"
         if profile.task == "mnns":
             text += "\n" + partial_sum_mass(run_folder(out, first, "cot2")) + "\n"
-    if profile.task == "prosqa-sym" and "coconut" in recipes:
-        png = out / "frontier.png" if args.quick else ROOT.parent / "docs" / f"frontier_{args.profile}.png"
-        text += "\n" + look_inside(run_folder(out, first, "coconut"), png) + "\n"
-        text += "\n" + file_check(run_folder(out, first, "coconut"))
+    if profile.task.startswith("prosqa-sym"):
+        for recipe in [r for r in ("coconut", "cot2") if r in recipes]:
+            png = out / f"frontier-{recipe}.png" if args.quick else ROOT.parent / "docs" / f"frontier_{args.profile}_{recipe}.png"
+            text += "\n" + look_inside(run_folder(out, first, recipe), png) + "\n"
+        text += "\n" + file_check(run_folder(out, first, recipes[-1]), profile.task)
     print(text)
     if not args.quick:
         start, end = f"<!-- bench_train_table:{args.profile}:start -->", f"<!-- bench_train_table:{args.profile}:end -->"

@@ -58,8 +58,17 @@ def test_frontier_is_the_bfs_depth_sets_of_a_hand_built_graph():
 
 
 def test_relabelling_hides_the_generators_index_order():
-    roots = {item.meta["names"][item.meta["root"]] for item in sym.generate(30, seed=0)}
+    roots = {item.meta["names"][item.meta["root"]] for item in sym.generate(30, seed=0, relabel=True)}
     assert len(roots) > 10  # roots are always node 0 or 1 in the generator
+
+
+def test_the_papers_layout_keeps_the_generators_numbering():
+    items = sym.generate(30, seed=0)
+    assert all(item.meta["names"] == [f"n{i}" for i in range(len(item.meta["names"]))] for item in items)
+    assert {item.meta["names"][item.meta["root"]] for item in items} <= {"n0", "n1"}
+    relabelled = sym.generate(30, seed=0, relabel=True)  # the same graphs, other names
+    assert [x.meta["edge_list"] for x in items] == [x.meta["edge_list"] for x in relabelled]
+    assert [x.question for x in items] != [x.question for x in relabelled]
 
 
 def test_shuffle_edges_keeps_triples_and_tail_and_varies_with_the_rng():

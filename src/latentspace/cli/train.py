@@ -225,37 +225,11 @@ def inspect(
 
     The Coconut paper's "breadth-first search in superposition" analysis on ProsQA-like items.
     """
-    from latentspace.model.latent_model import LatentModel
-    from latentspace.tasks import load_jsonl
-    from latentspace.train.analysis import GROUPS, frontier_mass, plot_frontier
-    from latentspace.train.recipes import get_recipe
-    from latentspace.train.checkpoint import read_json
+    from latentspace.train.analysis import GROUPS, plot_frontier
+    from latentspace.train.inspect_run import inspect_run
 
-    state_path = run_dir / "checkpoint" / "state.json"
-    if not state_path.exists():
-        raise LatentspaceError(f"no checkpoint in {run_dir}; train one with `latentspace train coconut --out {run_dir}`")
     picture_path = files.check_output(png or run_dir / "frontier.png", "--png")
-    state = read_json(state_path, "checkpoint state")
-    if not isinstance(state, dict) or not isinstance(state.get("options"), dict):
-        raise LatentspaceError(f"{state_path} is damaged (not a checkpoint state)")
-    if state.get("recipe") not in ("coconut", "cot2"):
-        raise LatentspaceError(f"{run_dir} holds a {state.get('recipe')} model; the frontier analysis reads coconut or "
-                               "cot2 thoughts")
-    recipe = get_recipe(state["recipe"], **state["options"])
-    items = load_jsonl(run_dir / "data" / "test.jsonl")[:n]
-    from latentspace.train.best import model_folder
-
-    lm = LatentModel.load(str(model_folder(run_dir)), show_progress=False)
-    if recipe.name == "coconut":
-        count = thoughts or recipe.max_stage * recipe.thoughts_per_step
-        result = frontier_mass(lm, items, count)
-    else:
-        from latentspace.model.markers import LATENT
-
-        latent_id = lm.tokenizer.convert_tokens_to_ids(LATENT)
-        count = thoughts or max([recipe.pad_to, *(len(i.steps) for i in items)])
-        result = frontier_mass(lm, items, count, feed=lambda state: recipe.thought_inputs(lm, state, latent_id),
-                               markers=False)
+    result = inspect_run(run_dir, n, thoughts)
     picture = plot_frontier(result, picture_path)
     if json_out:
         emit_json({"items": result.items, "per_thought": result.per_thought, "png": str(picture)})

@@ -42,8 +42,14 @@ TASKS = {t.name: t for t in (
     TaskSpec("mnns", mnns.generate, mnns.extract, "minimum non-negative sum of 4 signed digits (CoT2's task)",
              symbolic=True, load_file=mnns.load, vocabulary=mnns.VOCABULARY),
     TaskSpec("prosqa-sym", prosqa_sym.generate, prosqa_sym.extract,
-             "ProsQA graphs, one token per node (the superposition papers' layout; --hops 3-4)",
+             "ProsQA graphs, one token per node, nodes numbered as generated (the superposition papers' layout; "
+             "--hops 3-4)",
              symbolic=True, hop_filter=True, load_file=lambda path, seed=0, hops=None: prosqa_sym.load(path, hops, seed),
+             vocabulary=(*prosqa_sym.SYMBOLS, "|", "[Q]", "[R]"), epoch_view=prosqa_sym.epoch_view),
+    TaskSpec("prosqa-sym-relabel", partial(prosqa_sym.generate, relabel=True), prosqa_sym.extract,
+             "prosqa-sym with every item's nodes relabelled at random (no index-order shortcut; harder)",
+             symbolic=True, hop_filter=True,
+             load_file=lambda path, seed=0, hops=None: prosqa_sym.load(path, hops, seed, relabel=True),
              vocabulary=(*prosqa_sym.SYMBOLS, "|", "[Q]", "[R]"), epoch_view=prosqa_sym.epoch_view),
 )}
 

@@ -5,10 +5,16 @@ shortest root->target path's nodes after the root (the target included), one sym
 and the answer is the target's symbol. With a whitespace tokenizer a question is ~3·E+5 tokens
 (~115 at the published 36 edges) instead of ~180 English words.
 
-Node indices are relabelled by a seeded permutation into the pool ``n0 .. n63``: in our
-generator roots are nodes 0/1 and edges go from low to high index, so index-ordered symbols would
-hand a model the answer's direction for free. Any item whose meta carries the graph converts —
-our generator's and a published-layout file's (``tasks.jsonl.load_items`` keeps its fields).
+Two namings of the nodes:
+
+- ``indexed`` (task ``prosqa-sym``, the papers' layout): node ``i`` is the symbol ``n{i}``, as the
+  released data numbers it. In that numbering (ours and the published generator's) roots are nodes
+  0/1 and edges go from low to high index — the shortcuts behind the papers' ~75% No-CoT.
+- ``relabelled`` (task ``prosqa-sym-relabel``): a seeded permutation into the pool ``n0 .. n63``
+  per item, so no index order leaks; a model must read the graph (harder than the papers' task).
+
+Any item whose meta carries the graph converts — our generator's and a published-layout file's
+(``tasks.jsonl.load_items`` keeps its fields).
 """
 
 from __future__ import annotations
@@ -80,15 +86,16 @@ def _bfs(n: int, edges: list[tuple[int, int]], root: int) -> tuple[list[int | No
     return depth, parent
 
 
-def to_symbolic(item: Item, seed: int, label: dict | None = None) -> Item:
-    """The item in the symbolic layout; the same seed gives the same relabelling and orders."""
+def to_symbolic(item: Item, seed: int, label: dict | None = None, relabel: bool = True) -> Item:
+    """The item in the symbolic layout; the same seed gives the same relabelling and orders
+    (``relabel=False``: node i is ``n{i}``, the published numbering)."""
     label = label or {}
     n, edges, root, target, neg = _graph(item.meta, label)
     depth, parent = _bfs(n, edges, root)
     if depth[target] is None:
         raise LatentspaceError(f"{label.get('target', 'target')} {target} is not reachable from the root {root}")
     rng = random.Random(seed)
-    names = [SYMBOLS[k] for k in rng.sample(range(POOL), n)]
+    names = [SYMBOLS[k] for k in (rng.sample(range(POOL), n) if relabel else range(n))]
     order = list(edges)
     rng.shuffle(order)
     options = [names[target], names[neg]]
@@ -159,18 +166,20 @@ def english(n_items: int, seed: int = 0, hops: frozenset[int] | None = None) -> 
     return prosqa.generate(n_items, seed, shape(hops))
 
 
-def generate(n_items: int, seed: int = 0, hops: frozenset[int] | None = None) -> list[Item]:
-    return [to_symbolic(item, item_seed(seed, i)) for i, item in enumerate(english(n_items, seed, hops))]
+def generate(n_items: int, seed: int = 0, hops: frozenset[int] | None = None, relabel: bool = False) -> list[Item]:
+    """Items in the papers' layout (``relabel=True``: the shortcut-free relabelled one)."""
+    return [to_symbolic(item, item_seed(seed, i), relabel=relabel)
+            for i, item in enumerate(english(n_items, seed, hops))]
 
 
-def load(path: str | Path, hops: frozenset[int] | None = None, seed: int = 0) -> list[Item]:
+def load(path: str | Path, hops: frozenset[int] | None = None, seed: int = 0, relabel: bool = False) -> list[Item]:
     """A published-layout ``.json`` file converted; row i uses ``item_seed(seed, i)`` whatever the filter."""
     path = Path(path)
     label = {ours: theirs for theirs, ours in PUBLISHED_META.items()} if path.suffix == ".json" else {}
     items = []
     for i, item in enumerate(load_items(path)):
         try:
-            sym = to_symbolic(item, item_seed(seed, i), label)
+            sym = to_symbolic(item, item_seed(seed, i), label, relabel)
         except LatentspaceError as err:
             raise LatentspaceError(f"{path.name}: item {i}: {err}") from None
         if hops is None or sym.meta["hops"] in hops:

@@ -114,9 +114,10 @@ PROFILES = {
         "laptop-prosqa", n_train=5000, n_valid=200, n_test=500, layers=4, hidden=40, heads=4, batch_size=64,
         lr=1e-3, task="prosqa-sym", hops="3-4", save_every=5, eval_every=5, select="best", recipes=("nocot", "cot", "coconut", "cot2"),
         recipe_options=prosqa_options(40, 8), seeds=(0, 1, 2),
-        note="symbolic ProsQA (3-4 hops, one token per node, edges reshuffled every epoch) for CoT2's small "
-             "ProsQA model (GPT-2, 4 layers, 4 heads, d=40) on a 2-core CPU; a first calibration point, see "
-             "docs/results.md"),
+        note="symbolic ProsQA in the superposition papers' layout (3-4 hops, one token per node numbered as "
+             "generated, edges reshuffled every epoch) for CoT2's small ProsQA model (GPT-2, 4 layers, 4 heads, "
+             "d=40), 5,000 items x 40 epochs on a 2-core CPU (the papers: 15-18k x 300); --task "
+             "prosqa-sym-relabel is the shortcut-free variant. See docs/results.md"),
     "smoke-prosqa": Profile(
         "smoke-prosqa", n_train=48, n_valid=8, n_test=16, layers=2, hidden=16, heads=2, batch_size=16, lr=3e-3,
         task="prosqa-sym", hops="3-4", recipes=("nocot", "cot", "coconut", "cot2"), recipe_options=prosqa_options(3, 1),
