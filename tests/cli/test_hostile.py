@@ -193,6 +193,13 @@ COMMANDS = [
                            ("--store", "store"), ("-n", "2"), ("--json", None)],
             {"question": text_values(), "--store": paths("store", *OUT_PATHS), "--memory": text_values(),
              "-k": int_values(), "-n": int_values()}),
+    Command("audit", [("audit", None), ("-m", "mnns_run"), ("--n", "6"), ("--tests", "necessity,decodability"),
+                      ("--json", None)],
+            {"-m": paths("mnns_run", *BAD_PATHS), "--n": int_values(), "--seed": int_values(),
+             "--tests": choices(["all", "probe", "necessity,ood", ",", "necessity,,x"]),
+             "--task": choices(["mnns", "prosqa-sym", "arithmetic", "task_file"]),
+             "--ood": choices(["auto", "none", "mnns", "prosqa-sym"]), "--out": paths(*OUT_PATHS)},
+            examples=1),
     Command("memory rm", [("memory", None), ("rm", None), ("memory_id", "memory_id"), ("--store", "store"),
                           ("--json", None)],
             {"memory_id": text_values(), "--store": paths("store", *OUT_PATHS)}),
@@ -253,6 +260,8 @@ def prepared(tmp_path_factory):
     run("probe", "fit", "--data", f["probe_data"], "-m", "tiny", "--out", f["probe"])
     f["working_memory"] = root / "wm.safetensors"
     run("agents", "hi", "-m", "tiny", "-n", "1", "--agent-tokens", "1", "--raw", "--save-memory", f["working_memory"])
+    f["mnns_run"] = root / "mnns_run"
+    run("train", "run", "cot2", "--profile", "smoke-mnns", "--out", f["mnns_run"], "--quiet")
     f["store"] = root / "store"
     added = run("memory", "add", f["text"], "-m", "tiny", "--store", f["store"], "--json")
     f["memory_id"] = json.loads(added.stdout)["id"]

@@ -9,6 +9,7 @@ import warnings
 import typer
 
 from latentspace.cli import agents, bench, generate, lens, memory, models, probe, serve, steer, think, tour, train
+from latentspace.cli import audit as audit_cli
 from latentspace.cli.common import err_console
 from latentspace.errors import LatentspaceError
 
@@ -27,6 +28,7 @@ app.command()(think.think)
 app.command()(agents.agents)
 app.command()(bench.bench)
 app.command()(serve.serve)
+app.command()(audit_cli.audit)
 app.add_typer(lens.app, name="lens")
 app.add_typer(probe.app, name="probe")
 app.add_typer(train.app, name="train")

@@ -9,6 +9,7 @@ embeddings), ``<|end-latent|>``, then greedy decoding. The answer is the text af
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -19,6 +20,10 @@ from latentspace.model.thoughts import think
 from latentspace.tasks import Item, normalise
 from latentspace.train.data import TokenizedExample
 from latentspace.train.vocab import words
+
+
+# (thought index, the state it is computed from, its input vectors [B, d], the rows' item indices)
+ThoughtHook = Callable[[int, object, torch.Tensor, range], object]
 
 
 @dataclass
@@ -36,8 +41,16 @@ def answer_of(text: str) -> str | None:
 
 
 def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[TokenizedExample], stage: int,
-             batch_size: int = 32, max_new_tokens: int = 96, project=None, seed: int = 0) -> EvalResult:
-    """Accuracy and positions on ``items``; ``project`` maps fed-back states (CODI's projector)."""
+             batch_size: int = 32, max_new_tokens: int = 96, project=None, seed: int = 0,
+             limit: int | None = None, edit: ThoughtHook | None = None,
+             observe: ThoughtHook | None = None) -> EvalResult:
+    """Accuracy and positions on ``items``; ``project`` maps fed-back states (CODI's projector).
+
+    For audits (`latentspace.audit`): ``limit`` cuts every item's thoughts after that many;
+    ``observe(i, state, vectors, rows)`` sees thought i's input ``[B, d]`` and the state it was
+    computed from (``rows``: the batch's item indices); ``edit`` (same arguments) returns the
+    vectors to feed instead.
+    """
     lm = LatentModel(causal_lm.eval(), tokenizer, "trained")
     markers = latent_markers(tokenizer) if recipe.curriculum().markers else None
     latent_id = tokenizer.convert_tokens_to_ids(LATENT)
@@ -49,7 +62,17 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
         ids, mask = left_pad(prompts, tokenizer.pad_token_id)
         state = lm.encode(ids, attention_mask=mask)
         thoughts = torch.tensor([recipe.thoughts_at(ex, stage) for ex in chunk])
-        inputs = lambda state, i: recipe.thought_inputs(lm, state, latent_id, project, generator)  # noqa: E731
+        if limit is not None:
+            thoughts = thoughts.clamp(max=limit)
+        rows_here = range(first, first + len(chunk))
+
+        def inputs(state, i, rows_here=rows_here):
+            vectors = recipe.thought_inputs(lm, state, latent_id, project, generator)
+            vectors = vectors.expand(state.batch_size, -1) if vectors.dim() == 1 else vectors
+            if observe is not None:
+                observe(i, state, vectors, rows_here)
+            return vectors if edit is None else edit(i, state, vectors, rows_here)
+
         state = think(lm, state, thoughts, inputs, markers=markers, opened=True)
         result = lm.decode(state, max_new_tokens)
         for item, text, generated, n in zip(items[first:first + batch_size], result.texts, result.token_ids,

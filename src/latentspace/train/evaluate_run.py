@@ -9,6 +9,7 @@ evaluation used them, so the same items give the same score whichever way they a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -53,9 +54,34 @@ def run_items(run_dir: Path, task: str | None, n: int | None, seed: int) -> list
     return items[:n] if n else items
 
 
-def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, seed: int = 0,
-                 batch_size: int = 64, options: dict | None = None) -> EvalResult:
-    """Score ``run_dir``'s model; ``options`` override recipe options at test time (cot2's sample_k)."""
+@dataclass
+class LoadedRun:
+    """A finished run's model, read the way its training evaluation read it."""
+
+    causal_lm: object
+    tokenizer: object
+    recipe: object
+    stage: int  # the stage the checkpoint was trained at: a finished run's last, a paused run's current one
+    project: object = None  # CODI's projector
+
+    def check_items(self, items: list[Item]) -> None:
+        unknown = self.tokenizer.unk_token_id
+        for number, item in enumerate(items):
+            ids = self.tokenizer.encode(item.question, add_special_tokens=False)
+            if unknown is not None and unknown in ids:
+                raise LatentspaceError(f"item {number}: its question has symbols this run never saw "
+                                       f"({item.question[:60]!r}); is it in the run's task layout?")
+
+    def evaluate(self, items: list[Item], batch_size: int = 64, **hooks) -> EvalResult:
+        """Score ``items``; ``hooks`` are `evaluate`'s audit arguments (limit, observe, edit)."""
+        self.check_items(items)
+        examples = encode_examples(self.tokenizer, items)
+        return evaluate(self.causal_lm, self.tokenizer, self.recipe, items, examples, self.stage, batch_size,
+                        project=self.project, **hooks)
+
+
+def load_run(run_dir: Path, options: dict | None = None) -> LoadedRun:
+    """``run_dir``'s selected checkpoint; ``options`` override recipe options at test time (cot2's sample_k)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = model_folder(run_dir)  # the checkpoint the run's own test numbers came from
@@ -63,16 +89,9 @@ def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, s
     if not isinstance(state, dict) or state.get("recipe") not in RECIPES or not isinstance(state.get("options"), dict):
         raise LatentspaceError(f"{run_dir}/checkpoint/state.json is damaged (not a checkpoint state)")
     recipe = get_recipe(state["recipe"], **{**state["options"], **(options or {})})
-    items = run_items(run_dir, task, n, seed)
     with quiet_hf():
         tokenizer = AutoTokenizer.from_pretrained(folder)
         causal_lm = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    unknown = tokenizer.unk_token_id
-    for number, item in enumerate(items):
-        ids = tokenizer.encode(item.question, add_special_tokens=False)
-        if unknown is not None and unknown in ids:
-            raise LatentspaceError(f"item {number}: its question has symbols this run never saw "
-                                   f"({item.question[:60]!r}); is it in the run's task layout?")
     project = None
     extras = folder / "extras.safetensors"
     if extras.exists():  # CODI's projector
@@ -81,7 +100,12 @@ def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, s
         module = recipe.module(causal_lm)
         module.load_state_dict(load_file(extras), strict=False)
         project = getattr(module, "project", None)
-    examples = encode_examples(tokenizer, items)
-    # the stage the checkpoint was trained at: a finished run's last, a paused run's current one
     stage = state["stage"] if isinstance(state.get("stage"), int) else recipe.stage(recipe.epochs - 1)
-    return evaluate(causal_lm, tokenizer, recipe, items, examples, stage, batch_size, project=project)
+    return LoadedRun(causal_lm, tokenizer, recipe, stage, project)
+
+
+def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, seed: int = 0,
+                 batch_size: int = 64, options: dict | None = None) -> EvalResult:
+    """Score ``run_dir``'s model; ``options`` override recipe options at test time (cot2's sample_k)."""
+    loaded = load_run(run_dir, options)
+    return loaded.evaluate(run_items(run_dir, task, n, seed), batch_size)

@@ -1,0 +1,33 @@
+"""Probing: a linear probe from each thought's input vector to the step's gold value, scored on
+held-out items beside the same probe fitted on shuffled labels (`lens.probes.fit_probe`). Only the
+gap over the control counts: a linear map on d dimensions fits a lot."""
+
+from __future__ import annotations
+
+from latentspace.audit.record import Recording
+from latentspace.audit.values import gold
+from latentspace.errors import LatentspaceError
+from latentspace.lens.probes import fit_probe
+from latentspace.tasks import Item
+
+
+def thought_labels(items: list[Item], rec: Recording, t: int) -> tuple[list[int], list[str]]:
+    rows = [j for j in range(len(items)) if t < rec.counts[j]]
+    return rows, [gold(items[j], t) for j in rows]
+
+
+def probe(items: list[Item], rec: Recording, seed: int = 0) -> list[dict]:
+    per_thought = []
+    for t in range(rec.slots):
+        rows, labels = thought_labels(items, rec, t)
+        if len(set(labels)) < 2 or len(rows) < 8:
+            per_thought.append({"thought": t + 1, "n": len(rows), "skipped": "fewer than 2 values or 8 items"})
+            continue
+        try:
+            _, score = fit_probe(rec.vectors[rows, t], labels, task="classification", seed=seed)
+        except LatentspaceError as err:
+            per_thought.append({"thought": t + 1, "n": len(rows), "skipped": str(err)})
+            continue
+        per_thought.append({"thought": t + 1, "n": len(rows), "classes": len(set(labels)), "test": score.test,
+                            "control": score.control, "gap": score.test - score.control})
+    return per_thought

@@ -1,0 +1,65 @@
+"""`audit`: run the chosen tests on one subject and items, each test on its own (a test that cannot
+run on this subject or task is skipped with its reason; the others still run)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from latentspace.audit.decodability import decodability
+from latentspace.audit.interchange import interchange
+from latentspace.audit.necessity import necessity
+from latentspace.audit.ood import ood
+from latentspace.audit.probe import probe
+from latentspace.audit.record import record
+from latentspace.audit.report import AuditReport
+from latentspace.audit.steering import steering
+from latentspace.audit.subject import Subject, accuracy
+from latentspace.audit.values import has_values
+from latentspace.errors import LatentspaceError
+from latentspace.tasks import Item
+
+TESTS = ("necessity", "decodability", "probe", "interchange", "steer", "ood")
+NEEDS_VALUES = {"decodability", "probe", "interchange", "steer"}  # they compare thoughts with the steps
+
+
+def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str, list[Item]] | None = None,
+          seed: int = 0, progress: Callable[[str], None] | None = None) -> AuditReport:
+    """Audit ``subject``'s thoughts on ``items``; ``ood_items`` is (variant name, items) for the shortcut check."""
+    unknown = [t for t in tests if t not in TESTS]
+    if unknown:
+        raise LatentspaceError(f"unknown audit test {unknown[0]!r}; valid: {', '.join(TESTS)}")
+    if not items:
+        raise LatentspaceError("an audit needs at least one item")
+    rec = record(subject, items)
+    report = AuditReport(subject.name, len(items), accuracy(rec.rows), rec.slots)
+    runs = {"necessity": lambda: necessity(subject, items, rec, seed),
+            "decodability": lambda: decodability(subject, items, rec),
+            "probe": lambda: probe(items, rec, seed),
+            "interchange": lambda: interchange(subject, items, rec),
+            "steer": lambda: steering(subject, items, rec, seed=seed),
+            "ood": lambda: ood(subject, rec, *ood_items)}
+    for name in tests:
+        if progress is not None:
+            progress(name)
+        reason = why_not(name, rec, items, ood_items)
+        if reason:
+            report.skipped[name] = reason
+            continue
+        started = time.perf_counter()
+        try:
+            report.results[name] = runs[name]()
+        except LatentspaceError as err:
+            report.skipped[name] = str(err)
+        report.seconds[name] = time.perf_counter() - started
+    return report
+
+
+def why_not(name: str, rec, items: list[Item], ood_items) -> str | None:
+    if name != "ood" and rec.slots == 0:
+        return "the subject thinks no latent thoughts on these items"
+    if name in NEEDS_VALUES and not has_values(items):
+        return "the items carry no intermediate values (steps) to compare thoughts with"
+    if name == "ood" and not ood_items:
+        return "no out-of-distribution variant of this task"
+    return None

@@ -1,0 +1,86 @@
+"""`latentspace audit`: is each latent thought needed, what does it encode, what does it cause?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from latentspace import files
+from latentspace.cli.common import JsonOpt, console, emit_json, err_console, seed_option
+from latentspace.errors import LatentspaceError
+
+# the out-of-distribution variant `--ood auto` picks for a run's task (none: the test is skipped)
+OOD_VARIANTS = {"prosqa-sym": "prosqa-sym-relabel"}
+
+
+def audit(
+    model: Annotated[Path, typer.Option("--model", "-m", help="A trained run folder (train run RECIPE --out RUN).")],
+    tests: Annotated[str, typer.Option(help="Comma list of necessity, decodability, probe, interchange, steer, ood "
+                                            "(default: all).")] = "all",
+    n: Annotated[int, typer.Option(min=1, max=100_000, help="Items to audit.")] = 200,
+    task: Annotated[str | None, typer.Option(help="Items from a task or file in the run's layout "
+                                                  "(default: the run's test split).")] = None,
+    ood: Annotated[str, typer.Option(help="Shortcut check: 'auto' (prosqa-sym -> prosqa-sym-relabel), 'none', "
+                                          "or a task of the run's layout.")] = "auto",
+    seed: Annotated[int, seed_option("Seed of generated items, noise, shuffles and probe splits.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Write report.json, report.md, PNG curves and index.html here.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Audit a latent reasoner's thoughts: necessity, decodability, probes, interchange, steering, shortcuts.
+
+    Each test gives a number per thought, split by answered-correctly vs not; a test that cannot
+    run on this model or task is skipped with its reason and the others still run.
+
+    Example: latentspace audit -m runs/table-mnns-laptop-mnns/s0/cot2 --n 200 --out runs/audit-cot2
+    """
+    from latentspace.audit import TESTS
+    from latentspace.audit import audit as run_audit
+    from latentspace.audit.pages import write_audit
+    from latentspace.train.auditable import TrainedSubject
+    from latentspace.train.evaluate_run import run_items
+
+    chosen = list(TESTS) if tests.strip().lower() == "all" else [t.strip() for t in tests.split(",") if t.strip()]
+    bad = [t for t in chosen if t not in TESTS]
+    if bad or not chosen:
+        raise LatentspaceError(f"--tests: unknown test {bad[0] if bad else tests!r}; valid: {', '.join(TESTS)} or all")
+    if out is not None and out.exists() and not out.is_dir():
+        raise LatentspaceError(f"--out: {out} exists and is not a folder")
+    if not (model / "checkpoint" / "state.json").exists():
+        raise LatentspaceError(f"{model} is not a trained run folder (no checkpoint/state.json); auditing "
+                               "training-free strategies on registry models is not built yet")
+    subject = TrainedSubject(model)
+    items = run_items(model, task, n, seed)
+    variant = ood_variant(model, ood)
+    ood_items = (variant, run_items(model, variant, len(items), seed)) if variant and "ood" in chosen else None
+    if out is not None:  # made once every input has been read: bad input leaves nothing behind
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise LatentspaceError(f"--out: cannot make {out} ({err.strerror})") from None
+        files.check_output(out / "report.json", "--out")
+    with err_console.status("auditing") as status:
+        report = run_audit(subject, items, chosen, ood_items, seed,
+                           progress=lambda name: status.update(f"auditing: {name}"))
+    if out is not None:
+        write_audit(report, out)
+    if json_out:
+        emit_json(report.to_dict())
+        return
+    from rich.markdown import Markdown
+
+    console.print(Markdown(report.markdown()))
+    if out is not None:
+        console.print(f"[dim]report: {out / 'index.html'}[/dim]")
+
+
+def ood_variant(run: Path, ood: str) -> str | None:
+    if ood == "none":
+        return None
+    if ood != "auto":
+        return ood
+    from latentspace.train.checkpoint import read_json
+
+    spec = read_json(run / "data" / "spec.json", "run data spec")
+    return OOD_VARIANTS.get(spec.get("task")) if isinstance(spec, dict) else None
