@@ -111,3 +111,24 @@ def test_the_report_renders_every_test():
     text = report.markdown()
     assert "cut after 0" in text and "**decodability**" in text and "follows" in text
     assert report.to_dict()["accuracy"] == 1.0
+
+
+def test_a_strategy_audited_on_a_model_keeps_its_answers_when_only_watched():
+    from latentspace.audit.strategy_subject import StrategySubject
+    from latentspace.model.latent_model import LatentModel
+    from latentspace.reason import get_reasoner
+    from latentspace.tasks import get_task
+
+    lm = LatentModel.load("tiny", show_progress=False)
+    reasoner = get_reasoner("continuous", max_latent_steps=2, max_new_tokens=4)
+    task = get_task("arithmetic")
+    items = task.generate(4, seed=0)
+    plain = [t.text for t in reasoner.run_batch(lm, [i.question for i in items])]
+    subject = StrategySubject(lm, reasoner, task, batch_size=2)
+    rec = record(subject, items)
+    assert rec.slots == 2 and (rec.vectors.norm(dim=-1) > 0).all()  # every thought of every item observed
+    assert [r["extracted"] for r in rec.rows] == [task.extract(t) for t in plain]
+    assert [r["extracted"] for r in subject.answer(items, limit=2)] == [r["extracted"] for r in rec.rows]
+    assert reasoner.thought_hook is None  # the hook is the audit's only while it runs
+    zero = subject.answer(items, edit=lambda i, state, v, rows: v * 0 if i == 0 else v)
+    assert len(zero) == len(items)

@@ -2,7 +2,7 @@
 
 Thought t is held to step t of the item's trace (MNNS: the optimal choice's partial sum; ProsQA:
 the path's node); thoughts past the trace to its last step (the answer's own). The *set* at step t
-is every value a search in superposition would hold there: all sign choices' partial sums (MNNS
+is every value a search in superposition would hold there; an equation step's value is its result: all sign choices' partial sums (MNNS
 ``meta["traces"]``), the nodes at depth t+1 (ProsQA ``meta["frontier"]``).
 """
 
@@ -11,11 +11,16 @@ from __future__ import annotations
 from latentspace.tasks import Item
 
 
+def value(step: str) -> str:
+    """A step's value: the result of an equation step ("4 + 10 = 14" -> "14"), else the step itself."""
+    return step.rsplit("=", 1)[1].strip() if "=" in step else step
+
+
 def gold(item: Item, t: int) -> str | None:
     steps = list(item.steps)
     if not steps:
         return None
-    return steps[min(t, len(steps) - 1)]
+    return value(steps[min(t, len(steps) - 1)])
 
 
 def value_set(item: Item, t: int) -> set[str]:

@@ -16,7 +16,11 @@ OOD_VARIANTS = {"prosqa-sym": "prosqa-sym-relabel"}
 
 
 def audit(
-    model: Annotated[Path, typer.Option("--model", "-m", help="A trained run folder (train run RECIPE --out RUN).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="A trained run folder (train run RECIPE --out RUN), or "
+                                                            "a registry model with --strategy.")],
+    strategy: Annotated[str | None, typer.Option(help="A training-free latent strategy (continuous, soft, pause, "
+                                                      "...) to audit on a registry model.")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, max=64, help="Latent steps of --strategy (default: its own).")] = None,
     tests: Annotated[str, typer.Option(help="Comma list of necessity, decodability, probe, interchange, steer, ood "
                                             "(default: all).")] = "all",
     n: Annotated[int, typer.Option(min=1, max=100_000, help="Items to audit.")] = 200,
@@ -47,13 +51,22 @@ def audit(
         raise LatentspaceError(f"--tests: unknown test {bad[0] if bad else tests!r}; valid: {', '.join(TESTS)} or all")
     if out is not None and out.exists() and not out.is_dir():
         raise LatentspaceError(f"--out: {out} exists and is not a folder")
-    if not (model / "checkpoint" / "state.json").exists():
-        raise LatentspaceError(f"{model} is not a trained run folder (no checkpoint/state.json); auditing "
-                               "training-free strategies on registry models is not built yet")
-    subject = TrainedSubject(model)
-    items = run_items(model, task, n, seed)
-    variant = ood_variant(model, ood)
-    ood_items = (variant, run_items(model, variant, len(items), seed)) if variant and "ood" in chosen else None
+    run = Path(model)
+    if strategy is None:
+        if not (run / "checkpoint" / "state.json").exists():
+            raise LatentspaceError(f"{model} is not a trained run folder (no checkpoint/state.json); for a registry "
+                                   "model name a --strategy")
+        subject = TrainedSubject(run)
+        items = run_items(run, task, n, seed)
+        variant = ood_variant(run, ood)
+        ood_items = (variant, run_items(run, variant, len(items), seed)) if variant and "ood" in chosen else None
+    else:
+        subject, items = strategy_subject(model, strategy, steps, task, n, seed)
+        ood_items = None
+        if ood not in ("auto", "none"):
+            from latentspace.tasks import get_task
+
+            ood_items = (ood, get_task(ood).generate(len(items), seed=seed))
     if out is not None:  # made once every input has been read: bad input leaves nothing behind
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -73,6 +86,24 @@ def audit(
     console.print(Markdown(report.markdown()))
     if out is not None:
         console.print(f"[dim]report: {out / 'index.html'}[/dim]")
+
+
+def strategy_subject(model: str, strategy: str, steps: int | None, task: str | None, n: int, seed: int):
+    """A registry model thinking with ``strategy`` on ``task``'s items (checked before the model loads)."""
+    from latentspace.audit.strategy_subject import StrategySubject
+    from latentspace.reason import get_reasoner
+    from latentspace.tasks import get_task, is_task_file
+
+    reasoner = get_reasoner(strategy, **({"max_latent_steps": steps} if steps else {}))
+    if task is None:
+        raise LatentspaceError("--task: name the task a --strategy is audited on (e.g. arithmetic)")
+    if is_task_file(task):
+        raise LatentspaceError("--task: a --strategy is audited on a built-in task (arithmetic, mnns, ...), not a file")
+    spec = get_task(task)
+    items = spec.generate(n, seed=seed)
+    from latentspace.cli.common import load_model
+
+    return StrategySubject(load_model(model, quiet=True), reasoner, spec, seed=seed), items
 
 
 def ood_variant(run: Path, ood: str) -> str | None:

@@ -104,6 +104,9 @@ class Reasoner:
     answer_top_p: float = 1.0  # nucleus mass when sampling the answer
     answer_stops: tuple[str, ...] = ()  # stop strings that end the answer
     name: ClassVar[str] = "base"
+    # (state, vectors [B, d]) -> the vectors to feed: set on an instance by an audit
+    # (`latentspace.audit.strategy_subject`) to watch or change every latent step; not an option
+    thought_hook: ClassVar[object] = None
     RANGES: ClassVar[dict] = {
         "max_new_tokens": between(0, MAX_NEW_TOKENS),
         "max_latent_steps": between(0, MAX_LATENT_STEPS),
@@ -204,6 +207,8 @@ class Reasoner:
         embedding: they are recorded as explicit thinking tokens and are not checked or stopped.
         """
         vectors = vectors.expand(state.batch_size, -1) if vectors.dim() == 1 else vectors
+        if self.thought_hook is not None:
+            vectors = self.thought_hook(state, vectors)
         notes = [note] * state.batch_size if isinstance(note, str) else note
         explicit = [tokens is not None and int(tokens[r]) >= 0 for r in range(state.batch_size)]
         for row in rows.indices():

@@ -1,0 +1,53 @@
+"""A training-free strategy on any model as an audit subject: its latent steps are the thoughts.
+
+Every strategy feeds its latents through `Reasoner.latent_step`; the subject sets the reasoner's
+``thought_hook`` there, so the audit watches or changes thought i of each row. Thought counts are
+the strategy's ``max_latent_steps`` (a row its guards stop early is answered from its last good
+state; its later slots are still observed). An intermediate value is read by its first token
+(a tokenizer that splits numbers into digits reads "14" as "1").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from latentspace.tasks import Item, TaskSpec
+
+
+class StrategySubject:
+    def __init__(self, lm, reasoner, task: TaskSpec, batch_size: int = 8, seed: int = 0) -> None:
+        self.lm, self.reasoner, self.task, self.batch_size, self.seed = lm, reasoner, task, batch_size, seed
+        self.name = f"{reasoner.name} on {lm.name}"
+
+    def thoughts(self, items: list[Item]) -> list[int]:
+        return [self.reasoner.max_latent_steps] * len(items)
+
+    def token_id(self, symbol: str) -> int | None:
+        ids = self.lm.tokenizer.encode(symbol, add_special_tokens=False)
+        return ids[0] if ids else None
+
+    def answer(self, items: list[Item], limit=None, observe=None, edit=None) -> list[dict]:
+        reasoner = self.reasoner
+        if limit is not None:
+            reasoner = dataclasses.replace(reasoner, max_latent_steps=min(limit, reasoner.max_latent_steps))
+        rows = []
+        for first in range(0, len(items), self.batch_size):
+            chunk = items[first:first + self.batch_size]
+            where = range(first, first + len(chunk))
+            step = [0]
+
+            def hook(state, vectors, where=where, step=step):
+                i = step[0]
+                step[0] += 1
+                if observe is not None:
+                    observe(i, state, vectors, where)
+                return vectors if edit is None else edit(i, state, vectors, where)
+
+            reasoner.thought_hook = hook
+            try:
+                traces = reasoner.run_batch(self.lm, [item.question for item in chunk], seed=self.seed)
+            finally:
+                reasoner.thought_hook = None
+            for item, trace in zip(chunk, traces):
+                rows.append({"correct": self.task.check(trace.text, item), "extracted": self.task.extract(trace.text)})
+        return rows
