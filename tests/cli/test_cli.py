@@ -62,6 +62,9 @@ def test_tour_on_tiny_writes_report(tmp_path):
                                                          "Hidden-state norms per layer"]
     agents = next(s for s in data["sections"] if s["title"] == "Agents in latent space")
     assert "thoughts read (lens top-1) as" in agents["summary"] and len(agents["rows"]) == 3
+    audited = next(s for s in data["sections"] if s["title"] == "Auditing latent thoughts")
+    assert "every thought cut" in audited["summary"] and audited["rows"][0]["thought"] == 1
+    assert set(audited["data"]["results"]) == {"necessity", "decodability", "interchange"}
     memory = next(s for s in data["sections"] if s["title"] == "Latent memory")
     assert [r["press"] for r in memory["rows"]] == ["none", "knorm", "tova", "snapkv", "probe"]
     assert all(r["slots"] < memory["rows"][0]["slots"] for r in memory["rows"][1:])

@@ -19,10 +19,9 @@ from latentspace.tour.section import SectionResult
 EPOCHS = 80  # ~1-2 min on 2 cores: CoT2 passes 90% on validation by epoch 75 (the table trains 600)
 
 
-def trained_thoughts(lm, out: Path) -> SectionResult:
-    from latentspace.model.latent_model import LatentModel
-    from latentspace.model.markers import LATENT
-    from latentspace.tasks import load_jsonl
+def tour_model(lm, out: Path):
+    """The tour's CoT2 model on MNNS, trained once into ``out/mnns-cot2`` (a later section reuses it):
+    (folder, profile, recipe, summary)."""
     from latentspace.train.profiles import get_profile
     from latentspace.train.recipes import get_recipe
     from latentspace.train.trainer import TrainRun, train
@@ -33,6 +32,15 @@ def trained_thoughts(lm, out: Path) -> SectionResult:
     recipe = get_recipe("cot2", epochs=2 if small else EPOCHS)
     folder = out / "mnns-cot2"
     summary = train(TrainRun(recipe, "mnns", profile, folder, extra={"save_every": recipe.epochs}), progress=False)
+    return folder, profile, recipe, summary
+
+
+def trained_thoughts(lm, out: Path) -> SectionResult:
+    from latentspace.model.latent_model import LatentModel
+    from latentspace.model.markers import LATENT
+    from latentspace.tasks import load_jsonl
+
+    folder, profile, recipe, summary = tour_model(lm, out)
     item = load_jsonl(folder / "data" / "test.jsonl")[0]
     model = LatentModel.load(str(folder / "checkpoint"), show_progress=False)
     latent = model.tokenizer.convert_tokens_to_ids(LATENT)

@@ -1,0 +1,155 @@
+"""The audit table (issue 20): every trained latent recipe's thoughts audited, seeds side by side,
+and training-free strategies on the bundled model — one row per (model, seed), the full reports
+under runs/audit/.
+
+    .venv/bin/python benchmarks/bench_audit.py --profile laptop-mnns --seeds 0,1
+    .venv/bin/python benchmarks/bench_audit.py --profile laptop-prosqa --seeds 0
+    .venv/bin/python benchmarks/bench_audit.py --strategies continuous,soft --n 40   # SmolLM2, arithmetic
+
+Each row condenses one report: intact accuracy; necessity (all thoughts cut, the worst single
+thought replaced by its mean); per thought (t1 · t2 · ...): the gold value top-3 in correct / wrong
+answers, the probe's gap over its shuffled control, the interchange follow rate; steering at
+strength 1 (answers changed by the class direction / by a random one, mean over thoughts); the
+shortcut check where the task has a variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+from results_md import replace_section  # noqa: E402  (benchmarks/ is on sys.path)
+
+from latentspace.audit import audit  # noqa: E402
+from latentspace.audit.pages import write_audit  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pct(x) -> str:
+    return "–" if x is None else f"{100 * x:.0f}"
+
+
+def condensed(report) -> dict:
+    r = report.results
+    row = {"acc": pct(report.accuracy), "thoughts": report.thoughts}
+    if "necessity" in r:
+        nec = r["necessity"]
+        row["cut all"] = pct(nec["cut"][0]["accuracy"])
+        worst = min(nec["mean"], key=lambda x: x["accuracy"]) if nec["mean"] else None
+        row["worst → mean"] = f"{pct(worst['accuracy'])} (t{worst['thought']})" if worst else "–"
+    if "decodability" in r:
+        row["gold top-3 right / wrong"] = " · ".join(
+            f"{pct(x['top3_correct'])}/{pct(x['top3_wrong'])}" for x in r["decodability"])
+    if "probe" in r:
+        row["probe − control"] = " · ".join(pct(x.get("gap")) for x in r["probe"])
+    if "interchange" in r:
+        row["interchange follows"] = " · ".join(pct(x.get("follows")) for x in r["interchange"])
+    if "steer" in r:
+        at_one = [x for x in r["steer"] if x.get("strength") == 1.0]
+        if at_one:
+            changed = sum(x["answer_changed"] for x in at_one) / len(at_one)
+            control = sum(x["control_changed"] for x in at_one) / len(at_one)
+            row["steer s=1 changed / random"] = f"{pct(changed)} / {pct(control)}"
+    if "ood" in r:
+        row["ood"] = f"{pct(r['ood']['out_of_distribution'])} ({r['ood']['variant']})"
+    return row
+
+
+def trained_rows(profile: str, recipes: list[str], seeds: list[int], n: int, tests) -> list[dict]:
+    from latentspace.cli.audit import ood_variant
+    from latentspace.train.auditable import TrainedSubject
+    from latentspace.train.evaluate_run import run_items
+    from latentspace.train.profiles import get_profile
+
+    task = get_profile(profile).task
+    rows = []
+    for recipe in recipes:
+        for seed in seeds:
+            run = ROOT / "runs" / f"table-{task}-{profile}" / f"s{seed}" / recipe
+            if not (run / "summary.json").exists():
+                print(f"skip {run}: not trained")
+                continue
+            started = time.perf_counter()
+            items = run_items(run, None, n, 0)
+            variant = ood_variant(run, "auto")
+            ood = (variant, run_items(run, variant, len(items), 0)) if variant else None
+            report = audit(TrainedSubject(run), items, tests, ood)
+            write_audit(report, ROOT / "runs" / "audit" / profile / f"s{seed}-{recipe}")
+            rows.append({"model": f"{recipe} s{seed}", "n": len(items), **condensed(report),
+                         "min": f"{(time.perf_counter() - started) / 60:.1f}"})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def strategy_rows(strategies: list[str], n: int, steps: int, tests) -> list[dict]:
+    from latentspace.audit.strategy_subject import StrategySubject
+    from latentspace.model.latent_model import LatentModel
+    from latentspace.reason import get_reasoner
+    from latentspace.tasks import get_task
+
+    lm = LatentModel.load("smollm2-135m", show_progress=False)
+    task = get_task("arithmetic")
+    items = task.generate(n, seed=0)
+    rows = []
+    for name in strategies:
+        started = time.perf_counter()
+        subject = StrategySubject(lm, get_reasoner(name, max_latent_steps=steps), task)
+        report = audit(subject, items, tests)
+        write_audit(report, ROOT / "runs" / "audit" / "smollm2-arithmetic" / name)
+        rows.append({"model": f"{name} (SmolLM2)", "n": n, **condensed(report),
+                     "min": f"{(time.perf_counter() - started) / 60:.1f}"})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def markdown(rows: list[dict]) -> list[str]:
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
+            *("| " + " | ".join(str(row.get(k, "–")) for k in keys) + " |" for row in rows)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default=None, help="audit this profile's trained runs (laptop-mnns, ...)")
+    parser.add_argument("--recipes", default="coconut,cot2")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--strategies", default=None, help="training-free strategies on SmolLM2 (arithmetic)")
+    parser.add_argument("--steps", type=int, default=4, help="latent steps of --strategies")
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--tests", default="necessity,decodability,probe,interchange,steer,ood")
+    parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
+    args = parser.parse_args()
+    tests = args.tests.split(",")
+    if args.profile:
+        rows = trained_rows(args.profile, args.recipes.split(","), [int(s) for s in args.seeds.split(",")],
+                            args.n, tests)
+        name, folder = args.profile, f"runs/audit/{args.profile}/"
+    else:
+        rows = strategy_rows(args.strategies.split(","), args.n, args.steps, tests)
+        name, folder = "smollm2-arithmetic", "runs/audit/smollm2-arithmetic/"
+    shown = {k: v for k, v in vars(args).items() if v not in (None, False) and k != "quick"}
+    if args.profile:
+        shown.pop("steps")
+    command = "`.venv/bin/python benchmarks/bench_audit.py " + " ".join(f"--{k} {v}" for k, v in shown.items()) + "`"
+    text = "\n".join([
+        f"## Audit of latent thoughts, `{name}` (issue 20)", "",
+        f"{datetime.date.today().isoformat()}, CPU ({platform.machine()}, {os.cpu_count()} cores), torch "
+        f"{torch.__version__}. Command: {command}. Percentages; a · list is per thought (t1 · t2 · ...). "
+        f"Full reports (every thought, correct vs wrong, plots): `{folder}*/index.html`, or "
+        "`latentspace audit -m RUN --out DIR`.", "", *markdown(rows), ""])
+    print(text)
+    if not args.quick:
+        start, end = f"<!-- bench_audit:{name}:start -->", f"<!-- bench_audit:{name}:end -->"
+        replace_section(f"{start}\n{text}{end}", start, end)
+
+
+if __name__ == "__main__":
+    main()
