@@ -90,6 +90,12 @@ def test_explorer_agents_view_and_memory_list(page):
     turns = tab.locator("#agents li.turn")
     assert turns.count() == 4  # the built-in sequential pipeline: planner, critic, refiner, solver
     assert "received" in turns.nth(1).inner_text() and "planner" in turns.nth(1).inner_text()
+    # audit the prompt's thoughts: one row per latent step (the Ask panel's strategy and steps)
+    tab.select_option("#strategy", "continuous")
+    tab.fill("#steps", "2")
+    tab.click("#run-audit")
+    tab.wait_for_selector("#audit td:has-text('1')", timeout=60_000)
+    assert tab.locator("#audit tr").count() == 4  # the answer, the header, two thoughts
     # remember a document, see it listed, answer from it
     tab.fill("#memory-text", "The code word is heliotrope.")
     tab.click("#memory-form button[type=submit]")

@@ -106,3 +106,17 @@ def test_hierarchical_agents_inside_a_chat_completion(served):
             {"role": "user", "content": "What is 2 plus 3?"}], "latent": {"strategy": "agents:hierarchical",
                                                                            "trace": True}})
     assert res.status_code == 200 and '"event": "done"' in res.text and res.text.rstrip().endswith("[DONE]")
+
+
+def test_audit_one_question_reads_each_thought_and_answers_without_it(served):
+    with served.client() as http:
+        out = http.post("/v1/audit", json={"question": "What is 2 plus 3?", "steps": 2, "max_tokens": 4,
+                                           "answer": "5"}).json()
+        bad = http.post("/v1/audit", json={"question": "hi", "strategy": "nosuch"})
+        many = http.post("/v1/audit", json={"question": "hi", "steps": 99})
+    assert out["strategy"] == "continuous" and [t["thought"] for t in out["thoughts"]] == [1, 2]
+    first = out["thoughts"][0]
+    assert len(first["lens"]) == 5 and first["norm"] > 0 and isinstance(first["answer_noised"], str)
+    assert isinstance(out["answer"], str) and out["correct"] in (True, False)
+    assert bad.status_code == 400 and "nosuch" in bad.json()["error"]["message"]
+    assert many.status_code in (400, 422)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from latentspace.tasks import Item, TaskSpec
+from latentspace.tasks import Item, TaskSpec, normalise
 
 
 class StrategySubject:
-    def __init__(self, lm, reasoner, task: TaskSpec, batch_size: int = 8, seed: int = 0) -> None:
+    def __init__(self, lm, reasoner, task: TaskSpec | None, batch_size: int = 8, seed: int = 0) -> None:
+        """``task`` None: free text — the answer is the text itself (correct when it equals the item's)."""
         self.lm, self.reasoner, self.task, self.batch_size, self.seed = lm, reasoner, task, batch_size, seed
         self.name = f"{reasoner.name} on {lm.name}"
 
@@ -49,5 +50,10 @@ class StrategySubject:
             finally:
                 reasoner.thought_hook = None
             for item, trace in zip(chunk, traces):
-                rows.append({"correct": self.task.check(trace.text, item), "extracted": self.task.extract(trace.text)})
+                if self.task is None:
+                    said = trace.text.strip()
+                    rows.append({"correct": bool(item.answer) and normalise(said) == normalise(item.answer),
+                                 "extracted": said})
+                else:
+                    rows.append({"correct": self.task.check(trace.text, item), "extracted": self.task.extract(trace.text)})
         return rows

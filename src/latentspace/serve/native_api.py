@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from latentspace.errors import LatentspaceError
 from latentspace.serve.errors import ApiError
 from latentspace.serve.jsonio import StrictJSON
-from latentspace.serve.schemas import AgentsRun, LensRequest, MemoryAdd, MemorySearch, VectorCreate
+from latentspace.serve.schemas import AgentsRun, AuditOne, LensRequest, MemoryAdd, MemorySearch, VectorCreate
 
 router = APIRouter(default_response_class=StrictJSON)  # strict JSON out (see jsonio)
 LENS_TOKENS = 1024  # a lens reads every layer at every position: keep one request's memory bounded
@@ -144,6 +144,26 @@ async def run_agents(body: AgentsRun, request: Request) -> dict:
                 "positions": result.positions[0]}
 
     return await server.call(body.model, go, request)
+
+
+@router.post("/v1/audit", tags=["audit"])
+async def audit_one(body: AuditOne, request: Request) -> dict:
+    """One question's thoughts audited: per thought the lens reading, and the answer when the thought is
+    removed (thinking cut before it) or replaced by noise of its norm."""
+    from latentspace.audit.one_question import thought_by_thought
+    from latentspace.audit.strategy_subject import StrategySubject
+    from latentspace.reason import get_reasoner
+    from latentspace.tasks import Item
+
+    reasoner = get_reasoner(body.strategy, max_latent_steps=body.steps, max_new_tokens=body.max_tokens)
+
+    def go(lm):
+        subject = StrategySubject(lm, reasoner, None, batch_size=1, seed=body.seed)
+        found = thought_by_thought(subject, Item(body.question, body.answer or ""), lm.tokenizer.decode, body.k,
+                                   seed=body.seed)
+        return {"model": lm.name, "strategy": reasoner.name, **found}
+
+    return await _server(request).call(body.model, go, request)
 
 
 def _turn(lm, turn) -> dict:

@@ -136,3 +136,15 @@ class AgentsRun(Body):
     max_tokens: int = Field(64, ge=1, le=4096)
     agent_tokens: int | None = Field(None, ge=1, le=4096)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class AuditOne(Body):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = None
+    question: str = Field(min_length=1, max_length=20_000)
+    answer: str | None = Field(None, max_length=1000, description="the expected answer (marks correct answers)")
+    strategy: str = Field("continuous", max_length=100, description="a latent strategy: continuous, soft, pause, ...")
+    steps: int = Field(4, ge=1, le=16, description="latent steps (each costs two more runs)")
+    max_tokens: int = Field(24, ge=1, le=256)
+    k: int = Field(5, ge=1, le=20)
+    seed: int = Field(0, ge=0, le=2**31 - 1)

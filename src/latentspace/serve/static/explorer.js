@@ -235,6 +235,32 @@ async function runAgents() {
   } finally { $("run-agents").disabled = false; }
 }
 
+// ---- audit one question ----------------------------------------------------------------------
+async function auditThoughts() {
+  const question = $("prompt").value.trim();
+  if (!question) return;
+  // the Ask panel's strategy when it thinks in latents, else continuous (plain, direct, cot, agents have none)
+  const strategy = ["continuous", "soft", "pause"].includes($("strategy").value) ? $("strategy").value : "continuous";
+  $("run-audit").disabled = true;
+  $("audit").innerHTML = "<tr><td>auditing…</td></tr>";
+  try {
+    const body = { model: state.model, question, strategy, steps: Math.max(1, Math.min(16, Number($("steps").value) || 4)) };
+    if ($("audit-answer").value.trim()) body.answer = $("audit-answer").value.trim();
+    const result = await api("/v1/audit", body);
+    const mark = result.correct === true ? " ✓" : "";
+    let html = `<tr><th colspan=4>${escape(result.strategy)} answers ${escape(result.answer || "")}${mark}</th></tr>` +
+      "<tr><th>thought</th><th>lens reads</th><th>answer, cut before it</th><th>answer, it as noise</th></tr>";
+    result.thoughts.forEach((t) => {
+      const lens = t.lens.map(([tok, p]) => `${escape(JSON.stringify(tok))} ${p.toFixed(2)}`).join(", ");
+      html += `<tr><td>${t.thought}</td><td>${lens}</td><td>${escape(t.answer_removed || "")}</td>` +
+        `<td>${escape(t.answer_noised || "")}</td></tr>`;
+    });
+    $("audit").innerHTML = result.thoughts.length ? html : "<tr><td>this strategy thinks no latent thoughts</td></tr>";
+  } catch (err) {
+    $("audit").innerHTML = `<tr><td class="error">${escape(err.message)}</td></tr>`;
+  } finally { $("run-audit").disabled = false; }
+}
+
 // ---- memories --------------------------------------------------------------------------------
 async function loadMemories() {
   const { data } = await api("/v1/memories");
@@ -298,5 +324,6 @@ $("strength").addEventListener("input", () => {
 $("vector").addEventListener("change", steerCompare);
 $("train").addEventListener("click", trainVector);
 $("run-agents").addEventListener("click", runAgents);
+$("run-audit").addEventListener("click", auditThoughts);
 $("memory-form").addEventListener("submit", remember);
 start();
