@@ -8,7 +8,8 @@ under runs/audit/.
 
 Each row condenses one report: intact accuracy; necessity (all thoughts cut, the worst single
 thought replaced by its mean); per thought (t1 · t2 · ...): the gold value top-3 in correct / wrong
-answers, the probe's gap over its shuffled control, the interchange follow rate; steering at
+answers, the probe's gap over its shuffled control (for the step's value, and for the final
+answer), the interchange follow rate; steering at
 strength 1 (answers changed by the class direction / by a random one, mean over thoughts); the
 shortcut check where the task has a variant.
 """
@@ -49,7 +50,8 @@ def condensed(report) -> dict:
         row["gold top-3 right / wrong"] = " · ".join(
             f"{pct(x['top3_correct'])}/{pct(x['top3_wrong'])}" for x in r["decodability"])
     if "probe" in r:
-        row["probe − control"] = " · ".join(pct(x.get("gap")) for x in r["probe"])
+        row["probe − control: step"] = " · ".join(pct(x.get("gap")) for x in r["probe"])
+        row["answer"] = " · ".join(pct(x.get("answer_gap")) for x in r["probe"])
     if "interchange" in r:
         row["interchange follows"] = " · ".join(pct(x.get("follows")) for x in r["interchange"])
     if "steer" in r:

@@ -1,6 +1,8 @@
-"""Probing: a linear probe from each thought's input vector to the step's gold value, scored on
-held-out items beside the same probe fitted on shuffled labels (`lens.probes.fit_probe`). Only the
-gap over the control counts: a linear map on d dimensions fits a lot."""
+"""Probing: a linear probe from each thought's input vector to the step's gold value — and one to
+the final answer, which tells a thought that holds its step from one that already holds the
+result — each scored on held-out items beside the same probe fitted on shuffled labels
+(`lens.probes.fit_probe`). Only the gap over the control counts: a linear map on d dimensions fits
+a lot."""
 
 from __future__ import annotations
 
@@ -23,11 +25,15 @@ def probe(items: list[Item], rec: Recording, seed: int = 0) -> list[dict]:
         if len(set(labels)) < 2 or len(rows) < 8:
             per_thought.append({"thought": t + 1, "n": len(rows), "skipped": "fewer than 2 values or 8 items"})
             continue
+        answers = [items[j].answer for j in rows]
         try:
             _, score = fit_probe(rec.vectors[rows, t], labels, task="classification", seed=seed)
+            answer = (fit_probe(rec.vectors[rows, t], answers, task="classification", seed=seed)[1]
+                      if len(set(answers)) > 1 else None)
         except LatentspaceError as err:
             per_thought.append({"thought": t + 1, "n": len(rows), "skipped": str(err)})
             continue
         per_thought.append({"thought": t + 1, "n": len(rows), "classes": len(set(labels)), "test": score.test,
-                            "control": score.control, "gap": score.test - score.control})
+                            "control": score.control, "gap": score.test - score.control,
+                            "answer_gap": None if answer is None else answer.test - answer.control})
     return per_thought

@@ -42,7 +42,7 @@ def steering(subject: Subject, items: list[Item], rec: Recording, strengths=STRE
     out = []
     for t in range(rec.slots):
         rows, labels = thought_labels(items, rec, t)
-        values = sorted(set(labels), key=labels.count, reverse=True)
+        values = sorted(set(labels), key=lambda v: (-labels.count(v), v))  # ties by name: the same every run
         if len(values) < 2:
             out.append({"thought": t + 1, "skipped": "the step has one value on these items"})
             continue
