@@ -146,6 +146,11 @@ def latent_goals(rows: list[dict], profile: str | None) -> str:
         positions = mean(r["positions"] for r in top) / mean(r["positions"] for r in cot)
         checks += [("best continuous ≥ CoT + 15 points", gain >= 0.15, f"{100 * gain:+.1f} points"),
                    ("≤ ⅓ of CoT's positions", positions <= 1 / 3, f"{positions:.2f}×")]
+        published = PUBLISHED.get(profile or "", ({}, ""))[0].get("nocot")
+        if published is not None:  # the pipeline's first check: No-CoT where the papers put it
+            off = 100 * accuracy(nocot)[0] - published
+            checks.append((f"No-CoT within 10 points of the published {published:.1f}%", abs(off) <= 10,
+                           f"{off:+.1f} points"))
     return f"Goals ({best} is the best continuous recipe): " + "; ".join(
         f"{name}: {'met' if ok else 'missed'} ({value})" for name, ok, value in checks) + "."
 
