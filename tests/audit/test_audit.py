@@ -132,3 +132,15 @@ def test_a_strategy_audited_on_a_model_keeps_its_answers_when_only_watched():
     assert reasoner.thought_hook is None  # the hook is the audit's only while it runs
     zero = subject.answer(items, edit=lambda i, state, v, rows: v * 0 if i == 0 else v)
     assert len(zero) == len(items)
+
+
+def test_an_interrupted_audit_resumes_its_finished_tests_only_for_the_same_items():
+    subject, items = Planted(), digit_items(20)
+    saved = []
+    first = audit(subject, items, tests=["necessity", "probe"], saved=lambda r: saved.append(set(r.results)))
+    assert saved == [{"necessity"}, {"necessity", "probe"}]  # written after every test
+    first.results["necessity"]["intact"] = -1.0  # a marker: a reused result is not recomputed
+    again = audit(subject, items, tests=["necessity", "probe", "decodability"], done=first)
+    assert again.results["necessity"]["intact"] == -1.0 and "decodability" in again.results
+    other = audit(subject, digit_items(20, seed=1), tests=["necessity"], done=first)
+    assert other.results["necessity"]["intact"] == 1.0  # other items: nothing reused

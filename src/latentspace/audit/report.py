@@ -14,9 +14,15 @@ class AuditReport:
     results: dict = field(default_factory=dict)  # test name -> its numbers
     skipped: dict = field(default_factory=dict)  # test name -> the one-line reason
     seconds: dict = field(default_factory=dict)  # test name -> wall time
+    key: str = ""  # what was audited (subject, seed, items): a rerun reuses only a report of the same key
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AuditReport:
+        return cls(**{k: data[k] for k in ("subject", "n", "accuracy", "thoughts", "results", "skipped", "seconds",
+                                           "key")})
 
     def markdown(self) -> str:
         """The report as markdown tables (what docs/results.md and the HTML report show)."""

@@ -3,6 +3,8 @@ run on this subject or task is skipped with its reason; the others still run).""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 
@@ -24,15 +26,22 @@ NEEDS_VALUES = {"decodability", "probe", "interchange", "steer"}  # they compare
 
 
 def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str, list[Item]] | None = None,
-          seed: int = 0, progress: Callable[[str], None] | None = None) -> AuditReport:
-    """Audit ``subject``'s thoughts on ``items``; ``ood_items`` is (variant name, items) for the shortcut check."""
+          seed: int = 0, progress: Callable[[str], None] | None = None, done: AuditReport | None = None,
+          saved: Callable[[AuditReport], None] | None = None) -> AuditReport:
+    """Audit ``subject``'s thoughts on ``items``; ``ood_items`` is (variant name, items) for the shortcut check.
+
+    Resumable: the tests ``done`` holds (an earlier report of the same subject, items and seed) are
+    kept, not rerun; ``saved(report)`` is called after every test (write it to disk there)."""
     unknown = [t for t in tests if t not in TESTS]
     if unknown:
         raise LatentspaceError(f"unknown audit test {unknown[0]!r}; valid: {', '.join(TESTS)}")
     if not items:
         raise LatentspaceError("an audit needs at least one item")
+    key = audit_key(subject, items, seed)
+    if done is not None and done.key != key:
+        done = None  # another subject, seed or items: nothing to reuse
     rec = record(subject, items)
-    report = AuditReport(subject.name, len(items), accuracy(rec.rows), rec.slots)
+    report = AuditReport(subject.name, len(items), accuracy(rec.rows), rec.slots, key=key)
     runs = {"necessity": lambda: necessity(subject, items, rec, seed),
             "decodability": lambda: decodability(subject, items, rec),
             "probe": lambda: probe(items, rec, seed),
@@ -40,6 +49,9 @@ def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str
             "steer": lambda: steering(subject, items, rec, seed=seed),
             "ood": lambda: ood(subject, rec, *ood_items)}
     for name in tests:
+        if done is not None and name in done.results:
+            report.results[name], report.seconds[name] = done.results[name], done.seconds.get(name, 0.0)
+            continue
         if progress is not None:
             progress(name)
         reason = why_not(name, rec, items, ood_items)
@@ -52,7 +64,14 @@ def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str
         except LatentspaceError as err:
             report.skipped[name] = str(err)
         report.seconds[name] = time.perf_counter() - started
+        if saved is not None:
+            saved(report)
     return report
+
+
+def audit_key(subject: Subject, items: list[Item], seed: int) -> str:
+    text = json.dumps([subject.name, seed, [[i.question, i.answer, list(i.steps)] for i in items]])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def why_not(name: str, rec, items: list[Item], ood_items) -> str | None:

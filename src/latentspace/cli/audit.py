@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from latentspace import files
+from latentspace import files, jsonsafe
 from latentspace.cli.common import JsonOpt, console, emit_json, err_console, seed_option
 from latentspace.errors import LatentspaceError
 
@@ -35,7 +35,8 @@ def audit(
     """Audit a latent reasoner's thoughts: necessity, decodability, probes, interchange, steering, shortcuts.
 
     Each test gives a number per thought, split by answered-correctly vs not; a test that cannot
-    run on this model or task is skipped with its reason and the others still run.
+    run on this model or task is skipped with its reason and the others still run. With --out the
+    report is saved after every test, and a rerun into the same folder keeps the finished ones.
 
     Example: latentspace audit -m runs/table-mnns-laptop-mnns/s0/cot2 --n 200 --out runs/audit-cot2
     """
@@ -73,9 +74,12 @@ def audit(
         except OSError as err:
             raise LatentspaceError(f"--out: cannot make {out} ({err.strerror})") from None
         files.check_output(out / "report.json", "--out")
+    done = earlier_report(out) if out is not None else None
     with err_console.status("auditing") as status:
         report = run_audit(subject, items, chosen, ood_items, seed,
-                           progress=lambda name: status.update(f"auditing: {name}"))
+                           progress=lambda name: status.update(f"auditing: {name}"), done=done,
+                           saved=(lambda r: files.write_text(out / "report.json", jsonsafe.dumps(r.to_dict(), indent=2)
+                                                             + "\n", "audit report")) if out is not None else None)
     if out is not None:
         write_audit(report, out)
     if json_out:
@@ -104,6 +108,19 @@ def strategy_subject(model: str, strategy: str, steps: int | None, task: str | N
     from latentspace.cli.common import load_model
 
     return StrategySubject(load_model(model, quiet=True), reasoner, spec, seed=seed), items
+
+
+def earlier_report(out: Path):
+    """The report an interrupted audit into ``out`` left (None when there is none or it is unreadable)."""
+    import json
+
+    from latentspace.audit.report import AuditReport
+
+    path = out / "report.json"
+    try:
+        return AuditReport.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def ood_variant(run: Path, ood: str) -> str | None:
