@@ -30,6 +30,7 @@ from results_md import replace_section  # noqa: E402  (benchmarks/ is on sys.pat
 
 from latentspace.audit import audit  # noqa: E402
 from latentspace.audit.pages import write_audit  # noqa: E402
+from latentspace.audit.report import table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,12 +113,6 @@ def strategy_rows(strategies: list[str], n: int, steps: int, tests) -> list[dict
     return rows
 
 
-def markdown(rows: list[dict]) -> list[str]:
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    return ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
-            *("| " + " | ".join(str(row.get(k, "–")) for k in keys) + " |" for row in rows)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default=None, help="audit this profile's trained runs (laptop-mnns, ...)")
@@ -146,7 +141,7 @@ def main() -> None:
         f"{datetime.date.today().isoformat()}, CPU ({platform.machine()}, {os.cpu_count()} cores), torch "
         f"{torch.__version__}. Command: {command}. Percentages; a · list is per thought (t1 · t2 · ...). "
         f"Full reports (every thought, correct vs wrong, plots): `{folder}*/index.html`, or "
-        "`latentspace audit -m RUN --out DIR`.", "", *markdown(rows), ""])
+        "`latentspace audit -m RUN --out DIR`.", "", *table(rows), ""])
     print(text)
     if not args.quick:
         start, end = f"<!-- bench_audit:{name}:start -->", f"<!-- bench_audit:{name}:end -->"

@@ -31,6 +31,14 @@ def replacing(t: int, make):
     return edit
 
 
+def equal_norm_noise(generator: torch.Generator):
+    """``make(vectors, rows)``: Gaussian noise with each row's own norm (what a thought is replaced by)."""
+    def make(vectors, rows):
+        draw = torch.randn(vectors.shape, generator=generator).to(vectors.dtype)
+        return draw * (vectors.norm(dim=-1, keepdim=True) / draw.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+    return make
+
+
 def necessity(subject: Subject, items: list[Item], rec: Recording, seed: int = 0) -> dict:
     intact = rec.correct
     out = {"intact": accuracy(rec.rows), "cut": [], "mean": [], "noise": [], "shuffle": None}
@@ -41,11 +49,8 @@ def necessity(subject: Subject, items: list[Item], rec: Recording, seed: int = 0
         mean = rec.mean_thought(t)
         out["mean"].append({"thought": t + 1, **split(
             subject.answer(items, edit=replacing(t, lambda v, rows: mean.to(v.dtype).expand_as(v))), intact)})
-
-        def noise(vectors, rows):
-            draw = torch.randn(vectors.shape, generator=generator).to(vectors.dtype)
-            return draw * (vectors.norm(dim=-1, keepdim=True) / draw.norm(dim=-1, keepdim=True).clamp_min(1e-12))
-        out["noise"].append({"thought": t + 1, **split(subject.answer(items, edit=replacing(t, noise)), intact)})
+        out["noise"].append({"thought": t + 1, **split(
+            subject.answer(items, edit=replacing(t, equal_norm_noise(generator))), intact)})
     if rec.slots > 1:
         orders = {row: torch.randperm(int(rec.counts[row]), generator=generator) for row in range(len(items))}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from latentspace.audit.necessity import replacing
+from latentspace.audit.necessity import equal_norm_noise, replacing
 from latentspace.audit.record import record
 from latentspace.tasks import Item
 
@@ -14,12 +14,7 @@ from latentspace.tasks import Item
 def thought_by_thought(subject, item: Item, decode, k: int = 5, probe=None, seed: int = 0) -> dict:
     """``decode(token_id) -> str`` names the lens tokens; ``probe`` (a `LinearProbe`) reads each thought."""
     rec = record(subject, [item])
-    generator = torch.Generator().manual_seed(seed)
-
-    def noise(vectors, rows):
-        draw = torch.randn(vectors.shape, generator=generator).to(vectors.dtype)
-        return draw * (vectors.norm(dim=-1, keepdim=True) / draw.norm(dim=-1, keepdim=True).clamp_min(1e-12))
-
+    noise = equal_norm_noise(torch.Generator().manual_seed(seed))
     rows = []
     for t in range(int(rec.counts[0])):
         reading = rec.logprobs[0, t].exp()
