@@ -64,4 +64,6 @@ def cell(value) -> str:
         return "–"
     if isinstance(value, float):
         return f"{value:.3f}"
+    if isinstance(value, dict):  # e.g. a probe's gap per layer: "0:0.12 1:0.40"
+        return " ".join(f"{k}:{cell(v)}" for k, v in value.items())
     return str(value)

@@ -15,6 +15,7 @@ from latentspace.audit.ood import ood
 from latentspace.audit.probe import probe
 from latentspace.audit.record import record
 from latentspace.audit.report import AuditReport
+from latentspace.audit.saved_probe import probe_layer, saved_probe
 from latentspace.audit.steering import steering
 from latentspace.audit.subject import Subject, accuracy
 from latentspace.audit.values import has_values
@@ -27,11 +28,14 @@ NEEDS_VALUES = {"decodability", "probe", "interchange", "steer"}  # they compare
 
 def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str, list[Item]] | None = None,
           seed: int = 0, progress: Callable[[str], None] | None = None, done: AuditReport | None = None,
-          saved: Callable[[AuditReport], None] | None = None) -> AuditReport:
+          saved: Callable[[AuditReport], None] | None = None, reader: tuple | None = None,
+          fitted: dict | None = None) -> AuditReport:
     """Audit ``subject``'s thoughts on ``items``; ``ood_items`` is (variant name, items) for the shortcut check.
 
     Resumable: the tests ``done`` holds (an earlier report of the same subject, items and seed) are
-    kept, not rerun; ``saved(report)`` is called after every test (write it to disk there)."""
+    kept, not rerun; ``saved(report)`` is called after every test (write it to disk there).
+    ``reader``: a saved probe and its meta (`LinearProbe.load_with_meta`), read at every thought as
+    the result "saved probe"; ``fitted`` collects the probe test's step probes (thought -> probe)."""
     unknown = [t for t in tests if t not in TESTS]
     if unknown:
         raise LatentspaceError(f"unknown audit test {unknown[0]!r}; valid: {', '.join(TESTS)}")
@@ -40,11 +44,13 @@ def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str
     key = audit_key(subject, items, seed)
     if done is not None and done.key != key:
         done = None  # another subject, seed or items: nothing to reuse
-    rec = record(subject, items)
+    layer = saved_probe_layer(reader)
+    rec = record(subject, items, layers=layer is not None or ("probe" in tests and not (done and "probe" in done.results)),
+                 also=() if layer is None else (layer,))
     report = AuditReport(subject.name, len(items), accuracy(rec.rows), rec.slots, key=key)
     runs = {"necessity": lambda: necessity(subject, items, rec, seed),
             "decodability": lambda: decodability(subject, items, rec),
-            "probe": lambda: probe(items, rec, seed),
+            "probe": lambda: probe(items, rec, seed, fitted),
             "interchange": lambda: interchange(subject, items, rec),
             "steer": lambda: steering(subject, items, rec, seed=seed),
             "ood": lambda: ood(subject, rec, *ood_items)}
@@ -66,7 +72,23 @@ def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str
         report.seconds[name] = time.perf_counter() - started
         if saved is not None:
             saved(report)
+    if reader is not None:
+        try:
+            report.results["saved probe"] = saved_probe(*reader, items, rec)
+        except LatentspaceError as err:
+            report.skipped["saved probe"] = str(err)
     return report
+
+
+def saved_probe_layer(reader: tuple | None) -> int | None:
+    """The layer a saved probe reads (None: the thought vectors, or no probe); a probe of a site no
+    thought has is kept to be skipped with its reason."""
+    if reader is None:
+        return None
+    try:
+        return probe_layer(reader[1])
+    except LatentspaceError:
+        return None
 
 
 def audit_key(subject: Subject, items: list[Item], seed: int) -> str:

@@ -21,6 +21,8 @@ def audit(
     strategy: Annotated[str | None, typer.Option(help="A training-free latent strategy (continuous, soft, pause, "
                                                       "...) to audit on a registry model.")] = None,
     steps: Annotated[int | None, typer.Option(min=1, max=64, help="Latent steps of --strategy (default: its own).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, max=4096, help="Answer budget of --strategy in tokens "
+                                                   "(default: its own; the audit answers each item dozens of times).")] = None,
     tests: Annotated[str, typer.Option(help="Comma list of necessity, decodability, probe, interchange, steer, ood "
                                             "(default: all).")] = "all",
     n: Annotated[int, typer.Option(min=1, max=100_000, help="Items to audit.")] = 200,
@@ -28,8 +30,11 @@ def audit(
                                                   "(default: the run's test split).")] = None,
     ood: Annotated[str, typer.Option(help="Shortcut check: 'auto' (prosqa-sym -> prosqa-sym-relabel), 'none', "
                                           "or a task of the run's layout.")] = "auto",
+    probe: Annotated[Path | None, typer.Option(help="A saved probe to read at every thought: one an audit saved "
+                                                    "(DIR/probes/thought-T.safetensors) or `probe fit --out`.")] = None,
     seed: Annotated[int, seed_option("Seed of generated items, noise, shuffles and probe splits.")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Write report.json, report.md, PNG curves and index.html here.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write report.json, report.md, PNG curves, index.html and the "
+                                                  "probe test's step probes (probes/) here.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Audit a latent reasoner's thoughts: necessity, decodability, probes, interchange, steering, shortcuts.
@@ -37,12 +42,15 @@ def audit(
     Each test gives a number per thought, split by answered-correctly vs not; a test that cannot
     run on this model or task is skipped with its reason and the others still run. With --out the
     report is saved after every test, and a rerun into the same folder keeps the finished ones.
+    A --probe of another model, or one that cannot read thoughts, is reported as skipped after the
+    other tests ran, and the command then exits 2 naming why.
 
     Example: latentspace audit -m runs/table-mnns-laptop-mnns/s0/cot2 --n 200 --out runs/audit-cot2
     """
     from latentspace.audit import TESTS
     from latentspace.audit import audit as run_audit
     from latentspace.audit.pages import write_audit
+    from latentspace.audit.saved_probe import save_probes
     from latentspace.train.auditable import TrainedSubject
     from latentspace.train.evaluate_run import run_items
 
@@ -52,7 +60,12 @@ def audit(
         raise LatentspaceError(f"--tests: unknown test {bad[0] if bad else tests!r}; valid: {', '.join(TESTS)} or all")
     if out is not None and out.exists() and not out.is_dir():
         raise LatentspaceError(f"--out: {out} exists and is not a folder")
+    if probe is not None and not probe.is_file():
+        raise LatentspaceError(f"--probe: no file {probe}")
     run = Path(model)
+    if strategy is None and (steps is not None or max_tokens is not None):
+        raise LatentspaceError(f"{'--steps' if steps is not None else '--max-tokens'} sets a --strategy's thinking; a "
+                               "trained run thinks and answers as it was trained")
     if strategy is None:
         if not (run / "checkpoint" / "state.json").exists():
             raise LatentspaceError(f"{model} is not a trained run folder (no checkpoint/state.json); for a registry "
@@ -62,7 +75,7 @@ def audit(
         variant = ood_variant(run, ood)
         ood_items = (variant, run_items(run, variant, len(items), seed)) if variant and "ood" in chosen else None
     else:
-        subject, items = strategy_subject(model, strategy, steps, task, n, seed)
+        subject, items = strategy_subject(model, strategy, steps, task, n, seed, max_tokens)
         ood_items = None
         if ood not in ("auto", "none"):
             from latentspace.tasks import get_task
@@ -75,13 +88,38 @@ def audit(
             raise LatentspaceError(f"--out: cannot make {out} ({err.strerror})") from None
         files.check_output(out / "report.json", "--out")
     done = earlier_report(out) if out is not None else None
+    reader, refused = read_probe(probe, subject) if probe is not None else (None, None)
+    fitted: dict = {}
     with err_console.status("auditing") as status:
         report = run_audit(subject, items, chosen, ood_items, seed,
                            progress=lambda name: status.update(f"auditing: {name}"), done=done,
                            saved=(lambda r: files.write_text(out / "report.json", jsonsafe.dumps(r.to_dict(), indent=2)
-                                                             + "\n", "audit report")) if out is not None else None)
+                                                             + "\n", "audit report")) if out is not None else None,
+                           reader=reader, fitted=fitted)
+    if refused:
+        report.skipped["saved probe"] = refused
     if out is not None:
         write_audit(report, out)
+        if fitted and getattr(subject, "fingerprint", None):
+            save_probes(fitted, out / "probes", subject.fingerprint, subject.name)
+    try:
+        show(report, out, json_out)
+    finally:
+        if "saved probe" in report.skipped:  # after the report: the other tests' results are not lost
+            raise LatentspaceError(f"--probe: saved probe skipped: {report.skipped['saved probe']}")
+
+
+def read_probe(path: Path, subject) -> tuple:
+    """(probe, meta) loaded for the subject's model, or (None, why it cannot be read)."""
+    from latentspace.lens.probes import LinearProbe
+
+    try:
+        return LinearProbe.load_with_meta(path, subject.fingerprint), None
+    except LatentspaceError as err:
+        return None, (str(err).splitlines() or ["unreadable"])[0]
+
+
+def show(report, out: Path | None, json_out: bool) -> None:
     if json_out:
         emit_json(report.to_dict())
         return
@@ -92,13 +130,15 @@ def audit(
         console.print(f"[dim]report: {out / 'index.html'}[/dim]")
 
 
-def strategy_subject(model: str, strategy: str, steps: int | None, task: str | None, n: int, seed: int):
+def strategy_subject(model: str, strategy: str, steps: int | None, task: str | None, n: int, seed: int,
+                     max_tokens: int | None = None):
     """A registry model thinking with ``strategy`` on ``task``'s items (checked before the model loads)."""
     from latentspace.audit.strategy_subject import StrategySubject
     from latentspace.reason import get_reasoner
     from latentspace.tasks import get_task, is_task_file
 
-    reasoner = get_reasoner(strategy, **({"max_latent_steps": steps} if steps else {}))
+    reasoner = get_reasoner(strategy, **({"max_latent_steps": steps} if steps else {}),
+                            **({"max_new_tokens": max_tokens} if max_tokens else {}))
     if task is None:
         raise LatentspaceError("--task: name the task a --strategy is audited on (e.g. arithmetic)")
     if is_task_file(task):

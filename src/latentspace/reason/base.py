@@ -137,21 +137,30 @@ class Reasoner:
         return self.run_batch(lm, [question], seed, **where)[0]
 
     def run_batch(self, lm, questions: list[str], seed: int = 0, prompts: list[str] | None = None,
-                  memory=None) -> list[Trace]:
+                  memory=None, prefilled=None) -> list[Trace]:
         """Think about several questions in one batch; one trace per question, in order.
 
         Each trace's ``wall_seconds`` is the batch's time divided by its size (``meta["batch"]``).
         ``prompts``: the exact texts to read instead of `prompt` (a whole rendered conversation);
         the questions then only label the traces. ``memory``: a `LatentState` the prompts continue
         (a recalled memory; the prompts are then read without special tokens, one question only).
+        ``prefilled``: `prefill` of these questions, made before (an audit asks the same questions
+        dozens of times); it is forked, so the caller can hand it in again.
         """
         started, rows = self.begin(lm, questions, seed)
         texts = list(prompts) if prompts is not None else [self.prompt(lm, q) for q in questions]
         if len(texts) != len(questions):
             raise LatentspaceError(f"{len(texts)} prompts for {len(questions)} questions")
-        state = lm.encode(texts) if memory is None else _continue(lm, memory, texts)
+        if prefilled is not None:
+            state = prefilled.fork()
+        else:
+            state = lm.encode(texts) if memory is None else _continue(lm, memory, texts)
         state = self.think(lm, state, rows)
         return self.answer(lm, state, rows, started, seed)
+
+    def prefill(self, lm, questions: list[str]):
+        """The read `run_batch` starts with for ``questions`` (hand it back as ``prefilled`` to skip it)."""
+        return lm.encode([self.prompt(lm, q) for q in questions])
 
     def begin(self, lm, questions: list[str], seed: int) -> tuple[float, Rows]:
         if not questions or any(not q or not q.strip() for q in questions):

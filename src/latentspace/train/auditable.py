@@ -21,6 +21,18 @@ class TrainedSubject:
         examples = encode_examples(self.tokenizer, items)
         return [self.loaded.recipe.thoughts_at(ex, self.loaded.stage) for ex in examples]
 
+    @property
+    def fingerprint(self) -> dict:
+        from latentspace.model.fingerprint import fingerprint
+
+        return fingerprint(self.loaded.causal_lm)
+
+    def network(self):
+        """The model and its sites (the audit's per-layer probes hook them while the run answers)."""
+        from latentspace.model.sites import resolve
+
+        return self.loaded.causal_lm, resolve(self.loaded.causal_lm)
+
     def token_id(self, symbol: str) -> int | None:
         ids = self.tokenizer.encode(symbol, add_special_tokens=False)
         unknown = self.tokenizer.unk_token_id
