@@ -96,6 +96,22 @@ def test_explorer_agents_view_and_memory_list(page):
     tab.click("#run-audit")
     tab.wait_for_selector("#audit td:has-text('1')", timeout=60_000)
     assert tab.locator("#audit tr").count() == 4  # the answer, the header, two thoughts
+    # a probe copied into the data directory is listed and read at every thought
+    import torch
+
+    from latentspace.lens.probes import fit_linear
+
+    fit_linear(torch.randn(8, r.lm.hidden_size), ["a", "b"] * 4, "classification").save(
+        r.app.state.server.library.probe_dir / "mood.safetensors", r.lm.fingerprint, {"site": "thought", "thought": 1})
+    tab.reload()
+    tab.wait_for_function("document.getElementById('status').textContent === 'ready'", timeout=30_000)
+    tab.fill("#prompt", "What is 2 plus 3?")
+    tab.select_option("#strategy", "continuous")
+    tab.fill("#steps", "2")
+    tab.select_option("#audit-probe", "mood")
+    tab.click("#run-audit")
+    tab.wait_for_selector("#audit th:has-text('mood reads')", timeout=60_000)
+    assert tab.locator("#audit tr").count() == 4
     # remember a document, see it listed, answer from it
     tab.fill("#memory-text", "The code word is heliotrope.")
     tab.click("#memory-form button[type=submit]")

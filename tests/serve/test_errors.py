@@ -144,5 +144,5 @@ def test_openapi_spec_lists_every_route(served):
     with served.client() as http:
         spec = http.get("/openapi.json").json()
     for path in ("/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/lens", "/v1/vectors",
-                 "/v1/memories", "/v1/agents/run", "/v1/audit", "/health", "/metrics"):
+                 "/v1/memories", "/v1/agents/run", "/v1/audit", "/v1/probes", "/health", "/metrics"):
         assert path in spec["paths"]

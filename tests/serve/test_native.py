@@ -120,3 +120,31 @@ def test_audit_one_question_reads_each_thought_and_answers_without_it(served):
     assert isinstance(out["answer"], str) and out["correct"] in (True, False)
     assert bad.status_code == 400 and "nosuch" in bad.json()["error"]["message"]
     assert many.status_code in (400, 422)
+
+
+def test_audit_reads_a_library_probe_at_every_thought_and_refuses_another_models(served, tmp_path):
+    import torch
+
+    from latentspace.lens.probes import fit_linear
+
+    lm = served.lm
+    probes = tmp_path / "serve-data" / "probes"
+    x = torch.randn(12, lm.hidden_size)
+    labels = ["low", "high"] * 6
+    fit_linear(x, labels, "classification").save(probes / "level.safetensors", lm.fingerprint,
+                                                 {"site": "resid_post", "layer": 1, "position": "last"})
+    fit_linear(x, labels, "classification").save(probes / "alien.safetensors", dict(lm.fingerprint, embed_sha256="0" * 16),
+                                                 {"site": "thought", "thought": 1})
+    (probes / "junk.safetensors").write_bytes(b"not a probe")
+    with served.client() as http:
+        listed = {p["id"]: p for p in http.get("/v1/probes").json()["data"]}
+        out = http.post("/v1/audit", json={"question": "What is 2 plus 3?", "steps": 2, "max_tokens": 4,
+                                           "probe": "level"})
+        alien = http.post("/v1/audit", json={"question": "hi", "steps": 1, "max_tokens": 2, "probe": "alien"})
+        junk = http.post("/v1/audit", json={"question": "hi", "steps": 1, "max_tokens": 2, "probe": "junk"})
+        missing = http.post("/v1/audit", json={"question": "hi", "steps": 1, "max_tokens": 2, "probe": "nosuch"})
+    assert listed["level"]["usable"] and listed["level"]["layer"] == 1 and not listed["junk"]["usable"]
+    assert out.status_code == 200, out.text
+    assert [t["probe"] for t in out.json()["thoughts"]] and all(t["probe"] in ("low", "high") for t in out.json()["thoughts"])
+    assert alien.status_code == 400 and "saved from" in alien.json()["error"]["message"]
+    assert junk.status_code == 400 and missing.status_code == 404

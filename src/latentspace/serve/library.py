@@ -3,9 +3,11 @@
     DATA_DIR/vectors/<id>.safetensors   steering vectors (POST /v1/vectors, or copied in by hand)
     DATA_DIR/memory/                    a `MemoryStore` (POST /v1/memories)
     DATA_DIR/pipelines/<id>.yaml        agent pipelines beyond the built-in ones
+    DATA_DIR/probes/<id>.safetensors    linear probes (`latentspace audit --out`, `probe fit --out`), read
+                                        at every thought by the Explorer's audit view (POST /v1/audit)
 
 Files copied in by hand can be anything, so each kind has one inspection (`_vector_file`,
-`_pipeline_file`) that fully loads the file and says what is wrong with it. The listing shows its
+`_pipeline_file`, `_probe_file`) that fully loads the file and says what is wrong with it. The listing shows its
 verdict (``usable`` and ``problem``) and every use goes through the same verdict, so an object
 listed as usable loads, and a broken one is a 4xx naming the problem, never a 500.
 """
@@ -43,7 +45,8 @@ class Library:
         self.root = Path(data_dir)
         self.vector_dir = self.root / "vectors"
         self.pipeline_dir = self.root / "pipelines"
-        for folder in (self.vector_dir, self.pipeline_dir):
+        self.probe_dir = self.root / "probes"
+        for folder in (self.vector_dir, self.pipeline_dir, self.probe_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self._seen: dict[Path, tuple[tuple, Inspected]] = {}  # path -> (stat signature, verdict)
 
@@ -94,6 +97,29 @@ class Library:
         if not path.is_file():
             raise ApiError(404, f"no steering vector {vector_id!r}", "vector_not_found")
         path.unlink()
+
+    # -- probes -----------------------------------------------------------------------------------
+    def probe(self, lm, probe_id: str) -> tuple:
+        """(probe, meta), checked usable and made for ``lm``."""
+        path = self.probe_dir / f"{check_id(probe_id, 'probe')}.safetensors"
+        if not path.exists():
+            raise ApiError(404, f"no probe {probe_id!r} (GET /v1/probes lists them)", "probe_not_found")
+        found = self._inspect(path, _probe_file)
+        if found.problem:
+            raise ApiError(400, f"probe {probe_id!r} is broken: {found.problem}", "probe_broken")
+        from latentspace.lens.probes import LinearProbe
+
+        return LinearProbe.load_with_meta(path, lm.fingerprint)  # another model's: a one-line 400
+
+    def probes(self) -> list[dict]:
+        out = []
+        for path in sorted(self.probe_dir.glob("*.safetensors")):
+            found = self._inspect(path, _probe_file)
+            meta = found.value[1] if found.value is not None else {}
+            out.append({"id": path.stem, "object": "probe", "site": meta.get("site"), "layer": meta.get("layer"),
+                        "thought": meta.get("thought"), "task": meta.get("task"), "usable": found.problem is None,
+                        "problem": found.problem})
+        return out
 
     # -- memories ---------------------------------------------------------------------------------
     @cached_property
@@ -168,6 +194,20 @@ def _vector_file(path: Path):
     except (KeyError, TypeError, IndexError):
         raise LatentspaceError(f"{path.name}: its fingerprint header is incomplete") from None
     return SteeringVector.load(path, fingerprint=fingerprint)
+
+
+def _probe_file(path: Path):
+    """The probe in ``path`` and its meta, loaded against its own fingerprint."""
+    from latentspace.io import header_json, read_header
+    from latentspace.lens.probes import LinearProbe
+    from latentspace.model.fingerprint import describe
+
+    fingerprint = header_json(read_header(path, "probe"), "fingerprint", path)
+    try:
+        describe(fingerprint)
+    except (KeyError, TypeError, IndexError):
+        raise LatentspaceError(f"{path.name}: its fingerprint header is incomplete") from None
+    return LinearProbe.load_with_meta(path, fingerprint)
 
 
 def _pipeline_file(path: Path):

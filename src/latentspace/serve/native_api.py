@@ -148,22 +148,31 @@ async def run_agents(body: AgentsRun, request: Request) -> dict:
 
 @router.post("/v1/audit", tags=["audit"])
 async def audit_one(body: AuditOne, request: Request) -> dict:
-    """One question's thoughts audited: per thought the lens reading, and the answer when the thought is
-    removed (thinking cut before it) or replaced by noise of its norm."""
+    """One question's thoughts audited: per thought the lens reading, a saved probe's reading (``probe``:
+    an id from GET /v1/probes), and the answer when the thought is removed (thinking cut before it) or
+    replaced by noise of its norm."""
     from latentspace.audit.one_question import thought_by_thought
     from latentspace.audit.strategy_subject import StrategySubject
     from latentspace.reason import get_reasoner
     from latentspace.tasks import Item
 
     reasoner = get_reasoner(body.strategy, max_latent_steps=body.steps, max_new_tokens=body.max_tokens)
+    server = _server(request)
 
     def go(lm):
+        reader = server.library.probe(lm, body.probe) if body.probe else None
         subject = StrategySubject(lm, reasoner, None, batch_size=1, seed=body.seed)
         found = thought_by_thought(subject, Item(body.question, body.answer or ""), lm.tokenizer.decode, body.k,
-                                   seed=body.seed)
+                                   reader=reader, seed=body.seed)
         return {"model": lm.name, "strategy": reasoner.name, **found}
 
-    return await _server(request).call(body.model, go, request)
+    return await server.call(body.model, go, request)
+
+
+@router.get("/v1/probes", tags=["audit"])
+async def list_probes(request: Request) -> dict:
+    """The probes in the data directory (read at every thought by POST /v1/audit's ``probe``)."""
+    return {"object": "list", "data": _server(request).library.probes()}
 
 
 def _turn(lm, turn) -> dict:

@@ -147,4 +147,5 @@ class AuditOne(Body):
     steps: int = Field(4, ge=1, le=16, description="latent steps (each costs two more runs)")
     max_tokens: int = Field(24, ge=1, le=256)
     k: int = Field(5, ge=1, le=20)
+    probe: str | None = Field(None, max_length=128, description="a probe id (GET /v1/probes) read at every thought")
     seed: int = Field(0, ge=0, le=2**31 - 1)

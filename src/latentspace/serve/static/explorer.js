@@ -199,6 +199,13 @@ async function trainVector() {
   } catch (err) { setStatus(err.message, true); } finally { $("train").disabled = false; }
 }
 
+async function loadProbes() {
+  const { data } = await api("/v1/probes");
+  $("audit-probe").innerHTML = '<option value="">none</option>';
+  data.filter((p) => p.usable).forEach((p) => option($("audit-probe"), p.id,
+    p.site === "thought" ? `${p.id} (thought ${p.thought})` : `${p.id} (layer ${p.layer})`));
+}
+
 async function loadVectors(select) {
   const { data } = await api("/v1/vectors");
   $("vector").innerHTML = "";
@@ -246,14 +253,17 @@ async function auditThoughts() {
   try {
     const body = { model: state.model, question, strategy, steps: Math.max(1, Math.min(16, Number($("steps").value) || 4)) };
     if ($("audit-answer").value.trim()) body.answer = $("audit-answer").value.trim();
+    if ($("audit-probe").value) body.probe = $("audit-probe").value;
     const result = await api("/v1/audit", body);
     const mark = result.correct === true ? " ✓" : "";
-    let html = `<tr><th colspan=4>${escape(result.strategy)} answers ${escape(result.answer || "")}${mark}</th></tr>` +
-      "<tr><th>thought</th><th>lens reads</th><th>answer, cut before it</th><th>answer, it as noise</th></tr>";
+    const probed = body.probe !== undefined;
+    let html = `<tr><th colspan=${probed ? 5 : 4}>${escape(result.strategy)} answers ${escape(result.answer || "")}${mark}</th></tr>` +
+      "<tr><th>thought</th><th>lens reads</th>" + (probed ? `<th>${escape(body.probe)} reads</th>` : "") +
+      "<th>answer, cut before it</th><th>answer, it as noise</th></tr>";
     result.thoughts.forEach((t) => {
       const lens = t.lens.map(([tok, p]) => `${escape(JSON.stringify(tok))} ${p.toFixed(2)}`).join(", ");
-      html += `<tr><td>${t.thought}</td><td>${lens}</td><td>${escape(t.answer_removed || "")}</td>` +
-        `<td>${escape(t.answer_noised || "")}</td></tr>`;
+      html += `<tr><td>${t.thought}</td><td>${lens}</td>` + (probed ? `<td>${escape(String(t.probe))}</td>` : "") +
+        `<td>${escape(t.answer_removed || "")}</td><td>${escape(t.answer_noised || "")}</td></tr>`;
     });
     $("audit").innerHTML = result.thoughts.length ? html : "<tr><td>this strategy thinks no latent thoughts</td></tr>";
   } catch (err) {
@@ -309,7 +319,7 @@ async function start() {
     const pipelines = await api("/v1/pipelines");
     $("pipeline").innerHTML = "";
     pipelines.data.filter((p) => p.usable).forEach((p) => option($("pipeline"), p.id));
-    await Promise.all([loadVectors(), loadMemories()]);
+    await Promise.all([loadVectors(), loadMemories(), loadProbes()]);
     setStatus("ready");
   } catch (err) { setStatus(err.message, true); }
 }
