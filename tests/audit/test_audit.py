@@ -144,3 +144,13 @@ def test_an_interrupted_audit_resumes_its_finished_tests_only_for_the_same_items
     assert again.results["necessity"]["intact"] == -1.0 and "decodability" in again.results
     other = audit(subject, digit_items(20, seed=1), tests=["necessity"], done=first)
     assert other.results["necessity"]["intact"] == 1.0  # other items: nothing reused
+
+
+def test_a_numeric_step_with_thin_classes_is_probed_by_regression_and_few_values_by_classes():
+    from latentspace.audit.probe import as_targets
+
+    assert as_targets([str(v) for v in range(30)]) == ([float(v) for v in range(30)], "regression")
+    few = [str(v % 4) for v in range(30)]
+    assert as_targets(few) == (few, "classification")
+    words = [f"node{v}" for v in range(30)]
+    assert as_targets(words) == (words, "classification")

@@ -43,7 +43,18 @@ def read_thought(probe: LinearProbe, meta: dict, rec: Recording, rows: list[int]
     if x.shape[-1] != probe.mean.shape[-1]:
         raise LatentspaceError(f"the saved probe reads {probe.mean.shape[-1]} dimensions; thought {t + 1} has {x.shape[-1]}")
     read = probe.predict(x)
-    return [str(v) for v in (read.tolist() if probe.task == "regression" else read)]
+    return [f"{v:.2f}" if probe.task == "regression" else str(v) for v in (read.tolist() if probe.task == "regression"
+                                                                            else read)]
+
+
+def same_value(read: str, gold: str | None, task: str) -> bool:
+    """A regression probe reads the value when it lands within 0.5 of it (it rounds to it)."""
+    if task != "regression":
+        return read == gold
+    try:
+        return abs(float(read) - float(gold)) < 0.5
+    except (TypeError, ValueError):
+        return False
 
 
 def saved_probe(probe: LinearProbe, meta: dict, items: list[Item], rec: Recording) -> list[dict]:
@@ -54,7 +65,7 @@ def saved_probe(probe: LinearProbe, meta: dict, items: list[Item], rec: Recordin
         if not rows:
             continue
         read = read_thought(probe, meta, rec, rows, t)
-        hits = [r == g for r, g in zip(read, gold)]
+        hits = [same_value(r, g, probe.task) for r, g in zip(read, gold)]
         right = [h for h, j in zip(hits, rows) if correct[j]]
         wrong = [h for h, j in zip(hits, rows) if not correct[j]]
         value, count = Counter(read).most_common(1)[0]
