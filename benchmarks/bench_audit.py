@@ -14,7 +14,8 @@ thought replaced by its mean); per thought (t1 · t2 · ...): the gold value top
 answers, the probe's gap over its shuffled control (for the step's value, and for the final
 answer), the interchange follow rate; steering at
 strength 1 (answers changed by the class direction / by a random one, mean over thoughts); the
-shortcut check where the task has a variant.
+shortcut check where the task has a variant; min = the audit's minutes, the intact pass and every test
+(summed from the saved report, so a resumed audit reports what all of it took).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import argparse
 import datetime
 import os
 import platform
-import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -147,7 +147,6 @@ def trained_rows(profile: str, recipes: list[str], seeds: list[int], n: int, tes
             if not (run / "summary.json").exists():
                 print(f"skip {run}: not trained")
                 continue
-            started = time.perf_counter()
             items = run_items(run, None, n, 0)
             variant = ood_variant(run, "auto")
             ood = (variant, run_items(run, variant, len(items), 0)) if variant else None
@@ -156,7 +155,7 @@ def trained_rows(profile: str, recipes: list[str], seeds: list[int], n: int, tes
             write_audit(report, folder)
             reports.setdefault(recipe, []).append(report)
             rows.append({"model": f"{recipe} s{seed}", "n": len(items), **condensed(report),
-                         "min": f"{(time.perf_counter() - started) / 60:.1f}"})
+                         "min": f"{sum(report.seconds.values()) / 60:.1f}"})
             print(rows[-1], flush=True)
     return rows
 
@@ -174,7 +173,6 @@ def strategy_rows(strategies: list[str], n: int, steps: int, tests, reports: dic
     for name in strategies:
         for seed in seeds:  # a seed draws other items (and noise, shuffles, probe splits)
             items = task.generate(n, seed=seed)
-            started = time.perf_counter()
             reasoner = get_reasoner(name, max_latent_steps=steps, max_new_tokens=max_tokens)
             folder = ROOT / "runs" / "audit" / "smollm2-arithmetic" / f"s{seed}-{name}"
             report = audit(StrategySubject(lm, reasoner, task, seed=seed), items, tests, seed=seed,
@@ -182,7 +180,7 @@ def strategy_rows(strategies: list[str], n: int, steps: int, tests, reports: dic
             write_audit(report, folder)
             reports.setdefault(f"{name} (SmolLM2)", []).append(report)
             rows.append({"model": f"{name} s{seed}", "n": n, **condensed(report),
-                         "min": f"{(time.perf_counter() - started) / 60:.1f}"})
+                         "min": f"{sum(report.seconds.values()) / 60:.1f}"})
             print(rows[-1], flush=True)
     return rows
 

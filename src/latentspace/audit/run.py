@@ -45,9 +45,11 @@ def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str
     if done is not None and done.key != key:
         done = None  # another subject, seed or items: nothing to reuse
     layer = saved_probe_layer(reader)
+    started = time.perf_counter()
     rec = record(subject, items, layers=layer is not None or ("probe" in tests and not (done and "probe" in done.results)),
                  also=() if layer is None else (layer,))
     report = AuditReport(subject.name, len(items), accuracy(rec.rows), rec.slots, key=key)
+    report.seconds["record"] = time.perf_counter() - started  # the intact pass every test starts from
     runs = {"necessity": lambda: necessity(subject, items, rec, seed),
             "decodability": lambda: decodability(subject, items, rec),
             "probe": lambda: probe(items, rec, seed, fitted),
