@@ -11,7 +11,7 @@ finished tests of the same model, items and seed.
 
 Each row condenses one report: intact accuracy; necessity (all thoughts cut, the worst single
 thought replaced by its mean); per thought (t1 · t2 · ...): the gold value top-3 in correct / wrong
-answers, the probe's gap over its shuffled control (for the step's value, and for the final
+answers (and at the layer of that position where it is top-3 most often, through the logit lens), the probe's gap over its shuffled control (for the step's value, and for the final
 answer), the interchange follow rate; steering at
 strength 1 (answers changed by the class direction / by a random one, mean over thoughts); the
 shortcut check where the task has a variant; min = the audit's minutes, the intact pass and every test
@@ -53,6 +53,13 @@ def condensed(report) -> dict:
     if "decodability" in r:
         row["gold top-3 right / wrong"] = " · ".join(
             f"{pct(x['top3_correct'])}/{pct(x['top3_wrong'])}" for x in r["decodability"])
+        if any("by_layer" in x for x in r["decodability"]):
+            def best(x):
+                if not x.get("by_layer"):
+                    return "–"
+                layer = max(x["by_layer"], key=x["by_layer"].get)
+                return f"{pct(x['by_layer'][layer])} (L{layer})"
+            row["gold top-3, best layer"] = " · ".join(best(x) for x in r["decodability"])
     if "probe" in r:
         row["probe − control: step"] = " · ".join(pct(x.get("gap")) for x in r["probe"])
         row["answer"] = " · ".join(pct(x.get("answer_gap")) for x in r["probe"])

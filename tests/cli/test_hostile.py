@@ -200,7 +200,7 @@ COMMANDS = [
              "--task": choices(["mnns", "prosqa-sym", "arithmetic", "task_file"]),
              "--ood": choices(["auto", "none", "mnns", "prosqa-sym"]), "--out": paths(*OUT_PATHS),
              "--strategy": choices(["continuous", "soft", "direct", "agents:sequential"]), "--steps": int_values(),
-             "--probe": paths(*BAD_PATHS), "--max-tokens": int_values()},
+             "--probe": paths(*BAD_PATHS), "--lens": paths(*BAD_PATHS), "--max-tokens": int_values()},
             examples=1),
     Command("audit strategy", [("audit", None), TINY, ("--strategy", "continuous"), ("--steps", "2"),
                                ("--task", "arithmetic"), ("--n", "3"), ("--tests", "necessity,decodability"),

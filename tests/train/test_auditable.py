@@ -128,3 +128,29 @@ def test_a_saved_probe_reads_every_thought_and_one_of_another_model_is_refused_a
     report = json.loads((tmp_path / "second" / "report.json").read_text())
     assert "necessity" in report["results"] and "saved probe" in report["skipped"]
     assert torch.isfinite(rec.layers).all()
+
+
+def test_decodability_reads_every_layer_and_the_last_is_the_head_through_a_tuned_lens_too(coconut_run, tmp_path,
+                                                                                         capsys, monkeypatch):
+    from latentspace.lens.tuned_lens import TunedLens
+    from tests.cli.test_cli import one_line_exit_2, run_here
+
+    subject = TrainedSubject(coconut_run)
+    _, sites = subject.network()
+    hidden = sites.embed.weight.shape[-1]
+    TunedLens(sites.n_layers, hidden, subject.fingerprint).save(tmp_path / "identity.safetensors")  # zero translators
+    result = run_here(capsys, monkeypatch, "audit", "-m", str(coconut_run), "--n", "24", "--tests", "decodability",
+                      "--lens", str(tmp_path / "identity.safetensors"), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = [r for r in json.loads(result.stdout)["results"]["decodability"] if r["n"]]
+    last = str(sites.n_layers - 1)
+    assert rows and all(abs(r["by_layer"][last] - r["top3"]) < 1e-6 for r in rows)  # the head reads the last layer
+    assert all(r["by_layer_tuned"] == r["by_layer"] for r in rows)  # an identity lens changes no reading
+
+    TunedLens(sites.n_layers, hidden, dict(subject.fingerprint, embed_sha256="0" * 16)).save(tmp_path / "other.safetensors")
+    out = tmp_path / "report"
+    result = run_here(capsys, monkeypatch, "audit", "-m", str(coconut_run), "--n", "24", "--tests", "decodability",
+                      "--lens", str(tmp_path / "other.safetensors"), "--out", str(out))
+    one_line_exit_2(result, "--lens")
+    report = json.loads((out / "report.json").read_text())
+    assert "decodability" in report["results"] and "tuned lens" in report["skipped"]

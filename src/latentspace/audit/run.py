@@ -29,13 +29,14 @@ NEEDS_VALUES = {"decodability", "probe", "interchange", "steer"}  # they compare
 def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str, list[Item]] | None = None,
           seed: int = 0, progress: Callable[[str], None] | None = None, done: AuditReport | None = None,
           saved: Callable[[AuditReport], None] | None = None, reader: tuple | None = None,
-          fitted: dict | None = None) -> AuditReport:
+          fitted: dict | None = None, lens=None) -> AuditReport:
     """Audit ``subject``'s thoughts on ``items``; ``ood_items`` is (variant name, items) for the shortcut check.
 
     Resumable: the tests ``done`` holds (an earlier report of the same subject, items and seed) are
     kept, not rerun; ``saved(report)`` is called after every test (write it to disk there).
     ``reader``: a saved probe and its meta (`LinearProbe.load_with_meta`), read at every thought as
-    the result "saved probe"; ``fitted`` collects the probe test's step probes (thought -> probe)."""
+    the result "saved probe"; ``fitted`` collects the probe test's step probes (thought -> probe);
+    ``lens``: a tuned lens of the subject's model, read by decodability at every layer."""
     unknown = [t for t in tests if t not in TESTS]
     if unknown:
         raise LatentspaceError(f"unknown audit test {unknown[0]!r}; valid: {', '.join(TESTS)}")
@@ -46,12 +47,12 @@ def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str
         done = None  # another subject, seed or items: nothing to reuse
     layer = saved_probe_layer(reader)
     started = time.perf_counter()
-    rec = record(subject, items, layers=layer is not None or ("probe" in tests and not (done and "probe" in done.results)),
-                 also=() if layer is None else (layer,))
+    deep = [t for t in ("probe", "decodability") if t in tests and not (done and t in done.results)]
+    rec = record(subject, items, layers=layer is not None or bool(deep), also=() if layer is None else (layer,))
     report = AuditReport(subject.name, len(items), accuracy(rec.rows), rec.slots, key=key)
     report.seconds["record"] = time.perf_counter() - started  # the intact pass every test starts from
     runs = {"necessity": lambda: necessity(subject, items, rec, seed),
-            "decodability": lambda: decodability(subject, items, rec),
+            "decodability": lambda: decodability(subject, items, rec, lens),
             "probe": lambda: probe(items, rec, seed, fitted),
             "interchange": lambda: interchange(subject, items, rec),
             "steer": lambda: steering(subject, items, rec, seed=seed),

@@ -30,6 +30,8 @@ def audit(
                                                   "(default: the run's test split).")] = None,
     ood: Annotated[str, typer.Option(help="Shortcut check: 'auto' (prosqa-sym -> prosqa-sym-relabel), 'none', "
                                           "or a task of the run's layout.")] = "auto",
+    lens: Annotated[Path | None, typer.Option(help="A tuned lens of the model (`lens train --out`): decodability "
+                                                   "also reads every layer through it.")] = None,
     probe: Annotated[Path | None, typer.Option(help="A saved probe to read at every thought: one an audit saved "
                                                     "(DIR/probes/thought-T.safetensors) or `probe fit --out`.")] = None,
     seed: Annotated[int, seed_option("Seed of generated items, noise, shuffles and probe splits.")] = 0,
@@ -42,8 +44,8 @@ def audit(
     Each test gives a number per thought, split by answered-correctly vs not; a test that cannot
     run on this model or task is skipped with its reason and the others still run. With --out the
     report is saved after every test, and a rerun into the same folder keeps the finished ones.
-    A --probe of another model, or one that cannot read thoughts, is reported as skipped after the
-    other tests ran, and the command then exits 2 naming why.
+    A --probe or --lens of another model (or a probe that cannot read thoughts) is reported as skipped
+    after the other tests ran, and the command then exits 2 naming why.
 
     Example: latentspace audit -m runs/table-mnns-laptop-mnns/s0/cot2 --n 200 --out runs/audit-cot2
     """
@@ -60,8 +62,9 @@ def audit(
         raise LatentspaceError(f"--tests: unknown test {bad[0] if bad else tests!r}; valid: {', '.join(TESTS)} or all")
     if out is not None and out.exists() and not out.is_dir():
         raise LatentspaceError(f"--out: {out} exists and is not a folder")
-    if probe is not None and not probe.is_file():
-        raise LatentspaceError(f"--probe: no file {probe}")
+    for flag, path in (("--probe", probe), ("--lens", lens)):
+        if path is not None and not path.is_file():
+            raise LatentspaceError(f"{flag}: no file {path}")
     run = Path(model)
     if strategy is None and (steps is not None or max_tokens is not None):
         raise LatentspaceError(f"{'--steps' if steps is not None else '--max-tokens'} sets a --strategy's thinking; a "
@@ -89,24 +92,28 @@ def audit(
         files.check_output(out / "report.json", "--out")
     done = earlier_report(out) if out is not None else None
     reader, refused = read_probe(probe, subject) if probe is not None else (None, None)
+    tuned, lens_refused = read_lens(lens, subject) if lens is not None else (None, None)
     fitted: dict = {}
     with err_console.status("auditing") as status:
         report = run_audit(subject, items, chosen, ood_items, seed,
                            progress=lambda name: status.update(f"auditing: {name}"), done=done,
                            saved=(lambda r: files.write_text(out / "report.json", jsonsafe.dumps(r.to_dict(), indent=2)
                                                              + "\n", "audit report")) if out is not None else None,
-                           reader=reader, fitted=fitted)
+                           reader=reader, fitted=fitted, lens=tuned)
     if refused:
         report.skipped["saved probe"] = refused
+    if lens_refused:
+        report.skipped["tuned lens"] = lens_refused
     if out is not None:
         write_audit(report, out)
         if fitted and getattr(subject, "fingerprint", None):
             save_probes(fitted, out / "probes", subject.fingerprint, subject.name)
     try:
         show(report, out, json_out)
-    finally:
-        if "saved probe" in report.skipped:  # after the report: the other tests' results are not lost
-            raise LatentspaceError(f"--probe: saved probe skipped: {report.skipped['saved probe']}")
+    finally:  # after the report: the other tests' results are not lost
+        for flag, name in (("--probe", "saved probe"), ("--lens", "tuned lens")):
+            if name in report.skipped:
+                raise LatentspaceError(f"{flag}: {name} skipped: {report.skipped[name]}")
 
 
 def read_probe(path: Path, subject) -> tuple:
@@ -116,6 +123,22 @@ def read_probe(path: Path, subject) -> tuple:
     try:
         return LinearProbe.load_with_meta(path, subject.fingerprint), None
     except LatentspaceError as err:
+        return None, (str(err).splitlines() or ["unreadable"])[0]
+
+
+def read_lens(path: Path, subject) -> tuple:
+    """(tuned lens, None) loaded for the subject's model, or (None, why it cannot be used)."""
+    from types import SimpleNamespace
+
+    from latentspace.lens.tuned_lens import TunedLens
+
+    model, sites = subject.network()
+    weight = sites.embed.weight
+    target = SimpleNamespace(fingerprint=subject.fingerprint, n_layers=sites.n_layers, hidden_size=weight.shape[-1],
+                             device=weight.device, dtype=weight.dtype)
+    try:
+        return TunedLens.load(path, target), None
+    except (LatentspaceError, RuntimeError) as err:  # RuntimeError: tensors of other shapes
         return None, (str(err).splitlines() or ["unreadable"])[0]
 
 
