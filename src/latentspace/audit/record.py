@@ -62,6 +62,11 @@ def record(subject: Subject, items: list[Item], layers: bool = False, also: tupl
 
     with layer_session(network, chosen, latest) if network else nullcontext():
         rows = subject.answer(items, observe=observe)
+    seen = torch.zeros(len(items), dtype=torch.long)  # a strategy that never stepped a latent has no thoughts
+    for row, i in vectors:
+        seen[row] = max(int(seen[row]), i + 1)
+    counts = torch.minimum(counts, seen)
+    slots = int(counts.max()) if len(counts) else 0
     width = next(iter(vectors.values())).shape[-1] if vectors else 1
     vocab = next(iter(logprobs.values())).shape[-1] if logprobs else 1
     v = torch.zeros(len(items), slots, width)

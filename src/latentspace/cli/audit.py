@@ -44,8 +44,9 @@ def audit(
     Each test gives a number per thought, split by answered-correctly vs not; a test that cannot
     run on this model or task is skipped with its reason and the others still run. With --out the
     report is saved after every test, and a rerun into the same folder keeps the finished ones.
-    A --probe or --lens of another model (or a probe that cannot read thoughts) is reported as skipped
-    after the other tests ran, and the command then exits 2 naming why.
+    Bad input is said after the other tests ran, with exit 2: a --probe or --lens of another model, a
+    test named in --tests that cannot run here (no intermediate values, no thoughts, no
+    out-of-distribution variant), or — with --tests all — no test that can.
 
     Example: latentspace audit -m runs/table-mnns-laptop-mnns/s0/cot2 --n 200 --out runs/audit-cot2
     """
@@ -111,9 +112,22 @@ def audit(
     try:
         show(report, out, json_out)
     finally:  # after the report: the other tests' results are not lost
-        for flag, name in (("--probe", "saved probe"), ("--lens", "tuned lens")):
-            if name in report.skipped:
-                raise LatentspaceError(f"{flag}: {name} skipped: {report.skipped[name]}")
+        refusal = why_exit_2(report, chosen, named=tests.strip().lower() != "all")
+        if refusal:
+            raise LatentspaceError(refusal)
+
+
+def why_exit_2(report, chosen: list[str], named: bool) -> str | None:
+    """Bad input, said once the other tests ran: a --probe or --lens that cannot be used, a test named
+    in --tests that could not run, or (with --tests all) no test that could."""
+    for flag, name in (("--probe", "saved probe"), ("--lens", "tuned lens")):
+        if name in report.skipped:
+            return f"{flag}: {name} skipped: {report.skipped[name]}"
+    skipped = [t for t in chosen if t in report.skipped] if named else ([] if report.results else chosen)
+    if not skipped:
+        return None
+    more = f" (and {', '.join(skipped[1:])})" if len(skipped) > 1 else ""
+    return f"--tests: {skipped[0]} skipped: {report.skipped[skipped[0]]}{more}"
 
 
 def read_probe(path: Path, subject) -> tuple:
