@@ -102,7 +102,7 @@ def shape(report) -> dict:
 
 def verdicts(shapes: list[dict]) -> dict:
     """Mean ± sd over seeds, and the issue's two claims: necessary (cutting every thought costs >= 20
-    points) and decodable (gold top-3 in most correct answers and in under half as many wrong ones)."""
+    points) and decodable (gold top-3 in most correct answers — and how much less in wrong ones)."""
     row = {}
     for key in ("acc", "cut cost", "top3 right", "top3 wrong", "probe gap", "follows"):
         values = [s[key] for s in shapes if s.get(key) is not None]
@@ -112,9 +112,9 @@ def verdicts(shapes: list[dict]) -> dict:
             row[key] = f"{100 * m:.0f} ± {100 * sd:.0f}"
     cut = mean(s.get("cut cost") for s in shapes)
     right, wrong = mean(s.get("top3 right") for s in shapes), mean(s.get("top3 wrong") for s in shapes)
-    row["necessary (cut ≥ 20)"] = "–" if cut is None else ("yes" if cut >= 0.20 else "no")
-    row["decodable (right > 50%, wrong < right/2)"] = "–" if right is None else (
-        "yes" if right > 0.5 and (wrong is None or wrong < right / 2) else "no")
+    row["necessary (cut costs ≥ 20)"] = "–" if cut is None else ("yes" if cut >= 0.20 else "no")
+    row["decodable (top-3 in > 50% of right)"] = "–" if right is None else ("yes" if right > 0.5 else "no")
+    row["right − wrong top-3 (points)"] = "–" if right is None or wrong is None else f"{100 * (right - wrong):+.0f}"
     return row
 
 
