@@ -1,10 +1,39 @@
-"""latentspace: compute in the latent space of language models."""
+"""latentspace: compute in the latent space of language models.
 
-from latentspace.errors import LatentspaceError
-from latentspace.model import DEFAULT_MODEL, Intervention, LatentModel, LatentState
-from latentspace.trace import Step, Trace
+The package's names load on first use (PEP 562), so importing a light module — the CLI's help,
+`latentspace.errors` — does not import torch and transformers.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
-load = LatentModel.load
 
-__all__ = ["DEFAULT_MODEL", "Intervention", "LatentModel", "LatentState", "LatentspaceError", "Step", "Trace", "load"]
+# public name -> (module, attribute); `load` is `LatentModel.load`
+_LAZY = {
+    "DEFAULT_MODEL": ("latentspace.model", "DEFAULT_MODEL"),
+    "Intervention": ("latentspace.model", "Intervention"),
+    "LatentModel": ("latentspace.model", "LatentModel"),
+    "LatentState": ("latentspace.model", "LatentState"),
+    "LatentspaceError": ("latentspace.errors", "LatentspaceError"),
+    "Step": ("latentspace.trace", "Step"),
+    "Trace": ("latentspace.trace", "Trace"),
+}
+
+__all__ = [*_LAZY, "load"]
+
+
+def __getattr__(name: str):
+    if name == "load":
+        return __getattr__("LatentModel").load
+    if name not in _LAZY:
+        raise AttributeError(f"module 'latentspace' has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
