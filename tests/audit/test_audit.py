@@ -154,3 +154,12 @@ def test_a_numeric_step_with_thin_classes_is_probed_by_regression_and_few_values
     assert as_targets(few) == (few, "classification")
     words = [f"node{v}" for v in range(30)]
     assert as_targets(words) == (words, "classification")
+
+
+def test_a_regression_probe_worse_than_the_mean_makes_no_gap():
+    from latentspace.audit.probe import gap
+    from latentspace.lens.probes import ProbeScore
+
+    assert gap(ProbeScore(None, "regression", 1.0, -7.0, -4.0, 10, 4)) == 0.0  # both fail: nothing read
+    assert gap(ProbeScore(None, "regression", 1.0, 0.6, -2.0, 10, 4)) == 0.6
+    assert gap(ProbeScore(None, "classification", 1.0, 0.5, 0.25, 10, 4)) == 0.25

@@ -3,7 +3,7 @@ the final answer, which tells a thought that holds its step from one that alread
 result — each scored on held-out items beside the same probe fitted on shuffled labels
 (`lens.probes.fit_probe`). Only the gap over the control counts: a linear map on d dimensions fits
 a lot. A numeric step whose values hold under 3 items each (arithmetic's results) is probed by ridge
-regression, scored by R², since its classes would hold an item or two each. Where the recording holds the residual stream per layer, the step's probe is also fitted at
+regression, scored by R² (floored at 0 in the gap), since its classes would hold an item or two each. Where the recording holds the residual stream per layer, the step's probe is also fitted at
 every layer of the position the thought was computed at (``by_layer``: layer -> gap over control),
 which shows where in depth the value is formed."""
 
@@ -56,8 +56,8 @@ def probe(items: list[Item], rec: Recording, seed: int = 0, fitted: dict | None 
         if fitted is not None:
             fitted[t + 1] = step_probe
         row = {"thought": t + 1, "n": len(rows), "classes": len(set(labels)), "kind": kind, "test": score.test,
-               "control": score.control, "gap": score.test - score.control,
-               "answer_gap": None if answer is None else answer.test - answer.control}
+               "control": score.control, "gap": gap(score),
+               "answer_gap": None if answer is None else gap(answer)}
         if rec.layers is not None:
             row["by_layer"] = layer_gaps(rec, rows, t, targets, kind, seed)
             best = max(row["by_layer"], key=row["by_layer"].get)
@@ -70,5 +70,14 @@ def layer_gaps(rec: Recording, rows: list[int], t: int, targets: list, kind: str
     gaps = {}
     for index, layer in enumerate(rec.layer_ids):
         _, score = fit_probe(rec.layers[rows, t, index], targets, task=kind, seed=seed)
-        gaps[layer] = score.test - score.control
+        gaps[layer] = gap(score)
     return gaps
+
+
+def gap(score) -> float:
+    """Held-out score over the control's. A regression R² below 0 (worse than predicting the mean,
+    which a ridge on few items in many dimensions often is) reads nothing: it counts as 0, so two
+    failing fits cannot make a gap."""
+    if score.task == "regression":
+        return max(score.test, 0.0) - max(score.control, 0.0)
+    return score.test - score.control
