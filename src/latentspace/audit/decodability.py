@@ -26,7 +26,7 @@ from latentspace.tasks import Item
 def decodability(subject: Subject, items: list[Item], rec: Recording, lens=None) -> list[dict]:
     """``lens``: a `TunedLens` of the subject's model, read at every recorded layer too."""
     per_thought = []
-    network = getattr(subject, "network", None) if rec.layers is not None else None
+    network = subject.network() if rec.layers is not None and hasattr(subject, "network") else None
     for t in range(rec.slots):
         ranks, probs, masses, right, rows, gids = [], [], [], [], [], []
         for row, item in enumerate(items):
@@ -55,7 +55,7 @@ def decodability(subject: Subject, items: list[Item], rec: Recording, lens=None)
 @torch.no_grad()
 def layer_top3(network, rec: Recording, rows: list[int], t: int, gids: list[int], lens=None) -> dict[int, float]:
     """Share of the rows whose gold token is top-3 when thought t's position is read at each layer."""
-    model, sites = network()
+    model, sites = network
     param = next(model.parameters())
     gold_ids = torch.tensor(gids)
     out = {}

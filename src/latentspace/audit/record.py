@@ -48,8 +48,8 @@ def record(subject: Subject, items: list[Item], layers: bool = False, also: tupl
     logprobs: dict[tuple[int, int], torch.Tensor] = {}
     streams: dict[tuple[int, int], torch.Tensor] = {}
     latest: dict[int, torch.Tensor] = {}  # layer -> [B, d] at the last position of the latest forward
-    network = getattr(subject, "network", None) if layers else None
-    chosen = chosen_layers(network()[1].n_layers, also=also) if network else ()
+    network = subject.network() if layers and hasattr(subject, "network") else None  # (model, sites)
+    chosen = chosen_layers(network[1].n_layers, also=also) if network else ()
 
     def observe(i, state, batch, rows):
         reading = torch.log_softmax(state.logits.float(), -1)
@@ -95,7 +95,7 @@ def chosen_layers(n_layers: int, most: int = 12, also: tuple[int, ...] = ()) -> 
 
 def layer_session(network, chosen, latest: dict) -> HookSession:
     """Hooks that keep each chosen layer's output at the last position of every forward (changing nothing)."""
-    model, sites = network()
+    model, sites = network
 
     def keeper(layer):
         def keep(hidden):

@@ -184,30 +184,29 @@ class Library:
 def _vector_file(path: Path):
     """The steering vector in ``path``, fully loaded against its own fingerprint (tensors, kind,
     finiteness, layer keys); any defect is a one-line LatentspaceError."""
-    from latentspace.io import header_json, read_header
-    from latentspace.model.fingerprint import describe
     from latentspace.steer import SteeringVector
 
-    fingerprint = header_json(read_header(path, "steering vector"), "fingerprint", path)
+    return SteeringVector.load(path, fingerprint=_own_fingerprint(path, "steering vector"))
+
+
+def _own_fingerprint(path: Path, what: str) -> dict:
+    """The fingerprint a file's header carries, with every field a model check reads."""
+    from latentspace.io import header_json, read_header
+    from latentspace.model.fingerprint import describe
+
+    fingerprint = header_json(read_header(path, what), "fingerprint", path)
     try:
         describe(fingerprint)  # the fields a model check reads: a file missing them would fail there
     except (KeyError, TypeError, IndexError):
         raise LatentspaceError(f"{path.name}: its fingerprint header is incomplete") from None
-    return SteeringVector.load(path, fingerprint=fingerprint)
+    return fingerprint
 
 
 def _probe_file(path: Path):
     """The probe in ``path`` and its meta, loaded against its own fingerprint."""
-    from latentspace.io import header_json, read_header
     from latentspace.lens.probes import LinearProbe
-    from latentspace.model.fingerprint import describe
 
-    fingerprint = header_json(read_header(path, "probe"), "fingerprint", path)
-    try:
-        describe(fingerprint)
-    except (KeyError, TypeError, IndexError):
-        raise LatentspaceError(f"{path.name}: its fingerprint header is incomplete") from None
-    return LinearProbe.load_with_meta(path, fingerprint)
+    return LinearProbe.load_with_meta(path, _own_fingerprint(path, "probe"))
 
 
 def _pipeline_file(path: Path):
