@@ -58,6 +58,7 @@ def create_app(models: list, config: ServeConfig) -> FastAPI:
     app.openapi = lambda: _spec(app, list(server.models))
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.add_middleware(Guards, server=server)
+    app.add_middleware(errors.CatchBugs)  # outermost: a bug in Guards is answered too
     return app
 
 

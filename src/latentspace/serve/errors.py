@@ -5,6 +5,8 @@ Bad input is a 4xx with a one-line message; the server keeps serving. Only a bug
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -62,10 +64,40 @@ def install(app: FastAPI) -> None:
         message, param = _validation_message(err)
         return error_response(400, message, "invalid_request", param=param)
 
-    @app.exception_handler(Exception)
-    async def bug(request: Request, err: Exception):  # Starlette still logs the traceback
-        return error_response(500, "internal error (logged on the server)", "internal_error")
-
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException):
         return error_response(err.status_code, str(err.detail), headers=getattr(err, "headers", None))
+
+
+LOG = logging.getLogger("latentspace.serve")
+
+
+class CatchBugs:
+    """A bug becomes a JSON 500 and the connection stays usable.
+
+    Starlette's own last-resort handler (``exception_handler(Exception)``) sends the 500 and then
+    re-raises, so uvicorn drops the connection and a keep-alive client sees a reset instead of the
+    answer. This middleware sits inside it: it logs the traceback, answers 500 if nothing was sent
+    yet, and does not re-raise (a response already under way is ended where it stands).
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = [False]
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                started[0] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:  # noqa: BLE001 - the last line: every bug is answered, none escapes
+            LOG.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+            if not started[0]:
+                await error_response(500, "internal error (logged on the server)", "internal_error")(
+                    scope, receive, send)
