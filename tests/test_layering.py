@@ -1,7 +1,9 @@
 """How the package loads (issue 21): the top-level package is lazy, so its light modules stay light."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 
 def loaded_after(code: str) -> set[str]:
@@ -20,3 +22,101 @@ def test_the_package_names_still_resolve_on_first_use():
     assert latentspace.load == latentspace.LatentModel.load
     assert latentspace.LatentspaceError.__module__ == "latentspace.errors"
     assert set(latentspace.__all__) <= set(dir(latentspace))
+
+
+# The documented layering (docs/architecture.md): a package imports only packages of lower layers (and
+# itself). Read from the source with ast, so an import inside a function counts as much as one at the top.
+LAYERS = [
+    {"errors", "jsonsafe", "limits"},
+    {"files", "finite", "named", "stats"},
+    {"io", "plots", "pages"},
+    {"model", "tasks", "trace"},
+    {"lens"},
+    {"reason", "steer", "memory"},
+    {"agents", "audit", "train"},
+    {"strategies"},
+    {"serve", "bench"},
+    {"tour"},
+    {"cli"},
+]
+LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+SRC = Path(__file__).resolve().parents[1] / "src" / "latentspace"
+
+
+def imports_of(path: Path) -> list[tuple[str, int]]:
+    """``(imported latentspace module, line)`` for every import in one file, relative ones resolved."""
+    module = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    package = package.removesuffix(".__init__")
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module
+            if source == "latentspace":  # `from latentspace import files`: each name is a module
+                found += [(f"latentspace.{alias.name}", node.lineno) for alias in node.names]
+            else:
+                found.append((source, node.lineno))
+    return [(name, line) for name, line in found if name and name.split(".")[0] == "latentspace"]
+
+
+def unit_of(module: str) -> str:
+    """The layered unit a module belongs to: its package under latentspace, or its own name."""
+    return module.split(".")[1] if module.count(".") else "latentspace"
+
+
+def upward_imports() -> list[str]:
+    wrong = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path == SRC / "__init__.py":
+            continue  # the lazy facade names everything; it imports nothing until a name is used
+        here = unit_of(".".join(path.relative_to(SRC.parent).with_suffix("").parts))
+        for name, line in imports_of(path):
+            there = unit_of(name)
+            if there != here and LEVEL[there] >= LEVEL[here]:
+                wrong.append(f"{path.relative_to(SRC)}:{line} ({here}, layer {LEVEL[here]}) imports {name} "
+                             f"(layer {LEVEL[there]})")
+    return wrong
+
+
+def test_every_package_has_a_layer():
+    units = {p.stem if p.is_file() else p.name for p in SRC.iterdir()
+             if (p.is_file() and p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").exists()}
+    units -= {"static"}
+    assert sorted(units - set(LEVEL)) == [] and sorted(set(LEVEL) - units) == []
+
+
+def test_no_import_runs_against_the_layering():
+    assert upward_imports() == []
+
+
+def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
+    """The walk itself can fail: a model module importing the memory package is reported."""
+    fake = tmp_path / "latentspace"
+    (fake / "model").mkdir(parents=True)
+    (fake / "memory").mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "model" / "__init__.py").write_text("")
+    (fake / "memory" / "__init__.py").write_text("")
+    (fake / "model" / "bad.py").write_text("def f():\n    from latentspace.memory import presses\n")
+    (fake / "memory" / "fine.py").write_text("from ..model import bad\n")
+    monkeypatch.setattr(sys.modules[__name__], "SRC", fake)
+    assert upward_imports() == ["model/bad.py:2 (model, layer 3) imports latentspace.memory (layer 5)"]
+
+
+def test_the_model_layer_loads_nothing_above_it():
+    every_model_module = "; ".join(f"import latentspace.model.{p.stem}" for p in sorted((SRC / "model").glob("*.py"))
+                                   if p.name != "__init__.py")
+    loaded = loaded_after(every_model_module)
+    above = {m for m in loaded if m.startswith("latentspace.") and LEVEL.get(unit_of(m), 0) > LEVEL["model"]}
+    assert "torch" in loaded and sorted(above) == []  # the model layer is really loaded, and alone
+
+
+def test_the_reason_layer_loads_no_agents():
+    loaded = loaded_after("import latentspace.reason")
+    assert sorted(m for m in loaded if m.startswith(("latentspace.agents", "latentspace.memory"))) == []

@@ -18,7 +18,25 @@ from latentspace import jsonsafe
 from latentspace.errors import LatentspaceError
 from latentspace.files import atomic_write
 from latentspace.finite import check_tensors
-from latentspace.model.fingerprint import check_same
+
+
+def describe(fp: dict) -> str:
+    """One short line naming a fingerprint."""
+    return (
+        f"{fp['model_type']} {fp['n_layers']} layers d={fp['hidden_size']} "
+        f"vocab={fp['vocab_size']} emb={fp['embed_sha256'][:8]}"
+    )
+
+
+FIELDS = ("architecture", "model_type", "n_layers", "hidden_size", "vocab_size", "embed_sha256")
+
+
+def check_same(saved: dict, current: dict, what: str = "object") -> None:
+    """Refuse to load a latent object made by another model, naming both."""
+    if not isinstance(saved, dict) or any(k not in saved for k in FIELDS):
+        raise LatentspaceError(f"this {what} carries an incomplete model fingerprint (not written by latentspace?)")
+    if saved != current:
+        raise LatentspaceError(f"this {what} was saved from [{describe(saved)}], not the loaded [{describe(current)}]")
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], kind: str, fingerprint: dict,

@@ -95,10 +95,16 @@ def _fmt(x: float | None) -> str:
     return "·" if x is None else f"{x:.3g}"
 
 
+def entropy_nats(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy (nats) of each next-token distribution in ``logits [..., V]``, on the CPU."""
+    logp = torch.log_softmax(logits.detach().float(), -1)
+    return -(logp.exp() * logp).sum(-1).cpu()
+
+
 def read_logits(logits: torch.Tensor, tokenizer, k: int = 5) -> tuple[float, list[tuple[str, float]]]:
     """(entropy in nats, top-k (token text, probability)) of one next-token distribution."""
     logp = torch.log_softmax(logits.detach().float(), dim=-1)
-    entropy = float(-(logp.exp() * logp).sum())
+    entropy = float(entropy_nats(logits))
     top = logp.topk(min(k, logp.shape[-1])) if k else None  # k may exceed a tiny vocabulary
     pairs = [(tokenizer.decode([int(i)]), float(p.exp())) for p, i in zip(*top)] if top else []
     return entropy, pairs

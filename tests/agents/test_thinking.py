@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from latentspace.agents import Agent, run_hierarchical, run_sequential
-from latentspace.agents.sequential import next_turn, prompt_chunk
+from latentspace.agents.sequential import prompt_chunk
+from latentspace.model.text import next_turn
 from latentspace.errors import LatentspaceError
 from tests.conftest import tiny_lm
 

@@ -6,7 +6,7 @@ import torch
 from latentspace.agents.pipelines import from_dict, run
 from latentspace.errors import LatentspaceError
 from latentspace.memory.presses import get_press
-from latentspace.memory.presses.after import compress_state
+from latentspace.memory.presses.after import compress_state, decode_shrink
 from latentspace.model import kv
 
 TEXT = "the cat sat on the mat while the dog slept by the warm fire"
@@ -76,7 +76,7 @@ def test_compress_once_ask_many_equals_compressing_for_each_question(llama):
 def test_decode_time_compression_bounds_the_cache(llama, monkeypatch):
     prompt = llama.tokenize(TEXT)[0]
     plain = llama.decode(llama.encode(prompt), max_new_tokens=12)
-    roomy = llama.decode(llama.encode(prompt), max_new_tokens=12, max_cache=1000)
+    roomy = llama.decode(llama.encode(prompt), max_new_tokens=12, max_cache=1000, shrink=decode_shrink())
     assert roomy.token_ids == plain.token_ids  # the limit is never reached: nothing changes
     lengths = []
     feed = llama.feed
@@ -86,7 +86,9 @@ def test_decode_time_compression_bounds_the_cache(llama, monkeypatch):
         return feed(state, *args, **kwargs)
 
     monkeypatch.setattr(llama, "feed", watch)
-    out = llama.decode(llama.encode(prompt), max_new_tokens=40, max_cache=32)
+    out = llama.decode(llama.encode(prompt), max_new_tokens=40, max_cache=32, shrink=decode_shrink())
     assert out.n_tokens == 40 and max(lengths[1:]) <= 32 < prompt.shape[1]
     with pytest.raises(LatentspaceError, match="max_cache"):
-        llama.decode(llama.encode(prompt), max_new_tokens=4, max_cache=2)
+        llama.decode(llama.encode(prompt), max_new_tokens=4, max_cache=2, shrink=decode_shrink())
+    with pytest.raises(LatentspaceError, match="shrink"):  # the model layer knows no press of its own
+        llama.decode(llama.encode(prompt), max_new_tokens=4, max_cache=32)

@@ -49,9 +49,11 @@ def test_every_strategy_and_press_declares_a_range_for_each_number():
     ("agents:sequential", {"max_new_tokens": 0}),
 ])
 def test_out_of_range_options_are_refused(name, options):
+    from latentspace.strategies import get_strategy  # the resolver: reasoners and agent pipelines alike
+
     key = next(iter(options))
     with pytest.raises(LatentspaceError, match=f"option {key} must be"):
-        get_reasoner(name, **options)
+        get_strategy(name, **options)
 
 
 def test_think_refuses_out_of_range_options_in_one_line(capsys, monkeypatch):

@@ -12,7 +12,8 @@ from latentspace.agents.baselines import run_single, run_text_hierarchical, run_
 from latentspace.agents.graph import run_graph, run_text_graph
 from latentspace.agents.hierarchical import run_hierarchical
 from latentspace.agents.memory import POLICIES, hand_over
-from latentspace.agents.sequential import PipelineResult, Turn, run_sequential
+from latentspace.agents.results import PipelineResult, Turn
+from latentspace.agents.sequential import run_sequential
 
 __all__ = ["POLICIES", "Agent", "PipelineResult", "Turn", "hand_over", "run_graph", "run_hierarchical",
            "run_sequential", "run_single", "run_text_graph", "run_text_hierarchical", "run_text_sequential"]

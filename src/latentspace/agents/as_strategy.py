@@ -19,13 +19,6 @@ from latentspace.named import between
 from latentspace.reason.base import MAX_NEW_TOKENS
 from latentspace.trace import Step, Trace
 
-PREFIX = "agents:"
-
-
-def is_pipeline_strategy(name: str) -> bool:
-    return name.startswith(PREFIX)
-
-
 def split_spec(spec: str) -> tuple[str, str]:
     """``agents:PIPELINE[:MODE]`` -> (pipeline source, mode; latent when not given).
 
@@ -34,7 +27,7 @@ def split_spec(spec: str) -> tuple[str, str]:
     """
     from latentspace.agents.pipelines import BUILTIN, MODES
 
-    body = spec[len(PREFIX):]
+    body = spec.partition(":")[2]  # after `agents:` (names are resolved by latentspace.strategies)
     source, sep, mode = body.rpartition(":")
     if sep and mode in MODES:
         return source, mode
@@ -64,6 +57,16 @@ class PipelineStrategy:
     @property
     def name(self) -> str:
         return self.spec
+
+    # what `latentspace.strategies.Strategy` declares: the agents build their own prompts and thoughts
+    max_latent_steps: ClassVar[int] = 0  # a pipeline counts its agents' positions itself
+    instruction: ClassVar[str] = ""
+
+    def prompt(self, lm, question: str) -> str:
+        return question  # each agent reads its own prompt around it
+
+    def batch_key(self) -> None:
+        return None  # a pipeline runs its own batch of agents: never merged with other requests
 
     def options(self) -> dict:
         return {"max_new_tokens": self.max_new_tokens, "agent_tokens": self.agent_tokens, "chat": self.chat}

@@ -11,7 +11,8 @@ import time
 from collections.abc import Sequence
 
 from latentspace.agents.agent import Agent
-from latentspace.agents.sequential import PipelineResult, Turn, decoding, prompt_chunk
+from latentspace.agents.results import PipelineResult, Turn
+from latentspace.agents.sequential import decoding, prompt_chunk
 from latentspace.agents.sequential import as_questions as _questions
 from latentspace.errors import LatentspaceError
 

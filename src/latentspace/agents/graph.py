@@ -22,10 +22,11 @@ import torch
 from latentspace.agents.agent import Agent
 from latentspace.agents.baselines import with_notes
 from latentspace.agents.memory import starting_memory
-from latentspace.agents.sequential import (PipelineResult, Turn, as_questions, decoding, next_turn, pad_rows, speak,
-                                          split_turn)
+from latentspace.agents.results import PipelineResult, Turn
+from latentspace.agents.sequential import as_questions, decoding, pad_rows, speak
 from latentspace.agents.thinking import think
 from latentspace.errors import LatentspaceError
+from latentspace.model.text import next_turn, split_turn
 from latentspace.model import kv
 from latentspace.model.state import LatentState
 

@@ -18,10 +18,11 @@ import torch
 
 from latentspace.agents.agent import Agent
 from latentspace.agents.memory import repeat_rows, starting_memory
-from latentspace.agents.sequential import (PipelineResult, Turn, as_questions, decoding, pad_rows, prompt_chunk, speak,
-                                          split_turn)
+from latentspace.agents.results import PipelineResult, Turn
+from latentspace.agents.sequential import as_questions, decoding, pad_rows, prompt_chunk, speak
 from latentspace.agents.thinking import think
 from latentspace.errors import LatentspaceError
+from latentspace.model.text import split_turn
 from latentspace.model import kv
 from latentspace.model.state import LatentState
 

@@ -10,83 +10,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import torch
 
 from latentspace.agents.agent import Agent
 from latentspace.agents.memory import POLICIES, hand_over, starting_memory
-from latentspace.memory.presses.after import compress_state
+from latentspace.agents.results import PipelineResult, Turn
 from latentspace.agents.thinking import think
 from latentspace.errors import LatentspaceError
-from latentspace.trace import Step
-
-
-@dataclass
-class Turn:
-    """What one agent did: slots it received, prompt tokens it read, the thoughts it added (each
-    with the lens reading of the distribution it came from) and what it wrote, per question."""
-
-    agent: str
-    received_slots: int
-    prompt_tokens: list[int]  # per question (pads not counted)
-    latent_steps: int  # its budget; ``thoughts`` holds the steps actually taken
-    texts: list[str] | None = None  # what it wrote (text pipelines, the last agent, speaking agents)
-    token_ids: list[list[int]] | None = None
-    thoughts: list[list[Step]] | None = None  # per question
-    received_from: dict[str, int] | None = None  # slots of the memory by the agent that made them
-
-
-@dataclass
-class PipelineResult:
-    texts: list[str]
-    token_ids: list[list[int]]
-    turns: list[Turn] = field(default_factory=list)
-    policy: str = "full"
-    positions: list[int] = field(default_factory=list)  # per question: every slot any agent computed
-    seconds: float = 0.0
-    decoding: dict = field(default_factory=dict)  # the settings every decoding agent used
-    mode: str = "latent"
-    memory: object = field(default=None, repr=False)  # latent runs with keep_memory: what the answer was read from
-
-    @property
-    def processed_positions(self) -> int:
-        """Every slot any agent computed, all questions (pads not counted)."""
-        return sum(self.positions)
-
-    @property
-    def output_tokens(self) -> int:
-        """Tokens written by every agent that wrote (the text pipeline's agents all do)."""
-        return sum(len(t) for turn in self.turns for t in (turn.token_ids or []))
-
-    def row_output_tokens(self, row: int) -> int:
-        return sum(len(turn.token_ids[row]) for turn in self.turns if turn.token_ids)
-
-
-MARK = "\u2063agent-turn\u2063"  # an invisible separator no role text contains
-
-
-def next_turn(lm, text: str) -> str:
-    """Chat text that closes the assistant turn in progress and opens a new one for ``text``.
-
-    An agent reading on top of another's memory continues the same conversation: the previous
-    agent's turn (its prompt and thoughts) is closed, the new role arrives as a user turn, and the
-    assistant speaks next — no second system prompt mid-memory. Derived from the model's own
-    template; a template that does not extend this way gets a fresh one-turn chat instead.
-    """
-    tok = lm.tokenizer
-    if not getattr(tok, "chat_template", None):
-        return text
-    before = [{"role": "user", "content": "?"}, {"role": "assistant", "content": MARK}]
-    try:
-        closed = tok.apply_chat_template(before, tokenize=False)
-        full = tok.apply_chat_template(before + [{"role": "user", "content": text}], tokenize=False,
-                                       add_generation_prompt=True)
-    except Exception:  # templates that refuse this conversation shape
-        return lm.chat(text)
-    if MARK not in closed or not full.startswith(closed):
-        return lm.chat(text)
-    return closed[closed.index(MARK) + len(MARK):] + full[len(closed):]
+from latentspace.memory.presses.after import compress_state
+from latentspace.model.text import next_turn
 
 
 def prompt_chunk(lm, texts: list[str], chat: bool, first: bool) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
@@ -96,22 +29,6 @@ def prompt_chunk(lm, texts: list[str], chat: bool, first: bool) -> tuple[torch.T
     """
     render = (lambda t: lm.chat(t) if first else next_turn(lm, t)) if chat else (lambda t: t)
     return pad_rows(lm, [render(t) for t in texts], add_special_tokens=first and not chat)
-
-
-def split_turn(lm, head: str, tail: str, chat: bool) -> tuple[str, str]:
-    """``head`` and ``tail`` as one user message, cut where ``tail`` starts: (opening, rest).
-
-    The shared prefix of a hierarchical pipeline opens the user turn; each expert's chunk ends it
-    with the expert's role and opens the assistant turn the expert thinks in — so every expert reads
-    exactly the one-turn chat ``head + "\n" + tail`` (its text baseline reads the same).
-    """
-    if not chat:
-        return head, tail  # raw chunks follow each other as they are, as in the sequential pipeline
-    whole = lm.chat(f"{head}\n{MARK}")
-    if MARK not in whole:
-        return lm.chat(head), next_turn(lm, tail)  # a template that rewrites messages: two turns
-    cut = whole.index(MARK)
-    return whole[:cut], whole[cut:].replace(MARK, tail, 1)
 
 
 def pad_rows(lm, texts: list[str], add_special_tokens: bool):

@@ -20,7 +20,7 @@ import torch
 
 from latentspace import files, jsonsafe
 from latentspace.errors import LatentspaceError
-from latentspace.reason import get_reasoner
+from latentspace.strategies import get_strategy
 from latentspace.tasks import Item, get_task, is_task_file, load_items
 
 KEY = ("task", "strategy", "seed", "index")
@@ -147,7 +147,7 @@ def run_grid(lm, grid: list[Job], out: Path, options: dict[str, dict] | None = N
     with out.open("a", encoding="utf-8") as f:
         for batch in batches([job for job in grid if job.key not in done], batch_size):
             first = batch[0]
-            reasoner = get_reasoner(first.strategy, **(options or {}).get(first.strategy, {}))
+            reasoner = get_strategy(first.strategy, **(options or {}).get(first.strategy, {}))
             if lm.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(lm.device)
             traces = reasoner.run_batch(lm, [job.item.question for job in batch], seed=first.seed)

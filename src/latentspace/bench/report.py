@@ -1,12 +1,11 @@
-"""Pictures and a self-contained HTML page for a bench run (reuses the tour's report writer)."""
+"""Pictures and a self-contained HTML page for a bench run (the same page writer as the tour's)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from latentspace.pages import SectionResult, write_report
 from latentspace.plots import figure, save
-from latentspace.tour.report import write_report
-from latentspace.tour.section import SectionResult
 
 
 def pareto_plot(summary: list[dict], path: Path) -> Path:

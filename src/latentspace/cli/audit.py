@@ -171,10 +171,10 @@ def strategy_subject(model: str, strategy: str, steps: int | None, task: str | N
                      max_tokens: int | None = None):
     """A registry model thinking with ``strategy`` on ``task``'s items (checked before the model loads)."""
     from latentspace.audit.strategy_subject import StrategySubject
-    from latentspace.reason import get_reasoner
+    from latentspace.strategies import get_strategy
     from latentspace.tasks import get_task, is_task_file
 
-    reasoner = get_reasoner(strategy, **({"max_latent_steps": steps} if steps else {}),
+    reasoner = get_strategy(strategy, **({"max_latent_steps": steps} if steps else {}),
                             **({"max_new_tokens": max_tokens} if max_tokens else {}))
     if task is None:
         raise LatentspaceError("--task: name the task a --strategy is audited on (e.g. arithmetic)")

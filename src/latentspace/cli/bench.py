@@ -88,13 +88,13 @@ def bench(
     from latentspace.bench import jobs, read_rows, run_grid, summarise
     from latentspace.bench.harness import done_keys
     from latentspace.bench.identity import check_and_record, identity
-    from latentspace.reason import get_reasoner
+    from latentspace.strategies import get_strategy
 
     names = names_of(strategies, "strategies")
     tasks = names_of(task, "task")
     options = strategy_options(names, parse_sets(set_))
     for name in names:
-        get_reasoner(name, **options[name])  # fail fast, before loading a model
+        get_strategy(name, **options[name])  # fail fast, before loading a model
     seeds_used = seed_list(seeds)
     rank, world = _shard(shard)
     grid = jobs(tasks, names, seeds_used, n, (rank, world))

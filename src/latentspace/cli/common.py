@@ -11,7 +11,7 @@ from rich.console import Console
 
 from latentspace import jsonsafe
 from latentspace.errors import LatentspaceError
-from latentspace.model.registry import DEFAULT_MODEL
+from latentspace.model.names import DEFAULT_MODEL
 
 console = Console()
 err_console = Console(stderr=True)

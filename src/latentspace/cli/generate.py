@@ -38,6 +38,7 @@ def generate(
     latentspace generate "Tell me about your day." --steer happy.safetensors --strength 0.3
     """
     from latentspace.cli.steer import steering
+    from latentspace.memory.presses.after import decode_shrink
 
     the_press = make_press(press, ratio)
     lm = load_model(model, quiet=json_out)
@@ -46,7 +47,8 @@ def generate(
     with steering(lm, steer, strength, steer_positions):
         state = lm.encode(prompt, chat=not raw, press=the_press)
         result = lm.decode(state, max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                           seed=seed, stop=stop or (), on_text=stream, max_cache=max_cache)
+                           seed=seed, stop=stop or (), on_text=stream, max_cache=max_cache,
+                           shrink=decode_shrink() if max_cache is not None else None)
     seconds = time.perf_counter() - started
     data = {"model": lm.name, "prompt": prompt, "text": result.texts[0], "tokens": result.n_tokens,
             "stop_reason": result.stop_reasons[0], "seconds": round(seconds, 3)}

@@ -9,8 +9,6 @@ from rich.table import Table
 
 from latentspace.errors import LatentspaceError
 from latentspace.cli.common import DEFAULT, JsonOpt, console, emit_json, load_model
-from latentspace.model import bundled
-from latentspace.model.registry import REGISTRY
 
 
 def models(
@@ -23,6 +21,9 @@ def models(
 
     Examples: latentspace models --json ; latentspace models --clear smollm2-135m
     """
+    from latentspace.model import bundled
+    from latentspace.model.registry import REGISTRY
+
     if clear is not None:
         if clear not in REGISTRY or REGISTRY[clear].gguf is None:
             bundled_names = [e.name for e in REGISTRY.values() if e.gguf]

@@ -11,7 +11,7 @@ from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_jso
 from latentspace.cli.memory import PressOpt, RatioOpt, make_press
 from latentspace.cli.steer import MAX_TOKENS, StrengthOpt
 from latentspace.errors import LatentspaceError
-from latentspace.reason.base import MAX_LATENT_STEPS
+from latentspace.limits import MAX_LATENT_STEPS
 
 
 def think(
@@ -36,7 +36,7 @@ def think(
     Examples: latentspace think "What is 7 times 8?" --mode soft --steps 4 --show ;
     latentspace think "Is a cat a mammal?" --mode continuous --set alignment=norm --json
     """
-    from latentspace.reason import get_reasoner
+    from latentspace.strategies import get_strategy
 
     options = parse_sets(set_)
     for flag, key, value in (("--steps", "max_latent_steps", steps), ("--max-tokens", "max_new_tokens", max_tokens)):
@@ -44,7 +44,7 @@ def think(
             if key in options:  # two values for one option: neither is silently dropped
                 raise LatentspaceError(f"{flag} and --set {key} both given; use one")
             options[key] = value
-    reasoner = get_reasoner(mode, **options)  # every option checked against its declared range
+    reasoner = get_strategy(mode, **options)  # every option checked against its declared range
     from latentspace.cli.steer import steering
 
     the_press = make_press(press, ratio)

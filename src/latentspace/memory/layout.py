@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import torch
 
-from latentspace.agents.sequential import split_turn
 from latentspace.errors import LatentspaceError
 from latentspace.files import check_text
+from latentspace.model.text import has_chat, split_turn
 
 MARK = "\x00QUESTION\x00"
 
 
 def chat_layout(lm) -> bool:
-    return bool(getattr(lm.tokenizer, "chat_template", None))
+    return has_chat(lm.tokenizer)
 
 
 def memory_text(lm, document: str) -> str:

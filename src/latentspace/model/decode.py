@@ -54,16 +54,17 @@ def decode(
     on_logits: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
     min_new_tokens: int = 0,
     max_cache: int | None = None,
-    cache_press=None,
+    shrink: Callable[[LatentModel, LatentState, int], LatentState] | None = None,
 ) -> DecodeResult:
     """Generate until EOS, a stop string or ``max_new_tokens``; EOS is barred before ``min_new_tokens``.
 
     ``on_text(row, piece)`` streams text; ``on_logits(logits, tokens)`` sees each step's next-token
     logits ``[B, V]`` and the tokens picked from them (for traces).
 
-    Decode-time compression: with ``max_cache`` slots, whenever the cache grows past it, a
-    key-only press (``cache_press``, default ``streaming`` — StreamingLLM: sinks + recent tokens)
-    cuts it to three quarters of ``max_cache``, so long generations run in bounded memory.
+    Decode-time compression: with ``max_cache`` slots, whenever the cache grows past it,
+    ``shrink(lm, state, max_cache)`` cuts it (the caller's choice: the model layer knows no press;
+    `latentspace.memory.presses.after.decode_shrink()` is StreamingLLM's sinks + recent tokens, cut
+    to three quarters of ``max_cache``), so long generations run in bounded memory.
     """
     if max_new_tokens < 0 or temperature < 0 or not 0 < top_p <= 1 or min_new_tokens < 0:
         raise LatentspaceError("need max_new_tokens >= 0, min_new_tokens >= 0, temperature >= 0 and 0 < top_p <= 1")
@@ -74,6 +75,9 @@ def decode(
         raise LatentspaceError("the state's next-token logits contain NaN/inf; refusing to decode")
     if max_cache is not None and max_cache < 8:
         raise LatentspaceError(f"max_cache must be at least 8 slots, got {max_cache}")
+    if max_cache is not None and shrink is None:
+        raise LatentspaceError("max_cache needs shrink=, what cuts the cache (e.g. "
+                               "latentspace.memory.presses.after.decode_shrink())")
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     eos = eos_ids(lm)
     batch = state.batch_size
@@ -108,7 +112,7 @@ def decode(
         feed = torch.where(done.to(tokens.device), torch.full_like(tokens, pad), tokens)
         state = lm.feed(state, feed[:, None], with_hidden=False)
         if max_cache is not None and state.length > max_cache:
-            state = _shrink(lm, state, max_cache, cache_press)
+            state = shrink(lm, state, max_cache)
         logits = state.logits
     state.consumed = True
     final = [_final_text(lm, ids, text, reason) for ids, text, reason in zip(generated, texts, reasons)]
@@ -116,18 +120,6 @@ def decode(
         if on_text and len(text) > len(texts[row]) and text.startswith(texts[row]):
             on_text(row, text[len(texts[row]):])  # what was held back while it could start a stop string
     return DecodeResult(final, generated, reasons)
-
-
-def _shrink(lm, state: LatentState, max_cache: int, press) -> LatentState:
-    from dataclasses import replace
-
-    from latentspace.memory.presses import get_press
-    from latentspace.memory.presses.after import compress_state
-
-    target = max_cache - max_cache // 4
-    ratio = 1 - target / state.length
-    press = get_press("streaming", ratio) if press is None else replace(press, ratio=ratio)
-    return compress_state(lm, state, press)
 
 
 def eos_ids(lm: LatentModel) -> set[int]:

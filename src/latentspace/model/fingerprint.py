@@ -10,7 +10,10 @@ import hashlib
 
 import torch
 
-from latentspace.errors import LatentspaceError
+# what a saved fingerprint says and the check on load belong to the saved-object format (io)
+from latentspace.io import FIELDS, check_same, describe
+
+__all__ = ["FIELDS", "check_same", "describe", "fingerprint"]
 
 
 def fingerprint(model: torch.nn.Module) -> dict:
@@ -26,22 +29,3 @@ def fingerprint(model: torch.nn.Module) -> dict:
         "vocab_size": weight.shape[0],
         "embed_sha256": digest,
     }
-
-
-def describe(fp: dict) -> str:
-    """One short line naming a fingerprint."""
-    return (
-        f"{fp['model_type']} {fp['n_layers']} layers d={fp['hidden_size']} "
-        f"vocab={fp['vocab_size']} emb={fp['embed_sha256'][:8]}"
-    )
-
-
-FIELDS = ("architecture", "model_type", "n_layers", "hidden_size", "vocab_size", "embed_sha256")
-
-
-def check_same(saved: dict, current: dict, what: str = "object") -> None:
-    """Refuse to load a latent object made by another model, naming both."""
-    if not isinstance(saved, dict) or any(k not in saved for k in FIELDS):
-        raise LatentspaceError(f"this {what} carries an incomplete model fingerprint (not written by latentspace?)")
-    if saved != current:
-        raise LatentspaceError(f"this {what} was saved from [{describe(saved)}], not the loaded [{describe(current)}]")

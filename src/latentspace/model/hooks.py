@@ -108,11 +108,13 @@ class Recording:
         return key in self._chunks
 
 
-def _unpack(output: object) -> torch.Tensor:
+def unpack_output(output: object) -> torch.Tensor:
+    """The hidden states of a module's output (blocks return a tuple, others the tensor)."""
     return output[0] if isinstance(output, tuple) else output
 
 
-def _repack(output: object, hidden: torch.Tensor) -> object:
+def repack_output(output: object, hidden: torch.Tensor) -> object:
+    """``output`` with its hidden states replaced: what a forward hook returns to change them."""
     return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
 
 
@@ -220,8 +222,8 @@ class HookSession:
         else:
 
             def post_hook(mod, args, output):
-                new = apply(_unpack(output))
-                return _repack(output, new) if ivs else None
+                new = apply(unpack_output(output))
+                return repack_output(output, new) if ivs else None
 
             self._handles.append(module.register_forward_hook(post_hook))
 

@@ -81,6 +81,23 @@ def truncate(cache: DynamicCache, length: int) -> DynamicCache:
     return from_tensors([(k[:, :, :length].clone(), v[:, :, :length].clone()) for k, v in to_tensors(cache)])
 
 
+def cut_in_place(cache: DynamicCache, length: int) -> None:
+    """Drop every layer's slots from ``length`` on, in place (a pass's extra probe slots, once read)."""
+    for layer in cache.layers:
+        layer.keys, layer.values = layer.keys[:, :, :length], layer.values[:, :, :length]
+
+
+def keep_slots_in_place(cache: DynamicCache, layer: int, start: int, index: torch.Tensor) -> None:
+    """Keep, in layer ``layer``, the slots ``start:`` picked by ``index`` ``[B, H, k]`` (per row and head,
+    in place: what a press does to the pass that wrote them); the slots before ``start`` stay."""
+    held = cache.layers[layer]
+
+    def kept(tensor: torch.Tensor) -> torch.Tensor:
+        ix = index.to(tensor.device)[..., None].expand(-1, -1, -1, tensor.shape[-1])
+        return torch.cat([tensor[:, :, :start], tensor[:, :, start:].gather(2, ix)], 2)
+    held.keys, held.values = kept(held.keys), kept(held.values)
+
+
 def select(cache: DynamicCache, positions: Sequence[int] | torch.Tensor) -> DynamicCache:
     """A new cache holding only ``positions`` (in order)."""
     index = torch.as_tensor(positions, dtype=torch.long)

@@ -17,15 +17,16 @@ import torch
 
 from latentspace.errors import LatentspaceError
 from latentspace.files import check_text
-from latentspace.memory.presses.base import Pressing
 from latentspace.model import kv
 from latentspace.model.align import Aligner
 from latentspace.model.decode import DecodeResult, decode
 from latentspace.model.fingerprint import describe, fingerprint
+from latentspace.model.head import soft_cap
 from latentspace.model.hooks import HookSession, Intervention, Positions, Recording, StopForward, check_vector
 from latentspace.model.registry import DEFAULT_MODEL
 from latentspace.model.registry import load as load_spec
 from latentspace.model.sites import SiteMap, resolve
+from latentspace.model.text import chat as chat_text
 from latentspace.model.state import LATENT_ID, PRESSED_ID, LatentState
 
 Prompts = str | Sequence[str]
@@ -98,10 +99,7 @@ class LatentModel:
     # -- text -----------------------------------------------------------------------------------
     def chat(self, user: str, system: str | None = None) -> str:
         """The prompt text of a one-turn chat, ending where the assistant starts speaking."""
-        if not getattr(self.tokenizer, "chat_template", None):
-            return user  # base models: plain text
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return chat_text(self.tokenizer, user, system)
 
     # Text becomes ids only in `token_ids` and `tokenize` (every command reads text through them), so
     # text that is not valid Unicode or longer than the context is refused here, before any pass.
@@ -289,8 +287,9 @@ class LatentModel:
         full_mask = torch.cat([state.attention_mask, mask], dim=1)
         # decoding needs only logits: skip even the cheap final-norm hook then
         session = self.hooks(record=[("final_norm", None)], positions="last") if with_hidden else nullcontext()
-        squeeze = nullcontext() if press is None else Pressing(self, press, state.cache, state.attention_mask, mask, ids,
-                                                               state.next_position + mask.sum(1))
+        # a press hands the model its own hook object (kvpress's shape): this layer imports no press
+        squeeze = nullcontext() if press is None else press.on_pass(self, state.cache, state.attention_mask, mask, ids,
+                                                                    state.next_position + mask.sum(1))
         try:
             with session as rec:
                 with squeeze:
@@ -337,9 +336,7 @@ class LatentModel:
         tuned lens trains through it); wrap in ``torch.no_grad()`` to read only.
         """
         h = hidden if normed else self.sites.final_norm(hidden.to(self.device, self.dtype))
-        logits = self.sites.unembed(h)
-        cap = getattr(self.config, "final_logit_softcapping", None)
-        return torch.tanh(logits / cap) * cap if cap else logits
+        return soft_cap(self.sites.unembed(h), self.config)
 
     def align(self, hidden: torch.Tensor, method: str = "ridge", logits: torch.Tensor | None = None,
               temperature: float = 1.0) -> torch.Tensor:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 from latentspace.errors import LatentspaceError
 from latentspace.model import kv
-from latentspace.model.hooks import _repack, _unpack
+from latentspace.model.hooks import repack_output, unpack_output
 from latentspace.model.sites import SiteMap, check_site
 
 
@@ -87,7 +87,7 @@ class LayerLoop:
     def _loop(self, module, args, output):
         if self._running or self.repeats == 1:
             return None
-        hidden = _unpack(output)
+        hidden = unpack_output(output)
         self._running = True
         try:
             for repeat in range(1, self.repeats):
@@ -95,11 +95,11 @@ class LayerLoop:
                 for i in range(self.start, self.end + 1):
                     rest, kwargs = self._calls[i]
                     with _lent_slot(self.sites.layers[i], self._slot(i, repeat)):
-                        x = _unpack(self.sites.layers[i](x, *rest, **kwargs))
+                        x = unpack_output(self.sites.layers[i](x, *rest, **kwargs))
                 hidden = x if self.alpha == 1 else (1 - self.alpha) * hidden + self.alpha * x
         finally:
             self._running = False
-        return _repack(output, hidden)
+        return repack_output(output, hidden)
 
 
 def _slot_holders(layer) -> list:

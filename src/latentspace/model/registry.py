@@ -20,9 +20,8 @@ from safetensors import SafetensorError
 
 from latentspace.errors import LatentspaceError
 from latentspace.model import bundled
+from latentspace.model.names import DEFAULT_MODEL  # noqa: F401 (re-exported: its home is torch-free)
 from latentspace.model.tiny import make_tiny
-
-DEFAULT_MODEL = "smollm2-135m"
 
 
 @dataclass(frozen=True)

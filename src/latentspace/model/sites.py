@@ -176,3 +176,9 @@ def _validate(site_map: SiteMap, n_layers: int) -> None:
         for name in (site_map.attn_name, site_map.mlp_name):
             if not hasattr(block, name):
                 raise LatentspaceError(f"{site_map.family}: block {i} has no {name!r} module")
+
+
+def rotary_module(model: nn.Module) -> nn.Module | None:
+    """The model's rotary embedding module (None for absolute-position models like GPT-2): presses
+    and recall re-rotate keys with it. HF names it ``rotary_emb`` in every rotary family."""
+    return next((m for name, m in model.named_modules() if name.endswith("rotary_emb")), None)

@@ -14,6 +14,7 @@ the one it would get alone; the tests check batched == one at a time. `run` is a
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import ClassVar
 import torch
 
 from latentspace.errors import LatentspaceError
+from latentspace.limits import MAX_LATENT_STEPS
 from latentspace.model.decode import eos_ids
 from latentspace.model.markers import trained_layout
 from latentspace.named import above, between, make_named
@@ -37,8 +39,7 @@ ANSWER_ONLY = "Answer with only the final answer."
 STEP_BY_STEP = "Think step by step, then write the final answer after 'Answer:'."
 
 # The budgets every strategy shares, as the server bounds them (``steps`` <= 256, max tokens <= 4096):
-# `--set` and a request's ``options`` are checked against the same numbers.
-MAX_LATENT_STEPS = 256
+# `--set` and a request's ``options`` are checked against the same numbers (MAX_LATENT_STEPS: `latentspace.limits`).
 MAX_NEW_TOKENS = 4096
 # A next-token distribution this close to uniform (nats below log V) carries nothing: the stream
 # collapsed (a zero hidden state gives equal logits). Random tiny test models sit above 0.01.
@@ -51,14 +52,14 @@ def register(cls: type[Reasoner]) -> type[Reasoner]:
 
 
 def get_reasoner(name: str, **options) -> Reasoner:
-    """A strategy by name with options (unknown names and options give one-line errors).
+    """A reasoner by name with options (unknown names and options give one-line errors).
 
-    ``agents:PIPELINE[:MODE]`` names a multi-agent pipeline run as a strategy (`latentspace.agents`).
+    Multi-agent pipelines (``agents:PIPELINE[:MODE]``) are resolved one layer up, by
+    `latentspace.strategies.get_strategy`, which also answers every name this does.
     """
-    if name.startswith("agents:"):
-        from latentspace.agents.as_strategy import make_pipeline_strategy
-
-        return make_pipeline_strategy(name, options)
+    if name.startswith("agents:"):  # a name, not an import: this layer knows no agents
+        raise LatentspaceError(f"{name[:80]!r} is an agent pipeline: resolve it with "
+                               "latentspace.strategies.get_strategy")
     return make_named(REGISTRY, name, "strategy", options)
 
 
@@ -126,6 +127,12 @@ class Reasoner:
         return state
 
     # -- shared machinery ----------------------------------------------------------------------
+    def batch_key(self) -> tuple | None:
+        """Equal keys read and decode alike (greedy answers), so one batch may serve them."""
+        if self.answer_temperature != 0:
+            return None
+        return type(self).__name__, json.dumps(self.options(), sort_keys=True, default=str)
+
     def prompt(self, lm, question: str) -> str:
         if trained_layout(lm.model):  # trained here on Coconut's layout: the question and a newline
             return question.strip() + "\n"

@@ -15,12 +15,7 @@ from latentspace.model.decode import eos_ids
 from latentspace.named import between
 from latentspace.reason.base import MAX_LATENT_STEPS, MAX_NEW_TOKENS, STEP_BY_STEP, register
 from latentspace.reason.soft import Soft, concept_weights
-
-
-def entropy_of(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy (nats) of each row's next-token distribution, ``[B]`` on the CPU."""
-    logp = torch.log_softmax(logits.float(), -1)
-    return -(logp.exp() * logp).sum(-1).cpu()
+from latentspace.trace import entropy_nats
 
 
 @register
@@ -40,7 +35,7 @@ class Switch(Soft):
         mode, switches, block = ["latent"] * batch, [0] * batch, [0] * batch
         used = {"latent": [0] * batch, "explicit": [0] * batch}
         budget = {"latent": self.max_latent_steps, "explicit": self.max_explicit_steps}
-        last_entropy = entropy_of(state.logits)
+        last_entropy = entropy_nats(state.logits)
         eos = eos_ids(lm)
         while True:
             for row in rows.indices():
@@ -63,7 +58,7 @@ class Switch(Soft):
             notes = ["latent block" if m == "latent" else "thinking" for m in mode]
             thinking = rows.indices()
             state = self.latent_step(lm, state, vectors, rows, note=notes, tokens=tokens)
-            entropy = entropy_of(state.logits)
+            entropy = entropy_nats(state.logits)
             for row in thinking:
                 used[mode[row]][row] += 1
                 block[row] += 1

@@ -7,19 +7,19 @@ the library itself returns for the same question, strategy and seed.
 
 from __future__ import annotations
 
-import json
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 
 from latentspace.errors import LatentspaceError
 from latentspace.reason.watch import watching
+from latentspace.strategies import Strategy
 
 
 @dataclass
 class Work:
     question: str  # labels the trace: the last user message, or the prompt
     prompt: str | None  # the exact text to read; None = the strategy's own prompt for ``question``
-    reasoner: object
+    reasoner: Strategy
     seed: int = 0
     steer: list[tuple[str, float]] = field(default_factory=list)  # (vector id, strength)
     steer_positions: str = "all"
@@ -31,13 +31,10 @@ class Work:
 
     def batch_key(self):
         """Requests with equal keys read the same way and decode greedily: one batch can serve them."""
-        from latentspace.reason.base import Reasoner
-
-        if (self.steer or self.memories or self.press is not None or not isinstance(self.reasoner, Reasoner)
-                or self.reasoner.answer_temperature != 0):
+        key = self.reasoner.batch_key()
+        if key is None or self.steer or self.memories or self.press is not None:
             return None
-        options = json.dumps(self.reasoner.options(), sort_keys=True, default=str)
-        return type(self.reasoner).__name__, options, self.prompt is None, self.seed
+        return *key, self.prompt is None, self.seed
 
 
 @dataclass
@@ -113,7 +110,7 @@ def _fits(lm, works: list[Work]) -> bool:
     if not lm.max_positions:
         return True
     reasoner = works[0].reasoner
-    budget = reasoner.max_new_tokens + getattr(reasoner, "max_latent_steps", 0) + 8
+    budget = reasoner.max_new_tokens + reasoner.max_latent_steps + 8
     for work in works:
         text = work.prompt if work.prompt is not None else _own_prompt(lm, reasoner, work.question)
         if len(lm.tokenizer(text)["input_ids"]) + budget > lm.max_positions:
@@ -121,10 +118,10 @@ def _fits(lm, works: list[Work]) -> bool:
     return True
 
 
-def _own_prompt(lm, reasoner, question: str) -> str:
+def _own_prompt(lm, reasoner: Strategy, question: str) -> str:
     """What the strategy read for ``question`` (an agent pipeline's agents each read their own
     prompt around it; usage counts the question itself)."""
-    return reasoner.prompt(lm, question) if hasattr(reasoner, "prompt") else question
+    return reasoner.prompt(lm, question)
 
 
 def finish_reason(trace) -> str:

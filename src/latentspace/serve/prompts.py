@@ -3,7 +3,7 @@
 - Plain request (no ``latent.strategy``): `direct` with no added instruction, reading the rendered
   conversation (chat) or the prompt exactly (completions) — what any OpenAI server does.
 - A strategy and one user message: the strategy's own prompt for that question, exactly as
-  ``get_reasoner(strategy).run(lm, question, seed)`` builds it, so the trace is the library's.
+  ``get_strategy(strategy).run(lm, question, seed)`` builds it, so the trace is the library's.
 - A strategy and a longer conversation: the conversation rendered, the strategy's instruction
   added to the last user message.
 - Memories: the question continues the recalled memories (`memory.layout`).
@@ -12,16 +12,17 @@
 from __future__ import annotations
 
 from latentspace.errors import LatentspaceError
+from latentspace.model.text import has_chat
 from latentspace.serve.errors import ApiError
 from latentspace.serve.generation import Work, check_strategy_options
 from latentspace.serve.schemas import LatentOptions
+from latentspace.strategies import PIPELINE_PREFIX, get_strategy, is_pipeline
 
 ROLES = {"developer": "system", "tool": "user"}  # roles chat templates may not know
 
 
 def build_work(server, body, chat: bool) -> Work:
     from latentspace.memory import layout
-    from latentspace.reason import get_reasoner
 
     lm = server.model(body.model)
     latent = body.latent or LatentOptions()
@@ -33,7 +34,7 @@ def build_work(server, body, chat: bool) -> Work:
     options = dict(latent.options)
     check_strategy_options(options, server.config.max_tokens_limit)
     custom = bool(options)
-    agents = strategy is not None and strategy.startswith("agents:")
+    agents = is_pipeline(strategy)
     if agents:
         if body.temperature != 0 or body.stops() or latent.steps is not None:
             raise LatentspaceError("agent pipelines answer greedily: no temperature, stop or latent.steps")
@@ -47,7 +48,7 @@ def build_work(server, body, chat: bool) -> Work:
         options["instruction"] = ""
         if not latent.trace:
             options["lens_k"] = 0  # nobody reads the per-token top-k: skip decoding it
-    reasoner = get_reasoner(strategy or "direct", **options)
+    reasoner = get_strategy(strategy or "direct", **options)
     question, prompt = _texts(lm, body, chat, reasoner, strategy is not None)
     for ref in latent.steer:
         server.library.vector(lm, ref.id)  # unknown, broken or another model's: 4xx now, before any stream
@@ -56,7 +57,7 @@ def build_work(server, body, chat: bool) -> Work:
             server.library.memory_info(memory_id)  # unknown ids fail here, with a 404
         if chat and len(body.messages) != 1:
             raise LatentspaceError("with memories, send one user message: the question (the memories are the rest)")
-        instruction = getattr(reasoner, "instruction", "")
+        instruction = reasoner.instruction
         asked = f"{question.strip()}\n{instruction}" if strategy is not None and instruction else question
         prompt = None if agents else layout.question_text(lm, asked)
     if agents and prompt is not None:
@@ -69,12 +70,12 @@ def build_work(server, body, chat: bool) -> Work:
 
 def _strategy(server, name: str | None) -> str | None:
     """The strategy name; an agent pipeline must be built in or in the server's pipelines folder."""
-    if not name or not name.startswith("agents:"):
+    if not is_pipeline(name):
         return name or None
     from latentspace.agents.as_strategy import split_spec
 
     source, mode = split_spec(name)
-    return f"agents:{server.library.pipeline(source)}:{mode}"
+    return f"{PIPELINE_PREFIX}{server.library.pipeline(source)}:{mode}"
 
 
 def _texts(lm, body, chat: bool, reasoner, has_strategy: bool) -> tuple[str, str | None]:
@@ -90,14 +91,14 @@ def _texts(lm, body, chat: bool, reasoner, has_strategy: bool) -> tuple[str, str
     question = messages[-1][1]
     if has_strategy and len(messages) == 1:
         return question, None  # the library's own prompt for this question
-    if has_strategy and getattr(reasoner, "instruction", ""):
+    if has_strategy and reasoner.instruction:
         messages[-1] = ("user", f"{question.strip()}\n{reasoner.instruction}")
     return question, render(lm, messages)
 
 
 def render(lm, messages: list[tuple[str, str]]) -> str:
     """The conversation as the model reads it, ending where the assistant speaks."""
-    if not getattr(lm.tokenizer, "chat_template", None):  # a base model: the turns as plain lines
+    if not has_chat(lm.tokenizer):  # a base model: the turns as plain lines
         return "\n".join(text for _, text in messages) + "\n"
     turns = [{"role": role, "content": text} for role, text in messages]
     try:

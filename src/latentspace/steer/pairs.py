@@ -17,6 +17,7 @@ from pathlib import Path
 
 from latentspace.errors import LatentspaceError
 from latentspace.files import check_text, read_text
+from latentspace.model.text import has_chat
 
 Side = str | dict  # plain text, or {"system", "user", "assistant"} (only "user" is required)
 CHAT_KEYS = ("system", "user", "assistant")
@@ -59,7 +60,7 @@ def render(lm, side: Side, prompt: str = "") -> Rendered:
     if isinstance(side, str):
         return Rendered(prompt, side, chat=False) if prompt else Rendered("", side, chat=False)
     system, user, assistant = side.get("system"), side["user"], side.get("assistant", "")
-    if getattr(lm.tokenizer, "chat_template", None):
+    if has_chat(lm.tokenizer):
         return Rendered(lm.chat(user, system=system), assistant, chat=True)
     # a base model has no template: lay the turn out as plain text
     prefix = (f"{system}\n\n" if system else "") + f"{user}\n"

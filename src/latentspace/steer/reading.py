@@ -24,11 +24,6 @@ def _ids(lm, side: Rendered) -> tuple[list[int], int]:
     return prefix + completion, len(completion)
 
 
-def _batch(lm, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-pad ids rows into ``(ids, mask)``."""
-    return lm.pad(rows)
-
-
 def read_sides(lm, sides: list[Rendered], layers: list[int], position: str = "last",
                batch_size: int = 16) -> dict[int, torch.Tensor]:
     """``{layer: [N, d]}`` float32 activations of ``resid_post`` at each layer."""
@@ -41,7 +36,7 @@ def read_sides(lm, sides: list[Rendered], layers: list[int], position: str = "la
         if position == "completion" and any(n == 0 for _, n in encoded):
             raise LatentspaceError("position 'completion' needs every side to have a completion "
                                    "(an assistant text, or text after a shared prompt)")
-        ids, mask = _batch(lm, [i for i, _ in encoded])
+        ids, mask = lm.pad([i for i, _ in encoded])
         rec = lm.record(ids, [("resid_post", layer) for layer in layers],
                         positions="last" if position == "last" else None, attention_mask=mask)
         keep = mask.clone().float()

@@ -19,11 +19,7 @@ def perplexity(lm, prompt_ids: list[list[int]], completions: list[list[int]]) ->
     rows = [(p, c) for p, c in zip(prompt_ids, completions) if c]
     if not rows:
         return float("nan")
-    width = max(len(p) + len(c) for p, c in rows)
-    pad = lm.tokenizer.pad_token_id
-    ids = torch.tensor([[pad] * (width - len(p) - len(c)) + p + c for p, c in rows], device=lm.device)
-    mask = torch.tensor([[0] * (width - len(p) - len(c)) + [1] * (len(p) + len(c)) for p, c in rows],
-                        device=lm.device)
+    ids, mask = lm.pad([p + c for p, c in rows])
     logp = torch.log_softmax(lm.forward(ids, mask).logits[:, :-1].float(), -1)
     picked = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)  # log p(token t | tokens < t)
     nll, n = 0.0, 0

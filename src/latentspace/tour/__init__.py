@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from latentspace.files import check_output
-from latentspace.tour.report import write_report
+from latentspace.pages import write_report
 from latentspace.tour.section import Section, SectionResult
 from latentspace.tour.sections import SECTIONS
 

@@ -18,6 +18,7 @@ from torch import nn
 from latentspace.errors import LatentspaceError
 from latentspace.model import kv
 from latentspace.train.sequences import IGNORE, Batch
+from latentspace.model.head import soft_cap
 
 
 class LatentLM(nn.Module):
@@ -38,9 +39,7 @@ class LatentLM(nn.Module):
         self._cache_arg = kv.cache_kwarg(causal_lm.base_model)
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        logits = self.causal_lm.get_output_embeddings()(hidden)
-        cap = getattr(self.causal_lm.config.get_text_config(), "final_logit_softcapping", None)
-        return torch.tanh(logits / cap) * cap if cap else logits
+        return soft_cap(self.causal_lm.get_output_embeddings()(hidden), self.causal_lm.config)
 
     def _pass(self, embeds, batch: Batch, start: int, end: int, cache, layers: bool = False):
         out = self.causal_lm.base_model(inputs_embeds=embeds[:, start:end], attention_mask=batch.attention_mask[:, :end],

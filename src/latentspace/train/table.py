@@ -11,11 +11,11 @@ from collections import defaultdict
 from pathlib import Path
 from statistics import mean, stdev
 
-from latentspace.bench.metrics import wilson
 from latentspace.errors import LatentspaceError
 from latentspace.train.checkpoint import read_json, run_settings
 from latentspace.train.profiles import Profile
 from latentspace.train.recipes import get_recipe
+from latentspace.stats import wilson
 from latentspace.train.trainer import TrainRun, check_run, train
 
 ORDER = ["nocot", "cot", "pause", "icot", "coconut", "codi", "cot2"]  # Table 1's rows, CODI and CoT2 added

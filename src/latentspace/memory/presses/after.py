@@ -19,6 +19,19 @@ from latentspace.model.state import PRESSED_ID, LatentState
 KEY_ONLY = ("knorm", "keydiff", "streaming")
 
 
+def decode_shrink(press: Press | None = None):
+    """What `decode(max_cache=N, shrink=...)` calls whenever the cache grows past N: ``press`` (a
+    key-only one; default ``streaming``, StreamingLLM's sinks + recent tokens) cuts it to 3/4 of N."""
+    from latentspace.memory.presses import get_press
+
+    chosen = get_press("streaming", 0.5) if press is None else press
+
+    def shrink(lm, state: LatentState, max_cache: int) -> LatentState:
+        target = max_cache - max_cache // 4  # a quarter of room: the next cut is a while away
+        return compress_state(lm, state, replace(chosen, ratio=1 - target / state.length))
+    return shrink
+
+
 def compress_state(lm, state: LatentState, press: Press) -> LatentState:
     """A new state holding ``press``'s choice of every row's slots; consumes ``state``."""
     state.check_usable()
@@ -36,7 +49,7 @@ def compress_state(lm, state: LatentState, press: Press) -> LatentState:
             scores = press.score_positions(SequenceView(None, mask, 0)).float()
             choice = press.select(scores[:, None].expand(-1, layers[0].keys.shape[1], -1), mask)
             choices = [choice] * len(layers)
-    kept_mask, kept_ids = apply_choices(layers, 0, choices, state.ids)
+    kept_mask, kept_ids = apply_choices(cache, 0, choices, state.ids)
     state.consumed = True
     ids = torch.full_like(kept_mask, PRESSED_ID) if kept_ids is None else kept_ids
     ids = ids.to(state.ids.device).masked_fill(kept_mask == 0, lm.tokenizer.pad_token_id)

@@ -23,8 +23,10 @@ import torch
 
 from latentspace.errors import LatentspaceError
 from latentspace.memory.presses.view import LayerView
+from latentspace.model import kv
 from latentspace.named import between
-from latentspace.model.hooks import _unpack
+from latentspace.model.hooks import unpack_output
+from latentspace.model.sites import rotary_module as model_rotary
 
 
 SLOTS = between(0, 1_000_000)  # counts of slots a press keeps (sinks, windows): at most a long context
@@ -38,7 +40,7 @@ def check_kernel(kernel: int, name: str) -> None:
 
 def rotary_module(lm):
     """The model's rotary embedding module (None for absolute-position models like GPT-2)."""
-    return next((m for name, m in lm.model.named_modules() if name.endswith("rotary_emb")), None)
+    return model_rotary(lm.model)
 
 
 @dataclass
@@ -72,6 +74,12 @@ class Press:
     def score_positions(self, seq: SequenceView) -> torch.Tensor:
         """``[B, n]`` for position-level presses."""
         raise NotImplementedError
+
+    def on_pass(self, lm, cache, old_mask: torch.Tensor, new_mask: torch.Tensor, ids: torch.Tensor | None,
+                next_position: torch.Tensor | None = None) -> Pressing:
+        """The hook object the model runs one pass inside (the press owns its hooks; the model layer
+        knows no press): see `Pressing`."""
+        return Pressing(lm, self, cache, old_mask, new_mask, ids, next_position)
 
     def select(self, scores: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Which slots stay: ``(index [B, H, k], kept_mask [B, k])`` — see `keep_top`."""
@@ -113,11 +121,6 @@ def keep_top(scores: torch.Tensor, mask: torch.Tensor, ratio: float) -> tuple[to
         index[b] = torch.cat([pads.expand(heads, -1), real_slots[top]], -1)
         kept_mask[b, k - int(keep[b]):] = 1
     return index, kept_mask
-
-
-def gather_slots(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``tensor[b, h, index[b, h, j]]`` for a ``[B, H, n, D]`` tensor."""
-    return tensor.gather(2, index[..., None].expand(-1, -1, -1, tensor.shape[-1]))
 
 
 class Pressing:
@@ -199,13 +202,12 @@ class Pressing:
                 self._handles.append(attn.register_forward_pre_hook(self._capture(i), with_kwargs=True))
                 self._handles.append(attn.register_forward_hook(self._score(i)))
             self.lm.forward(ids, mask, position_ids=positions, cache=self.cache, logits_to_keep=1)
-        for layer in self.cache.layers:
-            layer.keys, layer.values = layer.keys[:, :, :held], layer.values[:, :, :held]
+        kv.cut_in_place(self.cache, held)
         for i, scores in self.scores.items():
             self.scores[i] = scores[..., : held - self.start]
 
     def _keep_final(self, module, args, output):
-        self.final = _unpack(output).detach()
+        self.final = unpack_output(output).detach()
 
     def logprobs(self) -> torch.Tensor:
         """``[B, n]``: log p(token_t | tokens before t) for the new slots (0 where unknown)."""
@@ -236,18 +238,15 @@ class Pressing:
             heads = layers[0].keys.shape[1]
             choice = self.press.select(scores[:, None].expand(-1, heads, -1), self.new_mask)
             choices = [choice] * len(layers)
-        return apply_choices(layers, self.start, choices, self.ids)
+        return apply_choices(self.cache, self.start, choices, self.ids)
 
 
-def apply_choices(layers, start: int, choices: list, ids: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def apply_choices(cache, start: int, choices: list, ids: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Cut each cache layer's slots ``start:`` to its choice; ``(kept_mask, kept_ids or None)``.
 
     Kept ids are known only when every head of every layer kept the same slots."""
-    for layer, (index, _) in zip(layers, choices):
-        keep_k = gather_slots(layer.keys[:, :, start:], index.to(layer.keys.device))
-        keep_v = gather_slots(layer.values[:, :, start:], index.to(layer.values.device))
-        layer.keys = torch.cat([layer.keys[:, :, :start], keep_k], 2)
-        layer.values = torch.cat([layer.values[:, :, :start], keep_v], 2)
+    for i, (index, _) in enumerate(choices):
+        kv.keep_slots_in_place(cache, i, start, index)
     kept_mask = choices[0][1]
     first = choices[0][0][:, :1]
     same = all(torch.equal(ix, ix[:, :1].expand_as(ix)) and torch.equal(ix[:, :1], first) for ix, _ in choices)

@@ -1,13 +1,30 @@
-"""A self-contained HTML report (pictures embedded) of the tour's sections."""
+"""A self-contained HTML page (pictures embedded) of titled sections: the tour's and the bench's report.
+
+It sits below both (the bench must not import the tour), beside `plots`, which draws its pictures.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from latentspace.files import write_text
-from latentspace.tour.section import SectionResult
+
+
+@dataclass
+class SectionResult:
+    title: str
+    summary: str  # a short paragraph of real outputs, for the terminal and the report
+    rows: list[dict] = field(default_factory=list)  # a table (one dict per row)
+    images: list[Path] = field(default_factory=list)  # PNG files inside the report folder
+    data: dict = field(default_factory=dict)  # everything else worth keeping, JSON-serialisable
+
+    def to_dict(self) -> dict:
+        return {"title": self.title, "summary": self.summary, "rows": self.rows,
+                "images": [p.name for p in self.images], "data": self.data}
+
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;color:#222}
@@ -38,4 +55,4 @@ def write_report(out: Path, model: str, meta: dict, sections: list[SectionResult
         parts.append(f"<section><h2>{html.escape(s.title)}</h2><p>{html.escape(s.summary)}</p>"
                      + "".join(_image(p) for p in s.images) + _table(s.rows) + "</section>")
     page = f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>{STYLE}</style>{''.join(parts)}"
-    return write_text(out / "index.html", page, "tour report")
+    return write_text(out / "index.html", page, "report page")
