@@ -55,3 +55,13 @@ def test_batches_hold_one_task_strategy_and_seed_each():
     assert [len(b) for b in groups] == [2, 1] * 4
     assert all(len({job.key[:3] for job in b}) == 1 for b in groups)
     assert [job for b in groups for job in b] == grid
+
+
+def test_run_bench_is_the_cli_run_from_python(llama, tmp_path):
+    from latentspace.bench import run_bench
+
+    options = {"direct": {"max_new_tokens": 2, "chat": False}}
+    first = run_bench(llama, ["arithmetic"], ["direct"], [0, 1], 3, tmp_path / "b", options)
+    assert first["rows"] == 6 and first["summary"][0]["n"] == 6 and first["report"].is_file()
+    again = run_bench(llama, ["arithmetic"], ["direct"], [0, 1], 3, tmp_path / "b", options)
+    assert again["summary"] == first["summary"]  # resumed: every row was already there

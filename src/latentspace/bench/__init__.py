@@ -2,5 +2,6 @@
 
 from latentspace.bench.harness import jobs, read_rows, run_grid
 from latentspace.bench.metrics import summarise, wilson
+from latentspace.bench.run import BenchRun, run_bench
 
-__all__ = ["jobs", "read_rows", "run_grid", "summarise", "wilson"]
+__all__ = ["BenchRun", "jobs", "read_rows", "run_bench", "run_grid", "summarise", "wilson"]

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, seed_option
-from latentspace.cli.steer import MAX_TOKENS
+from latentspace.cli.options import MAX_TOKENS
 
 
 def agents(

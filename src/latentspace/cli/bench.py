@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,24 +10,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from latentspace import files, jsonsafe
 from latentspace.cli.common import (DEFAULT, SEED_RANGE, JsonOpt, ModelOpt, console, emit_json, load_model,
                                     parse_ints, parse_sets)
 from latentspace.errors import LatentspaceError
-
-
-def _shard(spec: str | None) -> tuple[int, int]:
-    from latentspace.bench.harness import shard_from_env
-
-    if spec is None:
-        return shard_from_env()
-    try:
-        rank, world = (int(x) for x in spec.split("/"))
-    except ValueError:
-        raise LatentspaceError(f"--shard expects RANK/WORLD like 0/2, not {spec!r}") from None
-    if not 0 <= rank < world <= 100_000:
-        raise LatentspaceError(f"--shard {spec[:40]}: needs 0 <= RANK < WORLD")
-    return rank, world
 
 
 def names_of(spec: str, what: str) -> list[str]:
@@ -49,18 +33,6 @@ def seed_list(spec: str) -> list[int]:
     if len(seeds) > 10_000:
         raise LatentspaceError(f"--seeds: {len(seeds)} seeds; at most 10000")
     return seeds
-
-
-def strategy_options(names: list[str], sets: dict) -> dict[str, dict]:
-    """Split ``--set`` pairs per strategy: ``soft.top_k`` goes to soft, a bare ``top_k`` to all."""
-    options: dict[str, dict] = {name: {} for name in names}
-    for key, value in sets.items():
-        strategy, dot, field = key.rpartition(".")
-        if dot and strategy not in options:
-            raise LatentspaceError(f"--set {key}: {strategy!r} is not among --strategies ({', '.join(names)})")
-        for name in [strategy] if dot else names:
-            options[name][field] = value
-    return options
 
 
 def bench(
@@ -85,48 +57,24 @@ def bench(
     Example: latentspace bench --task arithmetic,prontoqa --strategies direct,cot,soft --n 200 --seeds 0,1,2
     --set cot.max_new_tokens=128 --set max_latent_steps=4
     """
-    from latentspace.bench import jobs, read_rows, run_grid, summarise
-    from latentspace.bench.harness import done_keys
-    from latentspace.bench.identity import check_and_record, identity
-    from latentspace.strategies import get_strategy
+    from latentspace.bench.run import BenchRun, parse_shard, strategy_options
 
     names = names_of(strategies, "strategies")
     tasks = names_of(task, "task")
-    options = strategy_options(names, parse_sets(set_))
-    for name in names:
-        get_strategy(name, **options[name])  # fail fast, before loading a model
-    seeds_used = seed_list(seeds)
-    rank, world = _shard(shard)
-    grid = jobs(tasks, names, seeds_used, n, (rank, world))
-    files.check_output(out, "--out", folder=True)
-    rows_path = out / (f"rows.{rank}-of-{world}.jsonl" if world > 1 else "rows.jsonl")
-    done = done_keys(rows_path)  # a damaged rows file is refused before the model loads
-    lm = load_model(model, quiet=json_out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_and_record(out, identity(lm.fingerprint, tasks, options))  # never resume rows made otherwise
+    rank, world = parse_shard(shard)
+    run = BenchRun(tasks, names, seed_list(seeds), n, out, strategy_options(names, parse_sets(set_)), rank, world)
+    lm = load_model(model, quiet=json_out)  # only once everything that can be refused was checked
     columns = (TextColumn("bench"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, disable=json_out, transient=True) as bar:
-        progress = bar.add_task("rows", total=len(grid))
-        bar.update(progress, completed=sum(job.key in done for job in grid))  # resumed rows
-        run_grid(lm, grid, rows_path, options, on_row=lambda row: bar.advance(progress), batch_size=batch_size)
-    if world > 1:
-        _wait_for_everyone()
-        if rank != 0:
-            return
-    rows = read_rows(sorted(out.glob("rows*.jsonl")))
-    summary = summarise(rows)
-    manifest = {"command": " ".join(sys.argv), "model": lm.name, "fingerprint": lm.fingerprint,
-                "tasks": task, "strategies": names, "options": options, "seeds": seeds_used, "n": n, "world": world,
-                "python": platform.python_version(), "versions": _versions()}
-    files.write_text(out / "summary.json", jsonsafe.dumps(summary, indent=2))
-    files.write_text(out / "manifest.json", jsonsafe.dumps(manifest, indent=2))
-    from latentspace.bench.report import write_bench_report
-
-    report = write_bench_report(out, summary, manifest)
+        progress = bar.add_task("rows", total=len(run.grid), completed=run.resumed)
+        result = run.run(lm, batch_size, on_row=lambda row: bar.advance(progress), command=" ".join(sys.argv))
+    if result is None:
+        return  # another process's slice: rank 0 reports
+    summary, report = result["summary"], result["report"]
     if json_out:
-        emit_json({"summary": summary, "rows": len(rows), "out": str(out), "report": str(report)})
+        emit_json({"summary": summary, "rows": result["rows"], "out": str(out), "report": str(report)})
         return
-    table = Table(title=f"{lm.name}: {len(rows)} answers in {out}")
+    table = Table(title=f"{lm.name}: {result['rows']} answers in {out}")
     for col in ("task", "strategy", "n", "accuracy [95% CI]", "tokens", "latents", "positions", "s/item", "peak MB"):
         table.add_column(col)
     for s in summary:
@@ -136,16 +84,3 @@ def bench(
                       f"{s['peak_mb']:.0f}")
     console.print(table)
     console.print(f"report: {report}")
-
-
-def _wait_for_everyone() -> None:
-    """Barrier across launched processes, so rank 0 merges only complete shards."""
-    from accelerate import PartialState
-
-    PartialState().wait_for_everyone()
-
-
-def _versions() -> dict:
-    from importlib.metadata import version
-
-    return {pkg: version(pkg) for pkg in ("latentspace", "torch", "transformers")}

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, seed_option
-from latentspace.cli.memory import PressOpt, RatioOpt, make_press
-from latentspace.cli.steer import MAX_TOKENS, StrengthOpt, finite, positive
+from latentspace.cli.options import MAX_TOKENS, PressOpt, RatioOpt, StrengthOpt, finite, make_press, positive
 
 
 def generate(
@@ -37,7 +36,7 @@ def generate(
     Examples: latentspace generate "What is the capital of France?" -n 20 ;
     latentspace generate "Tell me about your day." --steer happy.safetensors --strength 0.3
     """
-    from latentspace.cli.steer import steering
+    from latentspace.cli.options import steering
     from latentspace.memory.presses.after import decode_shrink
 
     the_press = make_press(press, ratio)

@@ -14,30 +14,13 @@ from typing import Annotated
 import typer
 
 from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model
+from latentspace.cli.options import PressOpt, RatioOpt, make_press
 from latentspace.errors import LatentspaceError
 
 app = typer.Typer(help="Remember documents as KV caches: encode once, recall in any later session.",
                   no_args_is_help=True)
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store directory (default: $LATENTSPACE_HOME/memory).")]
-PressOpt = Annotated[str | None, typer.Option("--press", help="Compress the stored cache with this press "
-                                              "(knorm, keydiff, streaming, snapkv, tova, h2o, expected_attention, surprisal).")]
-
-
-def _ratio(text) -> float:
-    """--ratio as a float in [0, 1) (typer has no half-open range; NaN fails the comparison too)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise typer.BadParameter(f"{text} is not in the range 0<=x<1")
-    return value
-
-
-RatioOpt = Annotated[float | None, typer.Option("--ratio", parser=_ratio, metavar="FLOAT",
-                                                help="Share of the cache the press drops, in [0, 1) "
-                                                "(with --press; default 0.5).")]
 LockOpt = Annotated[float, typer.Option("--lock-timeout", min=0.0, max=86400.0,
                                         help="Seconds to wait for another writer of the store.")]
 KOpt = 1000  # the most memories one search or ask may return
@@ -60,31 +43,6 @@ def open_store(store: str | None, create: bool = False, lock_timeout: float | No
     elif not the_store.exists():
         raise LatentspaceError(f"no memory store at {the_store.root}")
     return the_store
-
-
-def _given(param: str, value) -> bool:
-    """Whether the user typed ``param`` (not its default), so a command whose default ratio is a
-    number and one whose default is None both refuse `--ratio` without `--press`."""
-    import click
-    from click.core import ParameterSource
-
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and param in ctx.params:
-        return ctx.get_parameter_source(param) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
-    return value is not None
-
-
-def make_press(name: str | None, ratio: float | None):
-    """The press named by --press (with --ratio, default 0.5); None without --press."""
-    if name is None:
-        if _given("ratio", ratio):
-            raise LatentspaceError("--ratio needs --press (a ratio alone compresses nothing)")
-        return None
-    from latentspace.memory.presses import get_press
-
-    if ":" in name and _given("ratio", ratio):
-        raise LatentspaceError(f"--press {name} already carries its ratio; drop --ratio")
-    return get_press(name, 0.5 if ratio is None else ratio)
 
 
 def shown(value, lines: bool = False) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,7 @@ import typer
 from rich.table import Table
 
 from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, err_console, load_model, parse_ints
+from latentspace.cli.options import MAX_TOKENS, STRENGTH_RANGE, finite, load_vector
 from latentspace.errors import LatentspaceError
 from latentspace.files import check_output, read_text
 
@@ -18,50 +18,6 @@ app = typer.Typer(no_args_is_help=True, help="Steering vectors: find a concept's
 
 VectorArg = Annotated[Path, typer.Argument(help="A steering vector (.safetensors from `steer train`, or a .gguf).")]
 PositionsOpt = Annotated[str, typer.Option(help="Where to steer: all, prompt or generated.")]
-# as the server's `strength`: a bound the CLI and a request share
-STRENGTH_RANGE = {"min": -1000.0, "max": 1000.0}
-MAX_TOKENS = 4096  # as the server's max_tokens limit
-
-
-def finite(value):
-    """A typer callback for float options: click's min/max let NaN through, and inf means nothing here."""
-    values = value if isinstance(value, (list, tuple)) else [value]
-    if any(v is not None and not math.isfinite(v) for v in values):
-        raise typer.BadParameter("must be a finite number")
-    return value
-
-
-def positive(value):
-    """A typer callback: a finite number above 0 (click's min is inclusive)."""
-    finite(value)
-    if value is not None and value <= 0:
-        raise typer.BadParameter("must be above 0")
-    return value
-
-
-StrengthOpt = Annotated[float | None, typer.Option(help="Steering strength (with --steer; default 1).",
-                                                   callback=finite, **STRENGTH_RANGE)]
-
-
-def load_vector(lm, path: Path):
-    """A vector from our safetensors or a llama.cpp control-vector GGUF, checked against ``lm``."""
-    from latentspace.steer import SteeringVector, import_gguf
-
-    if path.suffix == ".gguf":
-        return import_gguf(path, lm)
-    return SteeringVector.load(path, lm)
-
-
-def steering(lm, path: Path | None, strength: float | None, positions: str = "all"):
-    """The context for `generate --steer` / `think --steer` (nothing when no vector is given)."""
-    if path is None:
-        if strength is not None or positions != "all":
-            raise LatentspaceError("--strength and --steer-positions need --steer VECTOR")
-        return nullcontext()
-    return load_vector(lm, path).apply(lm, 1.0 if strength is None else strength, positions=positions,
-                                       name=path.name)
-
-
 def _layers(spec: str | None, n_layers: int):
     """None -> the default (middle half); 'all' -> every layer; 'best'; or a list / range."""
     if spec is None:

@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_sets, seed_option
-from latentspace.cli.memory import PressOpt, RatioOpt, make_press
-from latentspace.cli.steer import MAX_TOKENS, StrengthOpt
+from latentspace.cli.options import MAX_TOKENS, PressOpt, RatioOpt, StrengthOpt, make_press
 from latentspace.errors import LatentspaceError
 from latentspace.limits import MAX_LATENT_STEPS
 
@@ -45,7 +44,7 @@ def think(
                 raise LatentspaceError(f"{flag} and --set {key} both given; use one")
             options[key] = value
     reasoner = get_strategy(mode, **options)  # every option checked against its declared range
-    from latentspace.cli.steer import steering
+    from latentspace.cli.options import steering
 
     the_press = make_press(press, ratio)
     lm = load_model(model, quiet=json_out)
