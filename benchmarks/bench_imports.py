@@ -34,6 +34,11 @@ IMPORTS = {
     "modules after `from latentspace.model import LatentModel`": "from latentspace.model import LatentModel",
     "modules after `import latentspace.model.latent_model`": "import latentspace.model.latent_model",
 }
+# the model layer's own weight: latentspace modules it loads, and those of packages above it
+OWN = "import latentspace.model.latent_model"
+ABOVE = ("latentspace.lens", "latentspace.reason", "latentspace.steer", "latentspace.memory", "latentspace.agents",
+         "latentspace.audit", "latentspace.train", "latentspace.serve", "latentspace.bench", "latentspace.cli",
+         "latentspace.tour")
 START, END = "<!-- bench_imports:start -->", "<!-- bench_imports:end -->"
 
 
@@ -56,6 +61,14 @@ def module_count(statement: str, src: Path) -> int:
     return int(python(f"import sys; {statement}; print(len(sys.modules))", src).stdout.split()[-1])
 
 
+def own_modules(src: Path) -> tuple[int, int]:
+    """(latentspace modules, of them in packages above the model layer) after `OWN`."""
+    code = (f"import sys; {OWN}; own = [m for m in sys.modules if m.startswith('latentspace.')]; "
+            f"print(len(own), sum(m.startswith({ABOVE!r}) for m in own))")
+    own, above = python(code, src).stdout.split()[-2:]
+    return int(own), int(above)
+
+
 def extract(rev: str, into: Path) -> Path:
     """``rev``'s src/ under ``into`` (git archive reads the object store; the index and tree stay as they are)."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], capture_output=True, check=True)
@@ -73,8 +86,10 @@ def measure(trees: dict[str, Path], n: int) -> dict[str, dict]:
     results = {}
     for name, src in trees.items():
         told = python(HELP_TELLS_TORCH, src).stderr
+        own, above = own_modules(src)
         results[name] = {"help": statistics.median(times[name]), "torch": "torch-loaded=True" in told,
-                         **{label: module_count(statement, src) for label, statement in IMPORTS.items()}}
+                         **{label: module_count(statement, src) for label, statement in IMPORTS.items()},
+                         "own": own, "above": above}
     return results
 
 
@@ -89,6 +104,9 @@ def table(results: dict[str, dict], before_label: str, n: int) -> list[str]:
         f"{ratio(before['help'], after['help'])} |",
         f"| torch loaded by `--help` | {'yes' if before['torch'] else 'no'} | {'yes' if after['torch'] else 'no'} | |",
         *(f"| {label} | {before[label]} | {after[label]} | {ratio(before[label], after[label])} |" for label in IMPORTS),
+        f"| latentspace modules after `{OWN}` | {before['own']} | {after['own']} | {ratio(before['own'], after['own'])} |",
+        f"| ... of them above the model layer (lens, reason, memory, agents, ...) | {before['above']} | "
+        f"{after['above']} | |",
     ]
     return [f"| measure | before ({before_label}) | after (working tree) | before ÷ after |", "|---|---:|---:|---:|", *rows]
 
