@@ -43,7 +43,8 @@ def test_truncate_select_and_concat_reproduce_prefix_runs(llama):
     # truncating to 5 positions then feeding token 5 equals the full run's logits at position 5
     short = kv.truncate(cache, 5)
     nxt = llama.forward(ids[:, 5:6], cache=short, position_ids=torch.tensor([[5]]))
-    torch.testing.assert_close(nxt.logits[0, -1], full.logits[0, 5], atol=1e-5, rtol=0)
+    # (1e-4: a one-position matmul and the full one round differently, ~1e-5 on some CPUs)
+    torch.testing.assert_close(nxt.logits[0, -1], full.logits[0, 5], atol=1e-4, rtol=0)
     # selecting every position is a copy; concatenating two halves rebuilds the whole
     assert all(torch.equal(a[0], b[0]) for a, b in zip(kv.to_tensors(kv.select(cache, range(8))), kv.to_tensors(cache)))
     halves = kv.concat([kv.select(cache, range(4)), kv.select(cache, range(4, 8))])

@@ -18,7 +18,7 @@ from latentspace.reason.base import Rows
 from latentspace.reason.continuous import Continuous
 from latentspace.tasks import Item
 from latentspace.train.analysis import GROUPS, frontier_mass, node_depths
-from latentspace.train.evaluate import left_pad
+from latentspace.model.text import left_pad
 from latentspace.train.recipes import get_recipe
 from latentspace.trace import Trace
 

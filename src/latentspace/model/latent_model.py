@@ -27,6 +27,7 @@ from latentspace.model.registry import DEFAULT_MODEL
 from latentspace.model.registry import load as load_spec
 from latentspace.model.sites import SiteMap, resolve
 from latentspace.model.text import chat as chat_text
+from latentspace.model.text import left_pad
 from latentspace.model.state import LATENT_ID, PRESSED_ID, LatentState
 
 Prompts = str | Sequence[str]
@@ -130,9 +131,7 @@ class LatentModel:
 
     def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Left-padded ``(ids, attention_mask)`` of token id rows."""
-        width, pad = max(len(r) for r in rows), self.tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(r)) + list(r) for r in rows], dtype=torch.long)
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
+        ids, mask = left_pad(rows, self.tokenizer.pad_token_id)
         return ids.to(self.device), mask.to(self.device)
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,13 @@
 """Chat text, in one place: whether a model has a chat template, a one-turn chat, and the turns that
 continue a conversation in progress (agents reading on top of another's memory, a memory and the
-question asked of it). A template that behaves oddly is handled here, for every package."""
+question asked of it). A template that behaves oddly is handled here, for every package. Also the
+one left padding of token id rows (`LatentModel.pad` and training's evaluation use it)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
 
 MARK = "\u2063agent-turn\u2063"  # an invisible separator no role or document text contains
 
@@ -58,3 +63,11 @@ def split_turn(lm, head: str, tail: str, chat: bool) -> tuple[str, str]:
         return lm.chat(head), next_turn(lm, tail)  # a template that rewrites messages: two turns
     cut = whole.index(MARK)
     return whole[:cut], whole[cut:].replace(MARK, tail, 1)
+
+
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, attention_mask)`` ``[B, T]`` of id rows, padded on the left (the last tokens align)."""
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[pad_id] * (width - len(r)) + list(r) for r in rows], dtype=torch.long)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
+    return ids, mask

@@ -20,6 +20,7 @@ from latentspace.model.thoughts import think
 from latentspace.tasks import Item, normalise
 from latentspace.train.data import TokenizedExample
 from latentspace.train.vocab import words
+from latentspace.model.text import left_pad
 
 
 # (thought index, the state it is computed from, its input vectors [B, d], the rows' item indices)
@@ -91,10 +92,3 @@ def same_answer(found: str | None, answer: str) -> bool:
     """Equal up to case, commas, the final stop and spacing between word pieces (a word-level
     tokenizer decodes "-5" as "- 5")."""
     return found is not None and words(normalise(found)) == words(normalise(answer))
-
-
-def left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in sequences)
-    ids = torch.tensor([[pad_id] * (width - len(s)) + s for s in sequences])
-    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences])
-    return ids, mask
