@@ -24,7 +24,8 @@ def test_check_output_refuses_before_any_work_and_creates_nothing(tmp_path):
     (tmp_path / "a-file").write_text("x")
     bad = [(tmp_path / "no" / "x.png", False, "does not exist"), (tmp_path, False, "is a folder"),
            (tmp_path / "a-file" / "x", False, "is not a folder"), (tmp_path / "a-file", True, "not a folder"),
-           ("", False, "empty path"), ("  ", True, "empty path")]
+           ("", False, "empty path"), ("  ", True, "empty path"),
+           ("--json", False, "looks like an option"), ("-o", True, "looks like an option")]
     for path, folder, message in bad:
         with pytest.raises(LatentspaceError, match=message):
             files.check_output(path, "--out", folder=folder)

@@ -30,6 +30,9 @@ def check_output(path: str | Path, what: str = "output file", folder: bool = Fal
     """
     if not str(path).strip():  # before Path(): Path("") is "."
         raise LatentspaceError(f"{what}: empty path")
+    if str(path).startswith("-"):  # `--answers --json`: the option swallowed the next flag as its value
+        raise LatentspaceError(f"{what}: {str(path)!r} looks like an option, not a path; give the path after the option "
+                               f"(or ./{path} for a name that starts with '-')")
     path = Path(path)
     if folder and path.exists() and not path.is_dir():
         raise LatentspaceError(f"{what} {path} exists and is not a folder")

@@ -146,6 +146,14 @@ def test_an_interrupted_audit_resumes_its_finished_tests_only_for_the_same_items
     assert other.results["necessity"]["intact"] == 1.0  # other items: nothing reused
 
 
+def test_steering_runs_the_strengths_asked_and_a_resume_with_other_strengths_reruns_it():
+    subject, items = Planted(), digit_items(20)
+    first = audit(subject, items, tests=["steer"], strengths=(1.0,))
+    assert {r["strength"] for r in first.results["steer"] if "strength" in r} == {1.0}
+    again = audit(subject, items, tests=["steer"], strengths=(0.5, 2.0), done=first)
+    assert {r["strength"] for r in again.results["steer"] if "strength" in r} == {0.5, 2.0}
+
+
 def test_a_numeric_step_with_thin_classes_is_probed_by_regression_and_few_values_by_classes():
     from latentspace.audit.probe import as_targets
 

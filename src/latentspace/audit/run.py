@@ -16,7 +16,7 @@ from latentspace.audit.probe import probe
 from latentspace.audit.record import record
 from latentspace.audit.report import AuditReport
 from latentspace.audit.saved_probe import probe_layer, saved_probe
-from latentspace.audit.steering import steering
+from latentspace.audit.steering import STRENGTHS, steering
 from latentspace.audit.subject import Subject, accuracy
 from latentspace.audit.values import has_values
 from latentspace.errors import LatentspaceError
@@ -29,20 +29,22 @@ NEEDS_VALUES = {"decodability", "probe", "interchange", "steer"}  # they compare
 def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str, list[Item]] | None = None,
           seed: int = 0, progress: Callable[[str], None] | None = None, done: AuditReport | None = None,
           saved: Callable[[AuditReport], None] | None = None, reader: tuple | None = None,
-          fitted: dict | None = None, lens=None) -> AuditReport:
+          fitted: dict | None = None, lens=None,
+          strengths: tuple[float, ...] = STRENGTHS) -> AuditReport:
     """Audit ``subject``'s thoughts on ``items``; ``ood_items`` is (variant name, items) for the shortcut check.
 
     Resumable: the tests ``done`` holds (an earlier report of the same subject, items and seed) are
     kept, not rerun; ``saved(report)`` is called after every test (write it to disk there).
     ``reader``: a saved probe and its meta (`LinearProbe.load_with_meta`), read at every thought as
     the result "saved probe"; ``fitted`` collects the probe test's step probes (thought -> probe);
-    ``lens``: a tuned lens of the subject's model, read by decodability at every layer."""
+    ``lens``: a tuned lens of the subject's model, read by decodability at every layer;
+    ``strengths``: the steering test's, in multiples of the thoughts' mean norm."""
     unknown = [t for t in tests if t not in TESTS]
     if unknown:
         raise LatentspaceError(f"unknown audit test {unknown[0]!r}; valid: {', '.join(TESTS)}")
     if not items:
         raise LatentspaceError("an audit needs at least one item")
-    key = audit_key(subject, items, seed)
+    key = audit_key(subject, items, seed, strengths)
     if done is not None and done.key != key:
         done = None  # another subject, seed or items: nothing to reuse
     layer = saved_probe_layer(reader)
@@ -55,7 +57,7 @@ def audit(subject: Subject, items: list[Item], tests=TESTS, ood_items: tuple[str
             "decodability": lambda: decodability(subject, items, rec, lens),
             "probe": lambda: probe(items, rec, seed, fitted),
             "interchange": lambda: interchange(subject, items, rec),
-            "steer": lambda: steering(subject, items, rec, seed=seed),
+            "steer": lambda: steering(subject, items, rec, strengths, seed=seed),
             "ood": lambda: ood(subject, rec, *ood_items)}
     for name in tests:
         if done is not None and name in done.results:
@@ -94,8 +96,10 @@ def saved_probe_layer(reader: tuple | None) -> int | None:
         return None
 
 
-def audit_key(subject: Subject, items: list[Item], seed: int) -> str:
-    text = json.dumps([subject.name, seed, [[i.question, i.answer, list(i.steps)] for i in items]])
+def audit_key(subject: Subject, items: list[Item], seed: int, strengths=STRENGTHS) -> str:
+    """What a resumed report must share with this run (strengths only when not the default: older reports stay valid)."""
+    settings = [] if tuple(strengths) == STRENGTHS else [list(strengths)]
+    text = json.dumps([subject.name, seed, [[i.question, i.answer, list(i.steps)] for i in items], *settings])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

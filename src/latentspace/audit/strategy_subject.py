@@ -19,7 +19,7 @@ from latentspace.tasks import Item, TaskSpec, normalise
 
 
 class StrategySubject:
-    def __init__(self, lm, reasoner, task: TaskSpec | None, batch_size: int = 16, seed: int = 0) -> None:
+    def __init__(self, lm, reasoner, task: TaskSpec | None, batch_size: int = 64, seed: int = 0) -> None:
         """``task`` None: free text — the answer is the text itself (correct when it equals the item's)."""
         self.lm, self.reasoner, self.task, self.batch_size, self.seed = lm, reasoner, task, batch_size, seed
         self.name = f"{reasoner.name} on {lm.name}"

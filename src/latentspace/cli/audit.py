@@ -34,6 +34,10 @@ def audit(
                                                    "also reads every layer through it.")] = None,
     probe: Annotated[Path | None, typer.Option(help="A saved probe to read at every thought: one an audit saved "
                                                     "(DIR/probes/thought-T.safetensors) or `probe fit --out`.")] = None,
+    strengths: Annotated[str, typer.Option(help="Steering test: comma list of strengths, in multiples of the "
+                                                "thoughts' mean norm (each costs two passes per thought).")] = "0.5,1,2,4",
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Items answered together (larger is faster on a "
+                                                                 "CPU up to ~64 for a 135M model).")] = 64,
     seed: Annotated[int, seed_option("Seed of generated items, noise, shuffles and probe splits.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Write report.json, report.md, PNG curves, index.html and the "
                                                   "probe test's step probes (probes/) here.")] = None,
@@ -66,6 +70,7 @@ def audit(
     for flag, path in (("--probe", probe), ("--lens", lens)):
         if path is not None and not path.is_file():
             raise LatentspaceError(f"{flag}: no file {path}")
+    levels = parse_strengths(strengths)
     run = Path(model)
     if strategy is None and (steps is not None or max_tokens is not None):
         raise LatentspaceError(f"{'--steps' if steps is not None else '--max-tokens'} sets a --strategy's thinking; a "
@@ -74,12 +79,12 @@ def audit(
         if not (run / "checkpoint" / "state.json").exists():
             raise LatentspaceError(f"{model} is not a trained run folder (no checkpoint/state.json); for a registry "
                                    "model name a --strategy")
-        subject = TrainedSubject(run)
+        subject = TrainedSubject(run, batch_size)
         items = run_items(run, task, n, seed)
         variant = ood_variant(run, ood)
         ood_items = (variant, run_items(run, variant, len(items), seed)) if variant and "ood" in chosen else None
     else:
-        subject, items = strategy_subject(model, strategy, steps, task, n, seed, max_tokens)
+        subject, items = strategy_subject(model, strategy, steps, task, n, seed, max_tokens, batch_size)
         ood_items = None
         if ood not in ("auto", "none"):
             from latentspace.tasks import get_task
@@ -100,7 +105,7 @@ def audit(
                            progress=lambda name: status.update(f"auditing: {name}"), done=done,
                            saved=(lambda r: files.write_text(out / "report.json", jsonsafe.dumps(r.to_dict(), indent=2)
                                                              + "\n", "audit report")) if out is not None else None,
-                           reader=reader, fitted=fitted, lens=tuned)
+                           reader=reader, fitted=fitted, lens=tuned, strengths=levels)
     if refused:
         report.skipped["saved probe"] = refused
     if lens_refused:
@@ -168,7 +173,7 @@ def show(report, out: Path | None, json_out: bool) -> None:
 
 
 def strategy_subject(model: str, strategy: str, steps: int | None, task: str | None, n: int, seed: int,
-                     max_tokens: int | None = None):
+                     max_tokens: int | None = None, batch_size: int = 64):
     """A registry model thinking with ``strategy`` on ``task``'s items (checked before the model loads)."""
     from latentspace.audit.strategy_subject import StrategySubject
     from latentspace.strategies import get_strategy
@@ -184,7 +189,21 @@ def strategy_subject(model: str, strategy: str, steps: int | None, task: str | N
     items = spec.generate(n, seed=seed)
     from latentspace.cli.common import load_model
 
-    return StrategySubject(load_model(model, quiet=True), reasoner, spec, seed=seed), items
+    return StrategySubject(load_model(model, quiet=True), reasoner, spec, batch_size, seed=seed), items
+
+
+def parse_strengths(text: str) -> tuple[float, ...]:
+    """``--strengths``: finite, non-zero, at most 16 (each is two passes per thought)."""
+    import math
+
+    try:
+        levels = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise LatentspaceError(f"--strengths: {text[:60]!r} is not a comma list of numbers") from None
+    if not levels or len(levels) > 16 or any(not math.isfinite(s) or s == 0 or abs(s) > 1e3 for s in levels):
+        raise LatentspaceError("--strengths: give 1 to 16 finite non-zero numbers of magnitude at most 1000 "
+                               f"(got {text[:60]!r})")
+    return levels
 
 
 def earlier_report(out: Path):
