@@ -33,6 +33,7 @@ LAYERS = [
     {"model", "tasks", "trace"},
     {"lens"},
     {"reason", "steer", "memory"},
+    {"bridge"},  # below agents: a pipeline's hand-over between models goes through a bridge
     {"agents", "audit", "train"},
     {"strategies"},
     {"serve", "bench"},

@@ -215,6 +215,21 @@ COMMANDS = [
     Command("memory rm", [("memory", None), ("rm", None), ("memory_id", "memory_id"), ("--store", "store"),
                           ("--json", None)],
             {"memory_id": text_values(), "--store": paths("store", *OUT_PATHS)}),
+    Command("bridge fit", [("bridge", None), ("fit", None), ("-s", "tiny"), ("-r", "tiny-gpt2"), ("--texts", "2"),
+                           ("--tokens", "8"), ("--out", "out_ok.safetensors"), ("--json", None)],
+            {"-s": choices(["tiny", "tiny-gpt2", "nosuch"]), "-r": choices(["tiny", "tiny-gpt2", "nosuch"]),
+             "--texts": int_values(), "--tokens": int_values(), "--l2": float_values(), "--heldout": float_values(),
+             "--method": choices(["ridge", "affine", "procrustes"]), "--seed": int_values(),
+             "--layers": choices(["auto", "0:0", "1:1,0:0", "5:0", "0:-1", "1", ":", "0:0," * 70]),
+             "--text-file": paths("text", *BAD_PATHS), "--out": paths("out_ok.safetensors", *OUT_PATHS)}),
+    Command("bridge eval", [("bridge", None), ("eval", None), ("path", "bridge_map"), ("-s", "tiny"),
+                            ("-r", "tiny-gpt2"), ("--texts", "2"), ("--tokens", "8"), ("--json", None)],
+            {"path": paths("bridge_map", "vector", *BAD_PATHS), "-s": choices(["tiny", "tiny-gpt2"]),
+             "-r": choices(["tiny", "tiny-gpt2"]), "--texts": int_values(), "--text-file": paths("text", *BAD_PATHS)}),
+    Command("bridge transfer", [("bridge", None), ("transfer", None), ("path", "bridge_map"), ("vector", "vector"),
+                                ("--out", "out_ok.safetensors"), ("-s", "tiny"), ("-r", "tiny-gpt2"), ("--json", None)],
+            {"path": paths("bridge_map", "vector", *BAD_PATHS), "vector": paths("vector", "bridge_map", *BAD_PATHS),
+             "-s": choices(["tiny", "tiny-gpt2"]), "--out": paths("out_ok.safetensors", *OUT_PATHS)}),
     Command("memory gc", [("memory", None), ("gc", None), ("--store", "store"), ("--json", None)],
             {"--store": paths("store", *OUT_PATHS), "--max-size": choices(["10MB", "0", "-1", "1e999", "nan"])}),
 ]
@@ -274,6 +289,8 @@ def prepared(tmp_path_factory):
     run("agents", "hi", "-m", "tiny", "-n", "1", "--agent-tokens", "1", "--raw", "--save-memory", f["working_memory"])
     f["mnns_run"] = root / "mnns_run"
     run("train", "run", "cot2", "--profile", "smoke-mnns", "--out", f["mnns_run"], "--quiet")
+    f["bridge_map"] = root / "map.safetensors"
+    run("bridge", "fit", "-s", "tiny", "-r", "tiny-gpt2", "--texts", "2", "--tokens", "8", "--out", f["bridge_map"])
     f["store"] = root / "store"
     added = run("memory", "add", f["text"], "-m", "tiny", "--store", f["store"], "--json")
     f["memory_id"] = json.loads(added.stdout)["id"]

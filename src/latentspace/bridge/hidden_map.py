@@ -1,0 +1,113 @@
+"""A map between two models' hidden spaces, one linear map per (sharer, receiver) block pair.
+
+Each side is standardised first (centred, divided by its RMS norm: a scalar, so an orthogonal map
+stays orthogonal), then ``y = ((x - mx) / sx) @ W * sy + my``. A *direction* (a steering vector, a
+difference of means) moves by the linear part alone: ``(v / sx) @ W * sy``.
+
+Saved with both models' fingerprints; loading against another pair is refused naming all four.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from latentspace import io
+from latentspace.errors import LatentspaceError
+
+KIND = "bridge_map"
+
+
+@dataclass
+class LayerMap:
+    weight: torch.Tensor  # [d_s, d_r]
+    x_mean: torch.Tensor  # [d_s]
+    x_scale: float
+    y_mean: torch.Tensor  # [d_r]
+    y_scale: float
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.to(x.dtype)
+        return ((x - self.x_mean.to(x.dtype)) / self.x_scale) @ w * self.y_scale + self.y_mean.to(x.dtype)
+
+    def direction(self, v: torch.Tensor) -> torch.Tensor:
+        return (v.to(self.weight.dtype) / self.x_scale) @ self.weight * self.y_scale
+
+
+@dataclass
+class HiddenMap:
+    """``layers[(s, r)]``: the map from sharer block s to receiver block r."""
+
+    layers: dict[tuple[int, int], LayerMap]
+    sharer: dict  # fingerprints
+    receiver: dict
+    meta: dict = field(default_factory=dict)  # method, texts, held-out fit per pair, model names
+
+    def pairs(self) -> list[tuple[int, int]]:
+        return sorted(self.layers)
+
+    def save(self, path: str | Path) -> Path:
+        tensors = {}
+        for (s, r), m in self.layers.items():
+            tensors[f"{s}:{r}/weight"] = m.weight.float()
+            tensors[f"{s}:{r}/x_mean"], tensors[f"{s}:{r}/y_mean"] = m.x_mean.float(), m.y_mean.float()
+            tensors[f"{s}:{r}/scales"] = torch.tensor([m.x_scale, m.y_scale], dtype=torch.float32)
+        return io.save_tensors(path, tensors, KIND, self.receiver, {**self.meta, "sharer_fingerprint": self.sharer})
+
+    @classmethod
+    def load(cls, path: str | Path, sharer: dict, receiver: dict) -> HiddenMap:
+        """The map at ``path`` if it was fitted from ``sharer`` to ``receiver`` (fingerprints)."""
+        header = io.read_header(path, "bridge map")
+        if header.get("kind") != KIND:
+            raise LatentspaceError(f"{Path(path).name} is not a saved bridge map (it holds: "
+                                   f"{header.get('kind', 'unknown')})")
+        meta = io.header_json(header, "meta", path, default={})
+        saved_s, saved_r = meta.get("sharer_fingerprint"), io.header_json(header, "fingerprint", path)
+        if not isinstance(saved_s, dict) or not isinstance(saved_r, dict) or any(
+                k not in fp for fp in (saved_s, saved_r) for k in io.FIELDS):
+            raise LatentspaceError(f"{Path(path).name}: incomplete model fingerprints (not written by latentspace?)")
+        if (saved_s, saved_r) != (sharer, receiver):
+            raise LatentspaceError(f"this bridge map was fitted from [{io.describe(saved_s)}] to [{io.describe(saved_r)}], "
+                                   f"not from the loaded [{io.describe(sharer)}] to [{io.describe(receiver)}]")
+        tensors, meta = io.load_tensors(path, KIND, receiver, what="bridge map")
+        layers = {}
+        for key in tensors:
+            if key.endswith("/weight"):
+                name = key.removesuffix("/weight")
+                try:
+                    s, r = (int(v) for v in name.split(":"))
+                    scales = tensors[f"{name}/scales"]
+                    layers[(s, r)] = LayerMap(tensors[key], tensors[f"{name}/x_mean"], float(scales[0]),
+                                              tensors[f"{name}/y_mean"], float(scales[1]))
+                except (KeyError, ValueError):
+                    raise LatentspaceError(f"{Path(path).name}: malformed layer {name!r}") from None
+        if not layers:
+            raise LatentspaceError(f"{Path(path).name}: a bridge map with no layers")
+        meta.pop("sharer_fingerprint", None)
+        return cls(layers, sharer, receiver, meta)
+
+
+def standardise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(x centred and divided by its RMS row norm, the mean, the scale) in float64."""
+    x = x.double()
+    mean = x.mean(0)
+    centred = x - mean
+    scale = float(centred.norm(dim=1).pow(2).mean().sqrt().clamp_min(1e-12))
+    return centred / scale, mean, scale
+
+
+def fitted(weight: torch.Tensor, x_mean, x_scale, y_mean, y_scale) -> LayerMap:
+    return LayerMap(weight.float(), x_mean.float(), x_scale, y_mean.float(), y_scale)
+
+
+def fit_quality(m: LayerMap, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """Held-out R² (1 - residual / variance of y) and the mean cosine of predicted and true *centred*
+    states (the raw cosine is flattered by the shared mean direction)."""
+    pred = m(x.float()).double()
+    y = y.double()
+    mean = y.mean(0)
+    r2 = 1 - float((y - pred).pow(2).sum() / (y - mean).pow(2).sum().clamp_min(1e-12))
+    cos = torch.nn.functional.cosine_similarity(pred - mean, y - mean, dim=1)
+    return {"r2": r2, "cosine": float(cos.mean()), "n": len(y)}

@@ -1,0 +1,42 @@
+"""`latentspace bridge fit|eval|transfer` on two tiny models of different families and widths."""
+
+import json
+
+from tests.cli.test_cli import one_line_exit_2, run_here
+
+
+def test_fit_eval_and_transfer_round_trip_and_refuse_another_pair(tmp_path, capsys, monkeypatch):
+    def run(*args):
+        return run_here(capsys, monkeypatch, *map(str, args))
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(f"line {i}: the red fox runs past the old mill at {i} o'clock." for i in range(8)))
+    bridge = tmp_path / "map.safetensors"
+    fitted = run("bridge", "fit", "-s", "tiny", "-r", "tiny-gpt2", "--text-file", texts, "--method", "procrustes",
+                 "--out", bridge, "--json")
+    assert fitted.returncode == 0, fitted.stderr
+    meta = json.loads(fitted.stdout)
+    assert meta["method"] == "procrustes" and meta["texts"] == 8 and set(meta["heldout"]) == {"0:0", "1:1"}
+    scored = run("bridge", "eval", bridge, "-s", "tiny", "-r", "tiny-gpt2", "--text-file", texts, "--json")
+    assert scored.returncode == 0, scored.stderr
+    assert set(json.loads(scored.stdout)["quality"]) == {"0:0", "1:1"}
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(json.dumps({"positive": f"good {i}", "negative": f"bad {i}"}) for i in range(4)))
+    vector = tmp_path / "v.safetensors"
+    assert run("steer", "train", "--pairs", pairs, "-m", "tiny", "--layers", "1", "--out", vector).returncode == 0
+    moved = tmp_path / "moved.safetensors"
+    out = run("bridge", "transfer", bridge, vector, "--out", moved, "-s", "tiny", "-r", "tiny-gpt2", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["receiver_blocks"] == [1] and moved.is_file()
+    steered = run("generate", "hello", "-m", "tiny-gpt2", "--steer", moved, "--strength", "1", "--max-tokens", "2")
+    assert steered.returncode == 0, steered.stderr  # the moved vector is the receiver's own
+
+    # the map read against another pair names all four models; the vector must be the sharer's
+    one_line_exit_2(run("bridge", "eval", bridge, "-s", "tiny-gpt2", "-r", "tiny", "--text-file", texts),
+                    "fitted from [llama", "to [gpt2", "not from the loaded [gpt2")
+    one_line_exit_2(run("bridge", "transfer", bridge, moved, "--out", tmp_path / "x.safetensors", "-s", "tiny",
+                        "-r", "tiny-gpt2"), "steering vector")
+    one_line_exit_2(run("bridge", "fit", "-s", "tiny", "-r", "tiny-gpt2", "--layers", "2:0", "--text-file", texts,
+                        "--out", tmp_path / "y.safetensors"), "out of range")
+    assert not (tmp_path / "x.safetensors").exists() and not (tmp_path / "y.safetensors").exists()
