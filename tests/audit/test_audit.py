@@ -158,6 +158,9 @@ def test_a_numeric_step_with_thin_classes_is_probed_by_regression_and_few_values
     from latentspace.audit.probe import as_targets
 
     assert as_targets([str(v) for v in range(30)]) == ([float(v) for v in range(30)], "regression")
+    # 200 items of 61 values: 3.3 per value in all, but 2.5 in the 150 a probe is fitted on -> regression
+    sums = [str(v % 61) for v in range(200)]
+    assert as_targets(sums)[1] == "regression"
     few = [str(v % 4) for v in range(30)]
     assert as_targets(few) == (few, "classification")
     words = [f"node{v}" for v in range(30)]

@@ -22,16 +22,17 @@ def thought_labels(items: list[Item], rec: Recording, t: int) -> tuple[list[int]
 
 
 FEWEST_PER_CLASS = 3  # a numeric step with thinner classes is probed by ridge regression (R²) instead
+TEST_FRACTION = 0.25  # fit_probe's default held-out share: the classes are counted in what is left to fit on
 
 
 def as_targets(labels: list[str]) -> tuple[list, str]:
-    """Labels as a probe reads them: numbers whose values hold under 3 items each on average as floats
+    """Labels as a probe reads them: numbers whose values hold under 3 training items each on average as floats
     (regression: arithmetic's step results), else classes (MNNS's partial sums, ProsQA's nodes)."""
     try:
         numbers = [float(v) for v in labels]
     except (TypeError, ValueError):
         return labels, "classification"
-    if len(labels) < FEWEST_PER_CLASS * len(set(numbers)):
+    if len(labels) * (1 - TEST_FRACTION) < FEWEST_PER_CLASS * len(set(numbers)):  # counted in the training split
         return numbers, "regression"
     return labels, "classification"
 
