@@ -59,18 +59,7 @@ class HiddenMap:
     @classmethod
     def load(cls, path: str | Path, sharer: dict, receiver: dict) -> HiddenMap:
         """The map at ``path`` if it was fitted from ``sharer`` to ``receiver`` (fingerprints)."""
-        header = io.read_header(path, "bridge map")
-        if header.get("kind") != KIND:
-            raise LatentspaceError(f"{Path(path).name} is not a saved bridge map (it holds: "
-                                   f"{header.get('kind', 'unknown')})")
-        meta = io.header_json(header, "meta", path, default={})
-        saved_s, saved_r = meta.get("sharer_fingerprint"), io.header_json(header, "fingerprint", path)
-        if not isinstance(saved_s, dict) or not isinstance(saved_r, dict) or any(
-                k not in fp for fp in (saved_s, saved_r) for k in io.FIELDS):
-            raise LatentspaceError(f"{Path(path).name}: incomplete model fingerprints (not written by latentspace?)")
-        if (saved_s, saved_r) != (sharer, receiver):
-            raise LatentspaceError(f"this bridge map was fitted from [{io.describe(saved_s)}] to [{io.describe(saved_r)}], "
-                                   f"not from the loaded [{io.describe(sharer)}] to [{io.describe(receiver)}]")
+        check_pair(path, KIND, "bridge map", sharer, receiver)
         tensors, meta = io.load_tensors(path, KIND, receiver, what="bridge map")
         layers = {}
         for key in tensors:
@@ -87,6 +76,23 @@ class HiddenMap:
             raise LatentspaceError(f"{Path(path).name}: a bridge map with no layers")
         meta.pop("sharer_fingerprint", None)
         return cls(layers, sharer, receiver, meta)
+
+
+def check_pair(path: str | Path, kind: str, what: str, sharer: dict, receiver: dict) -> dict:
+    """The meta of a two-model file if it was made from ``sharer`` to ``receiver``; else one line naming all four."""
+    header = io.read_header(path, what)
+    if header.get("kind") != kind:
+        raise LatentspaceError(f"{Path(path).name} is not a saved {what} (it holds: {header.get('kind', 'unknown')})")
+    meta = io.header_json(header, "meta", path, default={})
+    saved_s = meta.get("sharer_fingerprint") if isinstance(meta, dict) else None
+    saved_r = io.header_json(header, "fingerprint", path)
+    if not isinstance(saved_s, dict) or not isinstance(saved_r, dict) or any(
+            k not in fp for fp in (saved_s, saved_r) for k in io.FIELDS):
+        raise LatentspaceError(f"{Path(path).name}: incomplete model fingerprints (not written by latentspace?)")
+    if (saved_s, saved_r) != (sharer, receiver):
+        raise LatentspaceError(f"this {what} was fitted from [{io.describe(saved_s)}] to [{io.describe(saved_r)}], "
+                               f"not from the loaded [{io.describe(sharer)}] to [{io.describe(receiver)}]")
+    return meta
 
 
 def standardise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:

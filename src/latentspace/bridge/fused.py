@@ -1,0 +1,103 @@
+"""The fused read: the sharer reads context + question, the receiver only the question, and the
+receiver answers from its own cache enriched by the sharer's (`CacheFuser`).
+
+Each receiver slot takes the sharer's K/V at the last sharer token covering its characters
+(`align`): that sharer token has read everything the receiver token has, and the context before it.
+The receiver reads all of its prompt but the last token; the fuser changes those slots; the last
+token is then read *through* the fused cache, so the first answer token already sees it (the
+anchor's finding: enriching the question's slots alone carries the context).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+from latentspace.bridge.align import align, token_spans
+from latentspace.bridge.pairs import lead
+from latentspace.errors import LatentspaceError
+from latentspace.model import kv
+
+
+@dataclass
+class Reads:
+    """One batch read by both models (no gradients: both are frozen)."""
+
+    sharer_kv: list  # per sharer layer (K, V) gathered at the receiver's slots [B, Hs, T, ds]
+    state: object  # the receiver's LatentState over its prompts minus their last token
+    last: torch.Tensor  # [B] each prompt's last receiver token
+
+
+def slot_index(sharer_tok, receiver_tok, sharer_text: str, receiver_text: str) -> tuple[list[int], list[int], list[int]]:
+    """(sharer ids, receiver ids, for each receiver id the sharer index it reads from), leads included."""
+    if not sharer_text.endswith(receiver_text):
+        raise LatentspaceError("the receiver's prompt must be the end of the sharer's (the sharer reads the context "
+                               "before the same question)")
+    s_ids, s_spans = token_spans(sharer_tok, sharer_text)
+    r_ids, r_spans = token_spans(receiver_tok, receiver_text)
+    offset = len(sharer_text) - len(receiver_text)
+    covers = align(s_spans, [(a + offset, b + offset) for a, b in r_spans]).covers
+    s_lead, r_lead = lead(sharer_tok), lead(receiver_tok)
+    index = [min(i, len(s_lead) - 1) if s_lead else 0 for i in range(len(r_lead))]
+    for j, hit in enumerate(covers):
+        index.append(len(s_lead) + (hit[-1] if hit else 0))
+    return s_lead + s_ids, r_lead + r_ids, index
+
+
+def left_pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for b, row in enumerate(rows):
+        ids[b, width - len(row):], mask[b, width - len(row):] = torch.tensor(row), 1
+    return ids, mask, [width - len(r) for r in rows]
+
+
+def read_both(sharer, receiver, sharer_texts: list[str], receiver_texts: list[str]) -> Reads:
+    rows = [slot_index(sharer.tokenizer, receiver.tokenizer, s, r) for s, r in zip(sharer_texts, receiver_texts)]
+    if any(len(r) < 2 for _, r, _ in rows):
+        raise LatentspaceError("a receiver prompt needs at least two tokens (one read before fusing, the last after)")
+    s_ids, s_mask, s_pad = left_pad([s for s, _, _ in rows], sharer.tokenizer.pad_token_id or 0)
+    r_ids, r_mask, r_pad = left_pad([r[:-1] for _, r, _ in rows], receiver.tokenizer.pad_token_id or 0)
+    s_state = sharer.encode(s_ids, attention_mask=s_mask)
+    state = receiver.encode(r_ids, attention_mask=r_mask)
+    # receiver slot (padded) -> sharer slot (padded); pad slots read slot 0 (masked for every query anyway)
+    gather = torch.zeros(r_ids.shape, dtype=torch.long)
+    for b, (_, _, index) in enumerate(rows):
+        picked = torch.tensor(index[:-1]) + s_pad[b]
+        gather[b, r_pad[b]:] = picked
+    sharer_kv = []
+    for k, v in kv.to_tensors(s_state.cache):
+        ix = gather.to(k.device)[:, None, :, None].expand(-1, k.shape[1], -1, k.shape[3])
+        sharer_kv.append((k.gather(2, ix), v.gather(2, ix)))
+    return Reads(sharer_kv, state, torch.tensor([r[-1] for _, r, _ in rows]))
+
+
+def fused_cache(reads: Reads, fuser, temperature: float | None = None, gates=None):
+    return kv.from_tensors(fuser(reads.sharer_kv, kv.to_tensors(reads.state.cache), temperature, gates))
+
+
+def fused_state(receiver, reads: Reads, fuser, gates=None):
+    """The receiver's state after its last prompt token, read through the fused cache (hard gates)."""
+    with torch.no_grad():
+        state = dataclasses.replace(reads.state, cache=fused_cache(reads, fuser, None, gates))
+    return receiver.feed(state, reads.last[:, None])
+
+
+def answer_loss(receiver, reads: Reads, fuser, answers: list[list[int]], temperature: float) -> torch.Tensor:
+    """Receiver next-token loss on the answers, teacher-forced, through the fused cache (soft gates)."""
+    width = max(len(a) for a in answers)
+    pad = receiver.tokenizer.pad_token_id or 0
+    ids = torch.full((len(answers), width), pad, dtype=torch.long)
+    target = torch.full((len(answers), width), -100, dtype=torch.long)
+    mask = torch.zeros(len(answers), width, dtype=torch.long)
+    for b, answer in enumerate(answers):
+        row = [int(reads.last[b])] + answer[:-1]
+        ids[b, :len(row)], target[b, :len(answer)], mask[b, :len(row)] = torch.tensor(row), torch.tensor(answer), 1
+    state = reads.state
+    positions = state.next_position[:, None] + torch.arange(width)[None]
+    full = torch.cat([state.attention_mask, mask.to(state.attention_mask.dtype)], 1)
+    out = receiver.forward(ids, full, position_ids=positions, cache=fused_cache(reads, fuser, temperature), grad=True)
+    return torch.nn.functional.cross_entropy(out.logits.float().flatten(0, 1), target.flatten(), ignore_index=-100)

@@ -1,0 +1,146 @@
+"""Train a `CacheFuser`: only the fuser learns, with the receiver's next-token loss on the answers.
+
+Both models are frozen, so each batch is read once (`read_both`) and kept: an epoch costs only the
+receiver's few answer positions and their backward pass. The gates' Gumbel temperature is annealed
+geometrically from ``temperature_start`` to ``temperature_end``. On `accelerate` like the trainer;
+with ``out`` a checkpoint (fuser, optimizer, step) is written every ``save_every`` steps and a rerun
+resumes from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from latentspace import files, named
+from latentspace.bridge.fused import answer_loss, read_both
+from latentspace.bridge.fuser import CacheFuser, FuserShape, fuser_shape  # noqa: F401 (FuserShape: re-exported)
+from latentspace.bridge.layers import proportional
+from latentspace.errors import LatentspaceError
+from latentspace.finite import check_loss
+from latentspace.model import kv
+from latentspace.named import between
+
+
+@dataclass
+class FuserConfig:
+    steps: int = 300
+    batch_size: int = 8
+    lr: float = 1e-3
+    hidden: int = 256
+    temperature_start: float = 1.0
+    temperature_end: float = 0.05
+    seed: int = 0
+    save_every: int = 50
+
+    RANGES: ClassVar[dict] = {"steps": between(1, 1_000_000), "batch_size": between(1, 4096), "lr": between(1e-8, 1.0),
+              "hidden": between(1, 65_536), "temperature_start": between(1e-3, 100),
+              "temperature_end": between(1e-3, 100), "seed": between(0, 2**63 - 1), "save_every": between(1, 10**9)}
+
+
+@dataclass
+class Example:
+    sharer_text: str  # context + question (what the sharer reads)
+    receiver_text: str  # the question alone: the end of sharer_text
+    answer: str
+
+
+@contextlib.contextmanager
+def frozen(*models):
+    """No parameter gradients for the frozen models while the fuser trains (restored after)."""
+    before = [[p.requires_grad for p in m.parameters()] for m in models]
+    try:
+        for m in models:
+            m.requires_grad_(False)
+        yield
+    finally:
+        for m, flags in zip(models, before):
+            for p, flag in zip(m.parameters(), flags):
+                p.requires_grad_(flag)
+
+
+def all_receiver_layers(sharer_layers: int, receiver_layers: int) -> list[tuple[int, int]]:
+    """Every receiver layer, each paired with the sharer layer at the same relative depth."""
+    depths = [(r + 1) / receiver_layers for r in range(receiver_layers)]
+    return [(s, r) for (s, _), r in zip(proportional(sharer_layers, receiver_layers, depths), range(receiver_layers))]
+
+
+def answer_ids(receiver, answer: str) -> list[int]:
+    ids = receiver.tokenizer.encode(answer, add_special_tokens=False)
+    if not ids:
+        raise LatentspaceError(f"answer {answer!r} has no tokens for the receiver")
+    eos = receiver.tokenizer.eos_token_id
+    return ids + ([eos] if eos is not None else [])
+
+
+def train_fuser(sharer, receiver, examples: list[Example], config: FuserConfig | None = None,
+                out: Path | None = None, progress=None, fuser: CacheFuser | None = None) -> tuple[CacheFuser, list[float]]:
+    """(the trained fuser, loss per step). ``progress(step, loss)`` after every step."""
+    from accelerate import Accelerator
+
+    config = config or FuserConfig()
+    named.check_options(FuserConfig, dataclasses.asdict(config), "fuser training")
+    if not examples:
+        raise LatentspaceError("fuser training needs at least one example")
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    batches = [examples[i:i + config.batch_size] for i in range(0, len(examples), config.batch_size)]
+    with torch.no_grad():
+        reads = [read_both(sharer, receiver, [e.sharer_text for e in b], [e.receiver_text for e in b]) for b in batches]
+    answers = [[answer_ids(receiver, e.answer) for e in b] for b in batches]
+    if fuser is None:
+        pairs = all_receiver_layers(sharer.n_layers, receiver.n_layers)
+        fuser = CacheFuser(fuser_shape(reads[0].sharer_kv, kv.to_tensors(reads[0].state.cache), pairs, config.hidden))
+    accelerator = Accelerator(cpu=True)
+    optimizer = torch.optim.AdamW(fuser.parameters(), lr=config.lr)
+    fuser, optimizer = accelerator.prepare(fuser, optimizer)
+    start, losses = resume(out, fuser, optimizer, config, sharer, receiver)
+    ratio = config.temperature_end / config.temperature_start
+    fuser.train()
+    with frozen(sharer.model, receiver.model):
+        for step in range(start, config.steps):
+            temperature = config.temperature_start * ratio ** (step / max(1, config.steps - 1))
+            b = rng.randrange(len(batches))
+            loss = answer_loss(receiver, reads[b], fuser, answers[b], temperature)
+            check_loss(loss, step + 1, f"lr={config.lr:g}")
+            optimizer.zero_grad()
+            accelerator.backward(loss)
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            if progress is not None:
+                progress(step + 1, losses[-1])
+            if out is not None and ((step + 1) % config.save_every == 0 or step + 1 == config.steps):
+                save_checkpoint(out, fuser, optimizer, step + 1, losses, config, sharer, receiver)
+    return accelerator.unwrap_model(fuser).eval(), losses
+
+
+def save_checkpoint(out: Path, fuser, optimizer, step: int, losses: list[float], config, sharer, receiver) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    fuser.save(out / "fuser.safetensors", sharer.fingerprint, receiver.fingerprint,
+               {"step": step, "config": dataclasses.asdict(config), "sharer": sharer.name, "receiver": receiver.name})
+    with files.atomic_write(out / "optimizer.pt", "optimizer state") as tmp:
+        torch.save(optimizer.state_dict(), tmp)
+    files.write_text(out / "progress.json", json.dumps({"step": step, "losses": losses}) + "\n", "fuser progress")
+
+
+def resume(out: Path | None, fuser, optimizer, config, sharer, receiver) -> tuple[int, list[float]]:
+    """(the step to start at, the losses so far) from ``out``'s checkpoint of the same models, shape and settings."""
+    if out is None or not (out / "progress.json").is_file():
+        return 0, []
+    saved, meta = CacheFuser.load(out / "fuser.safetensors", sharer.fingerprint, receiver.fingerprint)
+    if meta.get("config") != dataclasses.asdict(config) or saved.shape != fuser.shape:
+        raise LatentspaceError(f"{out} holds a fuser trained with other settings; give another --out or the same ones")
+    fuser.load_state_dict(saved.state_dict())
+    optimizer.load_state_dict(torch.load(out / "optimizer.pt", weights_only=True))
+    progress = json.loads(files.read_text(out / "progress.json", "fuser progress"))
+    return int(progress["step"]), [float(v) for v in progress["losses"]]
+
+
+__all__ = ["Example", "FuserConfig", "FuserShape", "train_fuser"]
