@@ -40,3 +40,23 @@ def test_fit_eval_and_transfer_round_trip_and_refuse_another_pair(tmp_path, caps
     one_line_exit_2(run("bridge", "fit", "-s", "tiny", "-r", "tiny-gpt2", "--layers", "2:0", "--text-file", texts,
                         "--out", tmp_path / "y.safetensors"), "out of range")
     assert not (tmp_path / "x.safetensors").exists() and not (tmp_path / "y.safetensors").exists()
+
+
+def test_train_a_fuser_resume_it_and_evaluate_it_on_other_facts(tmp_path, capsys, monkeypatch):
+    def run(*args):
+        return run_here(capsys, monkeypatch, *map(str, args))
+
+    out = tmp_path / "fuser"
+    base = ("bridge", "train", "-s", "tiny", "-r", "tiny-gpt2", "--examples", "8", "--steps", "4", "--batch-size", "4",
+            "--hidden", "8", "--out", out, "--json")
+    first = run(*base)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["steps"] == 4 and summary["layers"] == 2 and (out / "fuser.safetensors").is_file()
+    again = run(*base)  # finished: resumes at its end, the same losses
+    assert again.returncode == 0 and json.loads(again.stdout)["loss_last"] == summary["loss_last"]
+    scored = run("bridge", "eval", out, "-s", "tiny", "-r", "tiny-gpt2", "--n", "4", "--json")
+    assert scored.returncode == 0, scored.stderr
+    assert set(json.loads(scored.stdout)) >= {"fused_accuracy", "receiver_alone_accuracy", "gates_open"}
+    one_line_exit_2(run("bridge", "eval", out, "-s", "tiny", "-r", "tiny-gpt2", "--seed", "0"), "trained on")
+    one_line_exit_2(run("bridge", "eval", out, "-s", "tiny-gpt2", "-r", "tiny"), "not from the loaded")

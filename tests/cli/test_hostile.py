@@ -230,6 +230,16 @@ COMMANDS = [
                                 ("--out", "out_ok.safetensors"), ("-s", "tiny"), ("-r", "tiny-gpt2"), ("--json", None)],
             {"path": paths("bridge_map", "vector", *BAD_PATHS), "vector": paths("vector", "bridge_map", *BAD_PATHS),
              "-s": choices(["tiny", "tiny-gpt2"]), "--out": paths("out_ok.safetensors", *OUT_PATHS)}),
+    Command("bridge train", [("bridge", None), ("train", None), ("-s", "tiny"), ("-r", "tiny-gpt2"),
+                             ("--examples", "4"), ("--steps", "2"), ("--batch-size", "2"), ("--hidden", "4"),
+                             ("--out", "out_ok"), ("--json", None)],
+            {"--examples": int_values(), "--steps": int_values(), "--batch-size": int_values(), "--lr": float_values(),
+             "--hidden": int_values(), "--seed": int_values(), "--out": paths(*OUT_PATHS),
+             "-r": choices(["tiny", "tiny-gpt2", "nosuch"])}, examples=1),
+    Command("bridge eval fuser", [("bridge", None), ("eval", None), ("path", "fuser_run"), ("-s", "tiny"),
+                                  ("-r", "tiny-gpt2"), ("--n", "2"), ("--json", None)],
+            {"path": paths("fuser_run", "bridge_map", *BAD_PATHS), "--n": int_values(), "--seed": int_values(),
+             "-s": choices(["tiny", "tiny-gpt2"])}),
     Command("memory gc", [("memory", None), ("gc", None), ("--store", "store"), ("--json", None)],
             {"--store": paths("store", *OUT_PATHS), "--max-size": choices(["10MB", "0", "-1", "1e999", "nan"])}),
 ]
@@ -291,6 +301,9 @@ def prepared(tmp_path_factory):
     run("train", "run", "cot2", "--profile", "smoke-mnns", "--out", f["mnns_run"], "--quiet")
     f["bridge_map"] = root / "map.safetensors"
     run("bridge", "fit", "-s", "tiny", "-r", "tiny-gpt2", "--texts", "2", "--tokens", "8", "--out", f["bridge_map"])
+    f["fuser_run"] = root / "fuser_run"
+    run("bridge", "train", "-s", "tiny", "-r", "tiny-gpt2", "--examples", "4", "--steps", "2", "--batch-size", "2",
+        "--hidden", "4", "--out", f["fuser_run"])
     f["store"] = root / "store"
     added = run("memory", "add", f["text"], "-m", "tiny", "--store", f["store"], "--json")
     f["memory_id"] = json.loads(added.stdout)["id"]

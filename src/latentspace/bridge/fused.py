@@ -101,3 +101,18 @@ def answer_loss(receiver, reads: Reads, fuser, answers: list[list[int]], tempera
     full = torch.cat([state.attention_mask, mask.to(state.attention_mask.dtype)], 1)
     out = receiver.forward(ids, full, position_ids=positions, cache=fused_cache(reads, fuser, temperature), grad=True)
     return torch.nn.functional.cross_entropy(out.logits.float().flatten(0, 1), target.flatten(), ignore_index=-100)
+
+
+def fused_answers(sharer, receiver, fuser, sharer_texts: list[str], receiver_texts: list[str],
+                  max_new_tokens: int = 8, batch_size: int = 16) -> list[tuple[str, int]]:
+    """(the receiver's greedy answer through the fused cache, positions both models processed) per prompt."""
+    out = []
+    for first in range(0, len(sharer_texts), batch_size):
+        s_texts, r_texts = sharer_texts[first:first + batch_size], receiver_texts[first:first + batch_size]
+        reads = read_both(sharer, receiver, s_texts, r_texts)
+        state = fused_state(receiver, reads, fuser)
+        result = receiver.decode(state, max_new_tokens=max_new_tokens)
+        read = [len(slot_index(sharer.tokenizer, receiver.tokenizer, s, r)[0]) + int(n) + 1
+                for s, r, n in zip(s_texts, r_texts, reads.state.attention_mask.sum(1))]
+        out += [(text, positions + len(ids)) for text, positions, ids in zip(result.texts, read, result.token_ids)]
+    return out

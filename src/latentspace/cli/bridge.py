@@ -95,15 +95,20 @@ def evaluate(
     texts: TextsOpt = 32,
     tokens: TokensOpt = 96,
     text_file: TextFileOpt = None,
-    seed: Annotated[int, seed_option("Seed of the fresh texts (use another than the fit's).")] = 1,
+    n: Annotated[int, typer.Option("--n", min=1, max=100_000, help="Facts to answer (a fuser folder).")] = 100,
+    seed: Annotated[int, seed_option("Seed of the fresh texts or facts (use another than the fit's).")] = 1,
     json_out: JsonOpt = False,
 ) -> None:
-    """Score a saved map on fresh texts: R² and centred cosine per block pair.
+    """Score a saved map on fresh texts (R² and centred cosine per block pair), or a trained fuser
+    (a `bridge train` folder) on fresh facts beside the receiver alone and the receiver reading them.
 
     Example: latentspace bridge eval smol-to-gemma.safetensors -s smollm2-135m -r gemma3-270m --seed 7
     """
     from latentspace.bridge import HiddenMap, fit_quality, paired_states
 
+    if path.is_dir():
+        evaluate_fuser(path, sharer, receiver, n, seed, json_out)
+        return
     if not path.is_file():
         raise LatentspaceError(f"no bridge map at {path}")
     a = load_model(sharer, quiet=json_out)
@@ -152,3 +157,87 @@ def transfer(
         return
     console.print(f"moved {vector.name} to {b.name} blocks {summary['receiver_blocks']} "
                   f"({summary['method']} map): saved {out}")
+
+
+def evaluate_fuser(folder: Path, sharer: str, receiver: str, n: int, seed: int, json_out: bool) -> None:
+    from latentspace.bridge.fused import fused_answers
+    from latentspace.bridge.fuser import CacheFuser
+    from latentspace.tasks.facts import make_facts
+
+    if not (folder / "fuser.safetensors").is_file():
+        raise LatentspaceError(f"{folder} holds no fuser.safetensors (train one with `latentspace bridge train --out`)")
+    from latentspace import io
+
+    saved = io.header_json(io.read_header(folder / "fuser.safetensors", "cache fuser"), "meta",
+                           folder / "fuser.safetensors", default={})
+    if isinstance(saved, dict) and isinstance(saved.get("config"), dict) and seed == saved["config"].get("seed"):
+        raise LatentspaceError(f"--seed {seed}: those are the facts this fuser was trained on; give another seed")
+    a = load_model(sharer, quiet=json_out)
+    b = load_model(receiver, quiet=json_out)
+    fuser, _ = CacheFuser.load(folder / "fuser.safetensors", a.fingerprint, b.fingerprint)
+    facts = make_facts(n, seed=seed)
+    with err_console.status(f"answering {n} facts"):
+        fused = fused_answers(a, b, fuser, [f.prompt(True) for f in facts], [f.prompt(False) for f in facts], 6)
+        ids, mask = b.tokenize([f.prompt(False) for f in facts])
+        alone = b.decode(b.encode(ids, attention_mask=mask), max_new_tokens=6).texts
+    summary = {"fuser": str(folder), "n": n, "seed": seed,
+               "fused_accuracy": sum(f.check(t) for f, (t, _) in zip(facts, fused)) / n,
+               "receiver_alone_accuracy": sum(f.check(t) for f, t in zip(facts, alone)) / n,
+               "gates_open": int(fuser.gates().sum()), "layers": len(fuser.shape.pairs)}
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(f"{b.name} answering {n} facts it never read: {100 * summary['fused_accuracy']:.1f}% through the "
+                  f"fused cache of {a.name}, {100 * summary['receiver_alone_accuracy']:.1f}% alone "
+                  f"({summary['gates_open']}/{summary['layers']} gates open)")
+
+
+@app.command("train")
+def train(
+    sharer: SharerOpt = DEFAULT,
+    receiver: ReceiverOpt = "gemma3-270m",
+    out: Annotated[Path, typer.Option(help="Run folder: fuser.safetensors, the optimizer, progress.json (a rerun "
+                                           "resumes).")] = Path("runs/bridge-fuser"),
+    examples: Annotated[int, typer.Option(min=1, max=1_000_000, help="Training facts (task `facts`: the sharer "
+                                                                     "reads them, the receiver only the question).")] = 2000,
+    steps: Annotated[int, typer.Option(min=1, max=1_000_000, help="Optimizer steps.")] = 800,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Examples per step.")] = 16,
+    lr: Annotated[float, typer.Option(min=1e-8, max=1.0, help="AdamW learning rate.")] = 1e-3,
+    hidden: Annotated[int, typer.Option(min=1, max=65_536, help="Width of each projector's MLP.")] = 256,
+    seed: Annotated[int, seed_option("Seed of the training facts, batches and gate noise.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a C2C-style cache fuser: the receiver answers from its cache enriched by the sharer's.
+
+    Only the fuser learns (both models frozen), with the receiver's next-token loss on the answer.
+    Every receiver layer gets a K and a V projector and a gate (Gumbel-sigmoid while training, hard
+    after). Evaluate with `latentspace bridge eval OUT`.
+
+    Example: latentspace bridge train -s smollm2-135m -r gemma3-270m --steps 800 --out runs/smol-to-gemma
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from latentspace.bridge.fuser_train import Example, FuserConfig, train_fuser
+    from latentspace.tasks.facts import make_facts
+
+    if out.parent == Path("runs"):
+        Path("runs").mkdir(exist_ok=True)  # the default's home, made as `train run` makes it
+    out = files.check_output(out, "--out", folder=True)
+    config = FuserConfig(steps=steps, batch_size=batch_size, lr=lr, hidden=hidden, seed=seed)
+    a = load_model(sharer, quiet=json_out)
+    b = load_model(receiver, quiet=json_out)
+    train_set = [Example(f.prompt(True), f.prompt(False), " " + f.answer) for f in make_facts(examples, seed=seed)]
+    columns = (TextColumn("fuser"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+               TimeRemainingColumn())
+    with Progress(*columns, disable=json_out, transient=True, console=err_console) as bar:
+        task = bar.add_task("steps", total=steps, loss="-")
+        fuser, losses = train_fuser(a, b, train_set, config, out=out,
+                                    progress=lambda step, loss: bar.update(task, completed=step, loss=f"{loss:.3f}"))
+    summary = {"out": str(out), "steps": steps, "examples": examples, "loss_first": losses[0] if losses else None,
+               "loss_last": losses[-1] if losses else None, "params": fuser.parameter_count(),
+               "gates_open": int(fuser.gates().sum()), "layers": len(fuser.shape.pairs)}
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(f"trained {summary['params']:,} fuser parameters ({summary['gates_open']}/{summary['layers']} gates "
+                  f"open), loss {summary['loss_first']:.3f} -> {summary['loss_last']:.3f}: {out}")
