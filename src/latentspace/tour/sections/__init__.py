@@ -2,6 +2,7 @@
 
 from latentspace.tour.sections.agents import agents
 from latentspace.tour.sections.audited_thoughts import audited_thoughts
+from latentspace.tour.sections.bridge import bridge
 from latentspace.tour.sections.generation import generation
 from latentspace.tour.sections.latent_step import latent_step
 from latentspace.tour.sections.layer_norms import layer_norms
@@ -14,4 +15,4 @@ from latentspace.tour.sections.steering import steering
 from latentspace.tour.sections.trained_thoughts import trained_thoughts
 
 SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, trained_thoughts, audited_thoughts,
-            steering, agents, memory, serving]
+            steering, agents, memory, bridge, serving]
