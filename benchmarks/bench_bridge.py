@@ -60,8 +60,8 @@ def maps_stage(models: dict, texts: int, tokens: int, fresh: int) -> dict:
         a, b = models[a_name], models[b_name]
         pairs = layer_pairs("auto", a.n_layers, b.n_layers)
         started = time.perf_counter()
-        fit_texts = self_sampled(a, b, texts, tokens, seed=0)
-        new_texts = self_sampled(a, b, fresh, tokens, seed=1)
+        fit_texts = cached(f"texts-{a_name}-{b_name}-fit", lambda: self_sampled(a, b, texts, tokens, seed=0))
+        new_texts = cached(f"texts-{a_name}-{b_name}-fresh", lambda: self_sampled(a, b, fresh, tokens, seed=1))
         train, test = paired_states(a, b, fit_texts, pairs), paired_states(a, b, new_texts, pairs)
         read = time.perf_counter() - started
         rows = []
@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--sharer-layer", type=int, default=14)
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
     models = {"smollm2": LatentModel.load("smollm2-135m", show_progress=False),
               "gemma": LatentModel.load("gemma3-270m", show_progress=False)}
     maps = cached("maps", lambda: maps_stage(models, args.texts, args.tokens, args.fresh))

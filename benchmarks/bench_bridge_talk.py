@@ -6,8 +6,10 @@ Task `facts` (latentspace.tasks.facts): three facts about people, a question abo
 a one-word answer from a list of ten (chance 10%). Rows, on the same test items, per direction
 (SmolLM2-135M <-> Gemma-3-270M): the receiver alone (question only), the sharer alone (context +
 question), text relay (the sharer answers in words, the receiver reads them before the question),
-the cache fuser (C2C-style, trained on other facts: `latentspace.bridge.fuser_train`), and the
-skyline (the receiver reads the context itself). Greedy, plain-text prompts (Gemma-3-270M is a
+the cache fuser (C2C-style, trained on other facts: `latentspace.bridge.fuser_train`), a linear
+map as the channel (ridge, the sharer's block-s states of the context mapped into the receiver's
+input embeddings and read before the question; s = first, middle, last block; fitted on the texts
+bench_bridge.py samples), and the skyline (the receiver reads the context itself). Greedy, plain-text prompts (Gemma-3-270M is a
 base model), answers of at most 6 tokens. Gap recovered = (row - alone) / (skyline - alone).
 Resumable: each direction's fuser trains into benchmarks/results/bridge/fuser-*/ and every row is
 cached in benchmarks/results/bridge/talk-*.json.
@@ -28,7 +30,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from results_md import replace_section  # noqa: E402
 
+from latentspace.bridge import fit_pairs, paired_states  # noqa: E402
+from latentspace.bridge.channel import channel_answer  # noqa: E402
 from latentspace.bridge.fused import fused_answers  # noqa: E402
+from latentspace.bridge.pairs import EMBED  # noqa: E402
+from latentspace.bridge.texts import self_sampled  # noqa: E402
 from latentspace.bridge.fuser_train import Example, FuserConfig, train_fuser  # noqa: E402
 from latentspace.model.latent_model import LatentModel  # noqa: E402
 from latentspace.stats import wilson  # noqa: E402
@@ -105,7 +111,33 @@ def direction(sharer, receiver, name: str, args) -> dict:
                 "loss_last": sum(losses[-20:]) / max(1, len(losses[-20:])),
                 "train_examples": len(train), "steps": args.steps}
     row("cache fuser", fuser_row)
+
+    # a map as the channel: the sharer's block-s states of the context, mapped into the receiver's inputs
+    texts = fit_texts(sharer, receiver, name)
+    blocks = [0, sharer.n_layers // 2, sharer.n_layers - 1]
+    maps = {}
+    for block in blocks:
+        def channel_row(block=block):
+            if not maps:
+                paired = paired_states(sharer, receiver, texts, [(b, EMBED) for b in blocks])
+                maps.update(fit_pairs(paired, [(b, EMBED) for b in blocks], "ridge")[0])
+            started = time.perf_counter()
+            answers = [channel_answer(sharer, receiver, maps[(block, EMBED)], block, f.context,
+                                      f"Question: {f.question}\nAnswer:", TOKENS) for f in test]
+            return score(test, answers, time.perf_counter() - started)
+        row(f"linear map: sharer block {block} -> receiver inputs", channel_row)
     return rows
+
+
+def fit_texts(sharer, receiver, name: str) -> list[str]:
+    """The texts bench_bridge.py sampled for this direction's maps (or new ones, cached the same way)."""
+    a, b = name.split("-to-")
+    path = CACHE / f"texts-{a}-{b}-fit.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    texts = self_sampled(sharer, receiver, 64, 96, seed=0)
+    path.write_text(json.dumps(texts, indent=1))
+    return texts
 
 
 def render(results: dict, command: str) -> str:
@@ -143,6 +175,7 @@ def main() -> None:
     parser.add_argument("--directions", default="smollm2->gemma,gemma->smollm2")
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
     models = {"smollm2": LatentModel.load("smollm2-135m", show_progress=False),
               "gemma": LatentModel.load("gemma3-270m", show_progress=False)}
     results = {}

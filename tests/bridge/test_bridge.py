@@ -144,3 +144,20 @@ def test_texts_the_two_tokenizers_cannot_align_are_refused():
     words = LatentModel(make_tiny("llama", seed=1)[0], word_tokenizer(), "w")
     with pytest.raises(LatentspaceError, match="share no token ends"):
         paired_states(a, words, ["x"], [(0, 0)])
+
+
+def test_an_exact_map_into_the_receivers_inputs_is_the_receiver_reading_the_text(pair):
+    """The channel feeds mapped sharer vectors as the receiver's inputs: with the sharer's embeddings
+    mapped exactly onto the rotated copy's, that is the copy reading the context itself."""
+    from latentspace.bridge.channel import HEADER, channel_answer
+    from latentspace.bridge.pairs import EMBED
+
+    lm, copy, q = pair
+    paired = paired_states(lm, copy, TEXTS, [(EMBED, EMBED)])
+    layers, quality = fit_pairs(paired, [(EMBED, EMBED)], "affine", heldout=0)  # every byte the context uses
+    assert quality[f"{EMBED}:{EMBED}"]["r2"] > 0.999
+    context, question = "the lazy dog sells sea shells", "What is read?"
+    text, positions = channel_answer(lm, copy, layers[(EMBED, EMBED)], EMBED, context, question, max_new_tokens=6)
+    ids, _ = copy.tokenize(HEADER + context + "\n" + question)
+    read = copy.decode(copy.encode(ids), max_new_tokens=6).texts[0]
+    assert text == read and positions > len(context)

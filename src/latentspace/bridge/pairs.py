@@ -34,10 +34,19 @@ def lead(tokenizer) -> list[int]:
     return list(tokenizer("", add_special_tokens=True)["input_ids"])
 
 
+EMBED = -1  # a receiver "layer" meaning its input embeddings: the space a model reads (a channel's target)
+
+
 def states(lm, ids: list[int], layers: list[int]) -> dict[int, torch.Tensor]:
-    """Block outputs ``[T, d]`` (float32, CPU) of one id sequence."""
-    rec = lm.record(torch.tensor([ids]), [("resid_post", layer) for layer in layers])
-    return {layer: rec["resid_post", layer][0].float().cpu() for layer in layers}
+    """Block outputs ``[T, d]`` (float32, CPU) of one id sequence; ``EMBED``: the input embeddings."""
+    blocks = [layer for layer in layers if layer != EMBED]
+    out = {}
+    if blocks:
+        rec = lm.record(torch.tensor([ids]), [("resid_post", layer) for layer in blocks])
+        out = {layer: rec["resid_post", layer][0].float().cpu() for layer in blocks}
+    if EMBED in layers:
+        out[EMBED] = lm.embed(torch.tensor([ids]))[0].float().cpu()
+    return out
 
 
 def paired_states(sharer, receiver, texts: list[str], pairs: list[tuple[int, int]], max_tokens: int = 512,
