@@ -10,7 +10,7 @@ the cache fuser (C2C-style, trained on other facts: `latentspace.bridge.fuser_tr
 map as the channel (ridge, the sharer's block-s states of the context mapped into the receiver's
 input embeddings and read before the question; s = first, middle, last block; fitted on the texts
 bench_bridge.py samples), and the skyline (the receiver reads the context itself). Greedy, plain-text prompts (Gemma-3-270M is a
-base model), answers of at most 6 tokens. Gap recovered = (row - alone) / (skyline - alone).
+base model), answers of at most 12 tokens. Gap recovered = (row - alone) / (skyline - alone).
 Resumable: each direction's fuser trains into benchmarks/results/bridge/fuser-*/ and every row is
 cached in benchmarks/results/bridge/talk-*.json.
 """
@@ -42,7 +42,7 @@ from latentspace.tasks.facts import make_facts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / "results" / "bridge"
-TOKENS = 6
+TOKENS = 12
 
 
 def greedy(lm, prompts: list[str], batch_size: int = 16) -> list[tuple[str, int]]:
@@ -144,7 +144,7 @@ def render(results: dict, command: str) -> str:
     lines = ["## Cross-model communication: a context read by one model, the question answered by another (issue 22)", "",
              f"{datetime.date.today().isoformat()}, CPU ({platform.machine()}, {os.cpu_count()} cores), torch "
              f"{torch.__version__}, float32. Command: `{command}`. Task `facts`: three facts about people, a question "
-             "about one, a one-word answer of ten (chance 10%); greedy, plain-text prompts, answers ≤ 6 tokens; "
+             "about one, a one-word answer of ten (chance 10%); greedy, plain-text prompts, answers ≤ 12 tokens; "
              "95% Wilson intervals. Gap recovered = (row − alone) / (skyline − alone).", ""]
     for name, rows in results.items():
         alone = rows["receiver alone"]["accuracy"]

@@ -177,9 +177,9 @@ def evaluate_fuser(folder: Path, sharer: str, receiver: str, n: int, seed: int, 
     fuser, _ = CacheFuser.load(folder / "fuser.safetensors", a.fingerprint, b.fingerprint)
     facts = make_facts(n, seed=seed)
     with err_console.status(f"answering {n} facts"):
-        fused = fused_answers(a, b, fuser, [f.prompt(True) for f in facts], [f.prompt(False) for f in facts], 6)
+        fused = fused_answers(a, b, fuser, [f.prompt(True) for f in facts], [f.prompt(False) for f in facts], 12)
         ids, mask = b.tokenize([f.prompt(False) for f in facts])
-        alone = b.decode(b.encode(ids, attention_mask=mask), max_new_tokens=6).texts
+        alone = b.decode(b.encode(ids, attention_mask=mask), max_new_tokens=12).texts
     summary = {"fuser": str(folder), "n": n, "seed": seed,
                "fused_accuracy": sum(f.check(t) for f, (t, _) in zip(facts, fused)) / n,
                "receiver_alone_accuracy": sum(f.check(t) for f, t in zip(facts, alone)) / n,

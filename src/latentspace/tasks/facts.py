@@ -9,6 +9,7 @@ make chance explicit (1 / list size) and the check exact.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 from latentspace.tasks.needles import NAMES
@@ -33,8 +34,11 @@ class Fact:
         return f"{self.context}\n{question}" if with_context else question
 
     def check(self, text: str) -> bool:
-        words = text.strip().strip(".").split()
-        return bool(words) and words[0].strip(".,!").lower() == self.answer.lower()
+        """The first of the attribute's values the text names is the answer ("Arjun's home city is
+        Madrid." counts; a reply naming another value first does not)."""
+        found = [(m.start(), value) for value in self.choices
+                 for m in [re.search(rf"\b{re.escape(value)}\b", text, re.IGNORECASE)] if m]
+        return bool(found) and min(found)[1] == self.answer
 
 
 def make_facts(n: int, seed: int = 0, per_context: int = 3) -> list[Fact]:
