@@ -19,6 +19,7 @@ from latentspace.bridge.align import align, token_spans
 from latentspace.bridge.pairs import lead
 from latentspace.errors import LatentspaceError
 from latentspace.model import kv
+from latentspace.model.text import left_pad
 
 
 @dataclass
@@ -46,28 +47,19 @@ def slot_index(sharer_tok, receiver_tok, sharer_text: str, receiver_text: str) -
     return s_lead + s_ids, r_lead + r_ids, index
 
 
-def left_pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros(len(rows), width, dtype=torch.long)
-    for b, row in enumerate(rows):
-        ids[b, width - len(row):], mask[b, width - len(row):] = torch.tensor(row), 1
-    return ids, mask, [width - len(r) for r in rows]
-
-
 def read_both(sharer, receiver, sharer_texts: list[str], receiver_texts: list[str]) -> Reads:
     rows = [slot_index(sharer.tokenizer, receiver.tokenizer, s, r) for s, r in zip(sharer_texts, receiver_texts)]
     if any(len(r) < 2 for _, r, _ in rows):
         raise LatentspaceError("a receiver prompt needs at least two tokens (one read before fusing, the last after)")
-    s_ids, s_mask, s_pad = left_pad([s for s, _, _ in rows], sharer.tokenizer.pad_token_id or 0)
-    r_ids, r_mask, r_pad = left_pad([r[:-1] for _, r, _ in rows], receiver.tokenizer.pad_token_id or 0)
+    s_ids, s_mask = left_pad([s for s, _, _ in rows], sharer.tokenizer.pad_token_id or 0)
+    r_ids, r_mask = left_pad([r[:-1] for _, r, _ in rows], receiver.tokenizer.pad_token_id or 0)
+    s_pad, r_pad = (mask.shape[1] - mask.sum(1) for mask in (s_mask, r_mask))  # each row's left padding
     s_state = sharer.encode(s_ids, attention_mask=s_mask)
     state = receiver.encode(r_ids, attention_mask=r_mask)
     # receiver slot (padded) -> sharer slot (padded); pad slots read slot 0 (masked for every query anyway)
     gather = torch.zeros(r_ids.shape, dtype=torch.long)
     for b, (_, _, index) in enumerate(rows):
-        picked = torch.tensor(index[:-1]) + s_pad[b]
-        gather[b, r_pad[b]:] = picked
+        gather[b, int(r_pad[b]):] = torch.tensor(index[:-1]) + int(s_pad[b])
     sharer_kv = []
     for k, v in kv.to_tensors(s_state.cache):
         ix = gather.to(k.device)[:, None, :, None].expand(-1, k.shape[1], -1, k.shape[3])
