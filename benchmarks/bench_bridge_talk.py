@@ -183,7 +183,7 @@ def main() -> None:
         a, b = pair.split("->")
         results[f"{a} -> {b}"] = direction(models[a], models[b], f"{a}-to-{b}", args)
     command = (f".venv/bin/python benchmarks/bench_bridge_talk.py --n {args.n} --train {args.train} "
-               f"--steps {args.steps} --lr {args.lr} --hidden {args.hidden}")
+               f"--steps {args.steps} --lr {args.lr} --hidden {args.hidden} --directions '{args.directions}'")
     text = render(results, command)
     print(text)
     if not args.quick:
