@@ -73,7 +73,7 @@ def maps_stage(models: dict, texts: int, tokens: int, fresh: int) -> dict:
                 q = fit_quality(m, test.sharer[s], test.receiver[r])
                 rows.append({"method": method, "pair": f"{s}:{r}", "heldout_r2": heldout[f"{s}:{r}"]["r2"],
                              "fresh_r2": q["r2"], "fresh_cosine": q["cosine"], "fit_s": seconds})
-                if (a_name, method) == ("smollm2", method):
+                if a_name == "smollm2":  # the direction part 2 moves a vector through
                     HiddenMap(layers, a.fingerprint, b.fingerprint, {"method": method, "sharer": a.name}).save(
                         CACHE / f"smollm2-to-gemma-{method}.safetensors")
         out[f"{a_name}->{b_name}"] = {"rows": rows, "pairs": len(train), "fresh_pairs": len(test),
@@ -150,7 +150,7 @@ def main() -> None:
               "gemma": LatentModel.load("gemma3-270m", show_progress=False)}
     maps = cached("maps", lambda: maps_stage(models, args.texts, args.tokens, args.fresh))
     transfer = cached("transfer", lambda: transfer_stage(models, args.sharer_layer))
-    text = render(maps, transfer, "`.venv/bin/python benchmarks/bench_bridge.py`".strip("`"))
+    text = render(maps, transfer, ".venv/bin/python benchmarks/bench_bridge.py")
     print(text)
     if not args.quick:
         start, end = "<!-- bench_bridge:start -->", "<!-- bench_bridge:end -->"
