@@ -29,8 +29,12 @@ def with_notes(prompt: str, notes: str) -> str:
 
 
 def run_text_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[str], max_new_tokens: int = 64,
-                        agent_tokens: int | None = None, chat: bool = True, seed: int = 0) -> PipelineResult:
-    """Each agent decodes text that the next agent reads; the last agent's text is the answer."""
+                        agent_tokens: int | None = None, chat: bool = True, seed: int = 0,
+                        models: Sequence | None = None) -> PipelineResult:
+    """Each agent decodes text that the next agent reads; the last agent's text is the answer.
+
+    ``models``: one `LatentModel` per agent where they run on several (``lm`` is then unused).
+    """
     if not agents:
         raise LatentspaceError("a pipeline needs at least one agent")
     questions = _questions(questions)
@@ -41,9 +45,11 @@ def run_text_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[s
     for k, agent in enumerate(agents):
         prompts = [with_notes(agent.prompt(q), n) for q, n in zip(questions, notes)]
         budget = max_new_tokens if k == len(agents) - 1 else agent_tokens
-        rows, result, used = read_and_write(lm, prompts, chat, budget, seed)  # every agent re-reads from scratch
+        own = lm if models is None else models[k]
+        rows, result, used = read_and_write(own, prompts, chat, budget, seed)  # every agent re-reads from scratch
         positions = [a + b for a, b in zip(positions, used)]
-        turns.append(Turn(agent.name, 0, [len(r) for r in rows], 0, result.texts, result.token_ids))
+        turns.append(Turn(agent.name, 0, [len(r) for r in rows], 0, result.texts, result.token_ids,
+                          model=None if models is None else agent.model))
         notes = [f"{n}{agent.name}: {t.strip()}\n" for n, t in zip(notes, result.texts)]
     return PipelineResult(result.texts, result.token_ids, turns, "text", positions, time.perf_counter() - started,
                           decoding(max_new_tokens) | {"seed": seed, "agent_tokens": agent_tokens}, "text")

@@ -11,7 +11,15 @@ every mode — so the latent pipeline and its baselines always get the same agen
     # graph: agents with `reads: [names]` (any acyclic layout; the agent no one reads answers)
 
 An agent's fields: name, role (a template with {question}), latent_steps, strategy (a reasoning
-strategy that thinks in latents), options (that strategy's settings), speaks (also write text).
+strategy that thinks in latents), options (that strategy's settings), speaks (also write text),
+model (the model it runs on; default: the one the pipeline is run with).
+
+Agents on several models (sequential only; then every agent names its model):
+
+    fallback: text              # a hand-over with no bridge goes as text (default); none: refuse it
+    bridges:                    # how a hand-over from agents on one model to the next travels
+      - {from: smollm2-135m, to: gemma3-270m, fuser: runs/bridge-fuser}     # a trained cache fuser
+      - {from: gemma3-270m, to: smollm2-135m, map: g2s.safetensors, layer: 0}  # a map layer:-1
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ from latentspace.files import read_text
 
 KINDS = ("sequential", "hierarchical", "graph")
 MODES = ("latent", "text", "single")
-AGENT_KEYS = {"name", "role", "latent_steps", "strategy", "options", "speaks"}
+AGENT_KEYS = {"name", "role", "latent_steps", "strategy", "options", "speaks", "model"}
+FALLBACKS = ("text", "none")
 
 # Written for this project after LatentMAS's two layouts (roles in our own words).
 BUILTIN = {
@@ -63,6 +72,17 @@ class Pipeline:
     name: str = "pipeline"
     reads: dict[str, list[str]] | None = None  # graph: who reads whom (agents in topological order)
     press: str | None = None  # sequential: "knorm:0.5" compresses each hand-over
+    bridges: dict | None = None  # agents on several models: (from, to) -> agents.cross_model.Bridge
+    fallback: bool = True  # agents on several models: a hand-over with no bridge goes as text
+
+    @property
+    def models(self) -> list[str | None]:
+        """The model of each agent in order (None: the one the pipeline is run with)."""
+        return [a.model for a in self.agents] + ([self.summariser.model] if self.summariser else [])
+
+    @property
+    def cross_model(self) -> bool:
+        return len(set(self.models)) > 1
 
     @property
     def final(self) -> Agent:
@@ -97,9 +117,11 @@ def _agent(raw, where: str, extra: frozenset = frozenset()) -> Agent:
         raise LatentspaceError(f"{where}: latent_steps must be an integer")
     if not isinstance(raw.get("speaks", False), bool):
         raise LatentspaceError(f"{where}: speaks must be true or false")
+    if not isinstance(raw.get("model", ""), str):
+        raise LatentspaceError(f"{where}: model is a model name or folder")
     try:
         return Agent(raw["name"], raw["role"], steps, raw.get("strategy", "continuous"), options,
-                     raw.get("speaks", False))
+                     raw.get("speaks", False), raw.get("model"))
     except LatentspaceError as err:
         raise LatentspaceError(f"{where}: {err}") from None
 
@@ -139,7 +161,57 @@ def from_dict(spec: dict, name: str = "pipeline") -> Pipeline:
     names = [a.name for a in pipeline.agents] + ([pipeline.summariser.name] if pipeline.summariser else [])
     if len(set(names)) != len(names):
         raise LatentspaceError(f"{name}: agent names must be unique, got {names}")
+    if pipeline.cross_model or "bridges" in spec or "fallback" in spec:
+        _cross_model(pipeline, spec, name)
     return pipeline
+
+
+def _cross_model(pipeline: Pipeline, spec: dict, name: str) -> None:
+    """Check and attach the bridges of a pipeline whose agents run on several models."""
+    from latentspace.agents.cross_model import BRIDGE_KINDS, Bridge, check_bridges
+
+    if pipeline.kind != "sequential":
+        raise LatentspaceError(f"{name}: agents on several models work in sequential pipelines, not {pipeline.kind}")
+    if None in pipeline.models:
+        missing = [a.name for a in pipeline.agents if a.model is None]
+        raise LatentspaceError(f"{name}: agents run on several models, so each names its model; missing for "
+                               f"{', '.join(missing)}")
+    if pipeline.policy != "full" or pipeline.press is not None:
+        raise LatentspaceError(f"{name}: a pipeline across models hands over its whole memory: no policy other than "
+                               "full, no press")
+    fallback = spec.get("fallback", "text")
+    if fallback not in FALLBACKS:
+        raise LatentspaceError(f"{name}: fallback is one of {', '.join(FALLBACKS)}, not {fallback!r}")
+    raw = spec.get("bridges", [])
+    if not isinstance(raw, list):
+        raise LatentspaceError(f"{name}: 'bridges' is a list of {{from, to, fuser: PATH}} or {{from, to, map: PATH, "
+                               "layer: N}}")
+    bridges = {}
+    for i, entry in enumerate(raw):
+        where = f"{name}: bridge {i + 1}"
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("from", "to")):
+            raise LatentspaceError(f"{where}: a bridge is a mapping with text 'from' and 'to'")
+        kinds = [k for k in BRIDGE_KINDS if k in entry]
+        unknown = set(entry) - {"from", "to", "layer", *BRIDGE_KINDS}
+        if len(kinds) != 1 or unknown or not isinstance(entry[kinds[0]], str):
+            raise LatentspaceError(f"{where}: give exactly one of fuser: PATH or map: PATH (and layer for a map)"
+                                   f"{f'; unknown field(s) {sorted(unknown)}' if unknown else ''}")
+        kind, layer = kinds[0], entry.get("layer")
+        if kind == "map" and (not isinstance(layer, int) or isinstance(layer, bool) or layer < 0):
+            raise LatentspaceError(f"{where}: a map bridge needs layer: the sharer block (an integer >= 0) whose "
+                                   "states travel")
+        if kind == "fuser" and layer is not None:
+            raise LatentspaceError(f"{where}: a fuser bridge takes no layer (it fuses every layer it was trained on)")
+        pair = (entry["from"], entry["to"])
+        if pair[0] == pair[1] or not set(pair) <= set(pipeline.models):
+            raise LatentspaceError(f"{where}: from and to are two of the agents' models ({', '.join(sorted(set(pipeline.models)))})")
+        if pair in bridges:
+            raise LatentspaceError(f"{where}: a second bridge from {pair[0]} to {pair[1]}")
+        bridge = Bridge(pair[0], pair[1], kind, Path(entry[kind]), layer)
+        bridge.file()  # a missing file is refused now, not after the models load
+        bridges[pair] = bridge
+    check_bridges(pipeline.models, bridges, fallback == "text", name)
+    pipeline.bridges, pipeline.fallback = bridges, fallback == "text"
 
 
 def _graph(spec: dict, name: str) -> Pipeline:
@@ -193,10 +265,13 @@ def load_pipeline(source: str | Path) -> Pipeline:
 
 
 def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens: int = 64,
-        agent_tokens: int | None = None, chat: bool = True, memory=None, seed: int = 0, keep_memory: bool = False):
+        agent_tokens: int | None = None, chat: bool = True, memory=None, seed: int = 0, keep_memory: bool = False,
+        models: dict | None = None):
     """The pipeline in ``mode``: latent (memory hand-over), text (agents write), single (final prompt).
 
     ``memory`` (latent mode only): a `LatentState` made by ``lm`` that the pipeline starts from.
+    ``models``: for agents on several models, name -> `LatentModel` (``lm`` serves its own name;
+    any other is loaded).
     """
     from latentspace.agents.baselines import run_single, run_text_hierarchical, run_text_sequential
     from latentspace.agents.hierarchical import run_hierarchical
@@ -206,6 +281,9 @@ def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens:
         raise LatentspaceError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
     if (memory is not None or keep_memory) and mode != "latent":
         raise LatentspaceError(f"a working memory is a latent state: it needs mode latent, not {mode}")
+    if pipeline.cross_model:
+        return run_cross(lm, pipeline, questions, mode, max_new_tokens, agent_tokens, chat, memory, seed,
+                         keep_memory, models)
     if mode == "single":
         return run_single(lm, pipeline.final, questions, max_new_tokens, chat, seed)
     if pipeline.kind == "graph":
@@ -227,3 +305,32 @@ def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens:
                                 max_new_tokens, chat, memory, agent_tokens, seed, keep_memory)
     return run_text_hierarchical(lm, pipeline.agents, pipeline.summariser, questions, pipeline.shared,
                                  max_new_tokens, agent_tokens, chat, seed)
+
+
+def agent_models(lm, pipeline: Pipeline, models: dict | None = None) -> dict:
+    """name -> LatentModel for every model the pipeline's agents name (given, ``lm``, or loaded)."""
+    from latentspace.model.latent_model import LatentModel
+
+    out = dict(models or {})
+    for name in dict.fromkeys(pipeline.models):
+        if name not in out:
+            out[name] = lm if lm is not None and lm.name == name else LatentModel.load(name, show_progress=False)
+    return out
+
+
+def run_cross(lm, pipeline: Pipeline, questions, mode: str, max_new_tokens: int, agent_tokens, chat: bool, memory,
+              seed: int, keep_memory: bool, models: dict | None):
+    """`run` for agents on several models: latent (bridges or text between models), text, single."""
+    from latentspace.agents.baselines import run_single, run_text_sequential
+    from latentspace.agents.cross_model import run_cross_model
+
+    if memory is not None or keep_memory:
+        raise LatentspaceError(f"{pipeline.name}: a working memory belongs to one model; its agents run on several")
+    models = agent_models(lm, pipeline, models)
+    if mode == "single":
+        return run_single(models[pipeline.final.model], pipeline.final, questions, max_new_tokens, chat, seed)
+    if mode == "text":
+        return run_text_sequential(None, pipeline.agents, questions, max_new_tokens, agent_tokens, chat, seed,
+                                   models=[models[a.model] for a in pipeline.agents])
+    return run_cross_model(models, pipeline.models, pipeline.agents, questions, pipeline.bridges, pipeline.fallback,
+                           max_new_tokens, agent_tokens, chat, seed)

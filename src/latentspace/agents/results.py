@@ -21,6 +21,8 @@ class Turn:
     token_ids: list[list[int]] | None = None
     thoughts: list[list[Step]] | None = None  # per question
     received_from: dict[str, int] | None = None  # slots of the memory by the agent that made them
+    model: str | None = None  # the model it ran on, where a pipeline's agents run on several
+    handover: str | None = None  # how it received from an agent on another model: fuser, map or text
 
 
 @dataclass

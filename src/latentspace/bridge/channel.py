@@ -33,3 +33,11 @@ def channel_answer(sharer, receiver, layer_map: LayerMap, sharer_layer: int, con
     state = receiver.feed(state, torch.tensor([tail]))
     result = receiver.decode(state, max_new_tokens=max_new_tokens)
     return result.texts[0], len(s_ids) + len(header) + len(mapped) + len(tail) + len(result.token_ids[0])
+
+
+def channel_memory(receiver, mapped: torch.Tensor, mask: torch.Tensor):
+    """A receiver working memory made of mapped vectors ``[B, T, d]`` (``mask`` 0 = a pad slot), after
+    the same short header: what a pipeline hands to an agent on another model through a map."""
+    header = lead(receiver.tokenizer) + receiver.tokenizer.encode(HEADER, add_special_tokens=False)
+    state = receiver.encode(torch.tensor([header] * mapped.shape[0]))
+    return receiver.step(state, mapped, mask=mask)

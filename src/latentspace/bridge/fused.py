@@ -60,11 +60,50 @@ def read_both(sharer, receiver, sharer_texts: list[str], receiver_texts: list[st
     gather = torch.zeros(r_ids.shape, dtype=torch.long)
     for b, (_, _, index) in enumerate(rows):
         gather[b, int(r_pad[b]):] = torch.tensor(index[:-1]) + int(s_pad[b])
-    sharer_kv = []
-    for k, v in kv.to_tensors(s_state.cache):
+    return Reads(gathered(s_state.cache, gather), state, torch.tensor([r[-1] for _, r, _ in rows]))
+
+
+def gathered(cache, gather: torch.Tensor) -> list:
+    """Per sharer layer (K, V) at the slots ``gather`` names ``[B, T]`` (one per receiver slot)."""
+    out = []
+    for k, v in kv.to_tensors(cache):
         ix = gather.to(k.device)[:, None, :, None].expand(-1, k.shape[1], -1, k.shape[3])
-        sharer_kv.append((k.gather(2, ix), v.gather(2, ix)))
-    return Reads(sharer_kv, state, torch.tensor([r[-1] for _, r, _ in rows]))
+        out.append((k.gather(2, ix), v.gather(2, ix)))
+    return out
+
+
+def read_on(sharer, memory, receiver, texts: list[str], receiver_lead: bool = True) -> tuple[Reads, list[int]]:
+    """A hand-over between agents on two models: the sharer reads each text on top of its working
+    ``memory`` (its agents' prompts and latent thoughts, consumed), the receiver reads the same text
+    alone; each receiver slot takes the sharer's K/V at the last sharer token covering its characters.
+
+    ``receiver_lead``: the receiver's special lead tokens (its <bos>) start its text; they read the
+    first real slot of the sharer's memory (as in training, where they read the sharer's own lead).
+    Returns the reads and, per row, the tokens both models read.
+    """
+    s_rows, r_rows, index = [], [], []
+    r_lead = lead(receiver.tokenizer) if receiver_lead else []
+    for text in texts:
+        s_ids, s_spans = token_spans(sharer.tokenizer, text)
+        r_ids, r_spans = token_spans(receiver.tokenizer, text)
+        covers = align(s_spans, r_spans).covers
+        s_rows.append(s_ids)
+        r_rows.append(r_lead + r_ids)
+        index.append([None] * len(r_lead) + [hit[-1] if hit else 0 for hit in covers])
+    if any(len(r) < 2 for r in r_rows):
+        raise LatentspaceError("a receiver prompt needs at least two tokens (one read before fusing, the last after)")
+    s_ids, s_mask = left_pad(s_rows, sharer.tokenizer.pad_token_id or 0)
+    held, first_real = memory.length, memory.attention_mask.argmax(1)
+    s_state = sharer.feed(memory, s_ids, mask=s_mask)
+    r_ids, r_mask = left_pad([r[:-1] for r in r_rows], receiver.tokenizer.pad_token_id or 0)
+    state = receiver.encode(r_ids, attention_mask=r_mask)
+    s_pad, r_pad = (mask.shape[1] - mask.sum(1) for mask in (s_mask, r_mask))
+    gather = torch.zeros(r_ids.shape, dtype=torch.long)
+    for b, row in enumerate(index):
+        slots = [int(first_real[b]) if i is None else held + int(s_pad[b]) + i for i in row[:-1]]
+        gather[b, int(r_pad[b]):] = torch.tensor(slots)
+    reads = Reads(gathered(s_state.cache, gather), state, torch.tensor([r[-1] for r in r_rows]))
+    return reads, [len(s) + len(r) for s, r in zip(s_rows, r_rows)]
 
 
 def fused_cache(reads: Reads, fuser, temperature: float | None = None, gates=None):

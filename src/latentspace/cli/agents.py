@@ -32,7 +32,8 @@ def agents(
 
     Examples: latentspace agents "What is 12 times 7?" --pipeline hierarchical --show ;
     latentspace agents "Is a cat a mammal?" --mode text --json ;
-    latentspace agents "Summarise it" --memory doc.safetensors --save-memory after.safetensors
+    latentspace agents "Summarise it" --memory doc.safetensors --save-memory after.safetensors ;
+    agents on two models (a hand-over by cache fuser, map or text): docs/agents.md, "Agents on several models".
     """
     from latentspace.agents.pipelines import MODES, load_pipeline, run
     from latentspace.errors import LatentspaceError
@@ -46,13 +47,17 @@ def agents(
         raise LatentspaceError(f"--memory and --save-memory hold a latent working memory: use --mode latent, not {mode}")
     if save_memory:
         check_output(save_memory, "--save-memory")  # before the pipeline runs, not after
+    if spec.cross_model and (memory or save_memory):
+        raise LatentspaceError(f"{spec.name}: a working memory belongs to one model; its agents run on several")
     lm = load_model(model, quiet=json_out)
+    models = {name: lm if name == lm.name else load_model(name, quiet=json_out)
+              for name in dict.fromkeys(spec.models)} if spec.cross_model else None
     start = LatentState.load(memory, lm.fingerprint, lm.device) if memory else None
     result = run(lm, spec, question, mode, max_tokens, agent_tokens, chat=not raw, memory=start, seed=seed,
-                 keep_memory=save_memory is not None)
+                 keep_memory=save_memory is not None, models=models)
     saved = str(result.memory.save(save_memory, lm.fingerprint, {"pipeline": spec.name, "question": question})) \
         if save_memory else None
-    data = {"model": lm.name, "pipeline": spec.name, "kind": spec.kind, "mode": result.mode,
+    data = {"model": lm.name, "models": list(models or [lm.name]), "pipeline": spec.name, "kind": spec.kind, "mode": result.mode,
             "policy": result.policy, "answer": result.texts[0], "output_tokens": result.output_tokens,
             "processed_positions": result.processed_positions, "seconds": round(result.seconds, 3),
             "decoding": result.decoding, "memory_saved": saved, "turns": [asdict(t) for t in result.turns]}
@@ -69,7 +74,8 @@ def agents(
 def transcript(spec, result) -> Table:
     """One row per agent: what it received (slots by source), read, thought (lens top-1) and wrote."""
     table = Table(title=f"{spec.name} ({spec.kind}, {result.mode})")
-    for col in ("agent", "received", "read", "thoughts: lens top-1 (p)", "wrote"):
+    for col in ("agent", *(("model",) if spec.cross_model else ()), "received", "read", "thoughts: lens top-1 (p)",
+                "wrote"):
         table.add_column(col, justify="right" if col == "read" else "left", overflow="fold")
     for t in result.turns:
         received = ", ".join(f"{k} {v}" for k, v in (t.received_from or {}).items()) or str(t.received_slots)
@@ -77,5 +83,6 @@ def transcript(spec, result) -> Table:
         thoughts = " · ".join(f"{s.top[0][0].strip() or repr(s.top[0][0])} ({s.top[0][1]:.2f})"
                               for s in steps if s.top) or "—"
         wrote = t.texts[0].strip().replace("\n", " ")[:80] if t.texts else "—"
-        table.add_row(t.agent, received, str(t.prompt_tokens[0]), thoughts, wrote)
+        own = ((t.model or "") + (f" ({t.handover})" if t.handover else ""),) if spec.cross_model else ()
+        table.add_row(t.agent, *own, received, str(t.prompt_tokens[0]), thoughts, wrote)
     return table

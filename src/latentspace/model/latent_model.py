@@ -221,24 +221,33 @@ class LatentModel:
         finally:
             self.checkpoint = before
 
-    def step(self, state: LatentState, vectors: torch.Tensor, rows: torch.Tensor | None = None) -> LatentState:
+    def step(self, state: LatentState, vectors: torch.Tensor, rows: torch.Tensor | None = None,
+             mask: torch.Tensor | None = None) -> LatentState:
         """Append continuous input vectors: ``[d]``, ``[B, d]`` (one slot) or ``[B, n, d]``.
 
         ``rows`` (bool ``[B]``) steps only some rows of a batch: the others get masked slots, keep
         their position, logits and hidden state — as if they had not been stepped at all. This is
-        how a batch keeps thinking after some of its questions have stopped.
+        how a batch keeps thinking after some of its questions have stopped. ``mask`` (``[B, n]``,
+        0 = a pad) does the same per slot: rows appending different numbers of vectors (a mapped
+        memory handed over from another model) left-pad them.
         """
         vectors = torch.as_tensor(vectors).to(self.device, self.dtype)
         vectors = vectors.expand(state.batch_size, -1) if vectors.dim() == 1 else vectors
         vectors = vectors[:, None] if vectors.dim() == 2 else vectors
         if vectors.dim() != 3 or vectors.shape[0] != state.batch_size:
             raise LatentspaceError(f"latent vectors of shape {tuple(vectors.shape)} for a batch of {state.batch_size}")
-        mask = None
+        if rows is not None and mask is not None:
+            raise LatentspaceError("give rows or mask, not both")
         if rows is not None:
             rows = rows.to(self.device, torch.bool)
             # a masked slot is never attended to, but 0 x NaN is NaN: never let a bad vector in at all
             vectors = torch.where(rows[:, None, None], vectors, torch.zeros_like(vectors))
             mask = rows[:, None].expand(-1, vectors.shape[1]).to(state.attention_mask.dtype)
+        elif mask is not None:
+            mask = torch.as_tensor(mask).to(self.device, state.attention_mask.dtype)
+            if mask.shape != vectors.shape[:2]:
+                raise LatentspaceError(f"mask {tuple(mask.shape)} does not match {tuple(vectors.shape[:2])} vectors")
+            vectors = torch.where(mask[..., None] > 0, vectors, torch.zeros_like(vectors))
         vectors = check_vector(vectors, self.hidden_size, "latent vector")
         return self._advance(state, embeds=vectors, mask=mask)
 
