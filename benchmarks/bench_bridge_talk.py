@@ -129,6 +129,30 @@ def direction(sharer, receiver, name: str, args) -> dict:
     return rows
 
 
+def latency(sharer, receiver, name: str, n: int, rounds: int = 3) -> dict:
+    """Wall time per item of the text relay and the cache fuser on the same n items, alternated
+    ``rounds`` times in one process (run it with nothing else on the machine): median of the rounds."""
+    import statistics
+
+    from latentspace.bridge.fuser import CacheFuser
+
+    fuser, _ = CacheFuser.load(CACHE / f"fuser-{name}" / "fuser.safetensors", sharer.fingerprint, receiver.fingerprint)
+    test = make_facts(n, seed=0)
+    alone, full = [f.prompt(False) for f in test], [f.prompt(True) for f in test]
+
+    def relay():
+        said = greedy(sharer, full)
+        greedy(receiver, [f"A friend who read the notes says: {t.strip()[:60]}\n{q}" for (t, _), q in zip(said, alone)])
+
+    times = {"text relay": [], "cache fuser": [], "skyline (receiver reads the context)": []}
+    for _ in range(rounds):
+        times["text relay"].append(timed(relay)[1] / n)
+        times["cache fuser"].append(timed(lambda: fused_answers(sharer, receiver, fuser, full, alone, TOKENS))[1] / n)
+        times["skyline (receiver reads the context)"].append(timed(lambda: greedy(receiver, full))[1] / n)
+    return {"n": n, "rounds": rounds, "threads": torch.get_num_threads(),
+            "median_s_per_item": {k: statistics.median(v) for k, v in times.items()}, "all": times}
+
+
 def fit_texts(sharer, receiver, name: str) -> list[str]:
     """The texts bench_bridge.py sampled for this direction's maps (or new ones, cached the same way)."""
     a, b = name.split("-to-")
@@ -140,7 +164,7 @@ def fit_texts(sharer, receiver, name: str) -> list[str]:
     return texts
 
 
-def render(results: dict, command: str) -> str:
+def render(results: dict, command: str, timings: dict | None = None) -> str:
     lines = ["## Cross-model communication: a context read by one model, the question answered by another (issue 22)", "",
              f"{datetime.date.today().isoformat()}, CPU ({platform.machine()}, {os.cpu_count()} cores), torch "
              f"{torch.__version__}, float32. Command: `{command}`. Task `facts`: three facts about people, a question "
@@ -161,6 +185,15 @@ def render(results: dict, command: str) -> str:
                       f"({fuser['gates_open']} gates open), {fuser['train_examples']} training facts (other seed), "
                       f"{fuser['steps']} steps of 16, {fuser['train_s'] / 60:.1f} min; loss {fuser['loss_first']:.2f} "
                       f"-> {fuser['loss_last']:.2f}."]
+        timing = (timings or {}).get(name)
+        if timing:
+            t = timing["median_s_per_item"]
+            lines += ["", f"Latency on a quiet machine (the same {timing['n']} items, {timing['rounds']} rounds alternated, "
+                      f"median s/item, {timing['threads']} threads; `--latency {timing['n']}`): text relay "
+                      f"{t['text relay']:.3f}, cache fuser {t['cache fuser']:.3f} "
+                      f"({t['text relay'] / t['cache fuser']:.1f}x faster), skyline "
+                      f"{t['skyline (receiver reads the context)']:.3f}. The s/item column above was measured while "
+                      "other jobs shared the cores: compare these instead."]
         lines.append("")
     return "\n".join(lines)
 
@@ -174,6 +207,9 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--directions", default="smollm2->gemma,gemma->smollm2")
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
+    parser.add_argument("--latency", type=int, default=0, metavar="N",
+                        help="also time relay, fuser and skyline on N items, 3 rounds alternated (a quiet machine); "
+                             "cached in benchmarks/results/bridge/latency.json")
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     models = {"smollm2": LatentModel.load("smollm2-135m", show_progress=False),
@@ -182,9 +218,17 @@ def main() -> None:
     for pair in args.directions.split(","):
         a, b = pair.split("->")
         results[f"{a} -> {b}"] = direction(models[a], models[b], f"{a}-to-{b}", args)
+    timing_path = CACHE / "latency.json"
+    timings = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    if args.latency:
+        for pair in args.directions.split(","):
+            a, b = pair.split("->")
+            timings[f"{a} -> {b}"] = latency(models[a], models[b], f"{a}-to-{b}", args.latency)
+            print(pair, timings[f"{a} -> {b}"]["median_s_per_item"], flush=True)
+        timing_path.write_text(json.dumps(timings, indent=1))
     command = (f".venv/bin/python benchmarks/bench_bridge_talk.py --n {args.n} --train {args.train} "
                f"--steps {args.steps} --lr {args.lr} --hidden {args.hidden} --directions '{args.directions}'")
-    text = render(results, command)
+    text = render(results, command, timings)
     print(text)
     if not args.quick:
         start, end = "<!-- bench_bridge_talk:start -->", "<!-- bench_bridge_talk:end -->"
