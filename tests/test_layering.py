@@ -34,7 +34,7 @@ LAYERS = [
     {"lens"},
     {"reason", "steer", "memory"},
     {"bridge"},  # below agents: a pipeline's hand-over between models goes through a bridge
-    {"agents", "audit", "train"},
+    {"agents", "audit", "train", "world"},
     {"strategies"},
     {"serve", "bench"},
     {"tour"},

@@ -44,7 +44,8 @@ def _table(rows: list[dict]) -> str:
 
 def _image(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    kind = {".gif": "gif", ".jpg": "jpeg", ".jpeg": "jpeg", ".svg": "svg+xml"}.get(path.suffix.lower(), "png")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/{kind};base64,{data}">'
 
 
 def write_report(out: Path, model: str, meta: dict, sections: list[SectionResult],

@@ -68,8 +68,11 @@ def test_tour_on_tiny_writes_report(tmp_path):
     memory = next(s for s in data["sections"] if s["title"] == "Latent memory")
     assert [r["press"] for r in memory["rows"]] == ["none", "knorm", "tova", "snapkv", "probe"]
     assert all(r["slots"] < memory["rows"][0]["slots"] for r in memory["rows"][1:])
+    world = next(s for s in data["sections"] if s["title"] == "Plan in a latent world model")
+    assert len(world["rows"]) == 4 and "probe reads the agent's position" in world["summary"]
     html = (tmp_path / "tour" / "index.html").read_text()
     assert "data:image/png;base64" in html and (tmp_path / "tour" / "layer_norms.png").stat().st_size > 1000
+    assert "data:image/gif;base64" in html  # the world section's episode
 
 
 def test_quickstart_example_runs_on_tiny():

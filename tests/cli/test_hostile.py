@@ -240,6 +240,30 @@ COMMANDS = [
                                   ("-r", "tiny-gpt2"), ("--n", "2"), ("--json", None)],
             {"path": paths("fuser_run", "bridge_map", *BAD_PATHS), "--n": int_values(), "--seed": int_values(),
              "-s": choices(["tiny", "tiny-gpt2"])}),
+    Command("world data", [("world", None), ("data", None), ("--out", "out_ok.npz"), ("--episodes", "3"),
+                           ("--steps", "4"), ("--size", "16"), ("--json", None)],
+            {"--out": paths("out_ok.npz", *OUT_PATHS), "--episodes": int_values(), "--steps": int_values(),
+             "--size": int_values(), "--seed": int_values()}),
+    Command("world train", [("world", None), ("train", None), ("--data", "world_data"), ("--out", "out_ok"),
+                            ("--steps", "2"), ("--batch-size", "2"), ("--json", None)],
+            {"--data": paths("world_data", "world_model", *BAD_PATHS), "--out": paths(*OUT_PATHS),
+             "--kind": choices(["jepa", "pixel", "bc"]), "--steps": int_values(), "--batch-size": int_values(),
+             "--window": int_values(), "--lr": float_values(), "--latent": int_values(), "--rollout": int_values(),
+             "--drop": choices(["variance", "inverse_dynamics,covariance", "prediction", ",", "variance,,x"])},
+            examples=1),
+    Command("world plan", [("world", None), ("plan", None), ("--model", "world_run"), ("--samples", "8"),
+                           ("--iterations", "1"), ("--horizon", "4"), ("--json", None)],
+            {"--model": paths("world_run", "world_model", "world_data", *BAD_PATHS),
+             "--start": choices(["0.2,0.2", "0.5,0.1", "2,2", "nan,0.5", "1e999,0", "0.2", "0.2,0.3,0.4"]),
+             "--goal": choices(["0.8,0.8", "0.5,0.9", "-1,0.5", "inf,inf", ","]),
+             "--planner": choices(["mppi", "cem", "greedy"]), "--horizon": int_values(), "--samples": int_values(),
+             "--iterations": int_values(), "--replan": int_values(), "--png": paths(*OUT_PATHS),
+             "--gif": paths(*OUT_PATHS), "--seed": int_values()}),
+    Command("world eval", [("world", None), ("eval", None), ("--model", "world_run"), ("--episodes", "1"),
+                           ("--samples", "8"), ("--iterations", "1"), ("--horizon", "4"), ("--json", None)],
+            {"--model": paths("world_run", "world_data", *BAD_PATHS), "--episodes": int_values(),
+             "--data": paths("world_data", "world_model", *BAD_PATHS), "--report": paths(*OUT_PATHS),
+             "--planner": choices(["mppi", "cem", "greedy"]), "--seed": int_values()}),
     Command("memory gc", [("memory", None), ("gc", None), ("--store", "store"), ("--json", None)],
             {"--store": paths("store", *OUT_PATHS), "--max-size": choices(["10MB", "0", "-1", "1e999", "nan"])}),
 ]
@@ -304,6 +328,11 @@ def prepared(tmp_path_factory):
     f["fuser_run"] = root / "fuser_run"
     run("bridge", "train", "-s", "tiny", "-r", "tiny-gpt2", "--examples", "4", "--steps", "2", "--batch-size", "2",
         "--hidden", "4", "--out", f["fuser_run"])
+    f["world_data"] = root / "world.npz"
+    run("world", "data", "--out", f["world_data"], "--episodes", "4", "--steps", "6", "--size", "16")
+    f["world_run"] = root / "world_run"
+    run("world", "train", "--data", f["world_data"], "--out", f["world_run"], "--steps", "2", "--batch-size", "2")
+    f["world_model"] = f["world_run"] / "model.safetensors"
     f["store"] = root / "store"
     added = run("memory", "add", f["text"], "-m", "tiny", "--store", f["store"], "--json")
     f["memory_id"] = json.loads(added.stdout)["id"]

@@ -8,7 +8,7 @@ import warnings
 
 import typer
 
-from latentspace.cli import agents, bench, bridge, generate, lens, memory, models, probe, serve, steer, think, tour, train
+from latentspace.cli import agents, bench, bridge, generate, lens, memory, models, probe, serve, steer, think, tour, train, world
 from latentspace.cli import audit as audit_cli
 from latentspace.cli.common import err_console
 from latentspace.errors import LatentspaceError
@@ -35,6 +35,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(steer.app, name="steer")
 app.add_typer(memory.app, name="memory")
 app.add_typer(bridge.app, name="bridge")
+app.add_typer(world.app, name="world")
 
 
 # typer >= 0.2x vendors its own click; take its UsageError from a public class rather than a private module

@@ -13,6 +13,7 @@ from latentspace.tour.sections.reasoning import reasoning
 from latentspace.tour.sections.serving import serving
 from latentspace.tour.sections.steering import steering
 from latentspace.tour.sections.trained_thoughts import trained_thoughts
+from latentspace.tour.sections.world import world
 
 SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, trained_thoughts, audited_thoughts,
-            steering, agents, memory, bridge, serving]
+            steering, agents, memory, bridge, world, serving]

@@ -1,0 +1,187 @@
+"""Planning in a latent world model (issue 23): Two Rooms success rates, one table, one command.
+
+    .venv/bin/python benchmarks/bench_world.py                 # the full table (resumable)
+    .venv/bin/python benchmarks/bench_world.py --seeds 0 --episodes 30 --quick   # a smoke run
+
+One offline dataset (random-policy trajectories, `--data-episodes` × 50 steps, 32×32 images, seed 0)
+trains every model; each learnt row is trained with `--seeds` training seeds and evaluated on the
+same `--episodes` episodes (start and goal in different rooms, so every episode must find the door;
+success = within 0.08 of the goal within 100 steps). Rows: JEPA + MPPI, JEPA + CEM, the pixel
+world model + MPPI, goal-conditioned behaviour cloning, the random (data) policy, MPPI on the true
+simulator (the oracle), and JEPA + MPPI with each loss term removed (the ablations). Success is
+pooled over seeds with a 95% Wilson interval, beside the mean ± std over seeds. Planning time per
+step and training time are this machine's (2 cores; each job single-threaded).
+
+Resumable: checkpoints under benchmarks/results/world/models/ (gitignored), each evaluated row in
+benchmarks/results/world/rows.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from results_md import replace_section
+
+from latentspace.stats import wilson
+from latentspace.world import (PlannerConfig, RoomsConfig, TrainConfig, Trajectories, build, eval_tasks, evaluate,
+                               load_world, make_trajectories, train_world)
+from latentspace.world.data import random_actions
+from latentspace.world.oracle import TrueStateModel
+from latentspace.world.planning import Planner
+from latentspace.world.probe import position_probe
+from latentspace.world.two_rooms import Layout
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "results" / "world"
+ABLATIONS = ("variance", "covariance", "smoothness", "inverse_dynamics")
+
+
+def dataset(args) -> Trajectories:
+    path = OUT / "models" / f"data-{args.data_episodes}.npz"
+    config = RoomsConfig(size=32)
+    if path.exists():
+        return Trajectories.load(path, config)
+    data = make_trajectories(config, args.data_episodes, 50, seed=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data.save(path)
+    return data
+
+
+def trained(kind: str, drop: str | None, seed: int, data, args):
+    """A trained model (from its checkpoint when it exists) and its training seconds."""
+    from latentspace.world.jepa import DEFAULT_WEIGHTS
+
+    name = f"{kind}{f'-no-{drop}' if drop else ''}-seed{seed}"
+    out = OUT / "models" / name
+    settings = {}
+    if drop:
+        settings = {"weights": {k: (0.0 if k == drop else v) for k, v in DEFAULT_WEIGHTS.items()}}
+    meta_path = out / "timing.json"
+    if (out / "model.safetensors").exists() and meta_path.exists():
+        model, _, _ = load_world(out / "model.safetensors", data.config)
+        return model, json.loads(meta_path.read_text())["train_s"]
+    started = time.perf_counter()
+    model, _ = train_world(build(kind, data.config.size, settings), data,
+                           TrainConfig(steps=args.steps, batch_size=64, window=4, seed=seed), out=out,
+                           progress=lambda s, n, h: s % 500 == 0 and print(name, s, round(h["loss"], 3), flush=True))
+    seconds = time.perf_counter() - started
+    meta_path.write_text(json.dumps({"train_s": seconds}))
+    return model, seconds
+
+
+def random_policy(seed: int):
+    actions = random_actions(np.random.default_rng(seed), 1, 200)[0]
+    return lambda obs, goal, step, episode=None: actions[step]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=2000, help="training steps per model")
+    parser.add_argument("--data-episodes", type=int, default=1000)
+    parser.add_argument("--pixel-episodes", type=int, default=30,
+                        help="episodes (one seed) for the image-cost pixel row: ~0.5 s of decoding per step")
+    parser.add_argument("--rows", default="all", help="comma-separated row names to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows_path = OUT / "rows.json"
+    rows = json.loads(rows_path.read_text()) if rows_path.exists() else {}
+    data = dataset(args)
+    config = data.config
+    tasks = eval_tasks(config, args.episodes)
+    planner = PlannerConfig()
+    specs = [("JEPA + MPPI", "jepa", None, "mppi"), ("JEPA + CEM", "jepa", None, "cem"),
+             ("pixel model + MPPI, image cost", "pixel", None, "mppi"),
+             ("pixel model + MPPI, its latent's cost", "pixel", "latent", "mppi"), ("goal-conditioned BC", "bc", None, None),
+             ("random policy", None, None, None), ("oracle: MPPI on the true simulator", "oracle", None, "mppi")]
+    specs += [(f"JEPA + MPPI without {term}", "jepa", term, "mppi") for term in ABLATIONS]
+    wanted = None if args.rows == "all" else set(args.rows.split(","))
+    for label, kind, drop, method in specs:
+        if wanted and label not in wanted:
+            continue
+        image_cost = kind == "pixel" and drop is None
+        for seed in seeds[:1] if kind in (None, "oracle") or image_cost else seeds:
+            episodes = min(args.episodes, args.pixel_episodes) if image_cost else args.episodes
+            key = f"{label} | seed {seed} | {episodes} episodes | {args.steps} steps | {args.data_episodes} data"
+            if key in rows:
+                continue
+            train_s, probe = 0.0, None
+            if kind is None:
+                make = lambda i: random_policy(1000 + i)  # noqa: E731
+            elif kind == "oracle":
+                oracle = TrueStateModel(config, Layout(config.wall_x, config.door_y))
+                make = lambda i: Planner(oracle, PlannerConfig(method=method), seed=i)  # noqa: E731
+            else:
+                model, train_s = trained(kind, None if kind == "pixel" else drop, seed, data, args)
+                settings = PlannerConfig(method=method or "mppi")
+                if kind == "pixel":  # decoding images is the cost: every 4th planned step is scored
+                    model.cost = "latent" if drop == "latent" else "image"
+                    settings = PlannerConfig(method=method, cost_every=4 if image_cost else 1)
+                if kind == "bc":
+                    make = lambda i, model=model: model.actor()  # noqa: E731
+                else:
+                    make = lambda i, model=model, settings=settings: Planner(model, settings, seed=i)  # noqa: E731
+                    obs = data.observations[-100:].reshape(-1, 2, config.size, config.size)
+                    probe = position_probe(model, obs, data.states[-100:].reshape(-1, 2))
+            summary, _ = evaluate(config, make, tasks[:episodes])
+            rows[key] = {**summary, "label": label, "seed": seed, "train_s": train_s, "probe": probe}
+            print(key, {k: v for k, v in rows[key].items() if k != "probe"}, flush=True)
+            OUT.mkdir(parents=True, exist_ok=True)
+            rows_path.write_text(json.dumps(rows, indent=1))
+    text = render(rows, specs, seeds, args, planner)
+    print(text)
+    if not args.quick:
+        start, end = "<!-- bench_world:start -->", "<!-- bench_world:end -->"
+        replace_section(f"{start}\n{text}{end}", start, end)
+
+
+def render(rows: dict, specs, seeds, args, planner) -> str:
+    command = (f".venv/bin/python benchmarks/bench_world.py --seeds {','.join(map(str, seeds))} --episodes "
+               f"{args.episodes} --steps {args.steps} --data-episodes {args.data_episodes}")
+    lines = ["## Planning in a latent world model: Two Rooms (issue 23)", "",
+             f"{datetime.date.today().isoformat()}, CPU ({platform.machine()}, {os.cpu_count()} cores, one thread per "
+             f"job), torch {torch.__version__}. Command: `{command}`. Data: {args.data_episodes} random-policy episodes "
+             "of 50 steps, 32×32 images, fixed wall (seed 0), the same for every model. Evaluation: "
+             f"{args.episodes} episodes with start and goal in different rooms; success = within 0.08 of the goal "
+             f"within 100 steps. Planner: {planner.method}/cem, horizon {planner.horizon}, {planner.samples} samples, "
+             f"{planner.iterations} iterations, replanning every {planner.replan_every} steps; cost = the closest "
+             "the rollout comes to the goal's latent plus where it ends. Pooled success over training seeds "
+             f"(95% Wilson interval) and mean ± std over seeds. The image-cost pixel row decodes every planned "
+             f"latent it scores (~0.5 s of planning per step here), so it scores every 4th step and runs "
+             f"{args.pixel_episodes} episodes of seed 0.", "",
+             "| row | success [95% CI] | per seed | mean steps | planning ms/step | position probe R² | train min |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for label, *_ in specs:
+        mine = [r for k, r in rows.items() if r["label"] == label and f"| {args.steps} steps | {args.data_episodes} "
+                "data" in k]
+        if not mine:
+            continue
+        wins, n = sum(round(r["success"] * r["n"]) for r in mine), sum(r["n"] for r in mine)
+        low, high = wilson(wins, n)
+        rates = [100 * r["success"] for r in mine]
+        spread = f"{statistics.mean(rates):.0f} ± {statistics.stdev(rates):.0f}" if len(rates) > 1 else f"{rates[0]:.0f}"
+        probes = [r["probe"]["r2"] for r in mine if r.get("probe")]
+        lines.append(f"| {label} | {100 * wins / n:.1f}% [{100 * low:.1f}, {100 * high:.1f}] | {spread} "
+                     f"({len(mine)} seed{'s' if len(mine) > 1 else ''}) | "
+                     f"{statistics.mean(r['mean_steps'] for r in mine):.1f} | "
+                     f"{1000 * statistics.mean(r['plan_s_per_step'] for r in mine):.1f} | "
+                     f"{f'{statistics.mean(probes):.3f}' if probes else '—'} | "
+                     f"{statistics.mean(r['train_s'] for r in mine) / 60:.1f} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The model-free baseline: goal-conditioned behaviour cloning, hindsight-relabelled from the same
+random-policy data — the action taken at frame t is the target for (frame t, goal = frame t+k)
+with k drawn in 1..window (the frames really reached from there)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from latentspace.world.encoder import Encoder
+
+
+@dataclass(frozen=True)
+class BcConfig:
+    latent: int = 32
+    width: int = 32
+    hidden: int = 128
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class GoalPolicy(nn.Module):
+    kind = "bc"
+
+    def __init__(self, size: int, config: BcConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or BcConfig()
+        c = self.config
+        self.encoder = Encoder(size, c.latent, c.width)
+        self.head = nn.Sequential(nn.Linear(2 * c.latent, c.hidden), nn.GELU(), nn.Linear(c.hidden, c.hidden),
+                                  nn.GELU(), nn.Linear(c.hidden, 2), nn.Tanh())
+
+    def forward(self, observations, goals) -> torch.Tensor:
+        return self.head(torch.cat([self.encoder(observations), self.encoder(goals)], -1))
+
+    def loss(self, observations, actions) -> tuple[torch.Tensor, dict[str, float]]:
+        b, window = actions.shape[:2]
+        k = torch.randint(1, window + 1, (b,))
+        goals = observations[torch.arange(b), k]
+        guessed = self(observations[:, 0], goals)
+        loss = ((guessed - actions[:, 0]) ** 2).sum(-1).mean()
+        return loss, {"action": float(loss.detach())}
+
+    def actor(self):
+        @torch.no_grad()
+        def act(obs, goal_obs, step, episode=None):
+            return self(torch.as_tensor(obs)[None], torch.as_tensor(goal_obs)[None])[0].numpy()
+        return act

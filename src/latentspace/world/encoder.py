@@ -1,0 +1,31 @@
+"""A small CNN from a Two Rooms image (uint8 [B, 2, S, S]) to a latent vector [B, d]."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def as_float(observations) -> torch.Tensor:
+    """uint8 images (numpy or torch) -> float32 in [0, 1]."""
+    x = torch.as_tensor(observations)
+    return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+
+
+class Encoder(nn.Module):
+    """Strided convolutions down to 4×4 (any side that is a power of two from 16), then a linear map."""
+
+    def __init__(self, size: int = 64, latent: int = 32, width: int = 32) -> None:
+        super().__init__()
+        layers, channels, side = [], 2, size
+        while side > 4:
+            layers += [nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.GELU()]
+            channels, side = width, side // 2
+        self.conv = nn.Sequential(*layers)
+        self.out = nn.Linear(channels * side * side, latent)
+
+    def forward(self, observations) -> torch.Tensor:
+        x = as_float(observations)
+        lead = x.shape[:-3]
+        h = self.conv(x.reshape(-1, *x.shape[-3:]))
+        return self.out(h.flatten(1)).reshape(*lead, -1)

@@ -1,0 +1,85 @@
+"""The latent world model: encoder + predictor trained with the JEPA objective (`losses`), no pixels.
+
+Planning needs three things of a world model — ``encode`` (images -> latents), ``predict`` (a latent
+and an action -> the next latent) and ``distance`` (latents -> how far from the goal's latent) —
+and the pixel model (`pixel.PixelWorldModel`) and the planted oracle (`oracle.TrueStateModel`) offer
+the same three, so the planners never know which they drive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from latentspace.errors import LatentspaceError
+from latentspace.world import losses
+from latentspace.world.encoder import Encoder
+from latentspace.world.predictor import Predictor, rollout
+
+DEFAULT_WEIGHTS = {"prediction": 1.0, "variance": 1.0, "covariance": 0.1, "smoothness": 0.1, "inverse_dynamics": 1.0}
+
+
+@dataclass(frozen=True)
+class JepaConfig:
+    latent: int = 32
+    width: int = 32  # encoder channels
+    hidden: int = 128  # predictor and inverse-dynamics widths
+    weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS), hash=False)
+    rollout: int = 1  # >1: the prediction term also rolls the predictor out this many steps from each start
+
+    def __post_init__(self) -> None:
+        unknown = set(self.weights) - set(losses.TERMS)
+        if unknown:
+            raise LatentspaceError(f"unknown loss term(s) {sorted(unknown)}; valid: {', '.join(losses.TERMS)}")
+        if any(not isinstance(w, (int, float)) or w < 0 for w in self.weights.values()):
+            raise LatentspaceError("loss weights are numbers >= 0")
+        if not 1 <= self.latent <= 512 or not 1 <= self.rollout <= 16:
+            raise LatentspaceError("latent is 1-512 dimensions, rollout 1-16 steps")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class JepaWorldModel(nn.Module):
+    kind = "jepa"
+
+    def __init__(self, size: int, config: JepaConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or JepaConfig()
+        c = self.config
+        self.encoder = Encoder(size, c.latent, c.width)
+        self.predictor = Predictor(c.latent, c.hidden)
+        self.inverse = nn.Sequential(nn.Linear(2 * c.latent, c.hidden), nn.GELU(), nn.Linear(c.hidden, 2))
+
+    def encode(self, observations) -> torch.Tensor:
+        return self.encoder(observations)
+
+    def predict(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return self.predictor(z, a)
+
+    @staticmethod
+    def distance(z: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        return ((z - goal) ** 2).sum(-1)
+
+    def loss_terms(self, observations, actions: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every term on a batch of sub-trajectories (observations [B, T+1, ...], actions [B, T, 2])."""
+        z = self.encode(observations)
+        pred = self.predict(z[:, :-1], actions)
+        terms = {"prediction": losses.prediction(pred, z)}
+        k = min(self.config.rollout, actions.shape[1])
+        if k > 1:  # the planner rolls the predictor out: train it on its own predictions too
+            rolled = rollout(self.predict, z[:, 0], actions[:, :k])
+            terms["prediction"] = terms["prediction"] + ((rolled - z[:, 1:k + 1]) ** 2).sum(-1).mean()
+        terms["variance"] = losses.variance(z)
+        terms["covariance"] = losses.covariance(z)
+        terms["smoothness"] = losses.smoothness(z)
+        guessed = self.inverse(torch.cat([z[:, :-1], z[:, 1:]], -1))
+        terms["inverse_dynamics"] = losses.inverse_dynamics(guessed, actions)
+        return terms
+
+    def loss(self, observations, actions) -> tuple[torch.Tensor, dict[str, float]]:
+        terms = self.loss_terms(observations, actions)
+        total = sum(self.config.weights.get(name, 0.0) * value for name, value in terms.items())
+        return total, {name: float(value.detach()) for name, value in terms.items()}

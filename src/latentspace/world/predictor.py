@@ -1,0 +1,25 @@
+"""The latent dynamics: the next latent from a latent and an action (an MLP on [z ; a], residual)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Predictor(nn.Module):
+    def __init__(self, latent: int = 32, hidden: int = 128, action: int = 2) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(latent + action, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+                                 nn.Linear(hidden, latent))
+
+    def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return z + self.net(torch.cat([z, a.to(z.dtype)], -1))
+
+
+def rollout(step, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Latents after each action: ``z0`` [B, d], ``actions`` [B, H, 2] -> [B, H, d] (``step(z, a)``)."""
+    out, z = [], z0
+    for t in range(actions.shape[1]):
+        z = step(z, actions[:, t])
+        out.append(z)
+    return torch.stack(out, 1)

@@ -1,0 +1,108 @@
+"""Train a world model (JEPA or pixel) or the behaviour-cloning policy on offline trajectories.
+
+Batches are random windows of ``window`` actions (``window + 1`` frames) from random episodes; the
+model's own ``loss(observations, actions)`` says what it learns from them. On `accelerate` like the
+other trainers; with ``out`` a checkpoint (model.safetensors, optimizer.pt, progress.json) is written
+every ``save_every`` steps and a rerun with the same settings resumes from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from latentspace import files, named
+from latentspace.errors import LatentspaceError
+from latentspace.finite import check_loss
+from latentspace.named import between
+from latentspace.world.checkpoint import load_world, save_world
+from latentspace.world.data import Trajectories
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 3000
+    batch_size: int = 64
+    window: int = 4
+    lr: float = 1e-3
+    seed: int = 0
+    save_every: int = 250
+
+    RANGES: ClassVar[dict] = {"steps": between(1, 10_000_000), "batch_size": between(1, 4096),
+                              "window": between(1, 64), "lr": between(1e-8, 1.0), "seed": between(0, 2**63 - 1),
+                              "save_every": between(1, 10**9)}
+
+
+def windows(data: Trajectories, batch: int, window: int, rng: np.random.Generator):
+    if window > data.steps:
+        raise LatentspaceError(f"window {window} is longer than the dataset's episodes ({data.steps} steps)")
+    e = rng.integers(0, data.episodes, batch)
+    t = rng.integers(0, data.steps - window + 1, batch)
+    frames = t[:, None] + np.arange(window + 1)[None]
+    obs = torch.from_numpy(data.observations[e[:, None], frames])
+    actions = torch.from_numpy(data.actions[e[:, None], frames[:, :-1]])
+    return obs, actions
+
+
+def train_world(model, data: Trajectories, config: TrainConfig | None = None, out: Path | None = None,
+                progress=None) -> tuple[object, list[dict]]:
+    """(the trained model, the loss terms per step). ``progress(step, total, terms)`` after each step."""
+    from accelerate import Accelerator
+
+    config = config or TrainConfig()
+    named.check_options(TrainConfig, dataclasses.asdict(config), "world-model training")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    accelerator = Accelerator(cpu=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    prepared, optimizer = accelerator.prepare(model, optimizer)
+    start, history = resume(out, model, optimizer, config, data)
+    for _ in range(start):  # the same batches as an uninterrupted run
+        windows(data, config.batch_size, config.window, rng)
+    prepared.train()
+    for step in range(start, config.steps):
+        obs, actions = windows(data, config.batch_size, config.window, rng)
+        loss, terms = model.loss(obs, actions)
+        check_loss(loss, step + 1, f"lr={config.lr:g}")
+        optimizer.zero_grad()
+        accelerator.backward(loss)
+        optimizer.step()
+        history.append({"loss": float(loss.detach()), **terms})
+        if progress is not None:
+            progress(step + 1, config.steps, history[-1])
+        if out is not None and ((step + 1) % config.save_every == 0 or step + 1 == config.steps):
+            save_checkpoint(out, model, optimizer, step + 1, history, config, data)
+    return model.eval(), history
+
+
+def identity(config: TrainConfig, data: Trajectories) -> dict:
+    return {"train": dataclasses.asdict(config), "data_seed": data.seed, "episodes": data.episodes, "steps": data.steps}
+
+
+def save_checkpoint(out: Path, model, optimizer, step: int, history: list, config: TrainConfig, data) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    save_world(out / "model.safetensors", model, data.config, {"step": step, **identity(config, data)})
+    with files.atomic_write(out / "optimizer.pt", "optimizer state") as tmp:
+        torch.save(optimizer.state_dict(), tmp)
+    files.write_text(out / "progress.json", json.dumps({"step": step, "history": history}) + "\n", "training progress")
+
+
+def resume(out: Path | None, model, optimizer, config: TrainConfig, data) -> tuple[int, list]:
+    if out is None or not (out / "progress.json").is_file():
+        return 0, []
+    saved, meta, _ = load_world(out / "model.safetensors", data.config)
+    same = (meta.get("kind") == model.kind and meta.get("settings") == model.config.to_dict()
+            and all(meta.get(k) == v for k, v in identity(config, data).items()))
+    if not same:
+        raise LatentspaceError(f"{out} holds a {meta.get('kind')} model trained with other settings or data; give "
+                               "another --out or the same ones")
+    model.load_state_dict(saved.state_dict())
+    optimizer.load_state_dict(torch.load(out / "optimizer.pt", weights_only=True))
+    progress = json.loads(files.read_text(out / "progress.json", "training progress"))
+    return int(progress["step"]), list(progress["history"])
