@@ -13,7 +13,8 @@ pooled over seeds with a 95% Wilson interval, beside the mean ± std over seeds.
 step and training time are this machine's (2 cores; each job single-threaded).
 
 Resumable: checkpoints under benchmarks/results/world/models/ (gitignored), each evaluated row in
-benchmarks/results/world/rows.json.
+benchmarks/results/world/rows.json (or `--rows-file rows-NAME.json` for a second run on the other
+core, e.g. `--rows` of the ablations; the table merges every rows*.json).
 """
 
 from __future__ import annotations
@@ -92,11 +93,13 @@ def main() -> None:
     parser.add_argument("--pixel-episodes", type=int, default=30,
                         help="episodes (one seed) for the image-cost pixel row: ~0.5 s of decoding per step")
     parser.add_argument("--rows", default="all", help="comma-separated row names to run (default: all)")
+    parser.add_argument("--rows-file", default="rows.json",
+                        help="where this run keeps its rows (rows-NAME.json lets two runs share the machine)")
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows_path = OUT / "rows.json"
+    rows_path = OUT / args.rows_file
     rows = json.loads(rows_path.read_text()) if rows_path.exists() else {}
     data = dataset(args)
     config = data.config
@@ -140,7 +143,10 @@ def main() -> None:
             print(key, {k: v for k, v in rows[key].items() if k != "probe"}, flush=True)
             OUT.mkdir(parents=True, exist_ok=True)
             rows_path.write_text(json.dumps(rows, indent=1))
-    text = render(rows, specs, seeds, args, planner)
+    every = {}
+    for path in sorted(OUT.glob("rows*.json")):  # what parallel runs (--rows-file) wrote too
+        every |= json.loads(path.read_text())
+    text = render(every | rows, specs, seeds, args, planner)
     print(text)
     if not args.quick:
         start, end = "<!-- bench_world:start -->", "<!-- bench_world:end -->"

@@ -59,3 +59,14 @@ def test_bad_world_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     one_line_exit_2(run("world", "train", "--data", tmp_path / "none.npz", "--out", tmp_path / "z"), "no dataset")
     one_line_exit_2(run("world", "data", "--out", tmp_path / "d.npz", "--size", "24"), "power of two")
     one_line_exit_2(run("world", "eval", "--model", data), "cannot read data.npz")
+
+
+def test_the_world_example_runs_tiny():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "world.py"
+    out = subprocess.run([sys.executable, str(script), "--tiny"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "position probe:" in out.stdout and "MPPI on the true simulator" in out.stdout
