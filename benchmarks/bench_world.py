@@ -46,9 +46,12 @@ OUT = ROOT / "benchmarks" / "results" / "world"
 ABLATIONS = ("variance", "covariance", "smoothness", "inverse_dynamics")
 
 
+RANDOM = " — random wall"
+
+
 def dataset(args) -> Trajectories:
-    path = OUT / "models" / f"data-{args.data_episodes}.npz"
-    config = RoomsConfig(size=32)
+    path = OUT / "models" / f"data-{'random-' if args.random_layout else ''}{args.data_episodes}.npz"
+    config = RoomsConfig(size=32, random_layout=args.random_layout)
     if path.exists():
         return Trajectories.load(path, config)
     data = make_trajectories(config, args.data_episodes, 50, seed=0)
@@ -61,7 +64,7 @@ def trained(kind: str, drop: str | None, seed: int, data, args):
     """A trained model (from its checkpoint when it exists) and its training seconds."""
     from latentspace.world.jepa import DEFAULT_WEIGHTS
 
-    name = f"{kind}{f'-no-{drop}' if drop else ''}-seed{seed}"
+    name = f"{'random-' if args.random_layout else ''}{kind}{f'-no-{drop}' if drop else ''}-seed{seed}"
     out = OUT / "models" / name
     settings = {}
     if drop:
@@ -77,6 +80,14 @@ def trained(kind: str, drop: str | None, seed: int, data, args):
     seconds = time.perf_counter() - started
     meta_path.write_text(json.dumps({"train_s": seconds}))
     return model, seconds
+
+
+def merged() -> dict:
+    """Every row of every rows*.json (what parallel runs wrote too)."""
+    every = {}
+    for path in sorted(OUT.glob("rows*.json")):
+        every |= json.loads(path.read_text())
+    return every
 
 
 def random_policy(seed: int):
@@ -95,12 +106,15 @@ def main() -> None:
     parser.add_argument("--rows", default="all", help="comma-separated row names to run (default: all)")
     parser.add_argument("--rows-file", default="rows.json",
                         help="where this run keeps its rows (rows-NAME.json lets two runs share the machine)")
+    parser.add_argument("--random-layout", action="store_true",
+                        help="data and episodes with a random wall place and door height (rows marked 'random wall')")
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
     rows_path = OUT / args.rows_file
     rows = json.loads(rows_path.read_text()) if rows_path.exists() else {}
+    done = merged() | rows  # rows another run (--rows-file) made are not made again
     data = dataset(args)
     config = data.config
     tasks = eval_tasks(config, args.episodes)
@@ -110,15 +124,18 @@ def main() -> None:
              ("pixel model + MPPI, its latent's cost", "pixel", "latent", "mppi"), ("goal-conditioned BC", "bc", None, None),
              ("random policy", None, None, None), ("oracle: MPPI on the true simulator", "oracle", None, "mppi")]
     specs += [(f"JEPA + MPPI without {term}", "jepa", term, "mppi") for term in ABLATIONS]
+    table_specs = specs + [(label + RANDOM, *rest) for label, *rest in specs]
+    if args.random_layout:  # the same rows on data and episodes with a new wall place and door per episode
+        specs = [(label + RANDOM, *rest) for label, *rest in specs]
     wanted = None if args.rows == "all" else set(args.rows.split(","))
     for label, kind, drop, method in specs:
-        if wanted and label not in wanted:
+        if wanted and label.removesuffix(RANDOM) not in wanted:
             continue
         image_cost = kind == "pixel" and drop is None
         for seed in seeds[:1] if kind in (None, "oracle") or image_cost else seeds:
             episodes = min(args.episodes, args.pixel_episodes) if image_cost else args.episodes
             key = f"{label} | seed {seed} | {episodes} episodes | {args.steps} steps | {args.data_episodes} data"
-            if key in rows:
+            if key in done:
                 continue
             train_s, probe = 0.0, None
             if kind is None:
@@ -143,10 +160,7 @@ def main() -> None:
             print(key, {k: v for k, v in rows[key].items() if k != "probe"}, flush=True)
             OUT.mkdir(parents=True, exist_ok=True)
             rows_path.write_text(json.dumps(rows, indent=1))
-    every = {}
-    for path in sorted(OUT.glob("rows*.json")):  # what parallel runs (--rows-file) wrote too
-        every |= json.loads(path.read_text())
-    text = render(every | rows, specs, seeds, args, planner)
+    text = render(merged() | rows, table_specs, seeds, args, planner)
     print(text)
     if not args.quick:
         start, end = "<!-- bench_world:start -->", "<!-- bench_world:end -->"
