@@ -86,7 +86,8 @@ def segments(keys: Sequence[str]) -> list[tuple[int, int]]:
 
 def check_bridges(keys: Sequence[str], bridges: dict, fallback: bool, where: str) -> None:
     """Every hand-over between two models has a bridge, or text may carry it."""
-    for (first, _), (nxt, _) in zip(segments(keys), segments(keys)[1:]):
+    parts = segments(keys)
+    for (first, _), (nxt, _) in zip(parts, parts[1:]):
         pair = (keys[first], keys[nxt])
         if pair not in bridges and not fallback:
             raise LatentspaceError(f"{where}: the hand-over from {pair[0]} to {pair[1]} has no bridge and the text "

@@ -4,30 +4,20 @@ with k drawn in 1..window (the frames really reached from there)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-from latentspace.world.encoder import Encoder
+from latentspace.world.encoder import Encoder, NetConfig
 
-
-@dataclass(frozen=True)
-class BcConfig:
-    latent: int = 32
-    width: int = 32
-    hidden: int = 128
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+BcConfig = NetConfig
 
 
 class GoalPolicy(nn.Module):
     kind = "bc"
 
-    def __init__(self, size: int, config: BcConfig | None = None) -> None:
+    def __init__(self, size: int, config: NetConfig | None = None) -> None:
         super().__init__()
-        self.config = config or BcConfig()
+        self.config = config or NetConfig()
         c = self.config
         self.encoder = Encoder(size, c.latent, c.width)
         self.head = nn.Sequential(nn.Linear(2 * c.latent, c.hidden), nn.GELU(), nn.Linear(c.hidden, c.hidden),

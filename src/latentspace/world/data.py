@@ -16,7 +16,7 @@ import numpy as np
 
 from latentspace.errors import LatentspaceError
 from latentspace.files import atomic_write
-from latentspace.world.two_rooms import Layout, RoomsConfig, TwoRooms, move
+from latentspace.world.two_rooms import RoomsConfig, TwoRooms, move
 
 FORMAT = "latentspace-world-data-1"
 
@@ -106,6 +106,3 @@ def make_trajectories(config: RoomsConfig, episodes: int, steps: int, seed: int 
             progress(e + 1, episodes)
     return Trajectories(observations, actions, states.astype(np.float32), layouts.astype(np.float32), config, seed)
 
-
-def layout_of(data: Trajectories, episode: int) -> Layout:
-    return Layout(float(data.layouts[episode, 0]), float(data.layouts[episode, 1]))

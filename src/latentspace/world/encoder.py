@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import torch
 from torch import nn
+
+from latentspace.errors import LatentspaceError
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """The widths every world network shares (JEPA, pixel model, BC policy)."""
+
+    latent: int = 32
+    width: int = 32  # encoder channels
+    hidden: int = 128  # MLP widths (predictor, heads)
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.latent <= 512 and 1 <= self.width <= 512 and 1 <= self.hidden <= 4096):
+            raise LatentspaceError("latent is 1-512 dimensions, width 1-512 channels, hidden 1-4096")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def as_float(observations) -> torch.Tensor:

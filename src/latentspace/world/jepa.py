@@ -8,56 +8,42 @@ the same three, so the planners never know which they drive.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from latentspace.errors import LatentspaceError
 from latentspace.world import losses
-from latentspace.world.encoder import Encoder
-from latentspace.world.predictor import Predictor, rollout
+from latentspace.world.encoder import NetConfig
+from latentspace.world.predictor import LatentDynamics, rollout
 
 DEFAULT_WEIGHTS = {"prediction": 1.0, "variance": 1.0, "covariance": 0.1, "smoothness": 0.1, "inverse_dynamics": 1.0}
 
 
 @dataclass(frozen=True)
-class JepaConfig:
-    latent: int = 32
-    width: int = 32  # encoder channels
-    hidden: int = 128  # predictor and inverse-dynamics widths
+class JepaConfig(NetConfig):
     weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS), hash=False)
     rollout: int = 1  # >1: the prediction term also rolls the predictor out this many steps from each start
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         unknown = set(self.weights) - set(losses.TERMS)
         if unknown:
             raise LatentspaceError(f"unknown loss term(s) {sorted(unknown)}; valid: {', '.join(losses.TERMS)}")
         if any(not isinstance(w, (int, float)) or w < 0 for w in self.weights.values()):
             raise LatentspaceError("loss weights are numbers >= 0")
-        if not 1 <= self.latent <= 512 or not 1 <= self.rollout <= 16:
-            raise LatentspaceError("latent is 1-512 dimensions, rollout 1-16 steps")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        if not 1 <= self.rollout <= 16:
+            raise LatentspaceError("rollout is 1-16 steps")
 
 
-class JepaWorldModel(nn.Module):
+class JepaWorldModel(LatentDynamics):
     kind = "jepa"
 
     def __init__(self, size: int, config: JepaConfig | None = None) -> None:
-        super().__init__()
-        self.config = config or JepaConfig()
+        super().__init__(size, config or JepaConfig())
         c = self.config
-        self.encoder = Encoder(size, c.latent, c.width)
-        self.predictor = Predictor(c.latent, c.hidden)
         self.inverse = nn.Sequential(nn.Linear(2 * c.latent, c.hidden), nn.GELU(), nn.Linear(c.hidden, 2))
-
-    def encode(self, observations) -> torch.Tensor:
-        return self.encoder(observations)
-
-    def predict(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        return self.predictor(z, a)
 
     @staticmethod
     def distance(z: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:

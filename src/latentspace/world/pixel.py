@@ -5,23 +5,13 @@ between its own latents instead (a reconstruction-trained latent, against JEPA's
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-from latentspace.world.encoder import Encoder, as_float
-from latentspace.world.predictor import Predictor
+from latentspace.world.encoder import NetConfig, as_float
+from latentspace.world.predictor import LatentDynamics
 
-
-@dataclass(frozen=True)
-class PixelConfig:
-    latent: int = 32
-    width: int = 32
-    hidden: int = 128
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+PixelConfig = NetConfig
 
 
 class Decoder(nn.Module):
@@ -46,23 +36,13 @@ class Decoder(nn.Module):
         return out.reshape(*lead, *out.shape[1:])
 
 
-class PixelWorldModel(nn.Module):
+class PixelWorldModel(LatentDynamics):
     kind = "pixel"
 
-    def __init__(self, size: int, config: PixelConfig | None = None) -> None:
-        super().__init__()
-        self.config = config or PixelConfig()
-        c = self.config
-        self.encoder = Encoder(size, c.latent, c.width)
-        self.predictor = Predictor(c.latent, c.hidden)
-        self.decoder = Decoder(size, c.latent, c.width)
+    def __init__(self, size: int, config: NetConfig | None = None) -> None:
+        super().__init__(size, config or NetConfig())
+        self.decoder = Decoder(size, self.config.latent, self.config.width)
         self.cost = "image"
-
-    def encode(self, observations) -> torch.Tensor:
-        return self.encoder(observations)
-
-    def predict(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        return self.predictor(z, a)
 
     def distance(self, z: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """Mean squared difference of the agent channel decoded from ``z`` and from the goal's latent

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from latentspace.world.encoder import Encoder, NetConfig
+
 
 class Predictor(nn.Module):
     def __init__(self, latent: int = 32, hidden: int = 128, action: int = 2) -> None:
@@ -23,3 +25,20 @@ def rollout(step, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         z = step(z, actions[:, t])
         out.append(z)
     return torch.stack(out, 1)
+
+
+class LatentDynamics(nn.Module):
+    """An encoder and a predictor: what a world model needs to plan (``encode``, ``predict``); the
+    JEPA and pixel models add their own loss and ``distance``."""
+
+    def __init__(self, size: int, config: NetConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(size, config.latent, config.width)
+        self.predictor = Predictor(config.latent, config.hidden)
+
+    def encode(self, observations) -> torch.Tensor:
+        return self.encoder(observations)
+
+    def predict(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return self.predictor(z, a)
