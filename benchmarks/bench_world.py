@@ -38,7 +38,7 @@ from latentspace.world import (PlannerConfig, RoomsConfig, TrainConfig, Trajecto
 from latentspace.world.data import random_actions
 from latentspace.world.oracle import TrueStateModel
 from latentspace.world.planning import Planner
-from latentspace.world.probe import position_probe
+from latentspace.world.probe import motion_share, position_probe
 from latentspace.world.two_rooms import Layout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,29 @@ ABLATIONS = ("variance", "covariance", "smoothness", "inverse_dynamics")
 
 
 RANDOM = " — random wall"
+# Settings tried against the random wall, one change at a time (model settings, training settings);
+# a row run with --variant NAME is labelled "[NAME]" and its models are named after it.
+VARIANTS = {
+    "latent128": ({"latent": 128}, {}),
+    "idm5": ({"weights": {"inverse_dynamics": 5.0}}, {}),
+    "temporal-1": ({"weights": {"temporal_variance": 1.0}}, {}),
+    "temporal-10": ({"weights": {"temporal_variance": 10.0}}, {}),
+    "spatial": ({"arch": "spatial", "latent": 8, "width": 16}, {}),
+    "spatial-temporal-10": ({"arch": "spatial", "latent": 8, "width": 16, "weights": {"temporal_variance": 10.0}}, {}),
+    "window16": ({"rollout": 16}, {"window": 16}),
+    "temporal-10-window16": ({"weights": {"temporal_variance": 10.0}, "rollout": 16}, {"window": 16}),
+}
+
+
+def variant_settings(variant: str | None, drop: str | None) -> tuple[dict, dict]:
+    """(model settings, training settings) of a variant with loss term ``drop`` removed."""
+    from latentspace.world.jepa import DEFAULT_WEIGHTS
+
+    model, training = VARIANTS[variant] if variant else ({}, {})
+    weights = {**DEFAULT_WEIGHTS, **model.get("weights", {})}
+    if drop:
+        weights[drop] = 0.0
+    return {**model, "weights": weights}, training
 
 
 def dataset(args) -> Trajectories:
@@ -62,20 +85,18 @@ def dataset(args) -> Trajectories:
 
 def trained(kind: str, drop: str | None, seed: int, data, args):
     """A trained model (from its checkpoint when it exists) and its training seconds."""
-    from latentspace.world.jepa import DEFAULT_WEIGHTS
-
-    name = f"{'random-' if args.random_layout else ''}{kind}{f'-no-{drop}' if drop else ''}-seed{seed}"
+    variant = args.variant if kind == "jepa" else None
+    name = (f"{'random-' if args.random_layout else ''}{kind}{f'-{variant}' if variant else ''}"
+            f"{f'-no-{drop}' if drop else ''}-seed{seed}{'' if args.steps == 2000 else f'-{args.steps}steps'}")
     out = OUT / "models" / name
-    settings = {}
-    if drop:
-        settings = {"weights": {k: (0.0 if k == drop else v) for k, v in DEFAULT_WEIGHTS.items()}}
+    settings, training = variant_settings(variant, drop) if kind == "jepa" else ({}, {})
     meta_path = out / "timing.json"
     if (out / "model.safetensors").exists() and meta_path.exists():
         model, _, _ = load_world(out / "model.safetensors", data.config)
         return model, json.loads(meta_path.read_text())["train_s"]
     started = time.perf_counter()
     model, _ = train_world(build(kind, data.config.size, settings), data,
-                           TrainConfig(steps=args.steps, batch_size=64, window=4, seed=seed), out=out,
+                           TrainConfig(**{"steps": args.steps, "batch_size": 64, "window": 4, "seed": seed, **training}), out=out,
                            progress=lambda s, n, h: s % 500 == 0 and print(name, s, round(h["loss"], 3), flush=True))
     seconds = time.perf_counter() - started
     meta_path.write_text(json.dumps({"train_s": seconds}))
@@ -108,6 +129,9 @@ def main() -> None:
                         help="where this run keeps its rows (rows-NAME.json lets two runs share the machine)")
     parser.add_argument("--random-layout", action="store_true",
                         help="data and episodes with a random wall place and door height (rows marked 'random wall')")
+    parser.add_argument("--variant", choices=sorted(VARIANTS),
+                        help="JEPA rows with these settings instead of the defaults (labelled [NAME]): "
+                        + "; ".join(f"{k}: {v[0]}{f' {v[1]}' if v[1] else ''}" for k, v in VARIANTS.items()))
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -124,12 +148,15 @@ def main() -> None:
              ("pixel model + MPPI, its latent's cost", "pixel", "latent", "mppi"), ("goal-conditioned BC", "bc", None, None),
              ("random policy", None, None, None), ("oracle: MPPI on the true simulator", "oracle", None, "mppi")]
     specs += [(f"JEPA + MPPI without {term}", "jepa", term, "mppi") for term in ABLATIONS]
-    table_specs = specs + [(label + RANDOM, *rest) for label, *rest in specs]
+    tried = [(f"{label} [{name}]", *rest) for name in VARIANTS for label, *rest in specs if rest[0] == "jepa"]
+    table_specs = [(label + suffix, *rest) for suffix in ("", RANDOM) for label, *rest in specs + tried]
+    if args.variant:
+        specs = [(f"{label} [{args.variant}]", *rest) for label, *rest in specs if rest[0] == "jepa"]
     if args.random_layout:  # the same rows on data and episodes with a new wall place and door per episode
         specs = [(label + RANDOM, *rest) for label, *rest in specs]
     wanted = None if args.rows == "all" else set(args.rows.split(","))
     for label, kind, drop, method in specs:
-        if wanted and label.removesuffix(RANDOM) not in wanted:
+        if wanted and label.removesuffix(RANDOM).removesuffix(f" [{args.variant}]") not in wanted:
             continue
         image_cost = kind == "pixel" and drop is None
         for seed in seeds[:1] if kind in (None, "oracle") or image_cost else seeds:
@@ -155,6 +182,7 @@ def main() -> None:
                     make = lambda i, model=model, settings=settings: Planner(model, settings, seed=i)  # noqa: E731
                     obs = data.observations[-100:].reshape(-1, 2, config.size, config.size)
                     probe = position_probe(model, obs, data.states[-100:].reshape(-1, 2))
+                    probe["motion_share"] = motion_share(model, config)
             summary, _ = evaluate(config, make, tasks[:episodes])
             rows[key] = {**summary, "label": label, "seed": seed, "train_s": train_s, "probe": probe}
             print(key, {k: v for k, v in rows[key].items() if k != "probe"}, flush=True)
@@ -181,8 +209,8 @@ def render(rows: dict, specs, seeds, args, planner) -> str:
              f"(95% Wilson interval) and mean ± std over seeds. The image-cost pixel row decodes every planned "
              f"latent it scores (~0.5 s of planning per step here), so it scores every 4th step and runs "
              f"{args.pixel_episodes} episodes of seed 0.", "",
-             "| row | success [95% CI] | per seed | mean steps | planning ms/step | position probe R² | train min |",
-             "|---|---|---|---:|---:|---:|---:|"]
+             "| row | success [95% CI] | per seed | mean steps | planning ms/step | position probe R² | agent's share of the latent | train min |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for label, *_ in specs:
         mine = [r for k, r in rows.items() if r["label"] == label and f"| {args.steps} steps | {args.data_episodes} "
                 "data" in k]
@@ -193,11 +221,13 @@ def render(rows: dict, specs, seeds, args, planner) -> str:
         rates = [100 * r["success"] for r in mine]
         spread = f"{statistics.mean(rates):.0f} ± {statistics.stdev(rates):.0f}" if len(rates) > 1 else f"{rates[0]:.0f}"
         probes = [r["probe"]["r2"] for r in mine if r.get("probe")]
+        shares = [r["probe"]["motion_share"] for r in mine if (r.get("probe") or {}).get("motion_share") is not None]
         lines.append(f"| {label} | {100 * wins / n:.1f}% [{100 * low:.1f}, {100 * high:.1f}] | {spread} "
                      f"({len(mine)} seed{'s' if len(mine) > 1 else ''}) | "
                      f"{statistics.mean(r['mean_steps'] for r in mine):.1f} | "
                      f"{1000 * statistics.mean(r['plan_s_per_step'] for r in mine):.1f} | "
                      f"{f'{statistics.mean(probes):.3f}' if probes else '—'} | "
+                     f"{f'{statistics.mean(shares):.3f}' if shares else '—'} | "
                      f"{statistics.mean(r['train_s'] for r in mine) / 60:.1f} |")
     lines.append("")
     return "\n".join(lines)

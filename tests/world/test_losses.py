@@ -38,3 +38,15 @@ def test_inverse_dynamics_vanishes_on_exact_actions_of_the_true_state():
     assert losses.inverse_dynamics(exact, actions) < 1e-10
     collapsed = torch.zeros_like(z)
     assert losses.inverse_dynamics((collapsed[:, 1:] - collapsed[:, :-1]) / 0.1, actions) > 0.3
+
+
+def test_temporal_variance_charges_dimensions_that_never_move_within_a_trajectory():
+    # two dimensions: one changes from frame to frame (the agent), one is fixed within each
+    # trajectory but differs between them (a random wall) — the batch-wise variance term is happy
+    # with both, the time-wise one charges the second only
+    g = torch.Generator().manual_seed(0)
+    moving = torch.randn(64, 8, 1, generator=g) * 3
+    layout = (torch.randn(64, 1, 1, generator=g) * 3).expand(64, 8, 1)
+    assert losses.variance(torch.cat([moving, layout], -1)) < 0.01
+    assert losses.temporal_variance(moving) < 0.05
+    assert losses.temporal_variance(layout) > 0.95

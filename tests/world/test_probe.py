@@ -39,3 +39,22 @@ def test_a_checkpoint_is_refused_by_another_configuration(trained, tmp_path):
     assert torch.equal(loaded.encode(x), model.encode(x))
     with pytest.raises(LatentspaceError, match="random_layout False there, True here"):
         load_world(path, RoomsConfig(size=16, random_layout=True))
+
+
+def test_motion_share_is_one_on_a_fixed_wall_and_small_for_a_latent_of_the_walls_only():
+    from latentspace.world.oracle import TrueStateModel
+    from latentspace.world.probe import motion_share
+    from latentspace.world.two_rooms import Layout
+
+    fixed = RoomsConfig(size=16)
+    oracle = TrueStateModel(fixed, Layout(fixed.wall_x, fixed.door_y))  # encodes (x, y) only
+    assert motion_share(oracle, fixed) > 0.95  # all of it but the scatter of 50-point means
+
+    class WallsOnly:  # the wall channel's pixels and a trace of the agent: what the random-wall JEPA learnt
+        def encode(self, images):
+            x = torch.as_tensor(images).float()
+            return torch.cat([x[:, 1].flatten(1), 1e-3 * x[:, 0].flatten(1)], 1)
+
+    random = RoomsConfig(size=16, random_layout=True)
+    assert motion_share(WallsOnly(), random) < 0.01
+    assert motion_share(WallsOnly(), fixed) > 0.95

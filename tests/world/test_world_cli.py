@@ -34,6 +34,13 @@ def test_data_train_plan_eval_and_report(tmp_path, capsys, monkeypatch):
     assert scored.returncode == 0, scored.stderr
     result = json.loads(scored.stdout)
     assert result["n"] == 2 and "r2" in result["probe"] and (report / "index.html").is_file()
+    spatial = run("world", "train", "--data", data, "--out", tmp_path / "spatial", "--steps", "2", "--batch-size", "4",
+                  "--arch", "spatial", "--latent", "4", "--width", "8", "--weight", "temporal_variance=10,smoothness=0",
+                  "--json")
+    assert spatial.returncode == 0, spatial.stderr
+    settings = json.loads(spatial.stdout)["settings"]
+    assert settings["arch"] == "spatial" and settings["weights"]["temporal_variance"] == 10
+    assert settings["weights"]["smoothness"] == 0 and settings["weights"]["inverse_dynamics"] == 1
     bc = tmp_path / "bc"
     assert run("world", "train", "--data", data, "--kind", "bc", "--out", bc, "--steps", "3").returncode == 0
     policy = run("world", "eval", "--model", bc, "--episodes", "2", "--json")
@@ -56,6 +63,11 @@ def test_bad_world_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     one_line_exit_2(run("world", "plan", "--model", "oracle", "--planner", "greedy"), "unknown planner")
     one_line_exit_2(run("world", "train", "--data", data, "--out", tmp_path / "x", "--drop", "gravity"), "valid terms")
     one_line_exit_2(run("world", "train", "--data", data, "--out", tmp_path / "y", "--window", "9"), "longer than")
+    one_line_exit_2(run("world", "train", "--data", data, "--out", tmp_path / "w", "--weight", "gravity=1"), "TERM=W")
+    one_line_exit_2(run("world", "train", "--data", data, "--out", tmp_path / "w", "--weight", "variance=-1"), "W >= 0")
+    one_line_exit_2(run("world", "train", "--data", data, "--out", tmp_path / "w", "--arch", "transformer"), "arch")
+    one_line_exit_2(run("world", "train", "--data", data, "--kind", "bc", "--out", tmp_path / "w", "--weight",
+                        "variance=1"), "jepa settings")
     one_line_exit_2(run("world", "train", "--data", tmp_path / "none.npz", "--out", tmp_path / "z"), "no dataset")
     one_line_exit_2(run("world", "data", "--out", tmp_path / "d.npz", "--size", "24"), "power of two")
     one_line_exit_2(run("world", "eval", "--model", data), "cannot read data.npz")

@@ -76,6 +76,25 @@ def crossing_share(made) -> float:
     return float((left.any(1) & (~left).any(1)).mean())
 
 
+def parse_weights(text: str | None) -> dict[str, float]:
+    """``"temporal_variance=10,smoothness=0"`` -> {term: weight}; anything else is refused in one line."""
+    from latentspace.world.losses import TERMS
+
+    weights = {}
+    for item in (t.strip() for t in (text or "").split(",")):
+        if not item:
+            continue
+        term, _, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if term.strip() not in TERMS or not number >= 0 or number == float("inf"):
+            raise LatentspaceError(f"--weight {item!r}: give TERM=W with W >= 0, TERM one of {', '.join(TERMS)}")
+        weights[term.strip()] = number
+    return weights
+
+
 @app.command("train")
 def train(
     data_file: Annotated[Path, typer.Option("--data", help="Trajectories from `world data`.")] = Path("runs/world/data.npz"),
@@ -92,6 +111,12 @@ def train(
                                                   "covariance, smoothness, inverse_dynamics) — the ablations.")] = None,
     rollout: Annotated[int, typer.Option(min=1, max=16, help="jepa: also train the predictor on its own "
                                                              "rollouts of this many steps.")] = 1,
+    weight: Annotated[str | None, typer.Option(help="jepa: loss weights to set, TERM=W comma-separated (terms: "
+                                                    "prediction, variance, covariance, smoothness, inverse_dynamics, "
+                                                    "temporal_variance; e.g. temporal_variance=10 for random walls).")] = None,
+    arch: Annotated[str, typer.Option(help="vector (a latent vector, MLP predictor) or spatial (--latent channels "
+                                           "on an 8×8 map, convolutional predictor).")] = "vector",
+    width: Annotated[int, typer.Option(min=1, max=512, help="Convolution channels (encoder; spatial predictor).")] = 32,
     seed: Annotated[int, seed_option("Seed of the initial weights and the batches.")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -104,16 +129,17 @@ def train(
     from latentspace.world.jepa import DEFAULT_WEIGHTS
     from latentspace.world.train import TrainConfig, train_world
 
-    settings: dict = {"latent": latent}
-    if drop is not None or rollout != 1:
+    settings: dict = {"latent": latent, "arch": arch, "width": width}
+    if drop is not None or rollout != 1 or weight is not None:
         if kind != "jepa":
-            raise LatentspaceError("--drop and --rollout are jepa settings")
+            raise LatentspaceError("--drop, --weight and --rollout are jepa settings")
         dropped = [t.strip() for t in (drop or "").split(",") if t.strip()]
         unknown = sorted(set(dropped) - (set(DEFAULT_WEIGHTS) - {"prediction"}))
         if unknown:
             raise LatentspaceError(f"--drop {unknown[0]!r}: valid terms are variance, covariance, smoothness, "
                                    "inverse_dynamics")
-        settings |= {"weights": {k: (0.0 if k in dropped else v) for k, v in DEFAULT_WEIGHTS.items()}, "rollout": rollout}
+        weights = {**DEFAULT_WEIGHTS, **parse_weights(weight)}
+        settings |= {"weights": {k: (0.0 if k in dropped else v) for k, v in weights.items()}, "rollout": rollout}
     out = files.check_output(out, "--out", folder=True)
     made = Trajectories.load(data_file)
     model = build(kind, made.config.size, settings)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from latentspace.world.encoder import Encoder, NetConfig
+from latentspace.world.encoder import NetConfig, make_encoder
 
 BcConfig = NetConfig
 
@@ -19,8 +19,8 @@ class GoalPolicy(nn.Module):
         super().__init__()
         self.config = config or NetConfig()
         c = self.config
-        self.encoder = Encoder(size, c.latent, c.width)
-        self.head = nn.Sequential(nn.Linear(2 * c.latent, c.hidden), nn.GELU(), nn.Linear(c.hidden, c.hidden),
+        self.encoder = make_encoder(size, c)
+        self.head = nn.Sequential(nn.Linear(2 * self.encoder.dims, c.hidden), nn.GELU(), nn.Linear(c.hidden, c.hidden),
                                   nn.GELU(), nn.Linear(c.hidden, 2), nn.Tanh())
 
     def forward(self, observations, goals) -> torch.Tensor:

@@ -10,6 +10,9 @@ from torch import nn
 from latentspace.errors import LatentspaceError
 
 
+ARCHS = ("vector", "spatial")
+
+
 @dataclass(frozen=True)
 class NetConfig:
     """The widths every world network shares (JEPA, pixel model, BC policy)."""
@@ -17,10 +20,13 @@ class NetConfig:
     latent: int = 32
     width: int = 32  # encoder channels
     hidden: int = 128  # MLP widths (predictor, heads)
+    arch: str = "vector"  # "spatial": a feature map of `latent` channels and a convolutional predictor (spatial.py)
 
     def __post_init__(self) -> None:
         if not (1 <= self.latent <= 512 and 1 <= self.width <= 512 and 1 <= self.hidden <= 4096):
             raise LatentspaceError("latent is 1-512 dimensions, width 1-512 channels, hidden 1-4096")
+        if self.arch not in ARCHS:
+            raise LatentspaceError(f"unknown network arch {self.arch!r}; valid: {', '.join(ARCHS)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,9 +49,18 @@ class Encoder(nn.Module):
             channels, side = width, side // 2
         self.conv = nn.Sequential(*layers)
         self.out = nn.Linear(channels * side * side, latent)
+        self.dims = latent
 
     def forward(self, observations) -> torch.Tensor:
         x = as_float(observations)
         lead = x.shape[:-3]
         h = self.conv(x.reshape(-1, *x.shape[-3:]))
         return self.out(h.flatten(1)).reshape(*lead, -1)
+
+
+def make_encoder(size: int, config: NetConfig) -> nn.Module:
+    """The encoder ``config.arch`` names; its ``dims`` is the latent vector's length."""
+    if config.arch == "spatial":
+        from latentspace.world.spatial import SpatialEncoder
+        return SpatialEncoder(size, config.latent, config.width)
+    return Encoder(size, config.latent, config.width)

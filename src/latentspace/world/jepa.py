@@ -43,7 +43,7 @@ class JepaWorldModel(LatentDynamics):
     def __init__(self, size: int, config: JepaConfig | None = None) -> None:
         super().__init__(size, config or JepaConfig())
         c = self.config
-        self.inverse = nn.Sequential(nn.Linear(2 * c.latent, c.hidden), nn.GELU(), nn.Linear(c.hidden, 2))
+        self.inverse = nn.Sequential(nn.Linear(2 * self.dims, c.hidden), nn.GELU(), nn.Linear(c.hidden, 2))
 
     @staticmethod
     def distance(z: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
@@ -61,6 +61,8 @@ class JepaWorldModel(LatentDynamics):
         terms["variance"] = losses.variance(z)
         terms["covariance"] = losses.covariance(z)
         terms["smoothness"] = losses.smoothness(z)
+        if self.config.weights.get("temporal_variance"):
+            terms["temporal_variance"] = losses.temporal_variance(z)
         guessed = self.inverse(torch.cat([z[:, :-1], z[:, 1:]], -1))
         terms["inverse_dynamics"] = losses.inverse_dynamics(guessed, actions)
         return terms

@@ -9,7 +9,10 @@ and actions [B, T, 2]:
 - covariance (VICReg): squared off-diagonal covariances, so dimensions carry different things;
 - temporal smoothness: consecutive latents stay close (squared step length);
 - inverse dynamics: an MLP must recover the action from two consecutive latents — the term
-  EB-JEPA found essential (1% success without it): it makes the latent hold what actions move.
+  EB-JEPA found essential (1% success without it): it makes the latent hold what actions move;
+- temporal variance (PLDM's time-wise VICReg, off by default): the same hinge on each dimension's
+  standard deviation *along each sub-trajectory* — a dimension that only encodes what never moves
+  in an episode (the walls of a random layout) pays for it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ def covariance(z: torch.Tensor) -> torch.Tensor:
     return (off ** 2).sum() / x.shape[1]
 
 
+def temporal_variance(z: torch.Tensor, target: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
+    std = torch.sqrt(z.var(1) + eps)  # [B, d]: along each sub-trajectory
+    return torch.relu(target - std).mean()
+
+
 def smoothness(z: torch.Tensor) -> torch.Tensor:
     return ((z[:, 1:] - z[:, :-1]) ** 2).sum(-1).mean()
 
@@ -46,4 +54,4 @@ def inverse_dynamics(predicted_actions: torch.Tensor, actions: torch.Tensor) -> 
     return ((predicted_actions - actions) ** 2).sum(-1).mean()
 
 
-TERMS = ("prediction", "variance", "covariance", "smoothness", "inverse_dynamics")
+TERMS = ("prediction", "variance", "covariance", "smoothness", "inverse_dynamics", "temporal_variance")

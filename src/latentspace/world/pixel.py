@@ -41,7 +41,7 @@ class PixelWorldModel(LatentDynamics):
 
     def __init__(self, size: int, config: NetConfig | None = None) -> None:
         super().__init__(size, config or NetConfig())
-        self.decoder = Decoder(size, self.config.latent, self.config.width)
+        self.decoder = Decoder(size, self.dims, self.config.width)
         self.cost = "image"
 
     def distance(self, z: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:

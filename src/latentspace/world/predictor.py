@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from latentspace.world.encoder import Encoder, NetConfig
+from latentspace.world.encoder import NetConfig, make_encoder
 
 
 class Predictor(nn.Module):
@@ -34,8 +34,13 @@ class LatentDynamics(nn.Module):
     def __init__(self, size: int, config: NetConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = Encoder(size, config.latent, config.width)
-        self.predictor = Predictor(config.latent, config.hidden)
+        self.encoder = make_encoder(size, config)
+        self.dims = self.encoder.dims
+        if config.arch == "spatial":
+            from latentspace.world.spatial import SpatialPredictor
+            self.predictor = SpatialPredictor(config.latent, config.width)
+        else:
+            self.predictor = Predictor(config.latent, config.hidden)
 
     def encode(self, observations) -> torch.Tensor:
         return self.encoder(observations)
