@@ -87,7 +87,8 @@ def trained(kind: str, drop: str | None, seed: int, data, args):
     """A trained model (from its checkpoint when it exists) and its training seconds."""
     variant = args.variant if kind == "jepa" else None
     name = (f"{'random-' if args.random_layout else ''}{kind}{f'-{variant}' if variant else ''}"
-            f"{f'-no-{drop}' if drop else ''}-seed{seed}{'' if args.steps == 2000 else f'-{args.steps}steps'}")
+            f"{f'-no-{drop}' if drop else ''}-seed{seed}{'' if args.steps == 2000 else f'-{args.steps}steps'}"
+            f"{'' if args.data_episodes == 1000 else f'-{args.data_episodes}data'}")
     out = OUT / "models" / name
     settings, training = variant_settings(variant, drop) if kind == "jepa" else ({}, {})
     meta_path = out / "timing.json"
@@ -230,7 +231,28 @@ def render(rows: dict, specs, seeds, args, planner) -> str:
                      f"{f'{statistics.mean(shares):.3f}' if shares else '—'} | "
                      f"{statistics.mean(r['train_s'] for r in mine) / 60:.1f} |")
     lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + diagnostics(rows))
+
+
+def diagnostics(rows: dict) -> list[str]:
+    """Every random-wall row of seed 0 (any training length): what was tried there, one change at a time."""
+    mine = sorted(({**r, "steps": int(k.split(" | ")[3].split()[0]), "data": int(k.split(" | ")[4].split()[0])}
+                   for k, r in rows.items() if RANDOM in r["label"] and r["seed"] == 0),
+                  key=lambda r: (r["data"], r["steps"], r["label"]))
+    if not mine:
+        return []
+    lines = ["Random wall, seed 0, one change at a time ([variant]: its settings are `bench_world.VARIANTS`):", "",
+             "| row | data episodes | training steps | success [95% CI] | position probe R² | agent's share of the latent |",
+             "|---|---:|---:|---|---:|---:|"]
+    for r in mine:
+        wins = round(r["success"] * r["n"])
+        low, high = wilson(wins, r["n"])
+        probe = r.get("probe") or {}
+        share = probe.get("motion_share")
+        lines.append(f"| {r['label'].removesuffix(RANDOM)} | {r['data']} | {r['steps']} | {100 * r['success']:.0f}% "
+                     f"[{100 * low:.0f}, {100 * high:.0f}] | {'—' if not probe else format(probe['r2'], '.3f')} | "
+                     f"{'—' if share is None else f'{share:.3f}'} |")
+    return lines + [""]
 
 
 if __name__ == "__main__":
