@@ -235,21 +235,21 @@ def render(rows: dict, specs, seeds, args, planner) -> str:
 
 
 def diagnostics(rows: dict) -> list[str]:
-    """Every random-wall row of seed 0 (any training length): what was tried there, one change at a time."""
+    """Every random-wall row (any seed, training length, data size): what was tried there, one change at a time."""
     mine = sorted(({**r, "steps": int(k.split(" | ")[3].split()[0]), "data": int(k.split(" | ")[4].split()[0])}
-                   for k, r in rows.items() if RANDOM in r["label"] and r["seed"] == 0),
-                  key=lambda r: (r["data"], r["steps"], r["label"]))
+                   for k, r in rows.items() if RANDOM in r["label"]),
+                  key=lambda r: (r["data"], r["steps"], r["label"], r["seed"]))
     if not mine:
         return []
-    lines = ["Random wall, seed 0, one change at a time ([variant]: its settings are `bench_world.VARIANTS`):", "",
-             "| row | data episodes | training steps | success [95% CI] | position probe R² | agent's share of the latent |",
-             "|---|---:|---:|---|---:|---:|"]
+    lines = ["Random wall, one change at a time ([variant]: its settings are `bench_world.VARIANTS`):", "",
+             "| row | seed | data episodes | training steps | success [95% CI] | position probe R² | agent's share of the latent |",
+             "|---|---:|---:|---:|---|---:|---:|"]
     for r in mine:
         wins = round(r["success"] * r["n"])
         low, high = wilson(wins, r["n"])
         probe = r.get("probe") or {}
         share = probe.get("motion_share")
-        lines.append(f"| {r['label'].removesuffix(RANDOM)} | {r['data']} | {r['steps']} | {100 * r['success']:.0f}% "
+        lines.append(f"| {r['label'].removesuffix(RANDOM)} | {r['seed']} | {r['data']} | {r['steps']} | {100 * r['success']:.0f}% "
                      f"[{100 * low:.0f}, {100 * high:.0f}] | {'—' if not probe else format(probe['r2'], '.3f')} | "
                      f"{'—' if share is None else f'{share:.3f}'} |")
     return lines + [""]
