@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Annotated
 
@@ -88,8 +90,8 @@ def parse_weights(text: str | None) -> dict[str, float]:
         try:
             number = float(value)
         except ValueError:
-            number = float("nan")
-        if term.strip() not in TERMS or not number >= 0 or number == float("inf"):
+            number = -1.0
+        if term.strip() not in TERMS or not (math.isfinite(number) and number >= 0):
             raise LatentspaceError(f"--weight {item!r}: give TERM=W with W >= 0, TERM one of {', '.join(TERMS)}")
         weights[term.strip()] = number
     return weights
