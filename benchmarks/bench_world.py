@@ -37,7 +37,7 @@ from latentspace.world import (PlannerConfig, RoomsConfig, TrainConfig, Trajecto
                                load_world, make_trajectories, train_world)
 from latentspace.world.data import random_actions
 from latentspace.world.oracle import TrueStateModel
-from latentspace.world.planning import Planner
+from latentspace.world.planning import COSTS, Planner
 from latentspace.world.probe import motion_share, position_probe
 from latentspace.world.two_rooms import Layout
 
@@ -58,6 +58,12 @@ VARIANTS = {
     "spatial-temporal-10": ({"arch": "spatial", "latent": 8, "width": 16, "weights": {"temporal_variance": 10.0}}, {}),
     "window16": ({"rollout": 16}, {"window": 16}),
     "temporal-10-window16": ({"weights": {"temporal_variance": 10.0}, "rollout": 16}, {"window": 16}),
+    "temporal-10-hidden512": ({"weights": {"temporal_variance": 10.0}, "hidden": 512}, {}),
+    # standardised input channels, as PLDM/EB-JEPA (the agent's blob ~8x the walls instead of ~1/15 of their pixels)
+    "normalize": ({"normalize": True}, {}),
+    "normalize-temporal-10": ({"normalize": True, "weights": {"temporal_variance": 10.0}}, {}),
+    # EB-JEPA's published coefficients (var 16, cov 8, time-sim 12, IDM 1; ours default to 1, 0.1, 0.1, 1)
+    "ebjepa": ({"weights": {"variance": 16.0, "covariance": 8.0, "smoothness": 12.0, "inverse_dynamics": 1.0}}, {}),
 }
 
 
@@ -133,6 +139,8 @@ def main() -> None:
     parser.add_argument("--variant", choices=sorted(VARIANTS),
                         help="JEPA rows with these settings instead of the defaults (labelled [NAME]): "
                         + "; ".join(f"{k}: {v[0]}{f' {v[1]}' if v[1] else ''}" for k, v in VARIANTS.items()))
+    parser.add_argument("--cost", default="closest+end", choices=COSTS,
+                        help="the planners' cost (rows with another than the default are labelled '(COST cost)')")
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -159,6 +167,8 @@ def main() -> None:
     for label, kind, drop, method in specs:
         if wanted and label.removesuffix(RANDOM).removesuffix(f" [{args.variant}]") not in wanted:
             continue
+        if args.cost != PlannerConfig.cost:  # the same models, planned with another cost
+            label = f"{label.removesuffix(RANDOM)} ({args.cost} cost){RANDOM if label.endswith(RANDOM) else ''}"
         image_cost = kind == "pixel" and drop is None
         for seed in seeds[:1] if kind in (None, "oracle") or image_cost else seeds:
             episodes = min(args.episodes, args.pixel_episodes) if image_cost else args.episodes
@@ -170,10 +180,10 @@ def main() -> None:
                 make = lambda i: random_policy(1000 + i)  # noqa: E731
             elif kind == "oracle":
                 oracle = TrueStateModel(config, Layout(config.wall_x, config.door_y))
-                make = lambda i: Planner(oracle, PlannerConfig(method=method), seed=i)  # noqa: E731
+                make = lambda i: Planner(oracle, PlannerConfig(method=method, cost=args.cost), seed=i)  # noqa: E731
             else:
                 model, train_s = trained(kind, None if kind == "pixel" else drop, seed, data, args)
-                settings = PlannerConfig(method=method or "mppi")
+                settings = PlannerConfig(method=method or "mppi", cost=args.cost)
                 if kind == "pixel":  # decoding images is the cost: every 4th planned step is scored
                     model.cost = "latent" if drop == "latent" else "image"
                     settings = PlannerConfig(method=method, cost_every=4 if image_cost else 1)

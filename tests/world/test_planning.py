@@ -24,6 +24,15 @@ def test_planning_on_the_true_state_reaches_goals_in_the_other_room_and_a_random
     assert blind["success"] <= 0.25, blind
 
 
+@pytest.mark.parametrize("cost", ["sum", "end"])
+def test_every_planning_cost_reaches_goals_on_the_true_state(cost):
+    torch.set_num_threads(1)
+    config = RoomsConfig(size=16, max_steps=60)
+    oracle = TrueStateModel(config, Layout(config.wall_x, config.door_y))
+    planned, _ = evaluate(config, lambda i: Planner(oracle, PlannerConfig(cost=cost), seed=i), eval_tasks(config, 12))
+    assert planned["success"] >= 0.75, planned
+
+
 def test_the_oracle_reads_the_true_state_off_the_image():
     config = RoomsConfig(size=32)
     env = TwoRooms(config)
@@ -33,7 +42,7 @@ def test_the_oracle_reads_the_true_state_off_the_image():
 
 
 @pytest.mark.parametrize("bad", [{"method": "greedy"}, {"horizon": 0}, {"samples": 2}, {"replan_every": 99},
-                                 {"noise": -1.0}, {"elite": 1.5}])
+                                 {"noise": -1.0}, {"elite": 1.5}, {"cost": "max"}])
 def test_planner_settings_out_of_range_are_refused(bad):
     with pytest.raises(LatentspaceError, match="planner"):
         PlannerConfig(**bad)

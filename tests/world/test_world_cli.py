@@ -61,6 +61,7 @@ def test_bad_world_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     one_line_exit_2(run("world", "plan", "--model", out, "--goal", "0.5,0.1"), "inside the wall")
     one_line_exit_2(run("world", "plan", "--model", out, "--goal", "half"), "give X,Y")
     one_line_exit_2(run("world", "plan", "--model", "oracle", "--planner", "greedy"), "unknown planner")
+    one_line_exit_2(run("world", "eval", "--model", "oracle", "--cost", "max"), "unknown cost")
     one_line_exit_2(run("world", "train", "--data", data, "--out", tmp_path / "x", "--drop", "gravity"), "valid terms")
     one_line_exit_2(run("world", "train", "--data", data, "--out", tmp_path / "y", "--window", "9"), "longer than")
     one_line_exit_2(run("world", "train", "--data", data, "--out", tmp_path / "w", "--weight", "gravity=1"), "TERM=W")

@@ -23,6 +23,8 @@ HorizonOpt = Annotated[int, typer.Option(min=1, max=128, help="Planned actions p
 SamplesOpt = Annotated[int, typer.Option(min=8, max=8192, help="Action sequences sampled per iteration.")]
 IterationsOpt = Annotated[int, typer.Option(min=1, max=64, help="Planner iterations per replanning.")]
 ReplanOpt = Annotated[int, typer.Option(min=1, max=128, help="Actions taken before planning again.")]
+CostOpt = Annotated[str, typer.Option(help="Planning cost: closest+end (the closest the plan comes to the goal plus "
+                                           "where it ends), sum (the distance at every step, as EB-JEPA) or end.")]
 
 
 def progress_bar(label: str, quiet: bool):
@@ -119,6 +121,8 @@ def train(
     arch: Annotated[str, typer.Option(help="vector (a latent vector, MLP predictor) or spatial (--latent channels "
                                            "on an 8×8 map, convolutional predictor).")] = "vector",
     width: Annotated[int, typer.Option(min=1, max=512, help="Convolution channels (encoder; spatial predictor).")] = 32,
+    normalize: Annotated[bool, typer.Option(help="Standardise each image channel with the data's statistics "
+                                                 "(as PLDM/EB-JEPA; lifts the small agent above the walls).")] = False,
     seed: Annotated[int, seed_option("Seed of the initial weights and the batches.")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -131,7 +135,7 @@ def train(
     from latentspace.world.jepa import DEFAULT_WEIGHTS
     from latentspace.world.train import TrainConfig, train_world
 
-    settings: dict = {"latent": latent, "arch": arch, "width": width}
+    settings: dict = {"latent": latent, "arch": arch, "width": width, "normalize": normalize}
     if drop is not None or rollout != 1 or weight is not None:
         if kind != "jepa":
             raise LatentspaceError("--drop, --weight and --rollout are jepa settings")
@@ -178,13 +182,15 @@ def world_model(spec: str, config=None):
     return model, trained
 
 
-def actor_for(model, planner: str, horizon: int, samples: int, iterations: int, replan: int, seed: int):
+def actor_for(model, planner: str, horizon: int, samples: int, iterations: int, replan: int, seed: int,
+              cost: str = "closest+end"):
     from latentspace.world.planning import Planner, PlannerConfig
 
+    settings = PlannerConfig(method=planner, horizon=horizon, samples=samples, iterations=iterations,
+                             replan_every=min(replan, horizon), cost=cost)  # checked even for bc: a typo is an error
     if getattr(model, "kind", "") == "bc":
         return model.actor()
-    return Planner(model, PlannerConfig(method=planner, horizon=horizon, samples=samples, iterations=iterations,
-                                        replan_every=min(replan, horizon)), seed=seed)
+    return Planner(model, settings, seed=seed)
 
 
 def parse_point(text: str | None, what: str):
@@ -207,6 +213,7 @@ def plan(
     samples: SamplesOpt = 256,
     iterations: IterationsOpt = 4,
     replan: ReplanOpt = 2,
+    cost: CostOpt = "closest+end",
     png: Annotated[Path | None, typer.Option(help="Draw the executed path (and the first plan, through a "
                                                   "position probe) over the map here.")] = None,
     gif: Annotated[Path | None, typer.Option(help="Write the episode as an animated GIF here.")] = None,
@@ -229,7 +236,7 @@ def plan(
     task = eval_tasks(config, 1, seed)[0]
     s, g = parse_point(start, "--start") or task.start, parse_point(goal, "--goal") or task.goal
     env = TwoRooms(config)
-    episode = run_episode(env, actor_for(model, planner, horizon, samples, iterations, replan, seed), s, g,
+    episode = run_episode(env, actor_for(model, planner, horizon, samples, iterations, replan, seed, cost), s, g,
                           task.layout, seed)
     if png is not None:
         episode_picture(episode, config, png)
@@ -257,6 +264,7 @@ def evaluate_cmd(
     samples: SamplesOpt = 256,
     iterations: IterationsOpt = 4,
     replan: ReplanOpt = 2,
+    cost: CostOpt = "closest+end",
     data_file: Annotated[Path | None, typer.Option("--data", help="Trajectories for the position probe (made for "
                                                                   "the model's environment).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report (probe, planned vs executed paths, an "
@@ -276,13 +284,14 @@ def evaluate_cmd(
     model, config = world_model(model_spec)
     made = Trajectories.load(data_file, config) if data_file is not None else None
     tasks = eval_tasks(config, episodes, seed)
+    actor_for(model, planner, horizon, samples, iterations, replan, seed, cost)  # bad settings: refused before any episode
     with progress_bar("episodes", json_out) as bar:
         task = bar.add_task("episodes", total=episodes, note="")
         summary, runs = evaluate(config, lambda i: actor_for(model, planner, horizon, samples, iterations, replan,
-                                                             seed + i),
+                                                             seed + i, cost),
                                  tasks, progress=lambda i, n: bar.update(task, completed=i))
     summary |= {"model": getattr(model, "kind", model_spec), "planner": None if getattr(model, "kind", "") == "bc"
-                else planner, "seed": seed}
+                else planner, "cost": cost, "seed": seed}
     if made is not None and hasattr(model, "encode") and getattr(model, "kind", "") in ("jepa", "pixel"):
         from latentspace.world.probe import position_probe
 

@@ -21,6 +21,7 @@ class NetConfig:
     width: int = 32  # encoder channels
     hidden: int = 128  # MLP widths (predictor, heads)
     arch: str = "vector"  # "spatial": a feature map of `latent` channels and a convolutional predictor (spatial.py)
+    normalize: bool = False  # standardise each input channel with the training data's statistics (Standardized)
 
     def __post_init__(self) -> None:
         if not (1 <= self.latent <= 512 and 1 <= self.width <= 512 and 1 <= self.hidden <= 4096):
@@ -58,9 +59,36 @@ class Encoder(nn.Module):
         return self.out(h.flatten(1)).reshape(*lead, -1)
 
 
+class Standardized(nn.Module):
+    """An encoder fed per-channel standardised images, as PLDM and EB-JEPA feed theirs. Why it matters:
+    the agent is a blob on ~1% of the pixels and the walls fill ~15%, so in [0, 1] the walls dominate a
+    fresh encoder (the agent is ~1% of its output) and nothing that reads motion can pull it off the
+    walls; divided by its own small spread the agent channel's blob stands ~8× higher than the walls.
+    The statistics are buffers (saved with the weights), set once from training data by ``fit``."""
+
+    def __init__(self, encoder: nn.Module, channels: int = 2) -> None:
+        super().__init__()
+        self.inner, self.dims = encoder, encoder.dims
+        self.register_buffer("mean", torch.zeros(channels))
+        self.register_buffer("std", torch.ones(channels))
+
+    @torch.no_grad()
+    def fit(self, observations) -> None:
+        x = as_float(observations).transpose(0, 1).reshape(self.mean.shape[0], -1)  # [C, pixels]
+        self.mean.copy_(x.mean(1))
+        self.std.copy_(x.std(1).clamp_min(1e-3))
+
+    def forward(self, observations) -> torch.Tensor:
+        x = as_float(observations)
+        return self.inner((x - self.mean[:, None, None]) / self.std[:, None, None])
+
+
 def make_encoder(size: int, config: NetConfig) -> nn.Module:
-    """The encoder ``config.arch`` names; its ``dims`` is the latent vector's length."""
+    """The encoder ``config.arch`` names (standardised inputs with ``normalize``); its ``dims`` is the
+    latent vector's length."""
     if config.arch == "spatial":
         from latentspace.world.spatial import SpatialEncoder
-        return SpatialEncoder(size, config.latent, config.width)
-    return Encoder(size, config.latent, config.width)
+        encoder = SpatialEncoder(size, config.latent, config.width)
+    else:
+        encoder = Encoder(size, config.latent, config.width)
+    return Standardized(encoder) if config.normalize else encoder

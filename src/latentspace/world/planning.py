@@ -1,9 +1,11 @@
 """Receding-horizon planning: plan an action sequence that brings the model's latent to the goal's,
 take its first ``replan_every`` actions in the environment, plan again from what is seen.
 
-The cost of a sequence is the closest the rolled-out latents come to the goal's latent plus where
-they end (a terminal term): only the end would ignore a path that passes the goal, only the closest
-would not make the plan stay there.
+The cost of a sequence (``cost``) is by default the closest the rolled-out latents come to the
+goal's latent plus where they end (a terminal term): only the end would ignore a path that passes
+the goal, only the closest would not make the plan stay there. ``sum`` adds the distance at every
+step, as EB-JEPA does (it reports 97% with it against 89% with the end alone): it rewards getting
+there early and spreads one bad prediction over many terms.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from latentspace.world.mppi import mppi
 from latentspace.world.predictor import rollout
 
 METHODS = ("mppi", "cem")
+COSTS = ("closest+end", "sum", "end")
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,13 @@ class PlannerConfig:
     elite: float = 0.1  # CEM
     replan_every: int = 2
     cost_every: int = 1  # score every k-th planned step (and the last): a costly distance (images) at fewer steps
+    cost: str = "closest+end"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise LatentspaceError(f"unknown planner {self.method!r}; valid: {', '.join(METHODS)}")
+        if self.cost not in COSTS:
+            raise LatentspaceError(f"planner: unknown cost {self.cost!r}; valid: {', '.join(COSTS)}")
         checks = [(1 <= self.horizon <= 128, "horizon is 1-128 steps"), (8 <= self.samples <= 8192, "samples 8-8192"),
                   (1 <= self.iterations <= 64, "iterations 1-64"), (0.0 < self.noise <= 4.0, "noise in (0, 4]"),
                   (0.0 < self.temperature <= 100.0, "temperature in (0, 100]"), (0.0 < self.elite < 1.0, "elite in (0, 1)"),
@@ -50,19 +56,21 @@ class PlannerConfig:
         return asdict(self)
 
 
-def sequence_cost(model, z0: torch.Tensor, goal: torch.Tensor, every: int = 1):
+def sequence_cost(model, z0: torch.Tensor, goal: torch.Tensor, every: int = 1, kind: str = "closest+end"):
     def cost_of(actions: torch.Tensor) -> torch.Tensor:
         latents = rollout(model.predict, z0.expand(actions.shape[0], -1), actions)
         steps = torch.arange(latents.shape[1] - 1, -1, -every).flip(0)  # ends with the last step
         d = model.distance(latents[:, steps], goal)
-        return d.min(1).values + d[:, -1]
+        if kind == "sum":
+            return d.sum(1)
+        return d[:, -1] if kind == "end" else d.min(1).values + d[:, -1]
     return cost_of
 
 
 @torch.no_grad()
 def plan(model, z0: torch.Tensor, goal: torch.Tensor, config: PlannerConfig, start: torch.Tensor,
          generator: torch.Generator) -> torch.Tensor:
-    cost_of = sequence_cost(model, z0, goal, config.cost_every)
+    cost_of = sequence_cost(model, z0, goal, config.cost_every, config.cost)
     if config.method == "mppi":
         return mppi(cost_of, start, config.samples, config.iterations, config.noise, config.temperature, generator)
     return cem(cost_of, start, config.samples, config.iterations, config.noise, config.elite, generator)

@@ -63,6 +63,8 @@ def train_world(model, data: Trajectories, config: TrainConfig | None = None, ou
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     prepared, optimizer = accelerator.prepare(model, optimizer)
     start, history = resume(out, model, optimizer, config, data)
+    if start == 0:
+        fit_input_statistics(model, data)
     for _ in range(start):  # the same batches as an uninterrupted run
         windows(data, config.batch_size, config.window, rng)
     prepared.train()
@@ -79,6 +81,16 @@ def train_world(model, data: Trajectories, config: TrainConfig | None = None, ou
         if out is not None and ((step + 1) % config.save_every == 0 or step + 1 == config.steps):
             save_checkpoint(out, model, optimizer, step + 1, history, config, data)
     return model.eval(), history
+
+
+def fit_input_statistics(model, data: Trajectories, frames: int = 8192) -> None:
+    """Set every standardising encoder's channel statistics from (evenly spaced) training frames."""
+    fitting = [m for m in model.modules() if hasattr(m, "fit") and hasattr(m, "mean")]
+    if fitting:
+        flat = data.observations.reshape(-1, *data.observations.shape[2:])
+        sample = torch.from_numpy(flat[:: max(1, len(flat) // frames)])
+        for module in fitting:
+            module.fit(sample)
 
 
 def identity(config: TrainConfig, data: Trajectories) -> dict:
