@@ -12,6 +12,10 @@ simulator (the oracle), and JEPA + MPPI with each loss term removed (the ablatio
 pooled over seeds with a 95% Wilson interval, beside the mean ± std over seeds. Planning time per
 step and training time are this machine's (2 cores; each job single-threaded).
 
+One change at a time: `--random-layout` (a new wall place and door per episode), `--variant NAME`
+(the settings in VARIANTS), `--cost`, `--budget H,N,I`, `--episode-steps`, `--size`; each labels its
+rows, and `diagnose_world.py` splits a model's failures between its latent and its predictor.
+
 Resumable: checkpoints under benchmarks/results/world/models/ (gitignored), each evaluated row in
 benchmarks/results/world/rows.json (or `--rows-file rows-NAME.json` for a second run on the other
 core, e.g. `--rows` of the ablations; the table merges every rows*.json).
@@ -62,6 +66,8 @@ VARIANTS = {
     # standardised input channels, as PLDM/EB-JEPA (the agent's blob ~8x the walls instead of ~1/15 of their pixels)
     "normalize": ({"normalize": True}, {}),
     "normalize-temporal-10": ({"normalize": True, "weights": {"temporal_variance": 10.0}}, {}),
+    "normalize-batch256": ({"normalize": True}, {"batch_size": 256}),  # EB-JEPA's batch is 384: steadier VICReg statistics
+    "normalize-rollout4": ({"normalize": True, "rollout": 4}, {}),  # the predictor also trained on its own 4-step rollouts
     # EB-JEPA's published coefficients (var 16, cov 8, time-sim 12, IDM 1; ours default to 1, 0.1, 0.1, 1)
     "ebjepa": ({"weights": {"variance": 16.0, "covariance": 8.0, "smoothness": 12.0, "inverse_dynamics": 1.0}}, {}),
 }
@@ -79,11 +85,12 @@ def variant_settings(variant: str | None, drop: str | None) -> tuple[dict, dict]
 
 
 def dataset(args) -> Trajectories:
-    path = OUT / "models" / f"data-{'random-' if args.random_layout else ''}{args.data_episodes}.npz"
-    config = RoomsConfig(size=32, random_layout=args.random_layout)
+    length = ("" if args.episode_steps == 50 else f"x{args.episode_steps}") + ("" if args.size == 32 else f"-{args.size}px")
+    path = OUT / "models" / f"data-{'random-' if args.random_layout else ''}{args.data_episodes}{length}.npz"
+    config = RoomsConfig(size=args.size, random_layout=args.random_layout)
     if path.exists():
         return Trajectories.load(path, config)
-    data = make_trajectories(config, args.data_episodes, 50, seed=0)
+    data = make_trajectories(config, args.data_episodes, args.episode_steps, seed=0)
     path.parent.mkdir(parents=True, exist_ok=True)
     data.save(path)
     return data
@@ -94,7 +101,8 @@ def trained(kind: str, drop: str | None, seed: int, data, args):
     variant = args.variant if kind == "jepa" else None
     name = (f"{'random-' if args.random_layout else ''}{kind}{f'-{variant}' if variant else ''}"
             f"{f'-no-{drop}' if drop else ''}-seed{seed}{'' if args.steps == 2000 else f'-{args.steps}steps'}"
-            f"{'' if args.data_episodes == 1000 else f'-{args.data_episodes}data'}")
+            f"{'' if args.data_episodes == 1000 else f'-{args.data_episodes}data'}"
+            f"{'' if args.episode_steps == 50 else f'x{args.episode_steps}'}{'' if args.size == 32 else f'-{args.size}px'}")
     out = OUT / "models" / name
     settings, training = variant_settings(variant, drop) if kind == "jepa" else ({}, {})
     meta_path = out / "timing.json"
@@ -118,6 +126,12 @@ def merged() -> dict:
     return every
 
 
+def tagged(label: str, tag: str) -> str:
+    """``label`` with ``tag`` before its layout suffix."""
+    plain = label.removesuffix(RANDOM)
+    return f"{plain} {tag}{RANDOM if plain != label else ''}"
+
+
 def random_policy(seed: int):
     actions = random_actions(np.random.default_rng(seed), 1, 200)[0]
     return lambda obs, goal, step, episode=None: actions[step]
@@ -129,6 +143,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--steps", type=int, default=2000, help="training steps per model")
     parser.add_argument("--data-episodes", type=int, default=1000)
+    parser.add_argument("--episode-steps", type=int, default=50,
+                        help="steps per data episode (rows with another than 50 are labelled '(N-step episodes)')")
+    parser.add_argument("--size", type=int, default=32, help="image side (rows with another than 32 are labelled '(N px)')")
     parser.add_argument("--pixel-episodes", type=int, default=30,
                         help="episodes (one seed) for the image-cost pixel row: ~0.5 s of decoding per step")
     parser.add_argument("--rows", default="all", help="comma-separated row names to run (default: all)")
@@ -141,6 +158,8 @@ def main() -> None:
                         + "; ".join(f"{k}: {v[0]}{f' {v[1]}' if v[1] else ''}" for k, v in VARIANTS.items()))
     parser.add_argument("--cost", default="closest+end", choices=COSTS,
                         help="the planners' cost (rows with another than the default are labelled '(COST cost)')")
+    parser.add_argument("--budget", metavar="H,N,I",
+                        help="planning budget: horizon, samples, iterations (default 16,256,4; rows labelled '(budget H,N,I)')")
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -152,6 +171,7 @@ def main() -> None:
     config = data.config
     tasks = eval_tasks(config, args.episodes)
     planner = PlannerConfig()
+    budget = dict(zip(("horizon", "samples", "iterations"), map(int, args.budget.split(",")))) if args.budget else {}
     specs = [("JEPA + MPPI", "jepa", None, "mppi"), ("JEPA + CEM", "jepa", None, "cem"),
              ("pixel model + MPPI, image cost", "pixel", None, "mppi"),
              ("pixel model + MPPI, its latent's cost", "pixel", "latent", "mppi"), ("goal-conditioned BC", "bc", None, None),
@@ -168,7 +188,13 @@ def main() -> None:
         if wanted and label.removesuffix(RANDOM).removesuffix(f" [{args.variant}]") not in wanted:
             continue
         if args.cost != PlannerConfig.cost:  # the same models, planned with another cost
-            label = f"{label.removesuffix(RANDOM)} ({args.cost} cost){RANDOM if label.endswith(RANDOM) else ''}"
+            label = tagged(label, f"({args.cost} cost)")
+        if args.episode_steps != 50:  # data cut into shorter (or longer) episodes
+            label = tagged(label, f"({args.episode_steps}-step episodes)")
+        if args.budget:
+            label = tagged(label, f"(budget {args.budget})")
+        if args.size != 32:
+            label = tagged(label, f"({args.size} px)")
         image_cost = kind == "pixel" and drop is None
         for seed in seeds[:1] if kind in (None, "oracle") or image_cost else seeds:
             episodes = min(args.episodes, args.pixel_episodes) if image_cost else args.episodes
@@ -180,10 +206,10 @@ def main() -> None:
                 make = lambda i: random_policy(1000 + i)  # noqa: E731
             elif kind == "oracle":
                 oracle = TrueStateModel(config, Layout(config.wall_x, config.door_y))
-                make = lambda i: Planner(oracle, PlannerConfig(method=method, cost=args.cost), seed=i)  # noqa: E731
+                make = lambda i: Planner(oracle, PlannerConfig(method=method, cost=args.cost, **budget), seed=i)  # noqa: E731
             else:
                 model, train_s = trained(kind, None if kind == "pixel" else drop, seed, data, args)
-                settings = PlannerConfig(method=method or "mppi", cost=args.cost)
+                settings = PlannerConfig(method=method or "mppi", cost=args.cost, **budget)
                 if kind == "pixel":  # decoding images is the cost: every 4th planned step is scored
                     model.cost = "latent" if drop == "latent" else "image"
                     settings = PlannerConfig(method=method, cost_every=4 if image_cost else 1)
