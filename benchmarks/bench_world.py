@@ -68,6 +68,9 @@ VARIANTS = {
     "normalize-temporal-10": ({"normalize": True, "weights": {"temporal_variance": 10.0}}, {}),
     "normalize-batch256": ({"normalize": True}, {"batch_size": 256}),  # EB-JEPA's batch is 384: steadier VICReg statistics
     "normalize-rollout4": ({"normalize": True, "rollout": 4}, {}),  # the predictor also trained on its own 4-step rollouts
+    # PLDM/EB-JEPA's architecture (feature map, convolutional predictor) on standardised inputs: a convolution sees
+    # the wall next to the agent, where the vector predictor must recover it from a code it shares with the walls
+    "normalize-spatial": ({"normalize": True, "arch": "spatial", "latent": 8, "width": 16}, {}),
     # EB-JEPA's published coefficients (var 16, cov 8, time-sim 12, IDM 1; ours default to 1, 0.1, 0.1, 1)
     "ebjepa": ({"weights": {"variance": 16.0, "covariance": 8.0, "smoothness": 12.0, "inverse_dynamics": 1.0}}, {}),
 }
