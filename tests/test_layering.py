@@ -29,6 +29,7 @@ def test_the_package_names_still_resolve_on_first_use():
 LAYERS = [
     {"errors", "jsonsafe", "limits"},
     {"files", "finite", "named", "stats"},
+    {"core"},  # the ground floor's newer policies (checked reads, step checkpoints); issue 37 moves the rows above in
     {"io", "plots", "pages"},
     {"model", "tasks", "trace"},
     {"lens"},

@@ -87,9 +87,15 @@ def load_tensors(path: str | Path, kind: str, fingerprint: dict, device: str | t
     meta = header_json(header, "meta", path, default={})
     if not isinstance(meta, dict):
         raise LatentspaceError(f"{path.name}: its meta header is not a mapping")
+    return read_tensors(path, device), meta
+
+
+def read_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file whose header was checked: corrupt, truncated or non-finite -> one line."""
+    path = Path(path)
     try:
         tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise LatentspaceError(f"cannot read {path.name}: corrupt or truncated safetensors") from err
     check_tensors(tensors, f"{path.name} is unusable")
-    return tensors, meta
+    return tensors

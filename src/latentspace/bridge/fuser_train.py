@@ -3,15 +3,15 @@
 Both models are frozen, so each batch is read once (`read_both`) and kept: an epoch costs only the
 receiver's few answer positions and their backward pass. The gates' Gumbel temperature is annealed
 geometrically from ``temperature_start`` to ``temperature_end``. On `accelerate` like the trainer;
-with ``out`` a checkpoint (fuser, optimizer, step) is written every ``save_every`` steps and a rerun
-resumes from it.
+with ``out`` a checkpoint (`core.step_checkpoint`: one unit, random generators included) is written
+every ``save_every`` steps and a rerun resumes from it, ending bit-identical to an uninterrupted run;
+``out/fuser.safetensors`` is the latest fuser.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +19,11 @@ from typing import ClassVar
 
 import torch
 
-from latentspace import files, named
+from latentspace import named
 from latentspace.bridge.fused import answer_loss, read_both
 from latentspace.bridge.fuser import CacheFuser, FuserShape, fuser_shape  # noqa: F401 (FuserShape: re-exported)
 from latentspace.bridge.layers import proportional
+from latentspace.core import step_checkpoint
 from latentspace.errors import LatentspaceError
 from latentspace.finite import check_loss
 from latentspace.model import kv
@@ -101,7 +102,10 @@ def train_fuser(sharer, receiver, examples: list[Example], config: FuserConfig |
     accelerator = Accelerator(cpu=True)
     optimizer = torch.optim.AdamW(fuser.parameters(), lr=config.lr)
     fuser, optimizer = accelerator.prepare(fuser, optimizer)
-    start, losses = resume(out, fuser, optimizer, config, sharer, receiver)
+    generators = step_checkpoint.Generators(python=rng)
+    resumed = step_checkpoint.resume(out, optimizer, generators,
+                                     lambda folder: read_weights(folder, fuser, config, sharer, receiver))
+    start, losses = resumed.step, resumed.history
     ratio = config.temperature_end / config.temperature_start
     fuser.train()
     with frozen(sharer.model, receiver.model):
@@ -117,30 +121,29 @@ def train_fuser(sharer, receiver, examples: list[Example], config: FuserConfig |
             if progress is not None:
                 progress(step + 1, losses[-1])
             if out is not None and ((step + 1) % config.save_every == 0 or step + 1 == config.steps):
-                save_checkpoint(out, fuser, optimizer, step + 1, losses, config, sharer, receiver)
+                save_checkpoint(out, fuser, optimizer, generators, step + 1, losses, config, sharer, receiver)
     return accelerator.unwrap_model(fuser).eval(), losses
 
 
-def save_checkpoint(out: Path, fuser, optimizer, step: int, losses: list[float], config, sharer, receiver) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    fuser.save(out / "fuser.safetensors", sharer.fingerprint, receiver.fingerprint,
-               {"step": step, "config": dataclasses.asdict(config), "sharer": sharer.name, "receiver": receiver.name})
-    with files.atomic_write(out / "optimizer.pt", "optimizer state") as tmp:
-        torch.save(optimizer.state_dict(), tmp)
-    files.write_text(out / "progress.json", json.dumps({"step": step, "losses": losses}) + "\n", "fuser progress")
+def save_checkpoint(out: Path, fuser, optimizer, generators, step: int, losses: list[float], config, sharer,
+                    receiver) -> None:
+    meta = {"step": step, "config": dataclasses.asdict(config), "sharer": sharer.name, "receiver": receiver.name}
+
+    def write(path: Path) -> None:
+        fuser.save(path, sharer.fingerprint, receiver.fingerprint, meta)
+
+    step_checkpoint.save(out, step, losses, optimizer, generators, lambda folder: write(folder / "fuser.safetensors"))
+    write(out / "fuser.safetensors")  # the run's product, read by `bridge eval` and pipelines
 
 
-def resume(out: Path | None, fuser, optimizer, config, sharer, receiver) -> tuple[int, list[float]]:
-    """(the step to start at, the losses so far) from ``out``'s checkpoint of the same models, shape and settings."""
-    if out is None or not (out / "progress.json").is_file():
-        return 0, []
-    saved, meta = CacheFuser.load(out / "fuser.safetensors", sharer.fingerprint, receiver.fingerprint)
+def read_weights(folder: Path, fuser, config, sharer, receiver) -> int:
+    """Load a checkpoint's fuser into ``fuser`` (same models, shape and settings, else refused); its step."""
+    saved, meta = CacheFuser.load(folder / "fuser.safetensors", sharer.fingerprint, receiver.fingerprint)
     if meta.get("config") != dataclasses.asdict(config) or saved.shape != fuser.shape:
-        raise LatentspaceError(f"{out} holds a fuser trained with other settings; give another --out or the same ones")
+        raise LatentspaceError(f"{folder.parent} holds a fuser trained with other settings; give another --out or the "
+                               "same ones")
     fuser.load_state_dict(saved.state_dict())
-    optimizer.load_state_dict(torch.load(out / "optimizer.pt", weights_only=True))
-    progress = json.loads(files.read_text(out / "progress.json", "fuser progress"))
-    return int(progress["step"]), [float(v) for v in progress["losses"]]
+    return meta.get("step")
 
 
 __all__ = ["Example", "FuserConfig", "FuserShape", "train_fuser"]

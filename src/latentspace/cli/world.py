@@ -16,6 +16,7 @@ from latentspace.errors import LatentspaceError
 
 app = typer.Typer(no_args_is_help=True, help="Plan and act in latent space: Two Rooms, JEPA world models, MPPI/CEM.")
 
+DATA, RUN = Path("runs/world/data.npz"), Path("runs/world/jepa")  # the defaults: their parents are ours to make
 ModelArg = Annotated[str, typer.Option("--model", help="A trained model (its folder or model.safetensors), or "
                                                        "'oracle' (the true state and simulator) or 'random'.")]
 PlannerOpt = Annotated[str, typer.Option(help="mppi or cem (a planner over a world model; ignored for a bc policy).")]
@@ -37,7 +38,7 @@ def progress_bar(label: str, quiet: bool):
 
 @app.command("data")
 def data(
-    out: Annotated[Path, typer.Option(help="Write the trajectories here (.npz).")] = Path("runs/world/data.npz"),
+    out: Annotated[Path, typer.Option(help="Write the trajectories here (.npz).")] = DATA,
     episodes: Annotated[int, typer.Option(min=1, max=100_000, help="Random-policy episodes.")] = 1000,
     steps: Annotated[int, typer.Option(min=1, max=1000, help="Actions per episode.")] = 50,
     size: Annotated[int, typer.Option(min=16, max=256, help="Observation side in pixels (a power of two).")] = 32,
@@ -55,9 +56,7 @@ def data(
 
     check_size(size)
     config = RoomsConfig(size=size, random_layout=random_layout)
-    if out.parent == Path("runs/world"):
-        out.parent.mkdir(parents=True, exist_ok=True)
-    files.check_output(out, "--out")
+    files.check_output(default_parents(out, DATA), "--out")
     with progress_bar("episodes", json_out) as bar:
         task = bar.add_task("episodes", total=episodes, note="")
         made = make_trajectories(config, episodes, steps, seed, progress=lambda i, n: bar.update(task, completed=i))
@@ -68,6 +67,13 @@ def data(
         emit_json(summary)
         return
     console.print(f"{episodes} episodes of {steps} steps ({100 * summary['crossed_door']:.0f}% pass the door): {out}")
+
+
+def default_parents(out: Path, default: Path) -> Path:
+    """``out``; when it is the default, its parent folders are made (a typed path's are checked, not made)."""
+    if out == default:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def check_size(size: int) -> None:
@@ -101,11 +107,10 @@ def parse_weights(text: str | None) -> dict[str, float]:
 
 @app.command("train")
 def train(
-    data_file: Annotated[Path, typer.Option("--data", help="Trajectories from `world data`.")] = Path("runs/world/data.npz"),
+    data_file: Annotated[Path, typer.Option("--data", help="Trajectories from `world data`.")] = DATA,
     kind: Annotated[str, typer.Option(help="jepa (latent prediction), pixel (next-image prediction) or bc "
                                            "(goal-conditioned behaviour cloning).")] = "jepa",
-    out: Annotated[Path, typer.Option(help="Run folder: model.safetensors, the optimizer, progress.json (a rerun "
-                                           "resumes).")] = Path("runs/world/jepa"),
+    out: Annotated[Path, typer.Option(help="Run folder: model.safetensors and checkpoint/ (a rerun resumes).")] = RUN,
     steps: Annotated[int, typer.Option(min=1, max=10_000_000, help="Optimizer steps.")] = 3000,
     batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Windows per step.")] = 64,
     window: Annotated[int, typer.Option(min=1, max=64, help="Actions per training window.")] = 4,
@@ -146,9 +151,9 @@ def train(
                                    "inverse_dynamics")
         weights = {**DEFAULT_WEIGHTS, **parse_weights(weight)}
         settings |= {"weights": {k: (0.0 if k in dropped else v) for k, v in weights.items()}, "rollout": rollout}
-    out = files.check_output(out, "--out", folder=True)
+    out = files.check_output(default_parents(out, RUN), "--out", folder=True, inputs=(data_file,))
     made = Trajectories.load(data_file)
-    model = build(kind, made.config.size, settings)
+    model = build(kind, made.config.size, settings, seed=seed)
     config = TrainConfig(steps=steps, batch_size=batch_size, window=window, lr=lr, seed=seed)
     with progress_bar(kind, json_out) as bar:
         task = bar.add_task("steps", total=steps, note="")

@@ -9,11 +9,14 @@ policy drawing a fresh action every step would jitter in place (PLDM's data is o
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from latentspace.core.checked import DamagedFile, conform, parse_json
 from latentspace.errors import LatentspaceError
 from latentspace.files import atomic_write
 from latentspace.world.two_rooms import RoomsConfig, TwoRooms, move
@@ -51,24 +54,71 @@ class Trajectories:
 
     @classmethod
     def load(cls, path: str | Path, config: RoomsConfig | None = None) -> Trajectories:
-        """The dataset at ``path``; with ``config``, refused unless it was made for that configuration."""
+        """The dataset at ``path``, checked whole (meta, array shapes and types, finiteness); with
+        ``config``, refused unless it was made for that configuration."""
         path = Path(path)
         if not path.is_file():
             raise LatentspaceError(f"no dataset at {path} (make one with `latentspace world data --out {path}`)")
-        try:
-            with np.load(path, allow_pickle=False) as raw:
-                meta = json.loads(str(raw["meta"]))
-                arrays = {k: raw[k] for k in ("observations", "actions", "states", "layouts")}
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
-            raise LatentspaceError(f"{path.name}: not a latentspace world dataset ({str(err)[:80]})") from None
-        if meta.get("format") != FORMAT:
-            raise LatentspaceError(f"{path.name}: not a latentspace world dataset")
-        saved = RoomsConfig(**meta["config"])
+        meta, arrays = read_npz(path)
+        saved = meta.config
         if config is not None and saved.key() != config.key():
             diff = {k: (v, config.key()[k]) for k, v in saved.key().items() if config.key()[k] != v}
             raise LatentspaceError(f"{path.name} was made for another environment configuration: "
                                    + ", ".join(f"{k} {a} there, {b} here" for k, (a, b) in diff.items()))
-        return cls(**arrays, config=saved, seed=int(meta["seed"]))
+        check_arrays(arrays, saved.size, path)
+        return cls(**arrays, config=saved, seed=meta.seed)
+
+
+@dataclass
+class DataMeta:
+    """The ``meta`` member of a dataset file."""
+
+    format: str
+    config: RoomsConfig
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.format != FORMAT:
+            raise ValueError(f"format {self.format[:40]!r}, not {FORMAT}")
+
+
+ARRAYS = ("observations", "actions", "states", "layouts")
+
+
+def read_npz(path: Path) -> tuple[DataMeta, dict[str, np.ndarray]]:
+    """(meta, arrays) of a dataset file; anything that is not one (empty, truncated, other members) -> one line."""
+    where = f"dataset {path.name}"
+    try:
+        with np.load(path, allow_pickle=False) as raw:
+            missing = [k for k in ("meta", *ARRAYS) if k not in raw.files]
+            if missing:
+                raise DamagedFile(f"{where}: not a latentspace world dataset (no {missing[0]!r} array)")
+            text = raw["meta"]
+            arrays = {k: raw[k] for k in ARRAYS}
+    except DamagedFile:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as err:  # not an npz, truncated
+        reason = " ".join(str(err).split())[:60] or type(err).__name__
+        raise DamagedFile(f"{where}: not a latentspace world dataset, or damaged ({reason})") from None
+    if text.shape != () or text.dtype.kind != "U":
+        raise DamagedFile(f"{where}: its meta is not a text")
+    return conform(parse_json(str(text), f"{where} meta"), DataMeta, f"{where} meta"), arrays
+
+
+def check_arrays(arrays: dict[str, np.ndarray], size: int, path: Path) -> None:
+    """Shapes, types and finiteness as `make_trajectories` writes them: a file edited or cut otherwise is refused."""
+    n, t = arrays["actions"].shape[:2] if arrays["actions"].ndim == 3 else (0, 0)
+    expected = {"observations": ((n, t + 1, 2, size, size), "u"), "actions": ((n, t, 2), "f"),
+                "states": ((n, t + 1, 2), "f"), "layouts": ((n, 2), "f")}
+    for name, (shape, kind) in expected.items():
+        array = arrays[name]
+        if array.shape != shape or array.dtype.kind != kind:
+            raise DamagedFile(f"dataset {path.name}: {name} is {array.dtype} {list(array.shape)}, expected "
+                              f"{'uint8' if kind == 'u' else 'float'} {list(shape)}")
+        if kind == "f" and not np.isfinite(array).all():
+            raise DamagedFile(f"dataset {path.name}: {name} holds NaN or inf")
+    if n < 1 or t < 1:
+        raise DamagedFile(f"dataset {path.name}: no episodes of at least one step")
 
 
 def random_actions(rng: np.random.Generator, episodes: int, steps: int, turn: float = 0.15) -> np.ndarray:

@@ -2,14 +2,14 @@
 
 Batches are random windows of ``window`` actions (``window + 1`` frames) from random episodes; the
 model's own ``loss(observations, actions)`` says what it learns from them. On `accelerate` like the
-other trainers; with ``out`` a checkpoint (model.safetensors, optimizer.pt, progress.json) is written
-every ``save_every`` steps and a rerun with the same settings resumes from it.
+other trainers; with ``out`` a checkpoint (`core.step_checkpoint`: written as one unit, random
+generators included) is written every ``save_every`` steps and a rerun with the same settings resumes
+from it, ending bit-identical to an uninterrupted run; ``out/model.safetensors`` is the latest model.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -17,7 +17,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from latentspace import files, named
+from latentspace import named
+from latentspace.core import step_checkpoint
 from latentspace.errors import LatentspaceError
 from latentspace.finite import check_loss
 from latentspace.named import between
@@ -62,11 +63,11 @@ def train_world(model, data: Trajectories, config: TrainConfig | None = None, ou
     accelerator = Accelerator(cpu=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     prepared, optimizer = accelerator.prepare(model, optimizer)
-    start, history = resume(out, model, optimizer, config, data)
+    generators = step_checkpoint.Generators(numpy=rng)
+    resumed = step_checkpoint.resume(out, optimizer, generators, lambda folder: read_weights(folder, model, config, data))
+    start, history = resumed.step, resumed.history
     if start == 0:
         fit_input_statistics(model, data)
-    for _ in range(start):  # the same batches as an uninterrupted run
-        windows(data, config.batch_size, config.window, rng)
     prepared.train()
     for step in range(start, config.steps):
         obs, actions = windows(data, config.batch_size, config.window, rng)
@@ -79,7 +80,7 @@ def train_world(model, data: Trajectories, config: TrainConfig | None = None, ou
         if progress is not None:
             progress(step + 1, config.steps, history[-1])
         if out is not None and ((step + 1) % config.save_every == 0 or step + 1 == config.steps):
-            save_checkpoint(out, model, optimizer, step + 1, history, config, data)
+            save_checkpoint(out, model, optimizer, generators, step + 1, history, config, data)
     return model.eval(), history
 
 
@@ -97,24 +98,21 @@ def identity(config: TrainConfig, data: Trajectories) -> dict:
     return {"train": dataclasses.asdict(config), "data_seed": data.seed, "episodes": data.episodes, "steps": data.steps}
 
 
-def save_checkpoint(out: Path, model, optimizer, step: int, history: list, config: TrainConfig, data) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    save_world(out / "model.safetensors", model, data.config, {"step": step, **identity(config, data)})
-    with files.atomic_write(out / "optimizer.pt", "optimizer state") as tmp:
-        torch.save(optimizer.state_dict(), tmp)
-    files.write_text(out / "progress.json", json.dumps({"step": step, "history": history}) + "\n", "training progress")
+def save_checkpoint(out: Path, model, optimizer, generators, step: int, history: list, config: TrainConfig,
+                    data) -> None:
+    meta = {"step": step, **identity(config, data)}
+    step_checkpoint.save(out, step, history, optimizer, generators,
+                         lambda folder: save_world(folder / "model.safetensors", model, data.config, meta))
+    save_world(out / "model.safetensors", model, data.config, meta)  # the run's product, read by plan and eval
 
 
-def resume(out: Path | None, model, optimizer, config: TrainConfig, data) -> tuple[int, list]:
-    if out is None or not (out / "progress.json").is_file():
-        return 0, []
-    saved, meta, _ = load_world(out / "model.safetensors", data.config)
+def read_weights(folder: Path, model, config: TrainConfig, data) -> int:
+    """Load a checkpoint's weights into ``model`` (same kind, settings and data, else refused); its step."""
+    saved, meta, _ = load_world(folder / "model.safetensors", data.config)
     same = (meta.get("kind") == model.kind and meta.get("settings") == model.config.to_dict()
             and all(meta.get(k) == v for k, v in identity(config, data).items()))
     if not same:
-        raise LatentspaceError(f"{out} holds a {meta.get('kind')} model trained with other settings or data; give "
-                               "another --out or the same ones")
+        raise LatentspaceError(f"{folder.parent} holds a {meta.get('kind')} model trained with other settings or data; "
+                               "give another --out or the same ones")
     model.load_state_dict(saved.state_dict())
-    optimizer.load_state_dict(torch.load(out / "optimizer.pt", weights_only=True))
-    progress = json.loads(files.read_text(out / "progress.json", "training progress"))
-    return int(progress["step"]), list(progress["history"])
+    return meta.get("step")
