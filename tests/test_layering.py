@@ -108,7 +108,7 @@ def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     (fake / "model" / "bad.py").write_text("def f():\n    from latentspace.memory import presses\n")
     (fake / "memory" / "fine.py").write_text("from ..model import bad\n")
     monkeypatch.setattr(sys.modules[__name__], "SRC", fake)
-    assert upward_imports() == ["model/bad.py:2 (model, layer 3) imports latentspace.memory (layer 5)"]
+    assert upward_imports() == ["model/bad.py:2 (model, layer 4) imports latentspace.memory (layer 6)"]
 
 
 def test_the_model_layer_loads_nothing_above_it():
