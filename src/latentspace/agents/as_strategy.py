@@ -42,6 +42,7 @@ class PipelineStrategy:
     max_new_tokens: int = 32  # the answer
     agent_tokens: int | None = None  # what each text agent writes (default: max_new_tokens)
     chat: bool = True
+    models: dict | None = field(default=None, repr=False)  # name -> LatentModel its agents run on (else loaded)
     pipeline: object = field(init=False, repr=False)
     mode: str = field(init=False)
     RANGES: ClassVar[dict] = {"max_new_tokens": between(1, MAX_NEW_TOKENS), "agent_tokens": between(1, MAX_NEW_TOKENS)}
@@ -84,7 +85,7 @@ class PipelineStrategy:
             raise LatentspaceError("an agent pipeline reads one question; it cannot take a whole conversation")
         started = time.perf_counter()
         result = run(lm, self.pipeline, questions, self.mode, self.max_new_tokens, self.agent_tokens, self.chat,
-                     memory=memory, seed=seed)
+                     memory=memory, seed=seed, models=self.models)
         seconds = (time.perf_counter() - started) / len(questions)
         traces = []
         for row, question in enumerate(questions):

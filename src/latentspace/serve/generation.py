@@ -28,6 +28,7 @@ class Work:
     stream: bool = False
     trace: bool = False
     custom: bool = False  # the client set strategy options: a strategy failing on them is bad input
+    holds: tuple[str, ...] = ()  # other served models an agent pipeline runs on: their workers are held
 
     def batch_key(self):
         """Requests with equal keys read the same way and decode greedily: one batch can serve them."""

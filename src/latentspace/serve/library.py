@@ -9,7 +9,9 @@
 Files copied in by hand can be anything, so each kind has one inspection (`_vector_file`,
 `_pipeline_file`, `_probe_file`) that fully loads the file and says what is wrong with it. The listing shows its
 verdict (``usable`` and ``problem``) and every use goes through the same verdict, so an object
-listed as usable loads, and a broken one is a 4xx naming the problem, never a 500.
+listed as usable loads, and a broken one is a 4xx naming the problem, never a 500. A pipeline is
+also judged against the models the server was started with (`unserved`): the server never loads
+a model for one, so a pipeline whose agents name another model is broken here.
 """
 
 from __future__ import annotations
@@ -40,9 +42,20 @@ class Inspected:
     problem: str | None
 
 
+def unserved(pipeline, served) -> str | None:
+    """Why ``pipeline`` cannot run on the ``served`` model names (None: it can): every model its
+    agents name must be one of them."""
+    missing = [name for name in dict.fromkeys(pipeline.models) if name is not None and name not in served]
+    if not missing:
+        return None
+    return (f"its agents run on {', '.join(missing)}, not served here (served: {', '.join(served)}); "
+            "start the server with --model for each")[:300]
+
+
 class Library:
-    def __init__(self, data_dir: str | Path) -> None:
+    def __init__(self, data_dir: str | Path, served: tuple[str, ...] = ()) -> None:
         self.root = Path(data_dir)
+        self.served = tuple(served)  # the model names the server was started with
         self.vector_dir = self.root / "vectors"
         self.pipeline_dir = self.root / "pipelines"
         self.probe_dir = self.root / "probes"
@@ -165,10 +178,15 @@ class Library:
         if path is None:
             known = [p["id"] for p in self.pipelines() if p["usable"]]
             raise ApiError(404, f"no pipeline {name!r}; known: {', '.join(known)}", "pipeline_not_found")
-        found = self._inspect(path, _pipeline_file)
-        if found.problem:
-            raise ApiError(400, f"pipeline {name!r} is broken: {found.problem}", "pipeline_broken")
+        problem = self._pipeline_problem(path)
+        if problem:
+            raise ApiError(400, f"pipeline {name!r} is broken: {problem}", "pipeline_broken")
         return str(path)
+
+    def _pipeline_problem(self, path: Path) -> str | None:
+        """The file's verdict, then whether this server serves every model its agents name."""
+        found = self._inspect(path, _pipeline_file)
+        return found.problem or unserved(found.value, self.served)
 
     def pipelines(self) -> list[dict]:
         from latentspace.agents.pipelines import BUILTIN
@@ -176,8 +194,8 @@ class Library:
         out = [{"id": name, "builtin": True, "usable": True, "problem": None} for name in BUILTIN]
         stems = sorted({p.stem for p in self.pipeline_dir.iterdir() if p.suffix in PIPELINE_SUFFIXES} - set(BUILTIN))
         for stem in stems:  # the file `pipeline(stem)` would use, so the listing and the use agree
-            found = self._inspect(self._pipeline_path(stem), _pipeline_file)
-            out.append({"id": stem, "builtin": False, "usable": found.problem is None, "problem": found.problem})
+            problem = self._pipeline_problem(self._pipeline_path(stem))
+            out.append({"id": stem, "builtin": False, "usable": problem is None, "problem": problem})
         return out
 
 

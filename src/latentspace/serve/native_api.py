@@ -136,14 +136,17 @@ async def run_agents(body: AgentsRun, request: Request) -> dict:
 
     server = _server(request)
     pipeline = load_pipeline(server.library.pipeline(body.pipeline))
+    model, models = server.pipeline_models(pipeline, body.model)  # served models only, never loaded
 
     def go(lm):
-        result = run(lm, pipeline, [body.question], body.mode, body.max_tokens, body.agent_tokens, seed=body.seed)
+        result = run(lm, pipeline, [body.question], body.mode, body.max_tokens, body.agent_tokens, seed=body.seed,
+                     models=models or None)
         return {"model": lm.name, "pipeline": pipeline.name, "kind": pipeline.kind, "mode": result.mode,
                 "answer": result.texts[0], "turns": [_turn(lm, turn) for turn in result.turns],
                 "positions": result.positions[0]}
 
-    return await server.call(body.model, go, request)
+    async with server.holding(set(models) - {model}, request):
+        return await server.call(model, go, request)
 
 
 @router.post("/v1/audit", tags=["audit"])
@@ -156,6 +159,8 @@ async def audit_one(body: AuditOne, request: Request) -> dict:
     from latentspace.reason import get_reasoner
     from latentspace.tasks import Item
 
+    if body.over_budget():  # its time follows its runs, not any one field: refused before it queues
+        raise ApiError(400, body.over_budget(), "audit_too_large")
     reasoner = get_reasoner(body.strategy, max_latent_steps=body.steps, max_new_tokens=body.max_tokens)
     server = _server(request)
 

@@ -46,23 +46,33 @@ async def completions(body: CompletionRequest, request: Request):
 async def _complete(request: Request, body, kind: str, work: Work):
     server = request.app.state.server
     lm = server.model(body.model)
-    job = server.submit(lm.name, run_works(server.library, server.metrics), work, work.batch_key())
+    if work.holds:  # other models' workers are held: run to the end now, so they are released before any stream
+        async with server.holding(work.holds, request):
+            job = server.submit(lm.name, run_works(server.library, server.metrics), work)
+            recorded = [event async for event in server.events(job, request)]
+    else:
+        job = server.submit(lm.name, run_works(server.library, server.metrics), work, work.batch_key())
     ident = f"{'chatcmpl' if kind == 'chat.completion' else 'cmpl'}-{uuid.uuid4().hex[:24]}"
     head = {"id": ident, "created": int(time.time()), "model": lm.name}
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = server.events(job, request)
+        events = _replay(recorded) if work.holds else server.events(job, request)
         # the first event is awaited before the response starts: what fails before any token (a text
         # over the model's context, an object that will not load) keeps its own 4xx status
         first = await anext(events)
         return StreamingResponse(_stream(job, _then(first, events), head, kind, work, usage),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    outcome = await server.result(job, request)
+    outcome = recorded[-1][1] if work.holds else await server.result(job, request)
     trace = outcome.trace
     choice = ({"index": 0, "message": {"role": "assistant", "content": trace.text}} if kind == "chat.completion"
               else {"index": 0, "text": trace.text})
     choice.update(finish_reason=finish_reason(trace), logprobs=None)
     return {**head, "object": kind, "choices": [choice], "usage": _usage(outcome), "latent": _latent(outcome, work)}
+
+
+async def _replay(events: list):
+    for event in events:
+        yield event
 
 
 async def _then(first, rest):

@@ -49,6 +49,10 @@ def build_work(server, body, chat: bool) -> Work:
         if not latent.trace:
             options["lens_k"] = 0  # nobody reads the per-token top-k: skip decoding it
     reasoner = get_strategy(strategy or "direct", **options)
+    holds = ()
+    if agents:  # its agents run on served models only, each inside its own queue (never a model loaded for it)
+        _, reasoner.models = server.pipeline_models(reasoner.pipeline, lm.name)
+        holds = tuple(name for name in reasoner.models if name != lm.name)
     question, prompt = _texts(lm, body, chat, reasoner, strategy is not None)
     for ref in latent.steer:
         server.library.vector(lm, ref.id)  # unknown, broken or another model's: 4xx now, before any stream
@@ -65,7 +69,7 @@ def build_work(server, body, chat: bool) -> Work:
     return Work(question=question, prompt=prompt, reasoner=reasoner, seed=body.seed or 0,
                 steer=[(s.id, s.strength) for s in latent.steer], steer_positions=latent.steer_positions,
                 memories=list(latent.memories), press=_press(latent.press), stream=body.stream, trace=latent.trace,
-                custom=custom)
+                custom=custom, holds=holds)
 
 
 def _strategy(server, name: str | None) -> str | None:

@@ -138,14 +138,36 @@ class AgentsRun(Body):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
+# The forward passes one audit may imply (see `AuditOne.work`): its runs, not its fields one by one,
+# set its time. At 2048 the slowest latent strategy took 5-12 s on the tiny model on a shared 2-core CPU
+# (docs/serve.md), far under the 300 s timeout; the field limits alone allowed 8976 (38-55 s, 504 under load).
+AUDIT_WORK = 2048
+
+
 class AuditOne(Body):
     model_config = ConfigDict(extra="forbid")
     model: str | None = None
     question: str = Field(min_length=1, max_length=20_000)
     answer: str | None = Field(None, max_length=1000, description="the expected answer (marks correct answers)")
     strategy: str = Field("continuous", max_length=100, description="a latent strategy: continuous, soft, pause, ...")
-    steps: int = Field(4, ge=1, le=16, description="latent steps (each costs two more runs)")
-    max_tokens: int = Field(24, ge=1, le=256)
+    steps: int = Field(4, ge=1, le=16, description="latent steps (each costs two more runs); (1 + 2 × steps) × "
+                       f"(steps + max_tokens) is at most {AUDIT_WORK}")
+    max_tokens: int = Field(24, ge=1, le=256, description="answer tokens per run (within the same budget)")
     k: int = Field(5, ge=1, le=20)
     probe: str | None = Field(None, max_length=128, description="a probe id (GET /v1/probes) read at every thought")
     seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    def work(self) -> int:
+        """Forward passes it implies: the intact run and two per thought (cut before it, noised), each
+        up to ``steps`` thoughts and ``max_tokens`` answer tokens."""
+        return (1 + 2 * self.steps) * (self.steps + self.max_tokens)
+
+    def over_budget(self) -> str | None:
+        """Why it is refused (one line: the budget and how to come within it), or None."""
+        if self.work() <= AUDIT_WORK:
+            return None
+        tokens = AUDIT_WORK // (1 + 2 * self.steps) - self.steps
+        within = f"max_tokens at most {tokens} with steps {self.steps}, or fewer steps" if tokens > 0 else "fewer steps"
+        return (f"this audit implies {self.work()} forward passes ((1 + 2 × steps {self.steps}) × (steps "
+                f"{self.steps} + max_tokens {self.max_tokens})), over the server's audit budget of {AUDIT_WORK}: "
+                f"ask for {within}")
