@@ -91,6 +91,37 @@ def test_a_map_hand_over_carries_every_slot_the_reader_computed(models, tmp_path
                                               "layer": 0}])), QUESTIONS, models=models)
 
 
+
+def test_a_fuser_then_a_map_hands_over_and_optimize_before_a_map_says_why(models, tmp_path):
+    """A segment reached by a fuser leaves by a map: every slot the middle agent's model holds (its
+    prompt read before the fusing, the fused last token, its thoughts) is mapped on. Only a strategy
+    that computes slots again (optimize) is refused, and the message says so."""
+    saved_fuser(models, tmp_path, 5.0)
+    a, b = models["tiny"], models["tiny-gpt2"]
+    generator = torch.Generator().manual_seed(0)
+    for sharer, receiver, name in ((b, a, "b2a"), (a, b, "a2b")):
+        layer = LayerMap(torch.randn(sharer.hidden_size, receiver.hidden_size, generator=generator) * 0.1,
+                         torch.zeros(sharer.hidden_size), 1.0, torch.zeros(receiver.hidden_size), 1.0)
+        HiddenMap({(1, -1): layer}, sharer.fingerprint, receiver.fingerprint).save(tmp_path / f"{name}.safetensors")
+    three = {"kind": "sequential", "fallback": "none", "bridges": [
+        {"from": "tiny", "to": "tiny-gpt2", "fuser": str(tmp_path)},
+        {"from": "tiny-gpt2", "to": "tiny", "map": str(tmp_path / "b2a.safetensors"), "layer": 1}], "agents": [
+        {"name": "reader", "role": "Read: {question}", "latent_steps": 2, "model": "tiny"},
+        {"name": "middle", "role": "Think: {question}", "latent_steps": 2, "model": "tiny-gpt2"},
+        {"name": "answerer", "role": "Answer: {question}", "model": "tiny"}]}
+    result = run(None, from_dict(three), QUESTIONS, "latent", max_new_tokens=3, models=models)
+    reader, middle, answerer = result.turns
+    assert (middle.handover, answerer.handover) == ("fuser", "map")
+    # the middle agent's prompt (its chat, read as the fuser's receiver) and its two thoughts, all mapped on
+    assert answerer.received_from == {"map from tiny-gpt2": max(len(b.token_ids(b.chat(f"Think: {q}")))
+                                                                for q in QUESTIONS) + 2}
+    searching = spec(2, bridges=[{"from": "tiny", "to": "tiny-gpt2", "map": str(tmp_path / "a2b.safetensors"),
+                                  "layer": 1}], fallback="none")
+    searching["agents"][0]["strategy"] = "optimize"
+    with pytest.raises(LatentspaceError, match="computes slots more than once"):
+        run(None, from_dict(searching), QUESTIONS, "latent", max_new_tokens=3, models=models)
+
+
 def test_the_recorder_holds_each_slot_as_a_full_read_computes_it(models):
     lm = models["tiny"]
     ids = torch.tensor([lm.token_ids("hello there, general")])
@@ -99,7 +130,7 @@ def test_the_recorder_holds_each_slot_as_a_full_read_computes_it(models):
     state = recorder(lambda: lm.feed(state, ids[:, 7:]))
     full = lm.record(ids, [("resid_post", 1)])["resid_post", 1]
     torch.testing.assert_close(recorder.states(state), full, atol=1e-5, rtol=1e-5)
-    with pytest.raises(LatentspaceError, match="one forward per slot"):
+    with pytest.raises(LatentspaceError, match="slots were computed while recording"):
         recorder.states(lm.encode(torch.cat([ids, ids], 1)))  # a state it did not see being made
 
 

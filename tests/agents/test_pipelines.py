@@ -76,6 +76,39 @@ def test_the_cli_saves_a_memory_starts_from_it_and_refuses_another_models(tmp_pa
         assert len(out.stderr.strip().splitlines()) == 1
 
 
+
+def _rewrite(path, change):
+    """Rewrite a saved state with ``change`` applied to its tensors, its header (kind, fingerprint) kept."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        header = f.metadata()
+    tensors = load_file(str(path))
+    change(tensors)
+    save_file(tensors, str(path), metadata=header)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.update({"kv.1.k": t["kv.1.k"][:, :, :-1].clone()}), "(cache kv.1.k has shape"),
+    (lambda t: t.update({"kv.0.k": t["kv.0.k"][:, :1].clone(), "kv.0.v": t["kv.0.v"][:, :1].clone()}), "heads"),
+    (lambda t: t.update({k: v[:, :, :-1].clone() for k, v in t.items() if k.startswith("kv.")}), "slots"),
+    (lambda t: t.pop("kv.1.v"), "no 'kv.1.v'"),
+    (lambda t: t.update({"kv.2.k": t["kv.0.k"].clone(), "kv.2.v": t["kv.0.v"].clone()}), "unexpected 'kv.2.k'"),
+    (lambda t: t.update({"next_position": t["next_position"] * 0}), "next positions"),
+    (lambda t: t.update({"logits": t["logits"][:, :-1].clone()}), "logits"),
+])
+def test_a_memory_whose_shapes_disagree_is_one_line(tmp_path, run_cli, change, message):
+    from tests.cli.test_cli import one_line_exit_2
+
+    saved = tmp_path / "memory.safetensors"
+    assert run_cli("agents", "two plus two", "--model", "tiny", "-n", "1", "--raw", "--save-memory",
+                   str(saved)).returncode == 0
+    _rewrite(saved, change)
+    out = run_cli("agents", "and then?", "--model", "tiny", "-n", "1", "--raw", "--memory", str(saved))
+    one_line_exit_2(out, "memory.safetensors", message)
+
+
 def test_the_agents_example_runs_on_tiny():
     import subprocess
     import sys

@@ -133,8 +133,9 @@ def test_layer_pairs_go_by_relative_depth_and_refuse_blocks_out_of_range():
     assert proportional(30, 18) == [(7, 4), (14, 8), (22, 13), (29, 17)]
     assert layer_pairs("auto", 2, 2) == [(0, 0), (1, 1)]
     assert layer_pairs("3:1, 0:0", 4, 2) == [(3, 1), (0, 0)]
+    assert layer_pairs("0:-1", 4, 2) == [(0, -1)]  # -1: the receiver's inputs, as the API and agents maps mean
     for bad, message in (("4:0", "out of range"), ("1-2", "SHARER:RECEIVER"), ("a:b", "SHARER:RECEIVER"),
-                         ("0:2", "out of range"), ("-1:0", "out of range")):
+                         ("0:2", "out of range"), ("-1:0", "out of range"), ("0:-2", "out of range")):
         with pytest.raises(LatentspaceError, match=message):
             layer_pairs(bad, 4, 2)
 

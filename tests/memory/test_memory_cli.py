@@ -83,3 +83,31 @@ def test_newer_schema_is_one_line(tmp_path, doc, run_cli):
         db.execute("UPDATE settings SET value = '7' WHERE name = 'schema_version'")
     out = run_cli("memory", "list", "--store", str(store))
     assert out.returncode == 2 and "schema version 7" in out.stderr
+
+
+def test_the_default_store_is_made_by_the_first_add(tmp_path, doc, run_cli, monkeypatch):
+    """The README's `memory add notes.txt` on a fresh machine: no --store, no store yet."""
+    home = tmp_path / "fresh" / "home"  # not even the home exists: its parents are made too
+    monkeypatch.setenv("LATENTSPACE_HOME", str(home))
+    out = run_cli("memory", "add", str(doc), "--model", "tiny", "--json")
+    assert out.returncode == 0, out.stderr
+    added = json.loads(out.stdout)
+    assert (home / "memory" / "index.sqlite").is_file()
+    listed = json.loads(run_cli("memory", "list", "--json").stdout)
+    assert listed["store"] == str(home / "memory") and [m["id"] for m in listed["memories"]] == [added["id"]]
+
+
+def test_an_empty_home_has_no_memories_and_no_error(tmp_path, run_cli, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("LATENTSPACE_HOME", str(home))
+    out = run_cli("memory", "list")
+    assert out.returncode == 0 and "no memories in" in out.stdout, out.stderr
+    listed = json.loads(run_cli("memory", "list", "--json").stdout)
+    assert listed == {"store": str(home / "memory"), "memories": [], "corrupt": [], "bytes": 0, "budget": None}
+    report = run_cli("memory", "gc", "--json")
+    assert report.returncode == 0 and json.loads(report.stdout)["damaged"] == [], report.stderr
+    for args, message in [(["search", "fox", "-m", "tiny"], "no memories in"), (["ask", "fox?", "-m", "tiny"],
+                          "no memories in"), (["rm", "abc"], "no memory with id 'abc'")]:
+        out = run_cli("memory", *args)
+        assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not home.exists()  # reading an empty home makes nothing

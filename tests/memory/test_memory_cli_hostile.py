@@ -172,3 +172,36 @@ def test_a_symlinked_index_is_refused(tmp_path, made, run_cli):
         assert one_line_error(out, "index.sqlite is a symbolic link"), out.stderr
     with sqlite3.connect(elsewhere) as db:
         assert db.execute("SELECT count(*) FROM memories").fetchone() == (1,)
+
+
+@pytest.fixture
+def read_only(made, monkeypatch):
+    """``made`` with its folder made read-only (chmod -R a-w). Root ignores permissions, so for root
+    the store's folders also report themselves unwritable, as they would to anyone else."""
+    (made.root / "writer.lock").unlink()  # a reader must not make it again
+    paths = [made.root, made.blob_dir, made.index_path, *made.blob_dir.iterdir()]
+    modes = {p: p.stat().st_mode for p in paths}
+    for p in paths:
+        p.chmod(modes[p] & ~0o222)
+    if os.geteuid() == 0:
+        real = os.access
+        inside = {str(made.root), str(made.blob_dir)}
+        monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if mode & os.W_OK and str(path) in inside
+                            else real(path, mode, **kw))
+    yield made
+    for p in reversed(paths):
+        p.chmod(modes[p])
+
+
+def test_a_read_only_store_can_be_read(read_only, run_cli):
+    before = sorted(p.name for p in read_only.root.rglob("*"))
+    listed = run_cli("memory", "list", "--json", *read_only.store)
+    assert listed.returncode == 0, listed.stderr
+    assert [m["id"] for m in json.loads(listed.stdout)["memories"]] == [read_only.id]
+    found = run_cli("memory", "search", "fox", "-m", "tiny", "--json", *read_only.store)
+    assert found.returncode == 0 and json.loads(found.stdout)[0]["id"] == read_only.id, found.stderr
+    asked = run_cli("memory", "ask", "where is the fox?", "-m", "tiny", "-n", "2", "--json", *read_only.store)
+    assert asked.returncode == 0 and json.loads(asked.stdout)["memories"] == [read_only.id], asked.stderr
+    # no lock, no SQLite journal or shared-memory file: the folder is exactly as it was
+    assert sorted(p.name for p in read_only.root.rglob("*")) == before
+    assert one_line_error(run_cli("memory", "rm", read_only.id, *read_only.store), "is not writable")

@@ -111,11 +111,18 @@ class Recorder:
 
     def states(self, state) -> torch.Tensor:
         got = torch.cat(self.chunks, 1) if self.chunks else None
-        if got is None or got.shape[1] != state.length:
-            raise LatentspaceError(f"a map hand-over needs one forward per slot; this segment's passes recorded "
-                                   f"{0 if got is None else got.shape[1]} states for {state.length} slots (a strategy "
-                                   "that re-reads the memory, e.g. optimize, cannot hand over through a map; use a "
-                                   "fuser or text)")
+        n = 0 if got is None else got.shape[1]
+        # every pass on this model runs inside the recorder (prompts, hand-over reads, thoughts): more
+        # outputs than slots is a strategy computing slots again; fewer, slots made where it did not look
+        if n > state.length:
+            raise LatentspaceError(f"a map hand-over maps the block-{self.layer} output of each slot of the working "
+                                   f"memory once, but this segment's passes computed {n} outputs for its "
+                                   f"{state.length} slots: one of its agents' strategies computes slots more than "
+                                   "once (optimize rolls its thoughts out again as it searches); think with another "
+                                   "strategy before a map, or hand over by fuser or text")
+        if n < state.length:
+            raise LatentspaceError(f"a map hand-over maps the block-{self.layer} output of each slot of the working "
+                                   f"memory, but only {n} of its {state.length} slots were computed while recording")
         return got
 
 
@@ -189,7 +196,9 @@ def arrive(handover: str, sharer, lm, bridge, memory, states, sent: list[Turn], 
 
         held = memory.length
         rendered = [lm.chat(t) if chat else t for t in texts]
-        reads, rows = read_on(sharer, memory, lm, rendered, receiver_lead=not chat)
+        # the receiver reads its prompt (all but the last token) before the fusing: recorded too, so a
+        # segment reached by a fuser can leave by a map (the sharer's passes are not this model's)
+        reads, rows = recorder(lambda: read_on(sharer, memory, lm, rendered, receiver_lead=not chat))
         state = recorder(lambda: fused_state(lm, reads, bridge))
         return state, rows, {f"fuser from {sent[0].model}": held}
     if handover == "map":

@@ -68,14 +68,35 @@ class HiddenMap:
                 try:
                     s, r = (int(v) for v in name.split(":"))
                     scales = tensors[f"{name}/scales"]
+                    if scales.shape != (2,):
+                        raise ValueError
                     layers[(s, r)] = LayerMap(tensors[key], tensors[f"{name}/x_mean"], float(scales[0]),
                                               tensors[f"{name}/y_mean"], float(scales[1]))
                 except (KeyError, ValueError):
                     raise LatentspaceError(f"{Path(path).name}: malformed layer {name!r}") from None
+                fault = _fault(s, r, layers[(s, r)], sharer, receiver)
+                if fault:
+                    raise LatentspaceError(f"{Path(path).name}: layer {name!r} {fault}")
         if not layers:
             raise LatentspaceError(f"{Path(path).name}: a bridge map with no layers")
         meta.pop("sharer_fingerprint", None)
         return cls(layers, sharer, receiver, meta)
+
+
+def _fault(s: int, r: int, m: LayerMap, sharer: dict, receiver: dict) -> str | None:
+    """What makes a loaded pair's map unusable for these two models (None when nothing): blocks out
+    of their ranges (-1: the inputs), or tensors not shaped ``[d_s, d_r]``, ``[d_s]``, ``[d_r]``."""
+    for side, block, fp in (("sharer", s, sharer), ("receiver", r, receiver)):
+        if not -1 <= block < fp["n_layers"]:
+            return f"names {side} block {block}; the {side} has blocks 0-{fp['n_layers'] - 1} (or -1, its inputs)"
+    d_s, d_r = sharer["hidden_size"], receiver["hidden_size"]
+    shapes = {"weight": (m.weight, (d_s, d_r)), "x_mean": (m.x_mean, (d_s,)), "y_mean": (m.y_mean, (d_r,))}
+    for part, (tensor, want) in shapes.items():
+        if tuple(tensor.shape) != want:
+            return f"has {part} of shape {list(tensor.shape)}, not {list(want)} (the two models' widths)"
+    if not (m.x_scale > 0 and m.y_scale > 0):
+        return f"has scales {m.x_scale:g} and {m.y_scale:g}; both must be positive"
+    return None
 
 
 def check_pair(path: str | Path, kind: str, what: str, sharer: dict, receiver: dict) -> dict:

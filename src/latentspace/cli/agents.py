@@ -46,13 +46,13 @@ def agents(
     if (memory or save_memory) and mode != "latent":
         raise LatentspaceError(f"--memory and --save-memory hold a latent working memory: use --mode latent, not {mode}")
     if save_memory:
-        check_output(save_memory, "--save-memory")  # before the pipeline runs, not after
+        check_output(save_memory, "--save-memory", inputs=(memory, pipeline))  # before the pipeline runs
     if spec.cross_model and (memory or save_memory):
         raise LatentspaceError(f"{spec.name}: a working memory belongs to one model; its agents run on several")
     lm = load_model(model, quiet=json_out)
     models = {name: lm if name == lm.name else load_model(name, quiet=json_out)
               for name in dict.fromkeys(spec.models)} if spec.cross_model else None
-    start = LatentState.load(memory, lm.fingerprint, lm.device) if memory else None
+    start = LatentState.load(memory, lm.fingerprint, lm.device, model=lm) if memory else None
     result = run(lm, spec, question, mode, max_tokens, agent_tokens, chat=not raw, memory=start, seed=seed,
                  keep_memory=save_memory is not None, models=models)
     saved = str(result.memory.save(save_memory, lm.fingerprint, {"pipeline": spec.name, "question": question})) \

@@ -51,7 +51,9 @@ def fit(
                                              "standardising).")] = "ridge",
     l2: Annotated[float, typer.Option(min=0, max=1e6, help="Ridge penalty, relative to the data's scale.")] = 1e-2,
     layers: Annotated[str, typer.Option(help="'auto' (a quarter, half, three quarters and the last block, paired "
-                                             "by relative depth) or SHARER:RECEIVER,... block pairs.")] = "auto",
+                                             "by relative depth) or SHARER:RECEIVER,... block pairs; RECEIVER -1 is "
+                                             "the receiver's inputs (a map an agents pipeline hands over "
+                                             "through: docs/agents.md).")] = "auto",
     texts: TextsOpt = 64,
     tokens: TokensOpt = 96,
     text_file: TextFileOpt = None,

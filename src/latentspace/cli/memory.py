@@ -1,7 +1,9 @@
 """`latentspace memory ...`: a persistent store of encoded documents (KV caches), recalled instantly.
 
-Only `add` creates a store; every other command on a missing one says so. Everything printed for
-people passes through `shown` (a stored title may hold terminal escapes); --json keeps the values.
+Only `add` creates a store. The default store ($LATENTSPACE_HOME/memory) is made by the first `add`
+and, until then, is simply empty: `list` and `gc` report nothing, `search`/`ask`/`rm` find nothing. A
+--store path that does not exist is an error (most likely a typo). Everything printed for people
+passes through `shown` (a stored title may hold terminal escapes); --json keeps the values.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ KOpt = 1000  # the most memories one search or ask may return
 
 
 def open_store(store: str | None, create: bool = False, lock_timeout: float | None = None):
-    """The store at ``store``; it must exist unless ``create`` (only `add` makes one)."""
+    """The store at ``store``, which must exist unless ``create`` (only `add` makes one). The default
+    store may be missing: a fresh machine has no memories yet, which is no error."""
     from latentspace.memory.access import LOCK_TIMEOUT
     from latentspace.memory.store import MemoryStore
     from latentspace.model.bundled import home
@@ -40,7 +43,7 @@ def open_store(store: str | None, create: bool = False, lock_timeout: float | No
         from latentspace.files import check_output
 
         check_output(the_store.root, "memory store", folder=True)
-    elif not the_store.exists():
+    elif store and not create and not the_store.exists():
         raise LatentspaceError(f"no memory store at {the_store.root}")
     return the_store
 
@@ -179,7 +182,7 @@ def search(
 def _nonempty(store: str | None):
     the_store = open_store(store)
     if not the_store.list():
-        raise LatentspaceError(f"the memory store {the_store.root} is empty; add a document with "
+        raise LatentspaceError(f"no memories in {the_store.root}; add a document with "
                                "`latentspace memory add FILE`")
     return the_store
 
@@ -228,7 +231,10 @@ def rm(
     json_out: JsonOpt = False,
 ) -> None:
     """Delete a memory (a corrupt one is refused and left untouched)."""
-    info = open_store(store, lock_timeout=lock_timeout).remove(memory_id)
+    the_store = open_store(store, lock_timeout=lock_timeout)
+    if not the_store.exists():  # the default store, not made yet: there is nothing to remove
+        raise LatentspaceError(f"no memory with id {memory_id!r} in {the_store.root} (it holds no memories yet)")
+    info = the_store.remove(memory_id)
     if json_out:
         emit_json({"removed": info.id})
     else:
@@ -251,7 +257,11 @@ def gc(
     """
     size = None if max_size is None else parse_size(max_size)
     the_store = open_store(store, lock_timeout=lock_timeout)
-    report = the_store.gc(force=force, max_bytes=False if size is None else (size or None))
+    if not the_store.exists() and size:  # a budget is a setting of the store: it needs one
+        raise LatentspaceError(f"no memory store at {the_store.root} to give a budget; the first "
+                               "`latentspace memory add FILE` makes it")
+    report = (the_store.gc(force=force, max_bytes=False if size is None else (size or None)) if the_store.exists()
+              else {"damaged": [], "stray_files": [], "evicted": [], "corrupt": [], "not_files": []})
     report |= {"bytes": the_store.size(), "budget": the_store.budget()}
     if json_out:
         emit_json(report)

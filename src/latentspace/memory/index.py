@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from latentspace import jsonsafe
 from latentspace.errors import LatentspaceError
@@ -95,7 +97,7 @@ def connect(path: Path, readonly: bool, create: bool = False) -> sqlite3.Connect
     db = None
     try:
         if readonly:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            db = sqlite3.connect(_reader_uri(path), uri=True, timeout=10)
         else:
             db = sqlite3.connect(path, timeout=10)
             db.execute("PRAGMA synchronous=FULL")
@@ -115,6 +117,18 @@ def connect(path: Path, readonly: bool, create: bool = False) -> sqlite3.Connect
         raise LatentspaceError(f"memory store {path.parent} has schema version {version}, newer than this "
                                f"latentspace supports ({SCHEMA_VERSION}); upgrade latentspace")
     return db
+
+
+def _reader_uri(path: Path) -> str:
+    """A reader's URI. Even a read-only connection to a WAL database makes its shared-memory file,
+    which a folder we cannot write refuses ("attempt to write a readonly database"); with no journal
+    left there, the file is all the store holds and no writer can change it: read it as immutable
+    (which also leaves the folder exactly as it was)."""
+    uri = f"file:{quote(str(path), safe='/')}?mode=ro"
+    wal = Path(f"{path}-wal")
+    if not os.access(path.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size):
+        uri += "&immutable=1"
+    return uri
 
 
 def has_table(db: sqlite3.Connection, name: str = "memories") -> bool:

@@ -41,7 +41,7 @@ from latentspace.memory.index import Corrupt, MemoryInfo
 from latentspace.memory.recall import combine
 from latentspace.model import kv
 from latentspace.model.fingerprint import check_same, describe
-from latentspace.model.state import LatentState
+from latentspace.model.state import LatentState, problem
 
 
 MAX_TITLE, MAX_TAG, MAX_TAGS = 1000, 100, 100
@@ -368,16 +368,10 @@ def check_labels(title, source, tags) -> tuple[str | None, list[str]]:
 
 
 def _check_state(t: dict[str, torch.Tensor], info: MemoryInfo, lm) -> None:
-    """A blob whose checksum matches can still be hand-made: its tensors must be a memory's."""
-    ids, mask, position, logits = (t.get(k) for k in ("ids", "attention_mask", "next_position", "logits"))
-    layers = len([k for k in t if k.startswith("kv.") and k.endswith(".k")])
-    shaped = (ids is not None and mask is not None and position is not None and logits is not None
-              and ids.dim() == 2 and ids.shape[0] == 1 and mask.shape == ids.shape and position.shape == (1,)
-              and logits.dim() == 2 and logits.shape[0] == 1 and not ids.is_floating_point()
-              and layers == lm.n_layers)
-    for i in range(layers if shaped else 0):
-        k, v = t.get(f"kv.{i}.k"), t.get(f"kv.{i}.v")
-        shaped = (shaped and k is not None and v is not None and k.dim() == 4 == v.dim()
-                  and k.shape[0] == 1 == v.shape[0])
-    if not shaped:
-        raise CorruptBlob(f"memory blob {info.blob} does not hold a memory's tensors")
+    """A blob whose checksum matches can still be hand-made: its tensors must be a memory's, checked
+    as every saved state is (`model.state.problem`)."""
+    why = problem(t, lm.fingerprint, lm)
+    if why is None and len(t["ids"]) != 1:
+        why = f"it holds {len(t['ids'])} rows; a memory is one"
+    if why is not None:
+        raise CorruptBlob(f"memory blob {info.blob} does not hold a memory's tensors: {why}")

@@ -172,15 +172,25 @@ class SteeringVector:
 
     @classmethod
     def load(cls, path: str | Path, lm=None, fingerprint: dict | None = None) -> SteeringVector:
-        """Load a saved vector; refuses files made from another model than ``lm`` (or ``fingerprint``)."""
+        """Load a saved vector; refuses files made from another model than ``lm`` (or ``fingerprint``),
+        and directions that are not one ``[hidden]`` vector per block of that model: every reader
+        (steer, bridge transfer, serve...) gets a vector it can use, not a shape error mid-forward."""
         fingerprint = lm.fingerprint if lm is not None else fingerprint
         if fingerprint is None:
             raise LatentspaceError("loading a steering vector needs the model (or its fingerprint) to check against")
         tensors, meta = load_tensors(path, KIND, fingerprint, what="steering vector")
+        name, width, blocks = Path(path).name, fingerprint.get("hidden_size"), fingerprint.get("n_layers")
         directions = {}
         for key, value in tensors.items():
             prefix, _, layer = key.partition(".")
             if prefix != "layer" or not layer.isdigit():
-                raise LatentspaceError(f"{Path(path).name}: tensor {key[:60]!r} is not a layer.N direction")
+                raise LatentspaceError(f"{name}: tensor {key[:60]!r} is not a layer.N direction")
+            # the constructor flattens what it is given: a [2, d] direction would pass as one of 2d
+            if value.dim() != 1 or (type(width) is int and value.numel() != width):
+                raise LatentspaceError(f"{name}: direction {key} has shape {list(value.shape)}; a direction is "
+                                       f"one vector of the model's width [{width}]")
+            if type(blocks) is int and int(layer) >= blocks:
+                raise LatentspaceError(f"{name}: direction {key} steers block {int(layer)}; the model has blocks "
+                                       f"0..{blocks - 1}")
             directions[int(layer)] = value
         return cls(directions, fingerprint, meta)
