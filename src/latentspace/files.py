@@ -25,8 +25,9 @@ def check_output(path: str | Path, what: str = "output file", folder: bool = Fal
     The destination's folder must exist — a typo in a parent path is an error, not a new tree: a
     file must not be a folder; a folder destination (a run folder) may be missing itself and is
     made by the writer, but must not be a file. Folders that defaults put under ``runs/`` are
-    checked by their caller at ``runs/`` itself. ``inputs``: files the command reads, which the output
-    must not overwrite; ``suffix``: the extension the written format needs (``.gguf``).
+    checked by their caller at ``runs/`` itself. ``inputs``: what the command reads, which the output
+    must not overwrite — a file (the output may not be it) or a folder (the output may not be inside
+    it: a run folder's checkpoint or data); ``suffix``: the extension the written format needs (``.gguf``).
     """
     if not str(path).strip():  # before Path(): Path("") is "."
         raise LatentspaceError(f"{what}: empty path")
@@ -34,6 +35,7 @@ def check_output(path: str | Path, what: str = "output file", folder: bool = Fal
         raise LatentspaceError(f"{what}: {str(path)!r} looks like an option, not a path; give the path after the option "
                                f"(or ./{path} for a name that starts with '-')")
     path = Path(path)
+    check_not_input(path, what, inputs)
     if folder and path.exists() and not path.is_dir():
         raise LatentspaceError(f"{what} {path} exists and is not a folder")
     if folder and path.is_dir():
@@ -44,9 +46,6 @@ def check_output(path: str | Path, what: str = "output file", folder: bool = Fal
         raise LatentspaceError(f"{what} {path} is a folder; give a file path")
     if suffix is not None and path.suffix.lower() != suffix:
         raise LatentspaceError(f"{what} {path.name} must end in {suffix} (that is the format written)")
-    for source in inputs:
-        if source is not None and Path(source).exists() and path.exists() and os.path.samefile(source, path):
-            raise LatentspaceError(f"{what} {path} is also the input {source}; write to another file")
     parent = path.parent
     if not parent.exists():
         raise LatentspaceError(f"{what}: folder {parent} does not exist")
@@ -57,6 +56,24 @@ def check_output(path: str | Path, what: str = "output file", folder: bool = Fal
     if path.exists() and not os.access(path, os.W_OK):
         raise LatentspaceError(f"{what} {path} exists and is not writable")
     return path
+
+
+def check_not_input(path: Path, what: str, inputs: tuple) -> None:
+    """Refuse an output that is one of ``inputs`` (a file) or lies inside one (a folder)."""
+    for source in inputs:
+        if source is None or not Path(source).exists():
+            continue
+        source = Path(source)
+        if source.is_dir():
+            # resolved: a symlink or `..` into the folder is the same place; the output need not exist yet
+            try:
+                inside = path.resolve().is_relative_to(source.resolve())
+            except (OSError, RuntimeError):  # a symlink loop: no place to compare, and no file to overwrite
+                inside = False
+            if inside:
+                raise LatentspaceError(f"{what} {path} is inside {source}, which this command reads; write elsewhere")
+        elif path.exists() and os.path.samefile(source, path):
+            raise LatentspaceError(f"{what} {path} is also the input {source}; write to another file")
 
 
 @contextlib.contextmanager

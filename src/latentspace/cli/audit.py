@@ -65,8 +65,6 @@ def audit(
     bad = [t for t in chosen if t not in TESTS]
     if bad or not chosen:
         raise LatentspaceError(f"--tests: unknown test {bad[0] if bad else tests!r}; valid: {', '.join(TESTS)} or all")
-    if out is not None and out.exists() and not out.is_dir():
-        raise LatentspaceError(f"--out: {out} exists and is not a folder")
     for flag, path in (("--probe", probe), ("--lens", lens)):
         if path is not None and not path.is_file():
             raise LatentspaceError(f"{flag}: no file {path}")
@@ -75,10 +73,14 @@ def audit(
     if strategy is None and (steps is not None or max_tokens is not None):
         raise LatentspaceError(f"{'--steps' if steps is not None else '--max-tokens'} sets a --strategy's thinking; a "
                                "trained run thinks and answers as it was trained")
+    if strategy is None and not (run / "checkpoint" / "state.json").exists():
+        raise LatentspaceError(f"{model} is not a trained run folder (no checkpoint/state.json); for a registry "
+                               "model name a --strategy")
+    if out is not None:  # before any work, and never inside what the audit reads
+        from latentspace.tasks import is_task_file
+
+        check_out(out, run if strategy is None else None, (lens, probe, task if task and is_task_file(task) else None))
     if strategy is None:
-        if not (run / "checkpoint" / "state.json").exists():
-            raise LatentspaceError(f"{model} is not a trained run folder (no checkpoint/state.json); for a registry "
-                                   "model name a --strategy")
         subject = TrainedSubject(run, batch_size)
         items = run_items(run, task, n, seed)
         variant = ood_variant(run, ood)
@@ -120,6 +122,29 @@ def audit(
         refusal = why_exit_2(report, chosen, named=tests.strip().lower() != "all")
         if refusal:
             raise LatentspaceError(refusal)
+
+
+WRITTEN = ("report.json", "report.md", "index.html")  # and *.png, and probes/thought-T.safetensors
+
+
+def check_out(out: Path, run: Path | None, inputs: tuple) -> None:
+    """``--out``: a folder (or none yet), outside the run's checkpoint and data, whose files the
+    audit writes are none of its --lens, --probe or --task files (a probe DIR/probes/... of an earlier
+    audit into the same DIR would be rewritten)."""
+    from latentspace.train.run_folder import run_inputs
+
+    if out.exists() and not out.is_dir():
+        raise LatentspaceError(f"--out: {out} exists and is not a folder")
+    files.check_not_input(out, "--out", (*(run_inputs(run) if run else ()), *inputs))  # made later, parents too
+    here = out.resolve()
+    for flag, path in zip(("--lens", "--probe", "--task"), inputs):
+        if path is None or not Path(path).is_file():
+            continue
+        source = Path(path).resolve()
+        if source.parent == here / "probes" or (source.parent == here and (source.name in WRITTEN
+                                                                           or source.suffix == ".png")):
+            raise LatentspaceError(f"--out: the audit writes {path} (the {flag} file) in {out}; "
+                                   "give another --out or copy the file elsewhere")
 
 
 def why_exit_2(report, chosen: list[str], named: bool) -> str | None:
@@ -224,7 +249,6 @@ def ood_variant(run: Path, ood: str) -> str | None:
         return None
     if ood != "auto":
         return ood
-    from latentspace.train.checkpoint import read_json
+    from latentspace.train.records import read_spec
 
-    spec = read_json(run / "data" / "spec.json", "run data spec")
-    return OOD_VARIANTS.get(spec.get("task")) if isinstance(spec, dict) else None
+    return OOD_VARIANTS.get(read_spec(run / "data" / "spec.json").task)

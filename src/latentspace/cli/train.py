@@ -23,11 +23,18 @@ PROFILE_HELP = ("laptop-mnns / laptop-prosqa (the papers' small-model settings o
 HopsOpt = Annotated[str | None, typer.Option(help="Path lengths kept, e.g. 3-4 (prosqa-sym; default: the profile's).")]
 
 
-def run_folder(out: Path | None, default_name: str) -> Path:
-    """``--out`` checked before any work; without it ``runs/NAME`` (``runs/`` is made when missing)."""
+def run_folder(out: Path | None, default_name: str, inputs: tuple = ()) -> Path:
+    """``--out`` checked before any work (never one of the command's ``inputs``); without it ``runs/NAME``."""
     if out is not None:
-        return files.check_output(out, "--out", folder=True)
+        return files.check_output(out, "--out", folder=True, inputs=inputs)
     return files.check_output(Path("runs"), "runs folder", folder=True) / default_name
+
+
+def task_file(task: str | None) -> Path | None:
+    """``--task`` when it names a file the command reads (else a built-in task's name)."""
+    from latentspace.tasks import is_task_file
+
+    return Path(task) if task and is_task_file(task) else None
 
 
 @app.command("run")
@@ -66,7 +73,7 @@ def run(
     task = task_name(task, chosen)
     recipe_options, settings = split_options(recipe, {**read_config(config), **parse_sets(set_)})
     reasoner = get_recipe(recipe, **{**chosen.recipe_options.get(recipe, {}), **recipe_options})
-    folder = run_folder(out, f"{recipe}-{Path(task).stem}-{profile}")
+    folder = run_folder(out, f"{recipe}-{Path(task).stem}-{profile}", inputs=(task_file(task), config))
     summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, model=model, hops=hops, extra=settings),
                     progress=not (quiet or json_out), until_epoch=until_epoch)
     if json_out:
@@ -119,7 +126,7 @@ def table(
         raise LatentspaceError(f"--seeds: distinct seeds from 0 to 2**63-1, not {seeds[:80] if seeds else seeds}")
     settings = parse_sets(set_)
     check_settings(settings, "--set run setting")
-    folder = run_folder(out, f"table-{Path(task).stem}-{profile}")
+    folder = run_folder(out, f"table-{Path(task).stem}-{profile}", inputs=(task_file(task),))
     rows = run_table(task, chosen, folder, names, chosen_seeds, progress=not json_out, settings=settings, hops=hops)
     text = markdown(rows, chosen.name) + "\n" + latent_goals(rows, chosen.name) + "\n"
     files.write_text(folder / "table.md", text)
@@ -148,11 +155,11 @@ def eval_(
     """
     from latentspace import jsonsafe
     from latentspace.train.evaluate_run import evaluate_run
+    from latentspace.train.run_folder import require_run, run_inputs
 
-    if not (run_dir / "checkpoint" / "state.json").exists():
-        raise LatentspaceError(f"no checkpoint in {run_dir}; train one with `latentspace train RECIPE --out {run_dir}`")
-    if answers is not None:
-        answers = files.check_output(answers, "--answers")
+    require_run(run_dir)  # the input first: a missing run is the message, not its --answers path
+    if answers is not None:  # never over what it reads: the run's test split, its weights, the task file
+        answers = files.check_output(answers, "--answers", inputs=(*run_inputs(run_dir), task_file(task)))
     options = parse_sets(set_)
     result = evaluate_run(run_dir, task, n, seed, options=options)
     if answers is not None:
@@ -182,8 +189,10 @@ def inspect(
     """
     from latentspace.train.analysis import GROUPS, plot_frontier
     from latentspace.train.inspect_run import inspect_run
+    from latentspace.train.run_folder import require_run, run_inputs
 
-    picture_path = files.check_output(png or run_dir / "frontier.png", "--png")
+    require_run(run_dir)  # the input first: a missing run is the message, not its --png path
+    picture_path = files.check_output(png or run_dir / "frontier.png", "--png", inputs=run_inputs(run_dir))
     result = inspect_run(run_dir, n, thoughts)
     picture = plot_frontier(result, picture_path)
     if json_out:

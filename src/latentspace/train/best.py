@@ -4,25 +4,28 @@ Small from-scratch models memorise their training set long before the last epoch
 reaches a training loss of 1e-4 while held-out accuracy falls), so the test split is read by the
 checkpoint whose *validation* accuracy was highest — counted only at the recipe's final stage, whose
 thoughts are the ones tested. ``out/best`` is a copy of ``out/checkpoint`` made when validation
-improves (staged, then renamed: whole or absent), with ``best.json`` saying which epoch it is.
+improves (staged, then renamed: whole or absent), with ``best.json`` (`records.BestRecord`) saying
+which epoch it is. Its record and the summary's "selected" are read through `records`: a damaged one
+is refused in one line, never taken for "no best checkpoint".
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import shutil
 from pathlib import Path
 
 from latentspace import files, jsonsafe
+from latentspace.core.checked import DamagedFile
+from latentspace.train.records import BestRecord, Selected, read_best, read_summary
+
+RECORD = "best.json"
 
 
 def best_accuracy(out: Path) -> float:
-    """The validation accuracy of the kept checkpoint (-1 without one, or when its record is damaged)."""
-    path = out / "best" / "best.json"
-    try:
-        return float(json.loads(files.read_text(path, "best checkpoint record"))["accuracy"]) if path.exists() else -1.0
-    except (ValueError, KeyError, TypeError):
-        return -1.0
+    """The validation accuracy of the kept checkpoint (-1 without one)."""
+    record = selected(out)
+    return record.accuracy if record is not None else -1.0
 
 
 def keep_best(out: Path, epoch: int, accuracy: float) -> None:
@@ -30,29 +33,26 @@ def keep_best(out: Path, epoch: int, accuracy: float) -> None:
     staging, final = out / "best.partial", out / "best"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(out / "checkpoint", staging)
-    files.write_text(staging / "best.json", jsonsafe.dumps({"epoch": epoch, "valid_accuracy": accuracy,
-                                                            "accuracy": accuracy}))
+    record = BestRecord(epoch=epoch, valid_accuracy=accuracy, accuracy=accuracy)
+    files.write_text(staging / RECORD, jsonsafe.dumps(dataclasses.asdict(record)))
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
 
 
-def selected(out: Path) -> dict | None:
-    """The kept checkpoint's record, or None."""
-    path = out / "best" / "best.json"
-    if not path.exists():
-        return None
-    try:
-        return json.loads(files.read_text(path, "best checkpoint record"))
-    except ValueError:
-        return None
+def selected(out: Path) -> BestRecord | None:
+    """The kept checkpoint's record, or None when none was kept."""
+    path = out / "best" / RECORD
+    return read_best(path) if path.exists() else None
 
 
 def model_folder(run_dir: Path) -> Path:
     """The checkpoint a finished run's test numbers came from: ``best`` when it selected one."""
     summary = run_dir / "summary.json"
-    try:
-        chosen = json.loads(files.read_text(summary, "run summary")).get("selected") if summary.exists() else None
-    except (ValueError, AttributeError):
-        chosen = None
+    chosen = read_summary(summary).selected if summary.exists() else "last"
     best = run_dir / "best"
-    return best if isinstance(chosen, dict) and (best / "state.json").exists() else run_dir / "checkpoint"
+    if isinstance(chosen, Selected):
+        if not (best / "state.json").exists():  # the test numbers came from weights that are gone
+            raise DamagedFile(f"run summary {summary} selects the best checkpoint (epoch {chosen.epoch}) but "
+                              f"{best} holds none")
+        return best
+    return run_dir / "checkpoint"

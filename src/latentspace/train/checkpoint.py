@@ -1,53 +1,54 @@
 """Run-folder state: the checkpoint (written whole or not at all), its resume checks, the metrics log.
 
-A checkpoint is staged beside ``checkpoint/`` and swapped in by two renames (`recover_checkpoint`
-undoes a cut between them); its parameters are checked finite before it is written and before a
-run resumes from it, so a diverged run never leaves a NaN checkpoint to resume.
+A checkpoint is staged beside ``checkpoint/`` and swapped in as one unit (`core.step_checkpoint`:
+``checkpoint.partial`` renamed into place, ``checkpoint.old`` kept until it is; `recover_checkpoint`
+undoes a cut between the renames); its parameters are checked finite before it is written. Its files
+are read back only through `run_folder` (weights, tokenizer, extras), `records` (``state.json``) and
+`core.checked` (``optimizer.pt``, ``rng.pt``), so a damaged file stops a resume in one line.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
-from safetensors import SafetensorError
 
 from latentspace import files, finite, jsonsafe
+from latentspace.core.checked import DamagedFile, conform, load_torch
+from latentspace.core.step_checkpoint import recover, staged
 from latentspace.errors import LatentspaceError
 from latentspace.model.bundled import quiet_hf
 from latentspace.train.models import from_scratch
+from latentspace.train.records import CheckpointState, read_state
+from latentspace.train.run_folder import advising, load_causal_lm
 
 if TYPE_CHECKING:
     from latentspace.train.trainer import TrainRun
 
-
-def read_json(path: Path, what: str = "run file"):
-    """A JSON file the trainer wrote; damaged -> a one-line error naming it."""
-    try:
-        return json.loads(files.read_text(path, what))
-    except json.JSONDecodeError:
-        raise LatentspaceError(f"{path} is damaged (not valid JSON); remove it or use a new --out") from None
+FOLDER = "checkpoint"
 
 
-def load_state(run: TrainRun) -> dict | None:
-    path = run.out / "checkpoint" / "state.json"
+def advice(run: TrainRun) -> str:
+    """What to do about a checkpoint that cannot be resumed."""
+    return f"remove {run.out / FOLDER} or use a new --out"
+
+
+def load_state(run: TrainRun) -> CheckpointState | None:
+    path = run.out / FOLDER / "state.json"
     if not path.exists():
         return None
-    state = read_json(path, "checkpoint state")
-    types = {"recipe": str, "options": dict, "epoch": int, "stage": int}
-    if not isinstance(state, dict) or any(not isinstance(state.get(k), t) or isinstance(state.get(k), bool)
-                                          for k, t in types.items()):
-        raise LatentspaceError(f"{path} is damaged (not a checkpoint state); remove {path.parent} or use a new --out")
-    if state.get("model") != run.model:
-        raise LatentspaceError(f"{run.out} holds a checkpoint of model {state.get('model') or 'from scratch'}; "
+    with advising(advice(run)):
+        state = read_state(path)
+    if state.model != run.model:
+        raise LatentspaceError(f"{run.out} holds a checkpoint of model {state.model or 'from scratch'}; "
                                f"use a new --out for {run.model or 'from scratch'}")
-    if state.get("settings", run_settings(run)) != run_settings(run):
-        raise LatentspaceError(f"{run.out} was trained with {state['settings']}; use a new --out for {run_settings(run)}")
-    if state["recipe"] != run.recipe.name or state["options"] != run.recipe.options():
-        raise LatentspaceError(f"{run.out} holds a checkpoint of recipe {state['recipe']} {state['options']}; "
+    if state.settings is not None and state.settings != run_settings(run):
+        raise LatentspaceError(f"{run.out} was trained with {state.settings}; use a new --out for {run_settings(run)}")
+    if state.recipe != run.recipe.name or state.options != run.recipe.options():
+        raise LatentspaceError(f"{run.out} holds a checkpoint of recipe {state.recipe} {state.options}; "
                                f"use a new --out for {run.recipe.name} {run.recipe.options()}")
     return state
 
@@ -57,18 +58,11 @@ def run_settings(run: TrainRun) -> dict:
     return {k: run.setting(k) for k in ("batch_size", "lr", "weight_decay", "dropout", "select", "eval_every")}
 
 
-def load_model(run: TrainRun, tokenizer, state: dict | None, base=None):
+def load_model(run: TrainRun, tokenizer, state: CheckpointState | None, base=None):
     if state is None:
         return base if base is not None else from_scratch(run.profile, tokenizer, seed=run.seed)
-    from transformers import AutoModelForCausalLM
-
-    try:
-        with quiet_hf():  # no weight-loading bar: stderr stays one line when the checkpoint is refused
-            return AutoModelForCausalLM.from_pretrained(run.out / "checkpoint", dtype=torch.float32)
-    except (OSError, ValueError, RuntimeError, SafetensorError) as err:  # a damaged or incomplete checkpoint
-        reason = " ".join(str(err).split())[:120] or type(err).__name__
-        raise LatentspaceError(f"the checkpoint in {run.out} cannot be loaded ({reason}); remove "
-                               f"{run.out / 'checkpoint'} or use a new --out") from None
+    with advising(advice(run)):
+        return load_causal_lm(run.out / FOLDER)
 
 
 def rng_states(accelerator) -> list[dict]:
@@ -79,14 +73,34 @@ def rng_states(accelerator) -> list[dict]:
     return gather_object([mine]) if accelerator.num_processes > 1 else [mine]
 
 
-def restore_rng(path: Path, accelerator) -> None:
-    states = torch.load(path, weights_only=False)
-    if len(states) != accelerator.num_processes:
-        return  # another process count: batches stay exact; dropout noise is new (it draws per process)
-    mine = states[accelerator.process_index]
-    torch.set_rng_state(mine["cpu"])
-    if mine["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(mine["cuda"])
+def restore_rng(path: Path, accelerator, hint: str = "") -> None:
+    with advising(hint):
+        # tensors in lists and dicts: loads with weights_only (`load_torch`), no code runs
+        states = conform(load_torch(path, "random-generator states"), list[dict[str, Any]],
+                         f"random-generator states {path}")
+        if len(states) != accelerator.num_processes:
+            return  # another process count: batches stay exact; dropout noise is new (it draws per process)
+        mine = states[accelerator.process_index]
+        try:
+            torch.set_rng_state(mine["cpu"])
+            if mine.get("cuda") and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(mine["cuda"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise DamagedFile(f"random-generator states {path} are damaged ({reason(err)})") from None
+
+
+def restore_optimizer(path: Path, optimizer, hint: str = "") -> None:
+    """The saved optimizer state into ``optimizer`` (of the same model and stage), or one line."""
+    with advising(hint):
+        saved = load_torch(path, "optimizer state")
+        try:
+            optimizer.load_state_dict(saved)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
+            raise DamagedFile(f"optimizer state {path} does not fit this model ({reason(err)})") from None
+
+
+def reason(err: BaseException) -> str:
+    return " ".join(str(err).split())[:60] or type(err).__name__
 
 
 def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, epoch: int, stage: int,
@@ -97,18 +111,8 @@ def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, e
     rngs = rng_states(accelerator)  # a collective: every process takes part
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        staging, final, old = (run.out / name for name in ("checkpoint.partial", "checkpoint", "checkpoint.old"))
-        shutil.rmtree(staging, ignore_errors=True)
-        try:
+        with staged(run.out, FOLDER) as staging:  # a checkpoint is either complete or absent
             write_checkpoint(run, module, optimizer, tokenizer, rngs, staging, epoch, stage)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            final.rename(old)
-        staging.rename(final)  # a checkpoint is either complete or absent (`recover_checkpoint` undoes a cut here)
-        shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
 
 
@@ -125,26 +129,15 @@ def write_checkpoint(run: TrainRun, module, optimizer, tokenizer, rngs, staging:
         save_file(extras, staging / "extras.safetensors")
     torch.save(optimizer.state_dict(), staging / "optimizer.pt")
     torch.save(rngs, staging / "rng.pt")
-    state = {"recipe": run.recipe.name, "options": run.recipe.options(), "epoch": epoch, "stage": stage,
-             "task": run.task, "profile": run.profile.name, "seed": run.seed, "model": run.model,
-             "settings": run_settings(run)}
-    files.write_text(staging / "state.json", jsonsafe.dumps(state, indent=2))
+    state = CheckpointState(recipe=run.recipe.name, options=run.recipe.options(), epoch=epoch, stage=stage,
+                            task=run.task, profile=run.profile.name, seed=run.seed, model=run.model,
+                            settings=run_settings(run))
+    files.write_text(staging / "state.json", jsonsafe.dumps(dataclasses.asdict(state), indent=2))
 
 
 def recover_checkpoint(out: Path) -> None:
     """Undo a save cut between its two renames (the previous checkpoint is kept as ``checkpoint.old``)."""
-    final, old = out / "checkpoint", out / "checkpoint.old"
-    if old.is_dir() and not final.exists():
-        old.rename(final)
-    shutil.rmtree(out / "checkpoint.partial", ignore_errors=True)
-
-
-def usable_checkpoint(out: Path, module) -> None:
-    """Refuse to resume from a checkpoint holding NaN/inf (one written before the finiteness checks)."""
-    name = finite.bad_tensor(dict(module.named_parameters()))
-    if name is not None:
-        raise LatentspaceError(f"the checkpoint in {out} is unusable: parameter {name} is NaN or inf; "
-                               f"remove {out / 'checkpoint'} or use a new --out")
+    recover(out, FOLDER)
 
 
 def read_metrics(out: Path) -> list[dict]:

@@ -12,29 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from latentspace.errors import LatentspaceError
-from latentspace.model.bundled import quiet_hf
 from latentspace.tasks import Item, get_task, is_task_file, load_items
 from latentspace.train.best import model_folder
-from latentspace.train.checkpoint import read_json
 from latentspace.train.data import encode_examples
 from latentspace.train.evaluate import EvalResult, evaluate
-from latentspace.train.recipes import RECIPES, get_recipe
+from latentspace.train.records import read_spec
+from latentspace.train.run_folder import load_folder
 
 
 def run_items(run_dir: Path, task: str | None, n: int | None, seed: int) -> list[Item]:
     """The items to score: the run's test split, a built-in task's, or a file in the run's layout."""
-    spec = read_json(run_dir / "data" / "spec.json", "run data spec")
-    if not isinstance(spec, dict) or not isinstance(spec.get("task"), str):
-        raise LatentspaceError(f"{run_dir}/data/spec.json is damaged (not a run data spec)")
-    trained_on = None if is_task_file(spec["task"]) else get_task(spec["task"])
+    spec = read_spec(run_dir / "data" / "spec.json")
+    trained_on = None if is_task_file(spec.task) else get_task(spec.task)
     hops = None
-    if spec.get("hops") is not None:
+    if spec.hops is not None:
         from latentspace.tasks.prosqa_sym import parse_hops
 
-        hops = parse_hops(spec["hops"])
+        hops = parse_hops(spec.hops)
     if task is None:
         from latentspace.tasks import load_jsonl
 
@@ -82,26 +77,8 @@ class LoadedRun:
 
 def load_run(run_dir: Path, options: dict | None = None) -> LoadedRun:
     """``run_dir``'s selected checkpoint; ``options`` override recipe options at test time (cot2's sample_k)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = model_folder(run_dir)  # the checkpoint the run's own test numbers came from
-    state = read_json(folder / "state.json", "checkpoint state")
-    if not isinstance(state, dict) or state.get("recipe") not in RECIPES or not isinstance(state.get("options"), dict):
-        raise LatentspaceError(f"{run_dir}/checkpoint/state.json is damaged (not a checkpoint state)")
-    recipe = get_recipe(state["recipe"], **{**state["options"], **(options or {})})
-    with quiet_hf():
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        causal_lm = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    project = None
-    extras = folder / "extras.safetensors"
-    if extras.exists():  # CODI's projector
-        from safetensors.torch import load_file
-
-        module = recipe.module(causal_lm)
-        module.load_state_dict(load_file(extras), strict=False)
-        project = getattr(module, "project", None)
-    stage = state["stage"] if isinstance(state.get("stage"), int) else recipe.stage(recipe.epochs - 1)
-    return LoadedRun(causal_lm, tokenizer, recipe, stage, project)
+    loaded = load_folder(model_folder(run_dir), options)  # the checkpoint the run's own test numbers came from
+    return LoadedRun(loaded.causal_lm, loaded.tokenizer, loaded.recipe, loaded.state.stage, loaded.project)
 
 
 def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, seed: int = 0,

@@ -12,7 +12,7 @@ from pathlib import Path
 from latentspace.errors import LatentspaceError
 from latentspace.train.analysis import FrontierMass, frontier_mass
 from latentspace.train.best import model_folder
-from latentspace.train.checkpoint import read_json
+from latentspace.train.run_folder import load_folder, require_run
 
 
 def inspect_run(run_dir: Path, n: int = 100, thoughts: int | None = None) -> FrontierMass:
@@ -20,20 +20,16 @@ def inspect_run(run_dir: Path, n: int = 100, thoughts: int | None = None) -> Fro
     from latentspace.model.latent_model import LatentModel
     from latentspace.model.markers import LATENT
     from latentspace.tasks import load_jsonl
-    from latentspace.train.recipes import get_recipe
 
-    state_path = run_dir / "checkpoint" / "state.json"
-    if not state_path.exists():
-        raise LatentspaceError(f"no checkpoint in {run_dir}; train one with `latentspace train coconut --out {run_dir}`")
-    state = read_json(state_path, "checkpoint state")
-    if not isinstance(state, dict) or not isinstance(state.get("options"), dict):
-        raise LatentspaceError(f"{state_path} is damaged (not a checkpoint state)")
-    if state.get("recipe") not in ("coconut", "cot2"):
-        raise LatentspaceError(f"{run_dir} holds a {state.get('recipe')} model; the frontier analysis reads coconut or "
+    require_run(run_dir)
+    folder = model_folder(run_dir)
+    loaded = load_folder(folder)  # every file checked: a damaged one is named before any item is read
+    recipe = loaded.recipe
+    if recipe.name not in ("coconut", "cot2"):
+        raise LatentspaceError(f"{run_dir} holds a {recipe.name} model; the frontier analysis reads coconut or "
                                "cot2 thoughts")
-    recipe = get_recipe(state["recipe"], **state["options"])
     items = load_jsonl(run_dir / "data" / "test.jsonl")[:n]
-    lm = LatentModel.load(str(model_folder(run_dir)), show_progress=False)
+    lm = LatentModel(loaded.causal_lm, loaded.tokenizer, folder.name)
     if recipe.name == "coconut":
         return frontier_mass(lm, items, thoughts or recipe.max_stage * recipe.thoughts_per_step)
     latent_id = lm.tokenizer.convert_tokens_to_ids(LATENT)

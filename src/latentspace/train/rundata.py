@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 from latentspace import files, jsonsafe
 from latentspace.errors import LatentspaceError
 from latentspace.tasks import Item, get_task, is_task_file, load_items
-from latentspace.train.checkpoint import read_json
 from latentspace.train.data import TokenizedExample, split_items
 from latentspace.train.models import with_markers
+from latentspace.train.records import DataSpec, read_spec
+from latentspace.train.run_folder import advising, load_tokenizer
 from latentspace.train.sequences import MarkerIds
 from latentspace.train.vocab import symbol_tokenizer, word_tokenizer
 
@@ -49,8 +50,9 @@ def prepare_data(run: TrainRun, accelerator) -> dict[str, list[Item]]:
             files.write_text(folder / f"{name}.jsonl", "".join(jsonsafe.dumps(i.to_dict()) + "\n" for i in split))
         files.write_text(folder / "spec.json", jsonsafe.dumps(spec))  # last: it marks the data complete
     accelerator.wait_for_everyone()
-    saved = read_json(folder / "spec.json")
-    if saved != spec:
+    with advising(f"remove {folder} or use a new --out"):
+        saved = read_spec(folder / "spec.json").to_dict()
+    if saved != DataSpec(**spec).to_dict():
         raise LatentspaceError(f"{folder} holds data made for {saved}; use a new --out for {spec}")
     try:
         return {name: [Item(**row) for row in map(json.loads, files.read_text(folder / f"{name}.jsonl",
@@ -71,11 +73,11 @@ def prepare_tokenizer(run: TrainRun, splits: dict[str, list[Item]], accelerator)
         make = symbol_tokenizer if spec and spec.symbolic else word_tokenizer
         tokenizer = make(texts, extra=spec.vocabulary if spec else ())
     saved = run.out / "checkpoint"
-    if (saved / "tokenizer.json").exists():
-        from transformers import AutoTokenizer
-
+    if (saved / "state.json").exists():  # a checkpoint to resume: its tokenizer must be this one
+        with advising(f"remove {saved} or use a new --out"):
+            kept = load_tokenizer(saved)
         # the loaded tokenizer: its vocabulary includes added tokens (the markers), unlike the file's model part
-        if AutoTokenizer.from_pretrained(saved).get_vocab() != tokenizer.get_vocab():
+        if kept.get_vocab() != tokenizer.get_vocab():
             raise LatentspaceError(f"the checkpoint in {run.out} was trained with another tokenizer")
     return tokenizer, base
 

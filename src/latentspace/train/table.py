@@ -12,8 +12,10 @@ from pathlib import Path
 from statistics import mean, stdev
 
 from latentspace.errors import LatentspaceError
-from latentspace.train.checkpoint import read_json, run_settings
+from latentspace.train.checkpoint import run_settings
 from latentspace.train.profiles import Profile
+from latentspace.train.records import RunSummary, read_summary
+from latentspace.train.run_folder import advising
 from latentspace.train.recipes import get_recipe
 from latentspace.stats import wilson
 from latentspace.train.trainer import TrainRun, check_run, train
@@ -53,18 +55,23 @@ def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER
     for run in runs:
         done = run.out / "summary.json"
         if done.exists():
-            check_reusable(run, read_json(done, "run summary"), profile)
+            check_reusable(run, summary_of(run), profile)
         else:
             train(run, progress=progress)
-        rows.append(read_json(done, "run summary"))
+        rows.append(summary_of(run).to_dict())  # the one schema (`records.RunSummary`): no KeyError below
     return rows
 
 
-def check_reusable(run: TrainRun, made, profile: Profile) -> None:
+def summary_of(run: TrainRun) -> RunSummary:
+    with advising(f"remove {run.out} or use another --out"):
+        return read_summary(run.out / "summary.json")
+
+
+def check_reusable(run: TrainRun, summary: RunSummary, profile: Profile) -> None:
     """A finished run is reused only if it was made exactly like this one would be."""
-    if not isinstance(made, dict):
-        raise LatentspaceError(f"{run.out / 'summary.json'} is damaged (not a run summary); remove it or use another --out")
-    wanted = {"task": run.task, "seed": run.seed, "options": run.recipe.options(), "settings": run_settings(run),
+    made = summary.to_dict()
+    wanted = {"recipe": run.recipe.name, "task": run.task, "seed": run.seed, "options": run.recipe.options(),
+              "settings": run_settings(run),
               "sizes": {k: run.setting(k) for k in ("n_train", "n_valid", "n_test", "layers", "hidden", "heads")}}
     defaults = type(run.recipe)().options()
     if isinstance(made.get("options"), dict):  # an option added since the run was made counts at its default

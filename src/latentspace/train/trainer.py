@@ -20,7 +20,8 @@ checked against its declared range (`check_run`) before any file is made.
 
 This file holds the run (`TrainRun`, its checks), the epoch loop and the summary; the run's data
 are in `rundata`, the distributed loss and optimizer in `distributed`, the run folder's state in
-`checkpoint`.
+`checkpoint`; every file of it is read back through `run_folder` (the model folder) and `records`
+(its JSON records), so a damaged one stops the run in one line naming it.
 """
 
 from __future__ import annotations
@@ -38,14 +39,16 @@ from latentspace.errors import LatentspaceError
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
 from latentspace.tasks import get_task, is_task_file
 from latentspace.train.best import best_accuracy, keep_best, selected
-from latentspace.train.checkpoint import (MetricsLog, load_model, load_state, read_metrics, recover_checkpoint,
-                                           restore_rng, run_settings, save_checkpoint, usable_checkpoint)
+from latentspace.train.checkpoint import (MetricsLog, advice, load_model, load_state, read_metrics, recover_checkpoint,
+                                           restore_optimizer, restore_rng, run_settings, save_checkpoint)
 from latentspace.train.data import encode_examples
 from latentspace.train.distributed import (batch_shard, batch_tokens, check_update, global_loss, new_optimizer,
                                            report_loss)
 from latentspace.train.evaluate import evaluate
 from latentspace.train.profiles import Profile
 from latentspace.train.progress import TrainProgress
+from latentspace.train.records import CheckpointState, RunSummary, Selected
+from latentspace.train.run_folder import advising, load_causal_lm, load_extras
 from latentspace.train.rundata import check_lengths, epoch_batches, prepare_data, prepare_tokenizer
 from latentspace.train.sequences import MarkerIds
 
@@ -151,18 +154,14 @@ def prepare_and_run(run: TrainRun, accelerator, progress: bool, until_epoch: int
     model = load_model(run, tokenizer, state, base)
     check_lengths(examples, run.recipe, model)
     module = run.recipe.module(model)
-    extras = run.out / "checkpoint" / "extras.safetensors"
-    if state and extras.exists():  # parameters outside the HF model (CODI's projector)
-        from safetensors.torch import load_file
-
-        module.load_state_dict(load_file(extras), strict=False)
-    if state:  # a checkpoint written before this check existed may hold NaN: never resume from it
-        usable_checkpoint(run.out, module)
+    if state:  # parameters outside the HF model (CODI's projector); finite, like the weights (`run_folder`)
+        with advising(advice(run)):
+            load_extras(module, run.out / "checkpoint")
     wrapped = accelerator.prepare(module)
     weights = run.recipe.loss_weights()
-    start_epoch = state["epoch"] + 1 if state else 0
+    start_epoch = state.epoch + 1 if state else 0
     # rows of an epoch cut short are trained again, so only those up to the checkpoint are kept
-    kept = [r for r in read_metrics(run.out) if r.get("epoch", -1) <= state["epoch"]] if state else []
+    kept = [r for r in read_metrics(run.out) if r.get("epoch", -1) <= state.epoch] if state else []
     log = MetricsLog(run.out / "metrics.jsonl", accelerator.is_main_process, kept)
     if until_epoch is not None and until_epoch < start_epoch:
         return {"paused_after_epoch": start_epoch - 1}
@@ -191,23 +190,24 @@ class Setup:
     bar: TrainProgress
 
 
-def run_epochs(setup: Setup, state: dict | None, start_epoch: int, until_epoch: int | None) -> dict:
+def run_epochs(setup: Setup, state: CheckpointState | None, start_epoch: int, until_epoch: int | None) -> dict:
     run, accelerator, wrapped, weights, log = setup.run, setup.accelerator, setup.wrapped, setup.weights, setup.log
     tokenizer, markers, splits, examples, bar = setup.tokenizer, setup.markers, setup.splits, setup.examples, setup.bar
     optimizer, optimizer_stage = None, None
     hint = lr_hint(run)
     final_stage = run.recipe.stage(run.recipe.epochs - 1)
     keeping_best = run.setting("select") == "best"
-    best = best_accuracy(run.out) if keeping_best else -1.0
+    with advising(f"remove {run.out / 'best'} or use a new --out"):
+        best = best_accuracy(run.out) if keeping_best else -1.0
     for epoch in range(start_epoch, run.recipe.epochs):
         stage = run.recipe.stage(epoch)
         if optimizer is None or stage != optimizer_stage:
             optimizer = new_optimizer(run, wrapped, accelerator)
-            if state and state["stage"] == stage and epoch == start_epoch:
-                optimizer.load_state_dict(torch.load(run.out / "checkpoint" / "optimizer.pt", weights_only=True))
+            if state and state.stage == stage and epoch == start_epoch:
+                restore_optimizer(run.out / "checkpoint" / "optimizer.pt", optimizer, advice(run))
             optimizer_stage = stage
         if state and epoch == start_epoch:
-            restore_rng(run.out / "checkpoint" / "rng.pt", accelerator)
+            restore_rng(run.out / "checkpoint" / "rng.pt", accelerator, advice(run))
         batches = epoch_batches(run, examples["train"], epoch, markers, tokenizer)
         epoch_started, epoch_tokens = time.perf_counter(), 0
         wrapped.train()
@@ -262,17 +262,15 @@ def best_module(run: TrainRun, module):
     """The recipe's module holding the kept best checkpoint's weights (a copy: training's is untouched)."""
     import copy
 
-    from safetensors.torch import load_file
-
+    folder = run.out / "best"
     best = copy.deepcopy(module)
-    weights = load_file(run.out / "best" / "model.safetensors")
-    missing, unexpected = best.causal_lm.load_state_dict(weights, strict=False)  # tied heads are stored once
-    tied = {k for k in missing if "lm_head" in k or "embed_out" in k}
-    if unexpected or set(missing) - tied:
-        raise LatentspaceError(f"{run.out / 'best'} does not hold this run's model; remove it or use a new --out")
-    extras = run.out / "best" / "extras.safetensors"
-    if extras.exists():
-        best.load_state_dict(load_file(extras), strict=False)
+    with advising(f"remove {folder} or use a new --out"):
+        saved = load_causal_lm(folder)  # the one check of a model folder (`run_folder`)
+        try:
+            best.causal_lm.load_state_dict(saved.state_dict())  # into the copy: its device, its dtype
+        except RuntimeError:
+            raise LatentspaceError(f"{folder} does not hold this run's model") from None
+        load_extras(best, folder)
     return best.eval()
 
 
@@ -289,16 +287,15 @@ def finish(setup: Setup) -> dict:
         result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["test"], examples["test"], stage,
                           run.eval_batch_size, project=getattr(module, "project", None))
         epochs = [r for r in setup.log.rows if r["kind"] == "epoch"]
-        summary = {"recipe": run.recipe.name, "task": run.task, "profile": run.profile.name, "seed": run.seed,
-                   "options": run.recipe.options(), "settings": run_settings(run),
-                   "sizes": {k: run.setting(k) for k in ("n_train", "n_valid", "n_test", "layers", "hidden", "heads")},
-                   "test_accuracy": result.accuracy, "test_n": result.n,
-                   "test_correct": sum(r["correct"] for r in result.rows), "positions": result.positions,
-                   "seconds_per_answer": result.seconds_per_item, "final_stage": stage,
-                   "train_seconds": sum(r["seconds"] for r in epochs),
-                   "epoch_seconds": sum(r["seconds"] for r in epochs) / max(1, len(epochs)),
-                   "selected": ({"epoch": chosen["epoch"], "valid_accuracy": chosen["valid_accuracy"]} if chosen
-                                else "last")}
+        summary = RunSummary(
+            recipe=run.recipe.name, task=run.task, profile=run.profile.name, seed=run.seed,
+            options=run.recipe.options(), settings=run_settings(run),
+            sizes={k: run.setting(k) for k in ("n_train", "n_valid", "n_test", "layers", "hidden", "heads")},
+            test_accuracy=result.accuracy, test_n=result.n, test_correct=sum(r["correct"] for r in result.rows),
+            positions=result.positions, seconds_per_answer=result.seconds_per_item, final_stage=stage,
+            train_seconds=sum(r["seconds"] for r in epochs),
+            epoch_seconds=sum(r["seconds"] for r in epochs) / max(1, len(epochs)),
+            selected=Selected(chosen.epoch, chosen.valid_accuracy) if chosen else "last").to_dict()
         files.write_text(run.out / "test_answers.jsonl", "".join(jsonsafe.dumps(r) + "\n" for r in result.rows))
         files.write_text(run.out / "summary.json", jsonsafe.dumps(summary, indent=2))  # last: marks the run done
     accelerator.wait_for_everyone()

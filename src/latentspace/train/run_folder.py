@@ -1,0 +1,212 @@
+"""A run's model folder (``RUN/checkpoint`` or ``RUN/best``) loaded whole, or refused in one line.
+
+The one loader of the folder a training run writes (`checkpoint.write_checkpoint`): every command and
+the trainer itself read it here — `train eval`, `audit -m RUN`, `train inspect`, a resumed `train run`,
+the best-checkpoint test. Each member file is checked before a library reads it, so a truncated,
+random, missing or foreign file is a `DamagedFile` naming it instead of a SafetensorError, a
+JSONDecodeError or a tokenizer asking for sentencepiece:
+
+    state.json            conformed to `records.CheckpointState`; its recipe and options must build
+    config.json           a JSON object naming a model type
+    tokenizer.json        valid JSON, loadable, holding the latent markers, no larger than the model's vocabulary
+    model.safetensors     a whole safetensors file that fills every weight of the config, all finite
+    extras.safetensors    exactly the recipe module's own parameters (CODI's projector), all finite
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from latentspace.core.checked import DamagedFile, read_json
+from latentspace.errors import LatentspaceError
+from latentspace.train.records import CheckpointState, read_state, with_advice
+
+READ = ("checkpoint", "best", "data", "summary.json")  # what commands read from a run folder
+
+
+def require_run(run_dir: Path) -> None:
+    """A trained run folder, checked before anything else (outputs included) so the message is about it."""
+    if not run_dir.is_dir():
+        raise LatentspaceError(f"no run folder at {run_dir}")
+    if not (run_dir / "checkpoint" / "state.json").exists():
+        raise LatentspaceError(f"no checkpoint in {run_dir}; train one with "
+                               f"`latentspace train run RECIPE --out {run_dir}`")
+
+
+def run_inputs(run_dir: Path) -> tuple[Path, ...]:
+    """The parts of ``run_dir`` a command reads: no output of the command may land inside them."""
+    return tuple(run_dir / name for name in READ)
+
+
+@contextlib.contextmanager
+def advising(advice: str) -> Iterator[None]:
+    """One-line refusals raised inside, with ``advice`` (what to do) appended."""
+    try:
+        yield
+    except LatentspaceError as err:
+        raise with_advice(err, advice) from None
+
+
+def _reason(err: BaseException) -> str:
+    return " ".join(str(err).split())[:120] or type(err).__name__
+
+
+def check_safetensors(path: Path, what: str) -> None:
+    """A whole safetensors file (its header read and its length checked against it), or one line."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise DamagedFile(f"{what} {path} is missing")
+    try:
+        with safe_open(str(path), framework="pt"):
+            pass
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise DamagedFile(f"{what} {path} cannot be loaded: damaged or truncated ({_reason(err)})") from None
+
+
+def read_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
+    """The finite tensors of a safetensors file, or one line."""
+    from safetensors.torch import load_file
+
+    from latentspace.finite import bad_tensor
+
+    check_safetensors(path, what)
+    try:
+        tensors = load_file(str(path))
+    except Exception as err:  # the header was whole; anything the library raises now is damage too
+        raise DamagedFile(f"{what} {path} cannot be loaded ({_reason(err)})") from None
+    bad = bad_tensor(tensors)
+    if bad is not None:
+        raise DamagedFile(f"{what} {path} is unusable: tensor {bad} is NaN or inf")
+    return tensors
+
+
+def load_state(folder: Path) -> tuple[CheckpointState, object]:
+    """(the folder's state, its recipe built from the saved options)."""
+    from latentspace.train.recipes import get_recipe
+
+    path = folder / "state.json"
+    state = read_state(path)
+    try:
+        return state, get_recipe(state.recipe, **state.options)
+    except LatentspaceError as err:  # an unknown recipe or an option out of its range: the file is damaged
+        raise DamagedFile(f"checkpoint state {path}: {err}") from None
+
+
+def load_tokenizer(folder: Path):
+    """The run's tokenizer, with the latent markers every recipe's prompts use."""
+    from transformers import AutoTokenizer
+
+    from latentspace.model.bundled import quiet_hf
+    from latentspace.model.markers import MARKERS
+
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        raise DamagedFile(f"tokenizer {path} is missing")
+    read_json(path, dict, "tokenizer")
+    if (folder / "tokenizer_config.json").exists():
+        read_json(folder / "tokenizer_config.json", dict, "tokenizer config")
+    try:
+        with quiet_hf():
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except Exception as err:  # transformers and tokenizers raise many kinds on a file of the wrong structure
+        raise DamagedFile(f"tokenizer {path} cannot be loaded ({_reason(err)})") from None
+    missing = [m for m in MARKERS if m not in tokenizer.get_vocab()]
+    if missing:
+        raise DamagedFile(f"tokenizer {path} lacks the latent marker {missing[0]} (not a trained run's tokenizer)")
+    return tokenizer
+
+
+def _tied(model, key: str) -> bool:
+    """A tied output head is stored once, as the input embeddings: not a missing weight."""
+    head = model.get_output_embeddings()
+    return head is not None and key.startswith("lm_head") and head.weight is model.get_input_embeddings().weight
+
+
+def load_causal_lm(folder: Path):
+    """The folder's Hugging Face model in float32, every weight read from its files and finite."""
+    from transformers import AutoModelForCausalLM
+
+    from latentspace.finite import bad_tensor
+    from latentspace.model.bundled import quiet_hf
+
+    config = read_json(folder / "config.json", dict, "model config")
+    if not isinstance(config.get("model_type"), str):
+        raise DamagedFile(f"model config {folder / 'config.json'}: no model_type (not a Hugging Face model config)")
+    weights = sorted(folder.glob("model*.safetensors")) or [folder / "model.safetensors"]
+    for path in weights:
+        check_safetensors(path, "model weights")
+    try:
+        with quiet_hf():  # no weight-loading bar: stderr stays one line when the folder is refused
+            model, info = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True,
+                                                               output_loading_info=True)
+    except Exception as err:  # a config of wrong values, weights of other shapes: whatever transformers raises
+        raise DamagedFile(f"the model in {folder} cannot be loaded ({_reason(err)})") from None
+    missing = [k for k in info.get("missing_keys") or [] if not _tied(model, k)]
+    # unexpected weights too: a config of fewer layers would load "fine" and answer with half the model
+    broken = missing + [str(k) for k in [*(info.get("mismatched_keys") or []), *(info.get("unexpected_keys") or [])]]
+    if broken:
+        raise DamagedFile(f"model weights {weights[0]} do not fit the model of {folder / 'config.json'} "
+                          f"({len(broken)} missing, unexpected or mismatched, e.g. {broken[0][:60]})")
+    bad = bad_tensor(dict(model.named_parameters()))
+    if bad is not None:
+        raise DamagedFile(f"model weights {weights[0]} are unusable: parameter {bad} is NaN or inf")
+    return model
+
+
+def load_extras(module, folder: Path) -> None:
+    """Load ``extras.safetensors`` into the recipe's ``module``: exactly its own parameters (not the HF model's)."""
+    own = [k for k in module.state_dict() if "causal_lm." not in k]
+    path = folder / "extras.safetensors"
+    if not own and not path.exists():
+        return
+    tensors = read_tensors(path, "extra parameters")
+    unknown, missing = sorted(set(tensors) - set(own)), sorted(set(own) - set(tensors))
+    if unknown or missing:
+        fault = f"{unknown[0][:60]} is not one of its parameters" if unknown else f"its {missing[0][:60]} is missing"
+        raise DamagedFile(f"extra parameters {path} do not fit recipe module {type(module).__name__} ({fault})")
+    try:
+        module.load_state_dict(tensors, strict=False)
+    except RuntimeError as err:  # other shapes
+        raise DamagedFile(f"extra parameters {path} do not fit recipe module ({_reason(err)})") from None
+
+
+@dataclass
+class ModelFolder:
+    """A model folder read whole: what `evaluate` needs to answer the way training evaluated."""
+
+    folder: Path
+    state: CheckpointState
+    recipe: object  # built from the saved options (and any test-time overrides)
+    tokenizer: object
+    causal_lm: object
+    module: object  # the recipe's module around causal_lm, its extras loaded
+
+    @property
+    def project(self):
+        return getattr(self.module, "project", None)  # CODI's projector
+
+
+def load_folder(folder: Path, options: dict | None = None) -> ModelFolder:
+    """Every file of a model folder checked and loaded; ``options`` override recipe options at test time."""
+    from latentspace.train.recipes import get_recipe
+
+    if not folder.is_dir():
+        raise DamagedFile(f"model folder {folder} is missing")
+    state, recipe = load_state(folder)
+    if options:  # the caller's options: a bad one is the caller's error, not the file's
+        recipe = get_recipe(state.recipe, **{**state.options, **options})
+    causal_lm = load_causal_lm(folder)  # first: the tokenizer's loader reads config.json too, and would be blamed
+    tokenizer = load_tokenizer(folder)
+    rows = causal_lm.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise DamagedFile(f"tokenizer {folder / 'tokenizer.json'} has {len(tokenizer)} tokens, the model in {folder} "
+                          f"{rows} (files of different runs)")
+    module = recipe.module(causal_lm)
+    load_extras(module, folder)
+    return ModelFolder(folder, state, recipe, tokenizer, causal_lm, module)
