@@ -8,6 +8,7 @@ each load checks the kind and the model and turns any malformed header into one 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,6 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from latentspace import jsonsafe
+from latentspace.core.checked import DamagedFile, conform
 from latentspace.errors import LatentspaceError
 from latentspace.files import atomic_write
 from latentspace.finite import check_tensors
@@ -31,10 +33,25 @@ def describe(fp: dict) -> str:
 FIELDS = ("architecture", "model_type", "n_layers", "hidden_size", "vocab_size", "embed_sha256")
 
 
+@dataclass
+class Fingerprint:
+    """What a saved model fingerprint holds (`model.fingerprint.fingerprint` writes it)."""
+
+    architecture: str
+    model_type: str
+    n_layers: int
+    hidden_size: int
+    vocab_size: int
+    embed_sha256: str
+
+
 def check_same(saved: dict, current: dict, what: str = "object") -> None:
     """Refuse to load a latent object made by another model, naming both."""
-    if not isinstance(saved, dict) or any(k not in saved for k in FIELDS):
-        raise LatentspaceError(f"this {what} carries an incomplete model fingerprint (not written by latentspace?)")
+    try:
+        conform(saved, Fingerprint, "fingerprint", complete=True)
+    except DamagedFile as err:
+        raise DamagedFile(f"this {what} carries an incomplete model fingerprint (not written by latentspace?): "
+                          f"{err}") from None
     if saved != current:
         raise LatentspaceError(f"this {what} was saved from [{describe(saved)}], not the loaded [{describe(current)}]")
 
@@ -88,6 +105,21 @@ def load_tensors(path: str | Path, kind: str, fingerprint: dict, device: str | t
     if not isinstance(meta, dict):
         raise LatentspaceError(f"{path.name}: its meta header is not a mapping")
     return read_tensors(path, device), meta
+
+
+def load_state(module, tensors: dict[str, torch.Tensor], path: str | Path, what: str):
+    """``tensors`` loaded into ``module``: every key present, no other, each of the module's shape; else one line."""
+    own = module.state_dict()
+    missing, extra = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
+    if missing or extra:
+        raise DamagedFile(f"{Path(path).name}: not a {what} of this shape ("
+                          f"{'no ' + missing[0] if missing else 'an unexpected ' + extra[0]})")
+    for key, value in own.items():
+        if tensors[key].shape != value.shape:
+            raise DamagedFile(f"{Path(path).name}: {key} is {list(tensors[key].shape)}, a {what} here needs "
+                              f"{list(value.shape)}")
+    module.load_state_dict(tensors)
+    return module
 
 
 def read_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

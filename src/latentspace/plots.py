@@ -28,9 +28,10 @@ def picture_format(path: Path) -> str:
     return fmt
 
 
-def check_picture(path: str | Path, what: str = "--png") -> Path:
-    """``path`` once it can take a picture (a writable file path with a known suffix); else one line."""
-    path = files.check_output(path, what)
+def check_picture(path: str | Path, what: str = "--png", inputs: tuple = ()) -> Path:
+    """``path`` once it can take a picture (a writable file path with a known suffix, none of the
+    command's ``inputs``); else one line."""
+    path = files.check_output(path, what, inputs=inputs)
     picture_format(path)
     return path
 

@@ -83,3 +83,14 @@ def test_the_world_example_runs_tiny():
     out = subprocess.run([sys.executable, str(script), "--tiny"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "position probe:" in out.stdout and "MPPI on the true simulator" in out.stdout
+
+
+def test_the_defaults_work_in_a_fresh_folder(tmp_path, capsys, monkeypatch):
+    """`world data` then `world train` with their default paths: runs/world/ is made, not demanded."""
+    monkeypatch.chdir(tmp_path)
+    made = run_here(capsys, monkeypatch, "world", "data", "--episodes", "4", "--steps", "4", "--size", "16")
+    assert made.returncode == 0, made.stderr
+    trained = run_here(capsys, monkeypatch, "world", "train", "--steps", "1", "--batch-size", "2", "--window", "2")
+    assert trained.returncode == 0, trained.stderr
+    assert (tmp_path / "runs" / "world" / "jepa" / "model.safetensors").is_file()
+    assert (tmp_path / "runs" / "world" / "jepa" / "checkpoint" / "progress.json").is_file()

@@ -93,7 +93,11 @@ def _run() -> int:
             sys.exit(2)
         hint = f" (see: {err.ctx.command_path} --help)" if err.ctx else ""
         _fail(err.format_message().replace("\n", " ") + hint)
-    except typer.Abort:
+    except typer.Abort as err:
+        # click turns an EOFError into Abort as if it were Ctrl-D at a prompt; we never prompt, so it is an
+        # input that ended early (an empty or truncated file a reader trusted): bad input, not an abort
+        if isinstance(err.__cause__ or err.__context__, EOFError):
+            _fail("unexpected end of input (an empty or truncated file?)")
         _fail("aborted", 130)
     except LatentspaceError as err:
         _fail(str(err))

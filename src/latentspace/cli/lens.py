@@ -40,9 +40,9 @@ def show(
     from latentspace.plots import check_picture
 
     files.check_text(text, "text")
-    check_picture(png)  # outputs first: a bad path costs nothing, and the path reported is the one written
+    check_picture(png, inputs=(tuned,))  # outputs first: a bad path costs nothing, and the path reported is the one written
     if html_out:
-        files.check_output(html_out, "--html")
+        files.check_output(html_out, "--html", inputs=(tuned, png))
     lm = load_model(model, quiet=json_out)
     lens = TunedLens.load(tuned, lm) if tuned else None
     reading = logit_lens(lm, text, layers=parse_ints(layers, "layer", lm.n_layers), positions=parse_ints(
@@ -106,7 +106,7 @@ def train(
     check_config(cfg)
     files.check_output(out, "--out", inputs=(text,))
     if png:
-        check_picture(png)
+        check_picture(png, inputs=(text, out))
     corpus = files.read_text(text, "text file") if text is not None else None
     lm = load_model(model, quiet=json_out)
     check_config(cfg, lm)  # its context, before minutes of sampling

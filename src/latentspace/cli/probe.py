@@ -61,7 +61,7 @@ def fit(
     if out:
         files.check_output(out, "--out", inputs=(data,))
     if png:
-        check_picture(png)
+        check_picture(png, inputs=(data, out))
     if position not in ("last", "mean"):
         raise LatentspaceError(f"--position must be 'last' or 'mean', not {position[:80]!r}")
     texts, labels = read_jsonl(data)

@@ -155,7 +155,7 @@ def eval_cmd(
 
     values = parse_strengths(strengths)
     if png:
-        check_output(png, "--png")  # before the sweep, not after it
+        check_output(png, "--png", inputs=(vector, prompts))  # before the sweep, not after it
     texts = NEUTRAL_PROMPTS
     if prompts is not None:
         texts = [line.strip() for line in read_text(prompts, "prompts file").splitlines() if line.strip()]

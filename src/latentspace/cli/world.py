@@ -236,7 +236,7 @@ def plan(
 
     for path, what in ((png, "--png"), (gif, "--gif")):
         if path is not None:
-            files.check_output(path, what)
+            files.check_output(path, what, inputs=(Path(model_spec), png if what == "--gif" else None))
     model, config = world_model(model_spec)
     task = eval_tasks(config, 1, seed)[0]
     s, g = parse_point(start, "--start") or task.start, parse_point(goal, "--goal") or task.goal
@@ -285,7 +285,7 @@ def evaluate_cmd(
     from latentspace.world.evaluate import eval_tasks, evaluate
 
     if report is not None:
-        report = files.check_output(report, "--report", folder=True)
+        report = files.check_output(report, "--report", folder=True, inputs=(data_file,))
     model, config = world_model(model_spec)
     made = Trajectories.load(data_file, config) if data_file is not None else None
     tasks = eval_tasks(config, episodes, seed)

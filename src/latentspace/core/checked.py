@@ -49,9 +49,10 @@ def _name(schema) -> str:
     return str(schema).replace("typing.", "")
 
 
-def conform(value, schema, where: str):
+def conform(value, schema, where: str, complete: bool = False):
     """``value`` as ``schema`` declares it (dataclasses built, ints given as floats where floats are
-    declared); anything else raises `DamagedFile` naming ``where``."""
+    declared); anything else raises `DamagedFile` naming ``where``. ``complete``: every dataclass field
+    must be there, defaults or not (for what the project always writes whole, e.g. a saved configuration)."""
     if schema is Any or schema is object:
         return value
     origin, args = typing.get_origin(schema), typing.get_args(schema)
@@ -62,12 +63,12 @@ def conform(value, schema, where: str):
         faults = []
         for option in (a for a in args if a is not type(None)):
             try:
-                return conform(value, option, where)
+                return conform(value, option, where, complete)
             except DamagedFile as err:
                 faults.append(str(err))
         raise DamagedFile(faults[0] if len(faults) == 1 else f"{where}: expected {_name(schema)}, found {_found(value)}")
     if dataclasses.is_dataclass(schema):
-        return _dataclass(value, schema, where)
+        return _dataclass(value, schema, where, complete)
     if schema is bool:
         if not isinstance(value, bool):
             raise DamagedFile(f"{where}: expected {_name(bool)}, found {_found(value)}")
@@ -89,17 +90,18 @@ def conform(value, schema, where: str):
     if schema is list or origin is list:
         if not isinstance(value, list):
             raise DamagedFile(f"{where}: expected {_name(list)}, found {_found(value)}")
-        return [conform(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)] if args else value
+        return [conform(v, args[0], f"{where}[{i}]", complete) for i, v in enumerate(value)] if args else value
     if schema is dict or origin is dict:
         if not isinstance(value, dict):
             raise DamagedFile(f"{where}: expected {_name(dict)}, found {_found(value)}")
         if not args:
             return value
-        return {conform(k, args[0], f"{where} key"): conform(v, args[1], f"{where}.{k}") for k, v in value.items()}
+        return {conform(k, args[0], f"{where} key"): conform(v, args[1], f"{where}.{k}", complete)
+                for k, v in value.items()}
     raise TypeError(f"conform: unsupported schema {schema!r}")  # a programming error, not a damaged file
 
 
-def _dataclass(value, schema, where: str):
+def _dataclass(value, schema, where: str, complete: bool):
     if not isinstance(value, dict):
         raise DamagedFile(f"{where}: expected {_name(schema)}, found {_found(value)}")
     fields = {f.name: f for f in dataclasses.fields(schema) if f.init}
@@ -110,10 +112,10 @@ def _dataclass(value, schema, where: str):
     built = {}
     for name, f in fields.items():
         if name not in value:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if complete or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING):
                 raise DamagedFile(f"{where}: no {name!r}")
             continue
-        built[name] = conform(value[name], hints[name], f"{where}.{name}")
+        built[name] = conform(value[name], hints[name], f"{where}.{name}", complete)
     try:
         return schema(**built)
     except (TypeError, ValueError) as err:  # the dataclass's own checks (__post_init__)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from latentspace.core.checked import DamagedFile, conform
 from latentspace.errors import LatentspaceError
 from latentspace.finite import check_loss, check_tensors
 from latentspace.io import load_tensors, save_tensors
@@ -69,7 +70,30 @@ class LinearProbe:
     def load_with_meta(cls, path: str | Path, fingerprint: dict) -> tuple[LinearProbe, dict]:
         """The probe and what was saved with it (layer, site, position...), from one read."""
         t, meta = load_tensors(path, "linear_probe", fingerprint, what="probe")
-        return cls(meta["task"], t["weight"], t["bias"], t["mean"], t["std"], meta["classes"]), meta
+        name = Path(path).name
+        saved = conform({k: meta[k] for k in ("task", "classes") if k in meta}, ProbeMeta, f"probe {name} meta")
+        d = fingerprint["hidden_size"]
+        rows = [] if saved.task == "regression" else [len(saved.classes)]
+        shapes = {"weight": [*rows, d], "bias": rows, "mean": [d], "std": [d]}
+        for key, shape in shapes.items():
+            if key not in t or list(t[key].shape) != shape:
+                found = list(t[key].shape) if key in t else "missing"
+                raise DamagedFile(f"probe {name}: {key} is {found}, expected {shape}")
+        return cls(saved.task, t["weight"], t["bias"], t["mean"], t["std"], saved.classes), meta
+
+
+@dataclass
+class ProbeMeta:
+    """What a saved probe's header must say (other keys — layer, site, position — are its users')."""
+
+    task: str
+    classes: list
+
+    def __post_init__(self) -> None:
+        if self.task not in ("classification", "regression"):
+            raise ValueError(f"task {self.task[:40]!r} is neither classification nor regression")
+        if self.task == "classification" and len(self.classes) < 2:
+            raise ValueError("a classification probe needs at least two classes")
 
 
 MAX_LABEL = 1e18

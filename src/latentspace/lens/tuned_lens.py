@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from latentspace.finite import NonFiniteError, stream_overflows
-from latentspace.io import load_tensors, save_tensors
+from latentspace.io import load_state, load_tensors, save_tensors
 from latentspace.model.fingerprint import check_same
 
 
@@ -50,5 +50,5 @@ class TunedLens(nn.Module):
         """Load for ``lm``; refuses a lens trained for another model, naming both."""
         tensors, meta = load_tensors(path, "tuned_lens", lm.fingerprint)
         lens = cls(lm.n_layers, lm.hidden_size, lm.fingerprint, meta)
-        lens.load_state_dict(tensors)
+        load_state(lens, tensors, path, "tuned lens")
         return lens.to(lm.device, lm.dtype)

@@ -49,14 +49,15 @@ def kinds() -> dict:
 
 def build(kind: str, size: int, settings: dict | None = None, seed: int | None = None, where: str | None = None):
     """A fresh model of ``kind`` (jepa, pixel, bc) for ``size``-pixel observations; ``seed`` seeds its
-    initial weights (the same seed, the same model)."""
+    initial weights (the same seed, the same model). ``where``: the file the settings were read from
+    (they must then be complete, as `save_world` writes them)."""
     import torch
 
     table = kinds()
     if kind not in table:
         raise LatentspaceError(f"{where + ': ' if where else ''}unknown world model {kind!r}; valid: {', '.join(table)}")
     cls, config = table[kind]
-    built = conform(dict(settings or {}), config, where or f"{kind} settings")
+    built = conform(dict(settings or {}), config, where or f"{kind} settings", complete=where is not None)
     if seed is not None:
         torch.manual_seed(seed)
     return cls(size, built)
@@ -74,15 +75,12 @@ def load_world(path: str | Path, config: RoomsConfig | None = None):
     if header.get("kind") != KIND:
         raise LatentspaceError(f"{path.name} is not a saved world model (it holds: {header.get('kind', 'unknown')})")
     where = f"world model {path.name}"
-    trained = conform(io.header_json(header, "fingerprint", path), Trained, f"{where} fingerprint").environment
+    trained = conform(io.header_json(header, "fingerprint", path), Trained, f"{where} fingerprint", True).environment
     meta = io.header_json(header, "meta", path, default={})
     conform(meta, WorldMeta, f"{where} meta")
     if config is not None and trained.key() != config.key():
         diff = ", ".join(f"{k} {v} there, {config.key()[k]} here" for k, v in trained.key().items() if config.key()[k] != v)
         raise LatentspaceError(f"{path.name} was trained on another environment configuration: {diff}")
     model = build(meta["kind"], trained.size, meta["settings"], where=f"{where} settings")
-    try:
-        model.load_state_dict(io.read_tensors(path))
-    except RuntimeError as err:
-        raise DamagedFile(f"{path.name}: its weights do not fit a {meta['kind']} model ({str(err)[:80]})") from None
+    io.load_state(model, io.read_tensors(path), path, f"{meta['kind']} model")
     return model.eval(), meta, trained

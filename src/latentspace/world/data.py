@@ -102,7 +102,7 @@ def read_npz(path: Path) -> tuple[DataMeta, dict[str, np.ndarray]]:
         raise DamagedFile(f"{where}: not a latentspace world dataset, or damaged ({reason})") from None
     if text.shape != () or text.dtype.kind != "U":
         raise DamagedFile(f"{where}: its meta is not a text")
-    return conform(parse_json(str(text), f"{where} meta"), DataMeta, f"{where} meta"), arrays
+    return conform(parse_json(str(text), f"{where} meta"), DataMeta, f"{where} meta", complete=True), arrays
 
 
 def check_arrays(arrays: dict[str, np.ndarray], size: int, path: Path) -> None:
