@@ -45,13 +45,19 @@ class Fingerprint:
     embed_sha256: str
 
 
-def check_same(saved: dict, current: dict, what: str = "object") -> None:
-    """Refuse to load a latent object made by another model, naming both."""
+def saved_fingerprint(saved, what: str = "object") -> dict:
+    """``saved`` once it is a whole fingerprint (every field, of its type); else one line."""
     try:
         conform(saved, Fingerprint, "fingerprint", complete=True)
     except DamagedFile as err:
         raise DamagedFile(f"this {what} carries an incomplete model fingerprint (not written by latentspace?): "
                           f"{err}") from None
+    return saved
+
+
+def check_same(saved: dict, current: dict, what: str = "object") -> None:
+    """Refuse to load a latent object made by another model, naming both."""
+    saved_fingerprint(saved, what)
     if saved != current:
         raise LatentspaceError(f"this {what} was saved from [{describe(saved)}], not the loaded [{describe(current)}]")
 

@@ -105,11 +105,9 @@ def check_pair(path: str | Path, kind: str, what: str, sharer: dict, receiver: d
     if header.get("kind") != kind:
         raise LatentspaceError(f"{Path(path).name} is not a saved {what} (it holds: {header.get('kind', 'unknown')})")
     meta = io.header_json(header, "meta", path, default={})
-    saved_s = meta.get("sharer_fingerprint") if isinstance(meta, dict) else None
-    saved_r = io.header_json(header, "fingerprint", path)
-    if not isinstance(saved_s, dict) or not isinstance(saved_r, dict) or any(
-            k not in fp for fp in (saved_s, saved_r) for k in io.FIELDS):
-        raise LatentspaceError(f"{Path(path).name}: incomplete model fingerprints (not written by latentspace?)")
+    saved_s = io.saved_fingerprint(meta.get("sharer_fingerprint") if isinstance(meta, dict) else None,
+                                   f"{what} {Path(path).name} (sharer)")
+    saved_r = io.saved_fingerprint(io.header_json(header, "fingerprint", path), f"{what} {Path(path).name} (receiver)")
     if (saved_s, saved_r) != (sharer, receiver):
         raise LatentspaceError(f"this {what} was fitted from [{io.describe(saved_s)}] to [{io.describe(saved_r)}], "
                                f"not from the loaded [{io.describe(sharer)}] to [{io.describe(receiver)}]")

@@ -209,15 +209,9 @@ def _vector_file(path: Path):
 
 def _own_fingerprint(path: Path, what: str) -> dict:
     """The fingerprint a file's header carries, with every field a model check reads."""
-    from latentspace.io import header_json, read_header
-    from latentspace.model.fingerprint import describe
+    from latentspace.io import header_json, read_header, saved_fingerprint
 
-    fingerprint = header_json(read_header(path, what), "fingerprint", path)
-    try:
-        describe(fingerprint)  # the fields a model check reads: a file missing them would fail there
-    except (KeyError, TypeError, IndexError):
-        raise LatentspaceError(f"{path.name}: its fingerprint header is incomplete") from None
-    return fingerprint
+    return saved_fingerprint(header_json(read_header(path, what), "fingerprint", path), f"{what} {path.name}")
 
 
 def _probe_file(path: Path):
