@@ -52,6 +52,8 @@ READERS = [
     ("world_run", "world plan", ["world", "plan", "--model", "{input}", *PLAN, "--json"]),
     ("world_run", "world train (resume)", ["world", "train", "--data", "{world_data}", "--out", "{input}", "--steps", "2",
                                            "--batch-size", "2", "--json"]),
+    ("store", "memory list", ["memory", "list", "--store", "{input}", "--json"]),
+    ("store", "memory ask", ["memory", "ask", "where is the fox?", *TINY, "--store", "{input}", "-n", "2", "--json"]),
     ("mnns_run", "train eval", ["train", "eval", "{input}", "--n", "2", "--json"]),
     ("mnns_run", "audit", ["audit", "-m", "{input}", "--n", "4", "--tests", "necessity", "--json"]),
 ]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from latentspace.core.checked import DamagedFile, read_json
+from latentspace.core.checked import DamagedFile, conform, read_json
 from latentspace.errors import LatentspaceError
 from latentspace.train.records import CheckpointState, read_state, with_advice
 
@@ -110,7 +110,7 @@ def load_tokenizer(folder: Path):
         raise DamagedFile(f"tokenizer {path} is missing")
     read_json(path, dict, "tokenizer")
     if (folder / "tokenizer_config.json").exists():
-        read_json(folder / "tokenizer_config.json", dict, "tokenizer config")
+        used_keys(folder / "tokenizer_config.json", TokenizerKeys, "tokenizer config")
     try:
         with quiet_hf():
             tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
@@ -120,6 +120,35 @@ def load_tokenizer(folder: Path):
     if missing:
         raise DamagedFile(f"tokenizer {path} lacks the latent marker {missing[0]} (not a trained run's tokenizer)")
     return tokenizer
+
+
+TokenId = int | list[int] | None
+
+
+@dataclass
+class TokenizerKeys:
+    """The keys of ``tokenizer_config.json`` that decoding reads (transformers trusts their types)."""
+
+    model_max_length: int | None = None
+
+
+@dataclass
+class GenerationKeys:
+    """The keys of ``generation_config.json`` that decoding reads."""
+
+    bos_token_id: TokenId = None
+    eos_token_id: TokenId = None
+    pad_token_id: TokenId = None
+    max_length: int | None = None
+
+
+def used_keys(path: Path, schema, what: str) -> None:
+    """The keys ``schema`` declares, where ``path`` has them, of their types (a file HF wrote has many
+    more keys; those we never read are left to transformers)."""
+    from dataclasses import fields
+
+    document = read_json(path, dict, what)
+    conform({f.name: document[f.name] for f in fields(schema) if f.name in document}, schema, f"{what} {path}")
 
 
 def _tied(model, key: str) -> bool:
@@ -136,6 +165,8 @@ def load_causal_lm(folder: Path):
     from latentspace.model.bundled import quiet_hf
 
     config = read_json(folder / "config.json", dict, "model config")
+    if (folder / "generation_config.json").exists():
+        used_keys(folder / "generation_config.json", GenerationKeys, "generation config")
     if not isinstance(config.get("model_type"), str):
         raise DamagedFile(f"model config {folder / 'config.json'}: no model_type (not a Hugging Face model config)")
     weights = sorted(folder.glob("model*.safetensors")) or [folder / "model.safetensors"]
