@@ -6,6 +6,7 @@ import pytest
 
 from latentspace.agents.pipelines import BUILTIN, from_dict, load_pipeline, run
 from latentspace.errors import LatentspaceError
+from tests.cli.damage import rewrite_tensors
 from tests.steer.test_steer_cli import run as run_cli  # noqa: F401 (the in-process CLI fixture)
 
 
@@ -76,19 +77,6 @@ def test_the_cli_saves_a_memory_starts_from_it_and_refuses_another_models(tmp_pa
         assert len(out.stderr.strip().splitlines()) == 1
 
 
-
-def _rewrite(path, change):
-    """Rewrite a saved state with ``change`` applied to its tensors, its header (kind, fingerprint) kept."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
-    with safe_open(str(path), framework="pt") as f:
-        header = f.metadata()
-    tensors = load_file(str(path))
-    change(tensors)
-    save_file(tensors, str(path), metadata=header)
-
-
 @pytest.mark.parametrize("change, message", [
     (lambda t: t.update({"kv.1.k": t["kv.1.k"][:, :, :-1].clone()}), "(cache kv.1.k has shape"),
     (lambda t: t.update({"kv.0.k": t["kv.0.k"][:, :1].clone(), "kv.0.v": t["kv.0.v"][:, :1].clone()}), "heads"),
@@ -104,7 +92,7 @@ def test_a_memory_whose_shapes_disagree_is_one_line(tmp_path, run_cli, change, m
     saved = tmp_path / "memory.safetensors"
     assert run_cli("agents", "two plus two", "--model", "tiny", "-n", "1", "--raw", "--save-memory",
                    str(saved)).returncode == 0
-    _rewrite(saved, change)
+    rewrite_tensors(saved, change)
     out = run_cli("agents", "and then?", "--model", "tiny", "-n", "1", "--raw", "--memory", str(saved))
     one_line_exit_2(out, "memory.safetensors", message)
 

@@ -2,6 +2,7 @@
 
 import json
 
+from tests.cli.damage import rewrite_tensors
 from tests.cli.test_cli import one_line_exit_2, run_here
 
 
@@ -42,19 +43,6 @@ def test_fit_eval_and_transfer_round_trip_and_refuse_another_pair(tmp_path, caps
     assert not (tmp_path / "x.safetensors").exists() and not (tmp_path / "y.safetensors").exists()
 
 
-
-def _rewrite(path, change):
-    """Rewrite a saved file with ``change`` applied to its tensors, its header (kind, fingerprints) kept."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
-    with safe_open(str(path), framework="pt") as f:
-        header = f.metadata()
-    tensors = load_file(str(path))
-    change(tensors)
-    save_file(tensors, str(path), metadata=header)
-
-
 def test_a_map_into_the_receivers_inputs_and_damaged_vectors_and_maps(tmp_path, capsys, monkeypatch):
     """`--layers 0:-1` makes the map an agents pipeline hands over through (docs/agents.md); a vector
     or a map whose tensors have the wrong shape is one line, never a matmul error."""
@@ -86,11 +74,11 @@ def test_a_map_into_the_receivers_inputs_and_damaged_vectors_and_maps(tmp_path, 
 
     flat = tmp_path / "flat.safetensors"
     flat.write_bytes(vector.read_bytes())
-    _rewrite(flat, lambda t: t.update({"layer.1": t["layer.1"].repeat(2, 1)}))  # a 2-D direction [2, d]
+    rewrite_tensors(flat, lambda t: t.update({"layer.1": t["layer.1"].repeat(2, 1)}))  # a 2-D direction [2, d]
     for command in (["bridge", "transfer", bridge, flat, "--out", tmp_path / "x.safetensors", "-s", "tiny", "-r",
                      "tiny-gpt2"], ["generate", "hi", "-m", "tiny", "--steer", flat, "-n", "1"]):
         one_line_exit_2(run(*command), "flat.safetensors", "layer.1 has shape [2, ")
-    _rewrite(bridge, lambda t: t.update({"1:1/weight": t["1:1/weight"][:-1].clone()}))
+    rewrite_tensors(bridge, lambda t: t.update({"1:1/weight": t["1:1/weight"][:-1].clone()}))
     one_line_exit_2(run("bridge", "transfer", bridge, vector, "--out", tmp_path / "x.safetensors", "-s", "tiny",
                         "-r", "tiny-gpt2"), "map.safetensors", "'1:1' has weight of shape")
     assert not (tmp_path / "x.safetensors").exists()

@@ -122,6 +122,18 @@ def read_safetensors(path: Path) -> tuple[dict, bytes]:
     return json.loads(raw[8:8 + n]), raw[8 + n:]
 
 
+def rewrite_tensors(path: Path, change) -> None:
+    """Rewrite a safetensors file with ``change(tensors)`` applied, its header (kind, fingerprints, meta) kept."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        header = f.metadata()
+    tensors = load_file(str(path))
+    change(tensors)
+    save_file(tensors, str(path), metadata=header)
+
+
 def write_safetensors(path: Path, header: dict, body: bytes) -> None:
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
