@@ -45,10 +45,10 @@ from tests.cli.test_damaged import PAYLOAD, READERS, argv, copy_input  # noqa: E
 CASE_SECONDS = 180
 NOTE = ("Accepted (exit 0) are damages the reader never reads: a provenance key in a header (a world model's "
         'training settings for `world plan`), a member of a run folder the command does not open '
-        "(`metrics.jsonl`, `checkpoint/` for `world plan`, the run's product file for a resume). Not covered:"
-        " a recipe run's checkpoint (`train run`) is staged as one unit like the others (a kill inside a save"
-        " leaves the previous one), but its files carry no step tag, so a hand-made mix of two epochs' files "
-        "is not detected; the torn cases below are the world and bridge trainers'.")
+        "(`metrics.jsonl`, `checkpoint/` for `world plan`, the run's product file for a resume). Every "
+        'checkpoint (world, bridge fuser, recipes) is staged and renamed into place as one unit, so a kill '
+        "inside a save leaves the previous one, and carries a manifest of its files' SHA-256, so whole files "
+        'of two different steps are refused.')
 START, END = "<!-- sweep_damaged:start -->", "<!-- sweep_damaged:end -->"
 
 
@@ -252,6 +252,63 @@ def torn_cases(work: Path) -> list[Torn]:
     return found
 
 
+def recipe_torn(work: Path) -> list[Torn]:
+    """`train run` (cot2, smoke-mnns, 3 epochs): killed at each file of its second save, and each
+    checkpoint member of the finished run copied over a run paused after epoch 0."""
+    import torch
+    from safetensors.torch import load_file
+
+    from latentspace.errors import LatentspaceError
+    from tests.train.test_damaged_runs import make_run
+
+    def final(out: Path):  # the weights and the test score (the summary's timings differ run to run)
+        import json
+
+        summary = json.loads((out / "summary.json").read_text())
+        return load_file(out / "checkpoint" / "model.safetensors"), (summary["test_accuracy"], summary["test_n"])
+
+    def outcome(out: Path) -> str:
+        try:
+            make_run(out)
+        except LatentspaceError:
+            return "refused"
+        (a, sa), (b, sb) = final(out), final(work / "train-whole")
+        return "exact" if sa == sb and all(torch.equal(a[k], b[k]) for k in b) else "silent"
+
+    make_run(work / "train-whole")
+    found = []
+    kills = [("optimizer.pt", torch, "save", lambda args: Path(args[1]).name == "optimizer.pt"),
+             ("rng.pt", torch, "save", lambda args: Path(args[1]).name == "rng.pt"),
+             ("the swap", Path, "rename", lambda args: Path(args[1]).name == "checkpoint")]
+    for label, owner, attribute, matches in kills:
+        out, real, seen = work / f"train-kill-{label}", getattr(owner, attribute), []
+
+        def dying(*args, _real=real, _matches=matches, **kwargs):
+            if _matches(args):
+                seen.append(1)
+                if len(seen) == 2:  # the second save (after epoch 1)
+                    raise Killed
+            return _real(*args, **kwargs)
+
+        setattr(owner, attribute, dying)
+        try:
+            make_run(out)
+        except Killed:
+            pass
+        finally:
+            setattr(owner, attribute, real)
+        found.append(Torn("train run", f"killed at {label} of a save", outcome(out)))
+    paused = make_run(work / "train-paused", until_epoch=0)
+    for member in sorted(p.name for p in (work / "train-whole" / "checkpoint").iterdir()):
+        mixed = work / f"train-mix-{member}"
+        shutil.copytree(paused, mixed)
+        shutil.copy(work / "train-whole" / "checkpoint" / member, mixed / "checkpoint" / member)
+        same = (work / "train-whole" / "checkpoint" / member).read_bytes() == (paused / "checkpoint" / member).read_bytes()
+        how = f"{member} of another epoch" + (" (the same bytes: no mix)" if same else "")
+        found.append(Torn("train run", how, outcome(mixed)))
+    return found
+
+
 # ---- report ----------------------------------------------------------------------------------------
 
 
@@ -301,7 +358,7 @@ def main() -> None:
         (work / "inputs").mkdir()
         inputs = make_inputs(work / "inputs")
         cases = damaged_file_cases(inputs, work, args.only, args.limit)
-        torn = [] if args.no_torn else torn_cases(work)
+        torn = [] if args.no_torn else torn_cases(work) + recipe_torn(work)
     command = "python benchmarks/sweep_damaged.py --write"
     text = report(cases, torn, time.monotonic() - started, f".venv/bin/{command}")
     print(text)

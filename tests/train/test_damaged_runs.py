@@ -165,6 +165,18 @@ def test_a_damaged_checkpoint_stops_the_resume_in_one_line(run, paused, tmp_path
     assert not (target / "summary.json").exists()
 
 
+@pytest.mark.parametrize("member", ["model.safetensors", "optimizer.pt", "state.json"])  # rng.pt: the same bytes in both
+def test_a_checkpoint_mixing_files_of_two_epochs_is_refused(run, paused, finished, tmp_path, member):
+    """Whole, valid files, but not saved together (the finished run's beside the paused run's): the
+    checkpoint's manifest sees the mix, so the resume never trains on it."""
+    target = tmp_path / "run"
+    shutil.copytree(paused, target)
+    shutil.copy(finished / "checkpoint" / member, target / "checkpoint" / member)
+    done = run("train", "run", "cot2", "--profile", PROFILE, "--out", str(target), "--quiet")
+    one_line_exit_2(done, "torn", member)
+    assert not (target / "summary.json").exists()
+
+
 def test_the_intact_paused_run_resumes(run, paused, tmp_path):
     target = tmp_path / "run"
     shutil.copytree(paused, target)

@@ -6,8 +6,10 @@ Layout: ``OUT/checkpoint/`` holds the weights (written by the trainer's own save
 - Written whole or not at all: everything goes into ``checkpoint.partial/``, which then replaces
   ``checkpoint/`` by two renames; `recover` undoes a cut between the renames (the previous checkpoint
   was kept as ``checkpoint.old``). A run killed while saving resumes from the last whole checkpoint.
-- Every file carries the step; a resume refuses a folder whose files disagree (one hand-copied from
-  another run or another step) instead of training on a mix.
+- Every file carries the step, and ``manifest.json`` the SHA-256 of every file as it was written
+  (`verify`): a resume refuses a folder whose files disagree or changed (one hand-copied from
+  another run or another step, one damaged) instead of training on a mix. Any staged folder gets
+  the manifest — the recipes' trainer checks its checkpoint with the same `verify`.
 - Random generators (torch's global one, and the trainer's own numpy / `random` generators) are saved
   and restored, so a resumed run continues the same batches and noise: it ends bit-identical to one
   that was never interrupted.
@@ -38,6 +40,7 @@ def staged(out: Path, name: str = FOLDER) -> Iterator[Path]:
     staging.mkdir()
     try:
         yield staging
+        write_manifest(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -46,6 +49,42 @@ def staged(out: Path, name: str = FOLDER) -> Iterator[Path]:
         final.rename(old)
     staging.rename(final)  # the one moment a checkpoint changes: `recover` undoes a cut just before it
     shutil.rmtree(old, ignore_errors=True)
+
+
+MANIFEST = "manifest.json"
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    out = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        out[str(path.relative_to(folder))] = digest.hexdigest()
+    return out
+
+
+def write_manifest(folder: Path) -> None:
+    """Record every file of a checkpoint being staged, by content, so a later mix is seen."""
+    files.write_text(folder / MANIFEST, jsonsafe.dumps(_digests(folder), indent=1) + "\n", "checkpoint manifest")
+
+
+def verify(folder: Path, advice: str) -> None:
+    """Refuse a checkpoint folder whose files are not the ones written together (a member replaced,
+    changed or missing). A folder without a manifest (written before there was one) is not checked;
+    files added beside the listed ones (a `best.json`) are not the checkpoint's and are ignored."""
+    path = folder / MANIFEST
+    if not path.exists():
+        return
+    listed = read_json(path, dict[str, str], "checkpoint manifest")
+    now = _digests(folder)
+    for name, digest in listed.items():
+        if now.get(name) != digest:
+            how = "is missing" if name not in now else "is not the file saved with the others"
+            raise DamagedFile(f"the checkpoint in {folder} is torn or damaged: {name} {how}; {advice}")
 
 
 def recover(out: Path, name: str = FOLDER) -> None:
@@ -130,6 +169,7 @@ def resume(out: Path | None, optimizer, generators: Generators, read_weights: Ca
             raise DamagedFile(f"{out} holds a checkpoint of an older latentspace (progress.json beside the "
                               "model); use a new --out")
         return Resumed(0, [])
+    verify(folder, advice)
     progress = read_json(folder / "progress.json", Progress, "training progress")
     state = conform(load_torch(folder / "state.pt", "optimizer state"), dict, f"{folder / 'state.pt'}")
     weights = read_weights(folder)

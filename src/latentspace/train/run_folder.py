@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from latentspace.core import step_checkpoint
 from latentspace.core.checked import DamagedFile, conform, read_json
 from latentspace.errors import LatentspaceError
 from latentspace.train.records import CheckpointState, read_state, with_advice
@@ -240,4 +241,6 @@ def load_folder(folder: Path, options: dict | None = None) -> ModelFolder:
                           f"{rows} (files of different runs)")
     module = recipe.module(causal_lm)
     load_extras(module, folder)
+    # last: each file's own check names its fault first; this one sees whole files not saved together
+    step_checkpoint.verify(folder, "its files were changed after training: retrain it or restore them")
     return ModelFolder(folder, state, recipe, tokenizer, causal_lm, module)

@@ -35,6 +35,7 @@ from typing import ClassVar
 import torch
 
 from latentspace import files, finite, jsonsafe, named
+from latentspace.core import step_checkpoint
 from latentspace.errors import LatentspaceError
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
 from latentspace.tasks import get_task, is_task_file
@@ -152,6 +153,8 @@ def prepare_and_run(run: TrainRun, accelerator, progress: bool, until_epoch: int
                                       need_targets=run.recipe.needs_targets and name == "train")
                 for name, items in splits.items()}
     model = load_model(run, tokenizer, state, base)
+    if state:  # after the weights' own checks (their fault named first): files whole but not saved together
+        step_checkpoint.verify(run.out / "checkpoint", advice(run))
     check_lengths(examples, run.recipe, model)
     module = run.recipe.module(model)
     if state:  # parameters outside the HF model (CODI's projector); finite, like the weights (`run_folder`)
