@@ -71,20 +71,11 @@ def check_safetensors(path: Path, what: str) -> None:
 
 
 def read_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
-    """The finite tensors of a safetensors file, or one line."""
-    from safetensors.torch import load_file
+    """The finite tensors of a safetensors file, or one line naming ``what`` it was."""
+    from latentspace import io
 
-    from latentspace.finite import bad_tensor
-
-    check_safetensors(path, what)
-    try:
-        tensors = load_file(str(path))
-    except Exception as err:  # the header was whole; anything the library raises now is damage too
-        raise DamagedFile(f"{what} {path} cannot be loaded ({_reason(err)})") from None
-    bad = bad_tensor(tensors)
-    if bad is not None:
-        raise DamagedFile(f"{what} {path} is unusable: tensor {bad} is NaN or inf")
-    return tensors
+    check_safetensors(path, what)  # missing, cut or random: named as what it was meant to be
+    return io.read_tensors(path)  # the saved-object format's own read: whole, finite (NaN named)
 
 
 def load_state(folder: Path) -> tuple[CheckpointState, object]:
