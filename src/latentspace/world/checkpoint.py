@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from latentspace import io
-from latentspace.core.checked import DamagedFile, conform
+from latentspace.core.checked import conform
 from latentspace.errors import LatentspaceError
 from latentspace.world.two_rooms import RoomsConfig
 
