@@ -1,9 +1,11 @@
 """Multi-agent pipelines on the bundled model: single agent vs text pipeline vs latent pipeline.
 
 Every pipeline runs as a `latentspace bench` strategy (``agents:PIPELINE:MODE``) on the built-in
-arithmetic and ProntoQA-like tasks, one seed at a time (resumable: an interrupted run continues;
-a finished seed's table is complete), and the table with latent/text ratios goes into
-docs/results.md.
+arithmetic and ProntoQA-like tasks, one seed at a time, into runs/agents-smollm2/ (gitignored;
+per-item rows, resumable: an interrupted run continues; a finished seed's table is complete), and
+the table with latent/text ratios goes into docs/results.md, its rows (one JSON line per task and
+strategy) into benchmarks/results/agents-smollm2.jsonl (what `--report-only` reads when there are
+no per-item rows).
 
     .venv/bin/python benchmarks/bench_agents.py                    # 70 items x seeds 0,1,2 per task
     .venv/bin/python benchmarks/bench_agents.py --n 200            # more items (same rows folder)
@@ -25,10 +27,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from results_md import replace_section  # noqa: E402  (benchmarks/ is on sys.path)
+from results_md import KEPT, RUNS, read_kept, replace_section, write_kept  # noqa: E402  (benchmarks/ is on sys.path)
 
 START, END = "<!-- bench_agents:start -->", "<!-- bench_agents:end -->"
 ROOT = Path(__file__).resolve().parent
+ROWS = KEPT / "agents-smollm2.jsonl"  # the table's rows (one per task and strategy)
 PIPELINES = ("sequential", "hierarchical")
 MODES = ("single", "text", "latent")
 # one budget for every mode: answers of up to 32 tokens; each text agent writes up to 32 (a short
@@ -46,8 +49,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--tasks", default="arithmetic,prontoqa")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "agents-smollm2")
-    parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
+    parser.add_argument("--out", type=Path, default=RUNS / "agents-smollm2", help="the per-item rows (resumable)")
+    parser.add_argument("--quick", action="store_true", help=f"do not touch docs/results.md nor {ROWS.name}")
     parser.add_argument("--report-only", action="store_true", help="summarise the rows already there")
     parser.add_argument("--note", default="", help="text written under the table")
     parser.add_argument("--pipelines", default=",".join(PIPELINES), help="built-in names or pipeline files")
@@ -63,14 +66,32 @@ def main() -> None:
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     from latentspace.bench import read_rows, summarise
 
-    rows = [r for r in read_rows(sorted(args.out.glob("rows*.jsonl"))) if r["seed"] in seeds and r["index"] < args.n]
-    table = markdown(summarise(rows), args)
+    every = read_rows(sorted(args.out.glob("rows*.jsonl")))
+    date = datetime.date.today().isoformat()
+    if every or not args.report_only:
+        summary = summarise([r for r in every if r["seed"] in seeds and r["index"] < args.n])
+    else:  # no per-item rows here (a fresh checkout): the table's kept rows
+        summary, date = kept(set(seeds))
+    table = markdown(summary, args, date)
     print(table)
     if not args.quick:
         replace_section(f"{START}\n{table}{END}", START, END)
+        command = f".venv/bin/python benchmarks/bench_agents.py --n {args.n} --seeds {args.seeds}"
+        write_kept(ROWS, [{**s, "date": date, "command": command} for s in summary])
 
 
-def markdown(summary: list[dict], args) -> str:
+def kept(seeds: set[int]) -> tuple[list[dict], str]:
+    """The rows of the table last written (``ROWS``) made from these seeds, and that table's date."""
+    rows, _ = read_kept(ROWS)
+    mine = [r for r in rows if set(r["seeds"]) <= seeds]
+    if not mine:
+        held = sorted({",".join(map(str, r["seeds"])) for r in rows})
+        raise SystemExit(f"no per-item rows in the --out folder, and {ROWS} holds no rows of seeds "
+                         f"{','.join(map(str, sorted(seeds)))} (it holds seeds {' / '.join(held) or 'none'})")
+    return [{k: v for k, v in r.items() if k not in ("date", "command")} for r in mine], mine[0]["date"]
+
+
+def markdown(summary: list[dict], args, date: str) -> str:
     by = {(s["task"], s["strategy"]): s for s in summary}
     found = list(dict.fromkeys(s["strategy"].split(":")[1] for s in summary))  # every pipeline in the rows
     seeds = sorted({seed for s in summary for seed in s["seeds"]})
@@ -78,14 +99,15 @@ def markdown(summary: list[dict], args) -> str:
         "## Multi-agent pipelines: single vs text vs latent (issue 7)",
         "",
         f"SmolLM2-135M-Instruct, float32, CPU ({platform.machine()}, {os.cpu_count()} cores), greedy, "
-        f"batches of {args.batch_size}; {datetime.date.today().isoformat()}. Command:",
+        f"batches of {args.batch_size}; {date}. Command:",
         "",
         f"    .venv/bin/python benchmarks/bench_agents.py --n {args.n} --seeds {args.seeds}",
         "",
         *([args.note, ""] if args.note else []),
         f"i.e. per seed `latentspace bench --task {args.tasks} --strategies {strategies()} --n {args.n} "
         f"--seeds SEED --batch-size {args.batch_size} {' '.join('--set ' + s for s in SETS)}` "
-        f"(seeds {','.join(map(str, seeds))}; rows in `benchmarks/results/agents-smollm2/`). The built-in "
+        f"(seeds {','.join(map(str, seeds))}; per-item rows in `runs/agents-smollm2/`, the table's in "
+        "`benchmarks/results/agents-smollm2.jsonl`). The built-in "
         "pipelines: `sequential` = planner → critic → refiner (4 latent steps each) → solver; `hierarchical` "
         "= 3 experts (4 latent steps each, in parallel from one shared prefix) → summariser. `single` = one "
         "model with the final agent's prompt; `text` = the same agents writing (≤ 32 tokens each) for the "

@@ -132,7 +132,7 @@ def resumed(folder: Path):
 
 
 def saver(folder: Path):
-    from latentspace import files, jsonsafe
+    from latentspace.core import files, jsonsafe
 
     def save(report) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -142,8 +142,8 @@ def saver(folder: Path):
 
 def trained_rows(profile: str, recipes: list[str], seeds: list[int], n: int, tests, reports: dict) -> list[dict]:
     from latentspace.cli.audit import ood_variant
-    from latentspace.train.auditable import TrainedSubject
-    from latentspace.train.evaluate_run import run_items
+    from latentspace.train.studies.auditable import TrainedSubject
+    from latentspace.train.studies.evaluate_run import run_items
     from latentspace.train.profiles import get_profile
 
     task = get_profile(profile).task

@@ -9,7 +9,8 @@ and scored on the held-out 20% and on fresh texts of another seed (R², centred 
 Part 2, what a map carries: a SmolLM2 sentiment vector (mean difference of the built-in pairs, one
 block) moved to Gemma through each map, against Gemma's own vector (same method, the paired
 block) and a random direction of the moved vector's norm; each swept on Gemma, VADER on the
-completions (steer eval's protocol). Stages are cached in benchmarks/results/bridge/ (resumable).
+completions (steer eval's protocol). Stages are cached in benchmarks/results/bridge/ (resumable:
+maps.json, transfer.json); the texts they read and the fitted maps in runs/bridge/ (gitignored).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from results_md import replace_section  # noqa: E402
+from results_md import RUNS, replace_section  # noqa: E402
 
 from latentspace.bridge import fit_pairs, fit_quality, layer_pairs, paired_states  # noqa: E402
 from latentspace.bridge.hidden_map import HiddenMap  # noqa: E402
@@ -39,17 +40,18 @@ from latentspace.steer.train import train_vector  # noqa: E402
 from latentspace.steer.vector import SteeringVector  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "benchmarks" / "results" / "bridge"
+CACHE = ROOT / "benchmarks" / "results" / "bridge"  # each stage's results
+WORK = RUNS / "bridge"  # the sampled texts and the fitted maps (bench_bridge_talk.py reads them too)
 METHODS = ("affine", "ridge", "procrustes")
 STRENGTHS = (1.0, 2.0, 4.0, 8.0)
 
 
-def cached(name: str, make):
-    path = CACHE / f"{name}.json"
+def cached(name: str, make, folder: Path = CACHE):
+    path = folder / f"{name}.json"
     if path.exists():
         return json.loads(path.read_text())
     value = make()
-    CACHE.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value, indent=1))
     return value
 
@@ -60,8 +62,8 @@ def maps_stage(models: dict, texts: int, tokens: int, fresh: int) -> dict:
         a, b = models[a_name], models[b_name]
         pairs = layer_pairs("auto", a.n_layers, b.n_layers)
         started = time.perf_counter()
-        fit_texts = cached(f"texts-{a_name}-{b_name}-fit", lambda: self_sampled(a, b, texts, tokens, seed=0))
-        new_texts = cached(f"texts-{a_name}-{b_name}-fresh", lambda: self_sampled(a, b, fresh, tokens, seed=1))
+        fit_texts = cached(f"texts-{a_name}-{b_name}-fit", lambda: self_sampled(a, b, texts, tokens, seed=0), WORK)
+        new_texts = cached(f"texts-{a_name}-{b_name}-fresh", lambda: self_sampled(a, b, fresh, tokens, seed=1), WORK)
         train, test = paired_states(a, b, fit_texts, pairs), paired_states(a, b, new_texts, pairs)
         read = time.perf_counter() - started
         rows = []
@@ -75,7 +77,7 @@ def maps_stage(models: dict, texts: int, tokens: int, fresh: int) -> dict:
                              "fresh_r2": q["r2"], "fresh_cosine": q["cosine"], "fit_s": seconds})
                 if a_name == "smollm2":  # the direction part 2 moves a vector through
                     HiddenMap(layers, a.fingerprint, b.fingerprint, {"method": method, "sharer": a.name}).save(
-                        CACHE / f"smollm2-to-gemma-{method}.safetensors")
+                        WORK / f"smollm2-to-gemma-{method}.safetensors")
         out[f"{a_name}->{b_name}"] = {"rows": rows, "pairs": len(train), "fresh_pairs": len(test),
                                       "texts": len(fit_texts), "read_s": read}
     return out
@@ -88,7 +90,7 @@ def transfer_stage(models: dict, sharer_layer: int) -> dict:
     source = train_vector(smol, pairs, "mean_diff", [sharer_layer], concept="sentiment")
     vectors = {"Gemma's own": train_vector(gemma, pairs, "mean_diff", [own_layer], concept="sentiment")}
     for method in METHODS:
-        bridge = HiddenMap.load(CACHE / f"smollm2-to-gemma-{method}.safetensors", smol.fingerprint, gemma.fingerprint)
+        bridge = HiddenMap.load(WORK / f"smollm2-to-gemma-{method}.safetensors", smol.fingerprint, gemma.fingerprint)
         vectors[f"moved ({method})"] = move_vector(source, bridge)
     norm = float(vectors["moved (procrustes)"].directions[own_layer].norm())
     random = torch.randn(gemma.hidden_size, generator=torch.Generator().manual_seed(0))

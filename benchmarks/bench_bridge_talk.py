@@ -11,8 +11,8 @@ map as the channel (ridge, the sharer's block-s states of the context mapped int
 input embeddings and read before the question; s = first, middle, last block; fitted on the texts
 bench_bridge.py samples), and the skyline (the receiver reads the context itself). Greedy, plain-text prompts (Gemma-3-270M is a
 base model), answers of at most 12 tokens. Gap recovered = (row - alone) / (skyline - alone).
-Resumable: each direction's fuser trains into benchmarks/results/bridge/fuser-*/ and every row is
-cached in benchmarks/results/bridge/talk-*.json.
+Resumable: each direction's fuser trains into runs/bridge/fuser-*/ (gitignored) and every row is
+cached in benchmarks/results/bridge/talk-*.json (one line per row).
 """
 
 from __future__ import annotations
@@ -28,20 +28,21 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from results_md import replace_section  # noqa: E402
+from results_md import RUNS, dumps_by_key, replace_section  # noqa: E402
 
 from latentspace.bridge import fit_pairs, paired_states  # noqa: E402
 from latentspace.bridge.channel import channel_answer  # noqa: E402
 from latentspace.bridge.fused import fused_answers  # noqa: E402
+from latentspace.bridge.fuser_train import Example, FuserConfig, train_fuser  # noqa: E402
 from latentspace.bridge.pairs import EMBED  # noqa: E402
 from latentspace.bridge.texts import self_sampled  # noqa: E402
-from latentspace.bridge.fuser_train import Example, FuserConfig, train_fuser  # noqa: E402
+from latentspace.core.stats import wilson  # noqa: E402
 from latentspace.model.latent_model import LatentModel  # noqa: E402
-from latentspace.stats import wilson  # noqa: E402
 from latentspace.tasks.facts import make_facts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "benchmarks" / "results" / "bridge"
+CACHE = ROOT / "benchmarks" / "results" / "bridge"  # the rows (talk-*.json) and latency.json
+WORK = RUNS / "bridge"  # the fusers, and the texts bench_bridge.py sampled
 TOKENS = 12
 
 
@@ -77,7 +78,7 @@ def direction(sharer, receiver, name: str, args) -> dict:
         if key not in rows:
             rows[key] = make()
             CACHE.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(rows, indent=1))
+            path.write_text(dumps_by_key(rows))
         print(name, key, {k: v for k, v in rows[key].items() if k != "examples"}, flush=True)
 
     test = make_facts(args.n, seed=0)
@@ -100,7 +101,7 @@ def direction(sharer, receiver, name: str, args) -> dict:
         train = [Example(f.prompt(True), f.prompt(False), " " + f.answer) for f in make_facts(args.train, seed=1)]
         config = FuserConfig(steps=args.steps, batch_size=16, lr=args.lr, hidden=args.hidden)
         started = time.perf_counter()
-        fuser, losses = train_fuser(sharer, receiver, train, config, out=CACHE / f"fuser-{name}",
+        fuser, losses = train_fuser(sharer, receiver, train, config, out=WORK / f"fuser-{name}",
                                     progress=lambda step, loss: step % 50 == 0 and print(name, step, round(loss, 3),
                                                                                          flush=True))
         trained = time.perf_counter() - started
@@ -136,7 +137,7 @@ def latency(sharer, receiver, name: str, n: int, rounds: int = 3) -> dict:
 
     from latentspace.bridge.fuser import CacheFuser
 
-    fuser, _ = CacheFuser.load(CACHE / f"fuser-{name}" / "fuser.safetensors", sharer.fingerprint, receiver.fingerprint)
+    fuser, _ = CacheFuser.load(WORK / f"fuser-{name}" / "fuser.safetensors", sharer.fingerprint, receiver.fingerprint)
     test = make_facts(n, seed=0)
     alone, full = [f.prompt(False) for f in test], [f.prompt(True) for f in test]
 
@@ -156,10 +157,11 @@ def latency(sharer, receiver, name: str, n: int, rounds: int = 3) -> dict:
 def fit_texts(sharer, receiver, name: str) -> list[str]:
     """The texts bench_bridge.py sampled for this direction's maps (or new ones, cached the same way)."""
     a, b = name.split("-to-")
-    path = CACHE / f"texts-{a}-{b}-fit.json"
+    path = WORK / f"texts-{a}-{b}-fit.json"
     if path.exists():
         return json.loads(path.read_text())
     texts = self_sampled(sharer, receiver, 64, 96, seed=0)
+    WORK.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(texts, indent=1))
     return texts
 
@@ -225,7 +227,7 @@ def main() -> None:
             a, b = pair.split("->")
             timings[f"{a} -> {b}"] = latency(models[a], models[b], f"{a}-to-{b}", args.latency)
             print(pair, timings[f"{a} -> {b}"]["median_s_per_item"], flush=True)
-        timing_path.write_text(json.dumps(timings, indent=1))
+        timing_path.write_text(dumps_by_key(timings))
     command = (f".venv/bin/python benchmarks/bench_bridge_talk.py --n {args.n} --train {args.train} "
                f"--steps {args.steps} --lr {args.lr} --hidden {args.hidden} --directions '{args.directions}'")
     text = render(results, command, timings)

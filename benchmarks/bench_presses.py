@@ -12,6 +12,10 @@ through benchmarks/peers/press_worker.py, after ours, never at the same time.
     .venv/bin/python benchmarks/bench_presses.py --sizes 2k --merge      # adds rows to the saved ones
     .venv/bin/python benchmarks/bench_presses.py --items 3 --presses knorm,probe --no-peer   # smoke run
     .venv/bin/python benchmarks/bench_presses.py --report-only          # table from the saved rows
+
+Saved rows: one JSON line per (size, library, press, ratio) — needles found, items, median seconds —
+in benchmarks/results/presses.jsonl (what the table, `--merge`, `--resume` and `--report-only` read);
+every item's answer and timing in runs/presses/rows.json (gitignored).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 from bench_lens_peers import ensure_venv, wait_for_quiet  # noqa: E402
-from results_md import replace_section  # noqa: E402
+from results_md import KEPT, RUNS, read_kept, replace_section, write_kept  # noqa: E402
 
 from latentspace import LatentModel  # noqa: E402
 from latentspace.memory import layout  # noqa: E402
@@ -39,7 +43,8 @@ from latentspace.memory.presses import get_press  # noqa: E402
 from latentspace.tasks.needles import make_haystack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-ROWS = ROOT / "benchmarks" / "results" / "presses"
+ROWS = KEPT / "presses.jsonl"  # one row per (size, library, press, ratio), the run's meta first
+ITEMS = RUNS / "presses" / "rows.json"  # every item's answer and timing
 WORKER = ROOT / "benchmarks" / "peers" / "press_worker.py"
 SIZES = {"1k": 80, "2k": 170, "4k": 350}  # filler sentences -> about 850 / 1.8k / 3.7k tokens
 BOTH = ["knorm", "streaming", "snapkv", "tova", "expected_attention", "keydiff", "snapkv_question"]
@@ -123,6 +128,20 @@ def run_peer(lm, items, presses, ratios, model_dir: Path) -> tuple[list[dict], d
     return rows, {"versions": result["versions"], "skipped": result["skipped"]}
 
 
+GROUP = ("size", "lib", "press", "ratio")
+
+
+def grouped(items: list[dict]) -> list[dict]:
+    """One row per (size, library, press, ratio) of these items: needles found, items, median
+    seconds of prefill + press, mean context tokens."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in items:
+        groups.setdefault(tuple(r[k] for k in GROUP), []).append(r)
+    return [{**dict(zip(GROUP, key)), "found": sum(r["ok"] for r in got), "items": len(got),
+             "median_s": statistics.median(r["prefill_press_s"] for r in got),
+             "context_tokens": statistics.mean(r["context_tokens"] for r in got)} for key, got in groups.items()]
+
+
 def table(rows: list[dict], sizes: list[str]) -> list[str]:
     lines = ["| size | press | ratio | latentspace found | kvpress found | latentspace s | kvpress s | time ours÷kvpress |",
              "|---|---|---|---|---|---|---|---|"]
@@ -132,10 +151,10 @@ def table(rows: list[dict], sizes: list[str]) -> list[str]:
         for press, ratio in keys:
             cell = {}
             for lib in ("latentspace", "kvpress"):
-                got = [r for r in mine if r["lib"] == lib and r["press"] == press and r["ratio"] == ratio]
-                cell[lib] = (f"{sum(r['ok'] for r in got)}/{len(got)}", statistics.median(r["prefill_press_s"] for r in got)) if got else None
+                got = next((r for r in mine if r["lib"] == lib and r["press"] == press and r["ratio"] == ratio), None)
+                cell[lib] = (f"{got['found']}/{got['items']}", got["median_s"]) if got else None
             ours, peer = cell["latentspace"], cell["kvpress"]
-            tokens = round(statistics.mean(r["context_tokens"] for r in mine))
+            tokens = round(sum(r["context_tokens"] * r["items"] for r in mine) / sum(r["items"] for r in mine))
             lines.append(f"| {size} ({tokens} tok) | {press} | {ratio:g} | {ours[0] if ours else '—'} | "
                          f"{peer[0] if peer else '—'} | {f'{ours[1]:.2f}' if ours else '—'} | "
                          f"{f'{peer[1]:.2f}' if peer else '—'} | "
@@ -148,16 +167,15 @@ def verdicts(rows: list[dict]) -> list[str]:
     groups: dict[tuple, dict] = {}
     for r in rows:
         if r["press"] != "none":
-            groups.setdefault((r["size"], r["press"], r["ratio"]), {}).setdefault(r["lib"], []).append(r)
+            groups.setdefault((r["size"], r["press"], r["ratio"]), {})[r["lib"]] = r
     both = {k: v for k, v in groups.items() if len(v) == 2}
-    score = sum(sum(r["ok"] for r in v["latentspace"]) >= sum(r["ok"] for r in v["kvpress"]) for v in both.values())
-    speed = [statistics.median(r["prefill_press_s"] for r in v["latentspace"]) /
-             statistics.median(r["prefill_press_s"] for r in v["kvpress"]) for v in both.values()]
+    score = sum(v["latentspace"]["found"] >= v["kvpress"]["found"] for v in both.values())
+    speed = [v["latentspace"]["median_s"] / v["kvpress"]["median_s"] for v in both.values()]
     slower = sorted(f"{k[1]}@{k[2]:g} ({x:.2f}×)" for k, x in zip(both, speed) if x > 1)
     best = {}
     for (size, press, ratio), v in groups.items():
         if press in ("probe", "keydiff", "knorm", "tova") and "latentspace" in v and ratio == 0.5:
-            best[f"{press} ({size})"] = f"{sum(r['ok'] for r in v['latentspace'])}/{len(v['latentspace'])}"
+            best[f"{press} ({size})"] = f"{v['latentspace']['found']}/{v['latentspace']['items']}"
     return [
         f"- Score ≥ kvpress's for the same press and ratio: {score} of {len(both)} rows.",
         f"- Prefill + press time ≤ kvpress's: {len(both) - len(slower)} of {len(both)} rows"
@@ -207,10 +225,8 @@ def main() -> None:
     parser.add_argument("--merge", action="store_true", help="keep the saved rows of other sizes/ratios/presses")
     parser.add_argument("--resume", action="store_true", help="skip the groups an interrupted run already saved")
     args = parser.parse_args()
-    saved = ROWS / "rows.json"
     if args.report_only:
-        data = json.loads(saved.read_text())
-        write_section(data["rows"], data["meta"])
+        write_section(*read_kept(ROWS))
         return
     torch.set_num_threads(2)
     presses, ratios = args.presses.split(","), [float(r) for r in args.ratios.split(",")]
@@ -220,23 +236,28 @@ def main() -> None:
 
     meta = {"load": load, "when": time.strftime("%Y-%m-%d"), "items": args.items,
             "command": "python benchmarks/bench_presses.py " + " ".join(sys.argv[1:])}
-    ROWS.mkdir(parents=True, exist_ok=True)
-    old = json.loads(saved.read_text()) if saved.exists() and (args.merge or args.resume) else {"rows": [], "meta": {}}
+    old_rows, old_meta = read_kept(ROWS) if args.merge or args.resume else ([], {})
+    old_items = json.loads(ITEMS.read_text())["rows"] if ITEMS.exists() and (args.merge or args.resume) else []
     if args.resume:
-        meta = old["meta"] or meta
-    elif args.merge and old["meta"].get("command"):
+        meta = old_meta or meta
+    elif args.merge and old_meta.get("command"):
         # chained now, not at the end: a merged run that is interrupted and resumed keeps the whole history
-        meta["command"] = old["meta"]["command"] + "` then `" + meta["command"]
-        meta["items"] = max(meta["items"], old["meta"].get("items", 0))
-    key = lambda r: (r["size"], r["lib"], r["press"], r["ratio"], r["id"])  # noqa: E731
-    all_rows = list(old["rows"])
+        meta["command"] = old_meta["command"] + "` then `" + meta["command"]
+        meta["items"] = max(meta["items"], old_meta.get("items", 0))
+    key = lambda r: tuple(r[k] for k in GROUP) + (r["id"],)  # noqa: E731
+    all_rows, all_items = list(old_rows), list(old_items)
 
     def save(group: list[dict], size: str) -> None:
-        nonlocal all_rows
+        nonlocal all_rows, all_items
         group = [r | {"size": size} for r in group]
         redone = {key(r) for r in group}
-        all_rows = [r for r in all_rows if key(r) not in redone] + group
-        saved.write_text(json.dumps({"rows": all_rows, "meta": meta}, indent=1))
+        all_items = [r for r in all_items if key(r) not in redone] + group
+        touched = {tuple(r[k] for k in GROUP) for r in group}  # regrouped with the saved items they share a row with
+        all_rows = [r for r in all_rows if tuple(r[k] for k in GROUP) not in touched] + grouped(
+            [r for r in all_items if tuple(r[k] for k in GROUP) in touched])
+        ITEMS.parent.mkdir(parents=True, exist_ok=True)
+        ITEMS.write_text(json.dumps({"rows": all_items, "meta": meta}, indent=1))
+        write_kept(ROWS, all_rows, meta)
 
     for size in args.sizes.split(","):
         items = build_items(lm, SIZES[size], args.items)

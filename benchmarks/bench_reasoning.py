@@ -1,12 +1,14 @@
 """Every reasoning strategy on the bundled model: accuracy [95% CI], positions, wall time.
 
-Runs `latentspace bench` (resumable: an interrupted run continues where it stopped, and more
-seeds can be added later to the same rows) and writes the table into docs/results.md.
+Runs `latentspace bench` into runs/reasoning-smollm2/ (gitignored; per-item rows, resumable: an
+interrupted run continues where it stopped, and more seeds can be added later to the same rows),
+writes the table into docs/results.md and its rows, one JSON line per task and strategy, into
+benchmarks/results/reasoning-smollm2.jsonl (what `--report-only` reads when there are no per-item rows).
 
     .venv/bin/python benchmarks/bench_reasoning.py                  # 200 items per task and seed
     .venv/bin/python benchmarks/bench_reasoning.py --seeds 0,1,2    # add seeds to the same rows
     .venv/bin/python benchmarks/bench_reasoning.py --n prontoqa=100 --strategies loop   # per-task sizes
-    .venv/bin/python benchmarks/bench_reasoning.py --report-only    # table from the rows so far
+    .venv/bin/python benchmarks/bench_reasoning.py --report-only --seeds 0,1,2   # table from the rows so far
     .venv/bin/python benchmarks/bench_reasoning.py --n 8 --quick    # smoke run, prints only
 """
 
@@ -23,10 +25,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from results_md import replace_section  # noqa: E402  (benchmarks/ is on sys.path)
+from results_md import KEPT, RUNS, read_kept, replace_section, write_kept  # noqa: E402  (benchmarks/ is on sys.path)
 
 START, END = "<!-- bench_reasoning:start -->", "<!-- bench_reasoning:end -->"
 ROOT = Path(__file__).resolve().parent
+ROWS = KEPT / "reasoning-smollm2.jsonl"  # the table's rows (one per task and strategy)
 STRATEGIES = "direct,cot,continuous,soft,switch,pause,loop,optimize"
 # answer budgets long enough for this chatty model to finish (it rarely answers in one word); every
 # other option is the strategy's default
@@ -40,8 +43,8 @@ def main() -> None:
     parser.add_argument("--tasks", default="arithmetic,prontoqa")
     parser.add_argument("--strategies", default=STRATEGIES)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "reasoning-smollm2")
-    parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
+    parser.add_argument("--out", type=Path, default=RUNS / "reasoning-smollm2", help="the per-item rows (resumable)")
+    parser.add_argument("--quick", action="store_true", help=f"do not touch docs/results.md nor {ROWS.name}")
     parser.add_argument("--report-only", action="store_true", help="summarise the rows already there")
     parser.add_argument("--note", default="", help="text written under the table (e.g. how partial runs were made)")
     args = parser.parse_args()
@@ -56,12 +59,29 @@ def main() -> None:
 
     seeds = {int(x) for x in args.seeds.split(",")}
     rows = read_rows(sorted(args.out.glob("rows*.jsonl")))
-    # the table shows the seeds asked for: rows of other seeds (a run still going) stay in the folder
-    summary = summarise([r for r in rows if r["seed"] in seeds])
-    table = markdown(summary, args)
+    date = datetime.date.today().isoformat()
+    if rows or not args.report_only:
+        # the table shows the seeds asked for: rows of other seeds (a run still going) stay in the folder
+        summary = summarise([r for r in rows if r["seed"] in seeds])
+    else:  # no per-item rows here (a fresh checkout): the table's kept rows
+        summary, date = kept(seeds)
+    table = markdown(summary, args, date)
     print(table)
     if not args.quick:
         replace_section(f"{START}\n{table}{END}", START, END)
+        command = f".venv/bin/python benchmarks/bench_reasoning.py --n {args.n} --seeds {args.seeds}"
+        write_kept(ROWS, [{**s, "date": date, "command": command} for s in summary])
+
+
+def kept(seeds: set[int]) -> tuple[list[dict], str]:
+    """The rows of the table last written (``ROWS``) made from these seeds, and that table's date."""
+    rows, _ = read_kept(ROWS)
+    mine = [r for r in rows if set(r["seeds"]) <= seeds]
+    if not mine:
+        held = sorted({",".join(map(str, r["seeds"])) for r in rows})
+        raise SystemExit(f"no per-item rows in the --out folder, and {ROWS} holds no rows of seeds "
+                         f"{','.join(map(str, sorted(seeds)))} (it holds seeds {' / '.join(held) or 'none'})")
+    return [{k: v for k, v in r.items() if k not in ("date", "command")} for r in mine], mine[0]["date"]
 
 
 def sets_for(strategies: str) -> list[str]:
@@ -77,21 +97,22 @@ def per_task(spec: str, tasks: list[str]) -> dict[str, int]:
     return {task: given.get(task, 200) for task in tasks}
 
 
-def markdown(summary: list[dict], args) -> str:
+def markdown(summary: list[dict], args, date: str) -> str:
     direct = {s["task"]: s for s in summary if s["strategy"] == "direct"}
     seeds = sorted({seed for s in summary for seed in s["seeds"]})
     lines = [
         "## Reasoning strategies on the bundled model (issue 4)",
         "",
         f"SmolLM2-135M-Instruct, float32, CPU ({platform.machine()}, {os.cpu_count()} cores), greedy, "
-        f"batches of {args.batch_size}; {datetime.date.today().isoformat()}. Command:",
+        f"batches of {args.batch_size}; {date}. Command:",
         "",
         f"    .venv/bin/python benchmarks/bench_reasoning.py --n {args.n} --seeds {args.seeds}",
         "",
         *([args.note, ""] if args.note else []),
         f"i.e. per task `latentspace bench --task TASK --strategies {STRATEGIES} --n N --seeds "
         f"{','.join(map(str, seeds))} --batch-size {args.batch_size} {' '.join('--set ' + s for s in SETS)}`. "
-        "Rows (resumable) in `benchmarks/results/reasoning-smollm2/`. Latent strategies think, then answer "
+        "Per-item rows (resumable) in `runs/reasoning-smollm2/`, the table's in "
+        "`benchmarks/results/reasoning-smollm2.jsonl`. Latent strategies think, then answer "
         "with the `direct` prompt, so `Δ direct` is what their thinking adds. Positions = prompt + latent "
         "slots + tokens fed; seconds = batch time / batch size.",
         "",

@@ -10,6 +10,10 @@ its own venv (.bench-venvs/, built once) through benchmarks/peers/steer_worker.p
     .venv/bin/python benchmarks/bench_steer_peers.py            # writes docs/results.md + docs/steer_peers.png
     .venv/bin/python benchmarks/bench_steer_peers.py --quick    # 3 strengths, 3 prompts, prints only
     .venv/bin/python benchmarks/bench_steer_peers.py --report-only   # rewrite the section from results.json
+
+Every text and token id goes to runs/steer-peers/results.json (gitignored; `--report-only` judges it
+again when it is there); the table's rows, one JSON line per library and method, to
+benchmarks/results/steer-peers.jsonl (what `--report-only` reads otherwise).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import time
 from pathlib import Path
 
 from bench_lens_peers import ensure_venv, wait_for_quiet  # benchmarks/ is on sys.path
-from results_md import RESULTS, replace_section
+from results_md import KEPT, RESULTS, RUNS, read_kept, replace_section, write_kept
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -40,7 +44,9 @@ NATIVE_STRENGTHS = [-0.6, -0.45, -0.3, -0.2, 0.2, 0.3, 0.45, 0.6]
 OURS = ["mean_diff", "pca_diff", "pca_center", "logistic"]
 NATIVE = "pca_center"  # also swept at its own scale (strength 1 = one typical pair separation)
 MAX_RATIO, GOAL_DOWN, GOAL_UP, GOAL_OVERHEAD = 1.5, -0.3, 0.85, 1.05
-OUT = ROOT / "benchmarks" / "results" / "steer-peers"
+OUT = RUNS / "steer-peers"  # results.json: every text and token id
+ROWS = KEPT / "steer-peers.jsonl"  # the table's rows (one per library and method) and the run's meta
+JUDGED = ("strength", "vader", "ppl_ratio", "repetition")  # what a kept curve point holds
 NOTES = [
     "- Same algorithm, same numbers: our `pca_diff` reproduces repeng's `pca_diff` and our `pca_center` "
     "reproduces steering-vectors' `pca` aggregator (uncentred PCA of the differences) at every strength, "
@@ -146,6 +152,7 @@ def best(curve: list[dict], sign: int) -> dict | None:
 
 
 def rows(results: list[dict]) -> list[dict]:
+    """One row per library and method: its judged curve (no texts) and best points."""
     out = []
     for r in results:
         if "error" in r:
@@ -153,10 +160,11 @@ def rows(results: list[dict]) -> list[dict]:
             continue
         overhead = r["timing"]["steered"] / r["timing"]["unsteered"]
         for name, m in r["methods"].items():
-            up, down = best(m["curve"], +1), best(m["curve"], -1)
+            curve = [{k: p[k] for k in JUDGED} for p in m["curve"]]
+            up, down = best(curve, +1), best(curve, -1)
             out.append({"lib": r["lib"], "method": name, "train_s": m["train_seconds"],
                         "unsteered": r["unsteered"]["vader"], "up": up, "down": down, "overhead": overhead,
-                        "curve": m["curve"]})
+                        "curve": curve})
     return out
 
 
@@ -189,16 +197,24 @@ def curve_table(all_rows: list[dict]) -> list[str]:
     return lines
 
 
-def same_inputs(results: list[dict]) -> list[str]:
-    """Sanity check that every library ran the same model on the same prompts: unsteered texts agree."""
+def identical(results: list[dict]) -> dict | None:
+    """Sanity check that every library ran the same model on the same prompts: per peer, [unsteered
+    texts equal to ours, texts] (None without our unsteered texts)."""
     ours = next((r for r in results if r["lib"] == "latentspace" and "unsteered" in r), None)
     if ours is None:
-        return []
-    parts = []
+        return None
+    counts = {}
     for r in results:
         if r["lib"] != "latentspace" and "unsteered" in r:
             same = sum(a.strip() == b.strip() for a, b in zip(ours["unsteered"]["texts"], r["unsteered"]["texts"]))
-            parts.append(f"{r['lib']} {same}/{len(ours['unsteered']['texts'])}")
+            counts[r["lib"]] = [same, len(ours["unsteered"]["texts"])]
+    return counts
+
+
+def same_inputs(counts: dict | None) -> list[str]:
+    if counts is None:
+        return []
+    parts = [f"{lib} {same}/{total}" for lib, (same, total) in counts.items()]
     return [f"- Unsteered completions identical to latentspace's (same model, same prompts): {', '.join(parts)}"]
 
 
@@ -260,8 +276,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 strengths, 3 prompts, prints only")
     parser.add_argument("--libs", default="latentspace,repeng,steering_vectors")
-    parser.add_argument("--report-only", action="store_true", help="rewrite the section from results.json")
+    parser.add_argument("--report-only", action="store_true",
+                        help=f"rewrite the section from results.json (judged again), else from {ROWS.name}")
     args = parser.parse_args()
+    if args.report_only and not (OUT / "results.json").exists():  # no texts here (a fresh checkout): the kept rows
+        kept, meta = read_kept(ROWS)
+        write_section(kept, meta)
+        return
     if args.report_only:
         stored = json.loads((OUT / "results.json").read_text())
         from latentspace.model.latent_model import LatentModel
@@ -270,7 +291,7 @@ def main() -> None:
         from latentspace.steer.evaluate import NEUTRAL_PROMPTS
 
         judge(lm, stored["results"], NEUTRAL_PROMPTS)
-        write_section(stored["results"], stored["meta"])
+        keep(stored["results"], stored["meta"])
         return
     libs = args.libs.split(",")
     from latentspace.model.latent_model import LatentModel
@@ -304,7 +325,7 @@ def main() -> None:
             results.append(run_peer(lib, py, inputs, Path(tmp) / f"{lib}.log"))
     judge(lm, results, prompts)
     all_rows = rows(results)
-    lines = table(all_rows) + [""] + curve_table(all_rows) + [""] + same_inputs(results) + verdicts(all_rows)
+    lines = table(all_rows) + [""] + curve_table(all_rows) + [""] + same_inputs(identical(results)) + verdicts(all_rows)
     print("\n".join(lines))
     if args.quick:
         return
@@ -313,14 +334,23 @@ def main() -> None:
                      for lib, py in pythons.items()}}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-    write_section(results, meta)
+    keep(results, meta)
 
 
-def write_section(results: list[dict], meta: dict) -> None:
+def keep(results: list[dict], meta: dict) -> None:
+    """The judged rows (no texts) and what the section says of the run, into ``ROWS``; then the section."""
+    versions = {r["lib"]: r.get("versions") for r in results if r.get("versions")}
+    meta = {**meta, "identical": identical(results), "worker_versions": versions,
+            "raw": f"`{os.path.relpath(OUT / 'results.json', ROOT)}`"}
     all_rows = rows(results)
+    write_kept(ROWS, all_rows, meta)
+    write_section(all_rows, meta)
+
+
+def write_section(all_rows: list[dict], meta: dict) -> None:
     image = plot(all_rows, ROOT / "docs" / "steer_peers.png")
     envs = [f"- `{lib}` ({e['venv']}): {', '.join(e['freeze'])}" for lib, e in meta["envs"].items()]
-    versions = {r["lib"]: r.get("versions") for r in results if r.get("versions")}
+    versions = meta["worker_versions"]
     section = "\n".join([
         START, "## Steering vectors vs repeng and steering-vectors (issue 6)", "",
         "Command: `.venv/bin/python benchmarks/bench_steer_peers.py` "
@@ -335,11 +365,11 @@ def write_section(results: list[dict], meta: dict) -> None:
         "as one left-padded batch. Generation overhead = per-token time steered ÷ unsteered, each library "
         "in its own generation path, 64 tokens (EOS barred until then), median of 11 runs in alternating order.", "",
         *table(all_rows), "", "VADER / perplexity ratio at each strength:", "", *curve_table(all_rows), "",
-        *same_inputs(results), *verdicts(all_rows), "", "Notes:", "", *NOTES, "",
+        *same_inputs(meta["identical"]), *verdicts(all_rows), "", "Notes:", "", *NOTES, "",
         f"![effect vs cost]({image.name})", "", "Environments:",
         "- `latentspace` (.venv): the project's own", *envs,
-        f"- worker versions: {json.dumps(versions)}", "", "Raw texts and numbers: "
-        "`benchmarks/results/steer-peers/results.json`.", END])
+        f"- worker versions: {json.dumps(versions)}", "",
+        f"Numbers: `{os.path.relpath(ROWS, ROOT)}`; raw texts and token ids: {meta['raw']}.", END])
     replace_section(section, START, END)
     print(f"wrote {RESULTS} and {image}")
 

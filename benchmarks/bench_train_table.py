@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from results_md import replace_section  # noqa: E402  (benchmarks/ is on sys.path)
 
 from latentspace.train.profiles import get_profile  # noqa: E402
-from latentspace.train.table import goals, latent_goals, markdown, run_folder, run_table  # noqa: E402
+from latentspace.train.studies.table import goals, latent_goals, markdown, run_folder, run_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 
@@ -38,8 +38,8 @@ def shown(path: Path) -> str:
 
 def look_inside(run: Path, png: Path, n: int = 200) -> str:
     """A Coconut or CoT2 model's thoughts read through the lens: mass on frontier / passed / ahead / unreachable nodes."""
-    from latentspace.train.analysis import GROUPS, plot_frontier
-    from latentspace.train.inspect_run import inspect_run
+    from latentspace.train.studies.analysis import GROUPS, plot_frontier
+    from latentspace.train.studies.inspect_run import inspect_run
 
     result = inspect_run(run, n)
     plot_frontier(result, png)
@@ -58,9 +58,9 @@ def look_inside(run: Path, png: Path, n: int = 200) -> str:
 def file_check(run: Path, task: str, n: int = 500, seed: int = 12345) -> str:
     """A generated test set written in the published ProsQA JSON layout, read back through the loader
     and converted: it must score exactly as the same items converted in memory."""
-    from latentspace import files, jsonsafe
+    from latentspace.core import files, jsonsafe
     from latentspace.tasks import prosqa_sym
-    from latentspace.train.evaluate_run import evaluate_run
+    from latentspace.train.studies.evaluate_run import evaluate_run
 
     spec = json.loads((run / "data" / "spec.json").read_text())
     hops = prosqa_sym.parse_hops(spec.get("hops"))
@@ -78,7 +78,7 @@ def file_check(run: Path, task: str, n: int = 500, seed: int = 12345) -> str:
 def sampling(run: Path, ks=(1, 2, 4, 8, 16)) -> str:
     """CoT2's inference modes on one trained run: the deterministic softmax mix vs the mean embedding of
     K tokens sampled from it (multi-token sampling; K = 1 is sampled discrete CoT through the same model)."""
-    from latentspace.train.evaluate_run import evaluate_run
+    from latentspace.train.studies.evaluate_run import evaluate_run
 
     rows = [("mix (deterministic)", evaluate_run(run))] + [(f"K = {k}", evaluate_run(run, options={"sample_k": k}))
                                                           for k in ks]
@@ -96,7 +96,7 @@ def partial_sum_mass(run: Path, n: int = 400) -> str:
     from latentspace.model.latent_model import LatentModel
     from latentspace.model.markers import LATENT
     from latentspace.tasks import load_jsonl
-    from latentspace.train.best import model_folder
+    from latentspace.train.studies.best import model_folder
     from latentspace.train.recipes import get_recipe
 
     folder = model_folder(run)

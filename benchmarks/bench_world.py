@@ -16,9 +16,9 @@ One change at a time: `--random-layout` (a new wall place and door per episode),
 (the settings in VARIANTS), `--cost`, `--budget H,N,I`, `--episode-steps`, `--size`; each labels its
 rows, and `diagnose_world.py` splits a model's failures between its latent and its predictor.
 
-Resumable: checkpoints under benchmarks/results/world/models/ (gitignored), each evaluated row in
-benchmarks/results/world/rows.json (or `--rows-file rows-NAME.json` for a second run on the other
-core, e.g. `--rows` of the ablations; the table merges every rows*.json).
+Resumable: the data and checkpoints under runs/world/models/ (gitignored), each evaluated row in
+benchmarks/results/world/rows.json, one line per row (or `--rows-file rows-NAME.json` for a second
+run on the other core, e.g. `--rows` of the ablations; the table merges every rows*.json).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from results_md import replace_section
+from results_md import RUNS, dumps_by_key, replace_section
 
-from latentspace.stats import wilson
+from latentspace.core.stats import wilson
 from latentspace.world import (PlannerConfig, RoomsConfig, TrainConfig, Trajectories, build, eval_tasks, evaluate,
                                load_world, make_trajectories, train_world)
 from latentspace.world.data import random_actions
@@ -46,7 +46,8 @@ from latentspace.world.probe import motion_share, position_probe
 from latentspace.world.two_rooms import Layout
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "benchmarks" / "results" / "world"
+OUT = ROOT / "benchmarks" / "results" / "world"  # the evaluated rows (rows*.json)
+MODELS = RUNS / "world" / "models"  # the data and the trained models
 ABLATIONS = ("variance", "covariance", "smoothness", "inverse_dynamics")
 
 
@@ -89,7 +90,7 @@ def variant_settings(variant: str | None, drop: str | None) -> tuple[dict, dict]
 
 def dataset(args) -> Trajectories:
     length = ("" if args.episode_steps == 50 else f"x{args.episode_steps}") + ("" if args.size == 32 else f"-{args.size}px")
-    path = OUT / "models" / f"data-{'random-' if args.random_layout else ''}{args.data_episodes}{length}.npz"
+    path = MODELS / f"data-{'random-' if args.random_layout else ''}{args.data_episodes}{length}.npz"
     config = RoomsConfig(size=args.size, random_layout=args.random_layout)
     if path.exists():
         return Trajectories.load(path, config)
@@ -106,7 +107,7 @@ def trained(kind: str, drop: str | None, seed: int, data, args):
             f"{f'-no-{drop}' if drop else ''}-seed{seed}{'' if args.steps == 2000 else f'-{args.steps}steps'}"
             f"{'' if args.data_episodes == 1000 else f'-{args.data_episodes}data'}"
             f"{'' if args.episode_steps == 50 else f'x{args.episode_steps}'}{'' if args.size == 32 else f'-{args.size}px'}")
-    out = OUT / "models" / name
+    out = MODELS / name
     settings, training = variant_settings(variant, drop) if kind == "jepa" else ({}, {})
     meta_path = out / "timing.json"
     if (out / "model.safetensors").exists() and meta_path.exists():
@@ -227,7 +228,7 @@ def main() -> None:
             rows[key] = {**summary, "label": label, "seed": seed, "train_s": train_s, "probe": probe}
             print(key, {k: v for k, v in rows[key].items() if k != "probe"}, flush=True)
             OUT.mkdir(parents=True, exist_ok=True)
-            rows_path.write_text(json.dumps(rows, indent=1))
+            rows_path.write_text(dumps_by_key(rows))
     text = render(merged() | rows, table_specs, seeds, args, planner)
     print(text)
     if not args.quick:

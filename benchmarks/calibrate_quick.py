@@ -103,7 +103,8 @@ def train_one(args: tuple[Candidate, Path]) -> dict:
     torch.set_num_threads(1)
     from latentspace.train.profiles import get_profile
     from latentspace.train.recipes import get_recipe
-    from latentspace.train.trainer import TrainRun, train
+    from latentspace.train.run import TrainRun
+    from latentspace.train.trainer import train
 
     c = candidate
     profile = replace(get_profile("english-small"), n_train=c.n_train, n_valid=100, n_test=200, layers=c.layers,
@@ -135,7 +136,8 @@ def full_timing(root: Path) -> list[dict]:
 
     from latentspace.train.profiles import get_profile
     from latentspace.train.recipes import get_recipe
-    from latentspace.train.trainer import TrainRun, train
+    from latentspace.train.run import TrainRun
+    from latentspace.train.trainer import train
 
     make_data((data_file(root, "published", 600), "published", 600))
     profile = replace(get_profile("full"), n_train=512, n_valid=8, n_test=8)

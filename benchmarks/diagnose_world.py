@@ -24,6 +24,7 @@ import json
 import numpy as np
 import torch
 from bench_world import OUT, RANDOM, VARIANTS, dataset, tagged, trained
+from results_md import dumps_by_key
 
 from latentspace.world import PlannerConfig, eval_tasks, evaluate
 from latentspace.world.oracle import TrueStateModel
@@ -116,7 +117,7 @@ def main() -> None:
             summary, _ = evaluate(data.config, make, tasks)
             rows[key] = {**summary, "label": label, "seed": seed, "train_s": 0.0, "probe": None}
             print(key, summary, flush=True)
-            path.write_text(json.dumps(rows, indent=1))
+            path.write_text(dumps_by_key(rows))
 
 
 if __name__ == "__main__":

@@ -20,10 +20,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from results_md import replace_section  # noqa: E402
 
-from latentspace.train.evaluate_run import evaluate_run  # noqa: E402
 from latentspace.train.profiles import get_profile  # noqa: E402
 from latentspace.train.recipes import get_recipe  # noqa: E402
-from latentspace.train.trainer import TrainRun, train  # noqa: E402
+from latentspace.train.run import TrainRun  # noqa: E402
+from latentspace.train.studies.evaluate_run import evaluate_run  # noqa: E402
+from latentspace.train.trainer import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 START, END = "<!-- gpu_full_prosqa:start -->", "<!-- gpu_full_prosqa:end -->"

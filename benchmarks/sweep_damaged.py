@@ -193,7 +193,7 @@ def same(a, b) -> bool:
 def torn_cases(work: Path) -> list[Torn]:
     import torch
 
-    from latentspace import files
+    from latentspace.core import files
     from latentspace.core import step_checkpoint
     from latentspace.errors import LatentspaceError
 
@@ -202,13 +202,13 @@ def torn_cases(work: Path) -> list[Torn]:
         run = make()
         whole = run(work / f"{name}-whole")
         # a kill at each write of the second save (weights, state.pt, progress.json, the renames)
-        writes = [("weights", "latentspace.io.atomic_write"), ("state.pt", "torch.save"),
-                  ("progress.json", "latentspace.files.write_text"), ("the swap", "pathlib.Path.rename")]
+        writes = [("weights", "latentspace.core.saved.atomic_write"), ("state.pt", "torch.save"),
+                  ("progress.json", "latentspace.core.files.write_text"), ("the swap", "pathlib.Path.rename")]
         for label, target in writes:
             out = work / f"{name}-kill-{label}"
             module, _, attribute = target.rpartition(".")
-            owner = {"latentspace.io": __import__("latentspace.io", fromlist=["x"]), "torch": torch,
-                     "latentspace.files": files, "pathlib.Path": Path}[module]
+            owner = {"latentspace.core.saved": __import__("latentspace.core.saved", fromlist=["x"]), "torch": torch,
+                     "latentspace.core.files": files, "pathlib.Path": Path}[module]
             real, count = getattr(owner, attribute), {"n": 0, "armed": False}
 
             def dying(*args, _real=real, **kwargs):

@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-from latentspace import files, finite, jsonsafe
 from latentspace.cli.common import parse_ints
+from latentspace.core import files, finite, jsonsafe
+from latentspace.core.named import above, between
 from latentspace.errors import LatentspaceError
-from latentspace.named import above, between
 from tests.steer.test_steer_cli import run  # noqa: F401 (the in-process CLI fixture)
 
 

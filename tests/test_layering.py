@@ -27,20 +27,27 @@ def test_the_package_names_still_resolve_on_first_use():
 # The documented layering (docs/architecture.md): a package imports only packages of lower layers (and
 # itself). Read from the source with ast, so an import inside a function counts as much as one at the top.
 LAYERS = [
-    {"errors", "jsonsafe", "limits"},
-    {"files", "finite", "named", "stats"},
-    {"core"},  # the ground floor's newer policies (checked reads, step checkpoints); issue 37 moves the rows above in
-    {"io", "plots", "pages"},
+    {"core"},  # the ground floor: one policy a module (errors, files, JSON, budgets, the saved format, ...)
     {"model", "tasks", "trace"},
     {"lens"},
     {"reason", "steer", "memory"},
     {"bridge"},  # below agents: a pipeline's hand-over between models goes through a bridge
     {"agents", "audit", "train", "world"},
+    {"names"},  # every registry's names as plain tuples (imports nothing): help text and schema descriptions
     {"strategies"},
     {"serve", "bench"},
     {"tour"},
     {"cli"},
 ]
+# inside the ground floor, the same rule a module at a time: a policy uses only the policies below it
+CORE_LAYERS = [
+    {"errors", "jsonsafe", "limits"},
+    {"files", "finite", "named", "stats"},
+    {"checked"},
+    {"saved", "step_checkpoint", "plots", "pages"},
+]
+# packages that stand on the ground floor alone (the world model knows no language model)
+CORE_ONLY = {"world"}
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 SRC = Path(__file__).resolve().parents[1] / "src" / "latentspace"
 
@@ -83,6 +90,26 @@ def upward_imports() -> list[str]:
             if there != here and LEVEL[there] >= LEVEL[here]:
                 wrong.append(f"{path.relative_to(SRC)}:{line} ({here}, layer {LEVEL[here]}) imports {name} "
                              f"(layer {LEVEL[there]})")
+            elif here in CORE_ONLY and there not in {here, "core"}:
+                wrong.append(f"{path.relative_to(SRC)}:{line} ({here}, on the ground floor only) imports {name}")
+    return wrong
+
+
+CORE_LEVEL = {name: i for i, layer in enumerate(CORE_LAYERS) for name in layer}
+
+
+def core_upward_imports() -> list[str]:
+    """The ground floor's own order: a core module imports only core modules of lower rows."""
+    wrong = []
+    for path in sorted((SRC / "core").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for name, line in imports_of(path):
+            parts = name.split(".")
+            if parts[:2] != ["latentspace", "core"] or len(parts) < 3:
+                continue
+            if CORE_LEVEL[parts[2]] >= CORE_LEVEL[path.stem] and parts[2] != path.stem:
+                wrong.append(f"core/{path.name}:{line} imports {name}")
     return wrong
 
 
@@ -97,6 +124,18 @@ def test_no_import_runs_against_the_layering():
     assert upward_imports() == []
 
 
+def test_every_core_module_has_a_row_and_none_imports_upward():
+    modules = {p.stem for p in (SRC / "core").glob("*.py") if p.name != "__init__.py"}
+    assert modules == set(CORE_LEVEL)
+    assert core_upward_imports() == []
+
+
+def test_the_root_shows_the_floors():
+    """Beside the packages, only the two connecting modules (and the lazy facade) stand at the root."""
+    loose = sorted(p.name for p in SRC.glob("*.py"))
+    assert loose == ["__init__.py", "strategies.py", "trace.py"]
+
+
 def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     """The walk itself can fail: a model module importing the memory package is reported."""
     fake = tmp_path / "latentspace"
@@ -108,7 +147,20 @@ def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     (fake / "model" / "bad.py").write_text("def f():\n    from latentspace.memory import presses\n")
     (fake / "memory" / "fine.py").write_text("from ..model import bad\n")
     monkeypatch.setattr(sys.modules[__name__], "SRC", fake)
-    assert upward_imports() == ["model/bad.py:2 (model, layer 4) imports latentspace.memory (layer 6)"]
+    assert upward_imports() == ["model/bad.py:2 (model, layer 1) imports latentspace.memory (layer 3)"]
+
+
+def test_the_checker_sees_the_world_model_leave_the_ground_floor(tmp_path, monkeypatch):
+    """`world` may import only `core`: an import of a lower layer that is not core is reported too."""
+    fake = tmp_path / "latentspace"
+    for package in ("world", "model", "core"):
+        (fake / package).mkdir(parents=True)
+        (fake / package / "__init__.py").write_text("")
+    (fake / "__init__.py").write_text("")
+    (fake / "world" / "fine.py").write_text("from latentspace.core import files\n")
+    (fake / "world" / "bad.py").write_text("from latentspace.model import hooks\n")
+    monkeypatch.setattr(sys.modules[__name__], "SRC", fake)
+    assert upward_imports() == ["world/bad.py:1 (world, on the ground floor only) imports latentspace.model"]
 
 
 def test_the_model_layer_loads_nothing_above_it():

@@ -2,11 +2,20 @@
 
 The package's names load on first use (PEP 562), so importing a light module — the CLI's help,
 `latentspace.errors` — does not import torch and transformers.
+
+The ground floor (one policy a module: errors, atomic files, strict JSON, finiteness, budgets, the
+saved-object format, pages, plots, statistics) lives in `latentspace.core`; the layers stand on it.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+
+from latentspace.core import errors
+
+# public API since the first release: `from latentspace.errors import LatentspaceError` (users catch it)
+sys.modules.setdefault("latentspace.errors", errors)
 
 __version__ = "0.1.0"
 
@@ -16,7 +25,7 @@ _LAZY = {
     "Intervention": ("latentspace.model", "Intervention"),
     "LatentModel": ("latentspace.model", "LatentModel"),
     "LatentState": ("latentspace.model", "LatentState"),
-    "LatentspaceError": ("latentspace.errors", "LatentspaceError"),
+    "LatentspaceError": ("latentspace.core.errors", "LatentspaceError"),
     "Step": ("latentspace.trace", "Step"),
     "Trace": ("latentspace.trace", "Trace"),
 }

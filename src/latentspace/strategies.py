@@ -7,7 +7,10 @@ CLI resolve names here and call only what `Strategy` declares.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TYPE_CHECKING
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 PIPELINE_PREFIX = "agents:"
 
@@ -24,14 +27,14 @@ class Strategy(Protocol):
 
     def options(self) -> dict: ...
 
-    def prompt(self, lm, question: str) -> str: ...
+    def prompt(self, lm: LatentModel, question: str) -> str: ...
 
     def batch_key(self) -> tuple | None:
         """Equal keys read and decode alike, so one batch may serve them; None: never batched."""
 
-    def run(self, lm, question: str, seed: int = 0, **where): ...
+    def run(self, lm: LatentModel, question: str, seed: int = 0, **where): ...
 
-    def run_batch(self, lm, questions: list[str], seed: int = 0, prompts: list[str] | None = None,
+    def run_batch(self, lm: LatentModel, questions: list[str], seed: int = 0, prompts: list[str] | None = None,
                   memory=None) -> list: ...
 
 

@@ -7,7 +7,7 @@ totals a benchmark needs: explicit tokens, latent steps, forward positions and w
 
 from __future__ import annotations
 
-from latentspace import jsonsafe
+from latentspace.core import jsonsafe
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -63,20 +63,21 @@ class Trace:
 
     def table(self):
         """A rich table of the steps, for people."""
+        from rich.markup import escape  # tokens and names are text, not markup: '[bold]' shows as it is
         from rich.table import Table
 
-        table = Table(title=f"{self.strategy} · {self.model}", show_lines=False)
+        table = Table(title=escape(f"{self.strategy} · {self.model}"), show_lines=False)
         for col in ("#", "kind", "token", "norm", "entropy", "lens top-k"):
             table.add_column(col)
         for i, s in enumerate(self.steps):
             top = "  ".join(f"{t!r} {p:.2f}" for t, p in s.top[:5])
-            table.add_row(str(i), s.kind, repr(s.token) if s.token is not None else "·",
-                          _fmt(s.norm), _fmt(s.entropy), top)
+            table.add_row(str(i), s.kind, escape(repr(s.token)) if s.token is not None else "·",
+                          _fmt(s.norm), _fmt(s.entropy), escape(top))
         return table
 
     def plot(self, path) -> None:
         """PNG: entropy and input norm per step, latent steps marked (for reports and notebooks)."""
-        from latentspace.plots import figure, save
+        from latentspace.core.plots import figure, save
 
         fig, ax = figure()
         xs = range(len(self.steps))

@@ -1,8 +1,7 @@
 """Text and single-agent baselines: same agents, same decoding, and text really passed on."""
 
 from latentspace.agents import Agent, run_sequential, run_single, run_text_sequential
-from latentspace.agents.baselines import with_notes
-from latentspace.agents.sequential import prompt_chunk
+from latentspace.agents.turns import prompt_chunk, with_notes
 
 AGENTS = [Agent("planner", "Plan: {question}", latent_steps=2), Agent("solver", "Answer: {question}", latent_steps=1)]
 QUESTION = "two plus two"

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from latentspace.agents import Agent, hand_over, run_sequential
-from latentspace.agents.sequential import prompt_chunk
+from latentspace.agents.turns import prompt_chunk
 from latentspace.errors import LatentspaceError
 from latentspace.model.state import LATENT_ID
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from latentspace.agents import Agent, run_hierarchical, run_sequential
-from latentspace.agents.sequential import prompt_chunk
-from latentspace.model.text import next_turn
+from latentspace.agents.turns import prompt_chunk
 from latentspace.errors import LatentspaceError
+from latentspace.model.text import next_turn
 from tests.conftest import tiny_lm
 
 SOLVER = Agent("solver", "Answer {question}")

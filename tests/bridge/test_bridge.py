@@ -11,7 +11,7 @@ from latentspace.bridge.transfer import move_vector
 from latentspace.errors import LatentspaceError
 from latentspace.model.latent_model import LatentModel
 from latentspace.model.tiny import byte_tokenizer, make_tiny
-from latentspace.steer.apply import steer
+from latentspace.steer.adding import steer
 from latentspace.steer.vector import SteeringVector
 
 TEXTS = ["The quick brown fox jumps over the lazy dog near the river bank today.",

@@ -63,7 +63,7 @@ def test_the_model_package_names_still_resolve_on_first_use():
 
 
 def test_the_light_homes_hold_the_heavy_modules_values():
-    from latentspace import limits
+    from latentspace.core import limits
     from latentspace.model import names, registry
     from latentspace.reason import base
 

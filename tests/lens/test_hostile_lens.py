@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from latentspace.finite import NonFiniteError
+from latentspace.core.finite import NonFiniteError
 from tests.cli.test_cli import one_line_exit_2
 from tests.steer.test_steer_cli import run  # noqa: F401 (the in-process CLI fixture)
 from tests.conftest import tiny_lm

@@ -6,13 +6,13 @@ import torch
 from latentspace.agents.pipelines import from_dict, run
 from latentspace.errors import LatentspaceError
 from latentspace.memory.presses import get_press
-from latentspace.memory.presses.after import compress_state, decode_shrink
+from latentspace.memory.presses.after import KEY_ONLY, compress_state, decode_shrink
 from latentspace.model import kv
 
 TEXT = "the cat sat on the mat while the dog slept by the warm fire"
 
 
-@pytest.mark.parametrize("name", ["knorm", "keydiff", "streaming"])
+@pytest.mark.parametrize("name", KEY_ONLY)  # every press that works after the fact
 def test_after_the_fact_equals_during_the_prefill(lm, name):
     ids, mask = lm.tokenize([TEXT, "a short one"])
     during = lm.encode(ids, attention_mask=mask, press=get_press(name, 0.5))

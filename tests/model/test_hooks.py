@@ -114,3 +114,44 @@ def test_numpy_layers_and_list_values_work(llama):
                      interventions=[Intervention("resid_post", np.int64(0), "add", [0.0] * 64)]) as rec:
         llama.forward(ids)
     assert rec["resid_post", 1].shape[-1] == 64
+
+
+def _refuse(*args, **kwargs):
+    raise RuntimeError("registration refused")
+
+
+def test_handles_remove_every_hook_when_a_registration_fails_half_way(llama):
+    from latentspace.model.hooks import Handles
+
+    before = _n_hooks(llama.model)
+
+    def hooks_then_failure():
+        for layer in llama.sites.layers:
+            yield layer.register_forward_pre_hook(lambda *a: None)
+            yield layer.register_forward_hook(lambda *a: None)
+        raise RuntimeError("registration refused")
+
+    handles = Handles().register([llama.sites.final_norm.register_forward_hook(lambda *a: None)])
+    assert _n_hooks(llama.model) == before + 1
+    with pytest.raises(RuntimeError, match="refused"):
+        handles.register(hooks_then_failure())  # also removes what an earlier call registered
+    assert _n_hooks(llama.model) == before
+    with pytest.raises(ValueError, match="body"):
+        with Handles().register(layer.register_forward_hook(lambda *a: None) for layer in llama.sites.layers):
+            assert _n_hooks(llama.model) == before + len(llama.sites.layers)
+            raise ValueError("body")
+    assert _n_hooks(llama.model) == before
+
+
+@pytest.mark.parametrize("owner", ["session", "loop"])
+def test_a_session_or_loop_failing_to_register_half_way_leaves_no_hook(llama, owner, monkeypatch):
+    from latentspace.model.loop import LayerLoop
+
+    before = _n_hooks(llama.model)
+    monkeypatch.setattr(llama.sites.layers[1], "register_forward_hook", _refuse)  # after hooks on layer 0
+    hooks = llama.hooks(record=[("resid_post", 0), ("resid_post", 1)]) if owner == "session" \
+        else LayerLoop(llama.sites, 0, 1, repeats=2)
+    with pytest.raises(RuntimeError, match="refused"):
+        with hooks:
+            pass
+    assert _n_hooks(llama.model) == before

@@ -11,16 +11,17 @@ import torch
 
 from latentspace import LatentModel
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT, latent_markers
+from latentspace.model.text import left_pad
 from latentspace.model.thoughts import think
 from latentspace.model.tiny import make_tiny
 from latentspace.reason import get_reasoner
 from latentspace.reason.base import Rows
 from latentspace.reason.continuous import Continuous
 from latentspace.tasks import Item
-from latentspace.train.analysis import GROUPS, frontier_mass, node_depths
-from latentspace.model.text import left_pad
-from latentspace.train.recipes import get_recipe
+from latentspace.tasks.graphs import node_depths
 from latentspace.trace import Trace
+from latentspace.train.recipes import get_recipe
+from latentspace.train.studies.analysis import GROUPS, frontier_mass
 
 QUESTIONS = ["What is two plus two?", "Is a cat a mammal? Say why.", "Hi"]
 

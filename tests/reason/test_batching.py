@@ -5,22 +5,28 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from latentspace.reason import get_reasoner
+from latentspace.reason import REGISTRY, get_reasoner
 from latentspace.reason.pause import Pause
 
 # different lengths, so the batch is left-padded
 QUESTIONS = ["What is two plus two?", "Is a cat a mammal? Say why in one sentence.", "Name a colour."]
 
-STRATEGIES = [
-    ("direct", {}),
-    ("cot", {"max_new_tokens": 10}),
-    ("continuous", {"alignment": "norm", "max_latent_steps": 3, "max_new_tokens": 6}),
-    ("soft", {"max_latent_steps": 4, "max_new_tokens": 6}),
-    ("switch", {"max_latent_steps": 3, "max_explicit_steps": 3, "max_new_tokens": 6}),
-    ("pause", {"max_latent_steps": 2, "max_new_tokens": 6}),
-    ("loop", {"start": 0, "end": 1, "repeats": 2, "max_new_tokens": 6}),
-    ("optimize", {"max_latent_steps": 2, "opt_steps": 2, "max_new_tokens": 6}),
-]
+# options per strategy (short budgets); every registered strategy runs, one missing here with its defaults
+OPTIONS = {
+    "direct": {},
+    "cot": {"max_new_tokens": 10},
+    "continuous": {"alignment": "norm", "max_latent_steps": 3, "max_new_tokens": 6},
+    "soft": {"max_latent_steps": 4, "max_new_tokens": 6},
+    "switch": {"max_latent_steps": 3, "max_explicit_steps": 3, "max_new_tokens": 6},
+    "pause": {"max_latent_steps": 2, "max_new_tokens": 6},
+    "loop": {"start": 0, "end": 1, "repeats": 2, "max_new_tokens": 6},
+    "optimize": {"max_latent_steps": 2, "opt_steps": 2, "max_new_tokens": 6},
+}
+STRATEGIES = [(name, OPTIONS.get(name, {})) for name in sorted(REGISTRY)]
+
+
+def test_every_options_entry_names_a_registered_strategy():
+    assert sorted(set(OPTIONS) - set(REGISTRY)) == []
 
 
 def _same(batched, alone):

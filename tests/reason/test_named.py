@@ -29,7 +29,7 @@ def test_right_types_pass_and_inf_means_no_limit():
 
 
 def test_every_strategy_and_press_declares_a_range_for_each_number():
-    from latentspace import named
+    from latentspace.core import named
     from latentspace.agents.as_strategy import PipelineStrategy
     from latentspace.memory.presses import PRESSES
     from latentspace.reason import REGISTRY

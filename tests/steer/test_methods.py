@@ -27,7 +27,7 @@ def planted():
     return lm, v, pairs
 
 
-@pytest.mark.parametrize("method", ["mean_diff", "pca_diff", "pca_center", "logistic"])
+@pytest.mark.parametrize("method", sorted(METHODS))
 def test_methods_recover_a_planted_direction_with_its_sign(method):
     lm, v, pairs = planted()
     vec = train_vector(lm, pairs, method=method, layers=[0, 1])

@@ -34,7 +34,7 @@ def test_a_large_but_representable_strength_still_steers(lm):
 
 def test_a_collapsed_stream_is_refused_by_its_logits(lm):
     from latentspace.model.hooks import Intervention
-    from latentspace.steer.apply import degenerate_logits_guard
+    from latentspace.steer.adding import degenerate_logits_guard
 
     guard = degenerate_logits_guard("a test vector at strength 3")
     with lm.hooks(interventions=[guard]):

@@ -6,9 +6,8 @@ from collections import Counter
 import pytest
 
 from latentspace import LatentspaceError
-from latentspace.jsonsafe import dumps
-from latentspace.tasks import prosqa
-from latentspace.tasks import prosqa_sym as sym
+from latentspace.core.jsonsafe import dumps
+from latentspace.tasks import graphs, prosqa, prosqa_sym as sym
 from latentspace.tasks.base import Item
 from latentspace.tasks.jsonl import PUBLISHED_META, load_items
 
@@ -41,7 +40,7 @@ def test_published_item_round_trips_through_the_symbolic_layout(tmp_path):
 
 def test_steps_are_a_shortest_path_ending_at_the_target():
     for item in sym.generate(40, seed=1):
-        depth, _ = sym._bfs(len(item.meta["names"]), item.meta["edge_list"], item.meta["root"])
+        depth, _ = graphs.bfs(len(item.meta["names"]), item.meta["edge_list"], item.meta["root"])
         names = item.meta["names"]
         edges = {(names[u], names[v]) for u, v in item.meta["edge_list"]}
         path = [names[item.meta["root"]], *item.steps]

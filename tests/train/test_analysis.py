@@ -4,10 +4,12 @@ import pytest
 
 from latentspace import LatentModel, LatentspaceError
 from latentspace.tasks import Item, load_jsonl
-from latentspace.train.analysis import GROUPS, frontier_mass, node_depths
+from latentspace.tasks.graphs import node_depths
 from latentspace.train.profiles import get_profile
 from latentspace.train.recipes import get_recipe
-from latentspace.train.trainer import TrainRun, train
+from latentspace.train.run import TrainRun
+from latentspace.train.studies.analysis import GROUPS, frontier_mass
+from latentspace.train.trainer import train
 
 
 def test_node_depths_are_shortest_distances_from_the_root():

@@ -8,11 +8,12 @@ import pytest
 from latentspace.audit import audit
 from latentspace.audit.record import record
 from latentspace.tasks import load_jsonl
-from latentspace.train.auditable import TrainedSubject
-from latentspace.train.evaluate_run import evaluate_run
 from latentspace.train.profiles import get_profile
 from latentspace.train.recipes import get_recipe
-from latentspace.train.trainer import TrainRun, train
+from latentspace.train.run import TrainRun
+from latentspace.train.studies.auditable import TrainedSubject
+from latentspace.train.studies.evaluate_run import evaluate_run
+from latentspace.train.trainer import train
 
 
 @pytest.fixture(scope="module")

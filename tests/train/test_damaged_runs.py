@@ -9,12 +9,13 @@ import shutil
 import pytest
 import torch
 
-from latentspace import files
+from latentspace.core import files
 from latentspace.errors import LatentspaceError
-from latentspace.train.best import model_folder
 from latentspace.train.profiles import get_profile
 from latentspace.train.recipes import get_recipe
-from latentspace.train.trainer import TrainRun, train
+from latentspace.train.run import TrainRun
+from latentspace.train.studies.best import model_folder
+from latentspace.train.trainer import train
 from tests.cli.test_cli import one_line_exit_2
 from tests.steer.test_steer_cli import run  # noqa: F401 (the in-process CLI fixture)
 
@@ -187,7 +188,7 @@ def test_the_intact_paused_run_resumes(run, paused, tmp_path):
 def test_extras_of_another_module_are_refused(tmp_path):
     from safetensors.torch import save_file
 
-    from latentspace.train.run_folder import load_extras
+    from latentspace.train.extras import load_extras
 
     module = torch.nn.Module()
     module.causal_lm = torch.nn.Linear(2, 2)

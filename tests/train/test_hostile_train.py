@@ -7,11 +7,13 @@ import math
 import pytest
 import torch
 
-from latentspace import LatentspaceError, named
-from latentspace.finite import NonFiniteError
+from latentspace import LatentspaceError
+from latentspace.core import named
+from latentspace.core.finite import NonFiniteError
 from latentspace.train.profiles import Profile, get_profile
 from latentspace.train.recipes import RECIPES, get_recipe
-from latentspace.train.trainer import TrainRun, train
+from latentspace.train.run import TrainRun
+from latentspace.train.trainer import train
 from tests.cli.test_cli import one_line_exit_2
 from tests.steer.test_steer_cli import run  # noqa: F401 (the in-process CLI fixture)
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from latentspace import files, jsonsafe
+from latentspace.core import files, jsonsafe
 from latentspace.tasks import prosqa_sym
 from tests.cli.test_cli import one_line_exit_2, run_here
 

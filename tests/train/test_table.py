@@ -1,4 +1,4 @@
-from latentspace.train.table import goals, latent_goals, markdown
+from latentspace.train.studies.table import goals, latent_goals, markdown
 
 
 def _row(recipe, accuracy, positions, seconds, epoch, **options):
@@ -50,7 +50,7 @@ def test_a_finished_run_is_reused_only_for_the_same_task(tmp_path):
 
     from latentspace.errors import LatentspaceError
     from latentspace.train.profiles import get_profile
-    from latentspace.train.table import run_table
+    from latentspace.train.studies.table import run_table
 
     smoke = get_profile("smoke")
     first = run_table("prosqa", smoke, tmp_path, ["nocot"], progress=False)

@@ -7,11 +7,11 @@ import torch
 from latentspace.errors import LatentspaceError
 from latentspace.world.evaluate import eval_tasks, evaluate
 from latentspace.world.oracle import RandomModel, TrueStateModel
-from latentspace.world.planning import Planner, PlannerConfig
+from latentspace.world.planning import METHODS, Planner, PlannerConfig
 from latentspace.world.two_rooms import Layout, RoomsConfig, TwoRooms
 
 
-@pytest.mark.parametrize("method", ["mppi", "cem"])
+@pytest.mark.parametrize("method", METHODS)
 def test_planning_on_the_true_state_reaches_goals_in_the_other_room_and_a_random_model_does_not(method):
     torch.set_num_threads(1)
     config = RoomsConfig(size=16, max_steps=60)

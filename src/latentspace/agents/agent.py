@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TYPE_CHECKING
 
-from latentspace.errors import LatentspaceError
-from latentspace.named import between
-from latentspace.reason.base import MAX_NEW_TOKENS
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_NEW_TOKENS
+from latentspace.core.named import between
 from latentspace.trace import Step, Trace
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 def split_spec(spec: str) -> tuple[str, str]:
     """``agents:PIPELINE[:MODE]`` -> (pipeline source, mode; latent when not given).
@@ -63,7 +66,7 @@ class PipelineStrategy:
     max_latent_steps: ClassVar[int] = 0  # a pipeline counts its agents' positions itself
     instruction: ClassVar[str] = ""
 
-    def prompt(self, lm, question: str) -> str:
+    def prompt(self, lm: LatentModel, question: str) -> str:
         return question  # each agent reads its own prompt around it
 
     def batch_key(self) -> None:
@@ -72,10 +75,10 @@ class PipelineStrategy:
     def options(self) -> dict:
         return {"max_new_tokens": self.max_new_tokens, "agent_tokens": self.agent_tokens, "chat": self.chat}
 
-    def run(self, lm, question: str, seed: int = 0, **where) -> Trace:
+    def run(self, lm: LatentModel, question: str, seed: int = 0, **where) -> Trace:
         return self.run_batch(lm, [question], seed, **where)[0]
 
-    def run_batch(self, lm, questions: list[str], seed: int = 0, prompts: list[str] | None = None,
+    def run_batch(self, lm: LatentModel, questions: list[str], seed: int = 0, prompts: list[str] | None = None,
                   memory=None) -> list[Trace]:
         """As `Reasoner.run_batch`; agents build their own prompts from the questions, so ``prompts``
         is refused, and ``memory`` is the working memory the pipeline starts from (latent mode)."""
@@ -108,7 +111,7 @@ class PipelineStrategy:
 def make_pipeline_strategy(name: str, options: dict) -> PipelineStrategy:
     from dataclasses import fields
 
-    from latentspace.named import declared, type_problem, value_problem
+    from latentspace.core.named import declared, type_problem, value_problem
 
     allowed = {f.name: f for f in fields(PipelineStrategy) if f.name in ("max_new_tokens", "agent_tokens", "chat")}
     unknown = [k for k in options if k not in allowed]

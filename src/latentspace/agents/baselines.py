@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from latentspace.agents.agent import Agent
 from latentspace.agents.results import PipelineResult, Turn
-from latentspace.agents.sequential import decoding, prompt_chunk
-from latentspace.agents.sequential import as_questions as _questions
-from latentspace.errors import LatentspaceError
+from latentspace.agents.turns import as_questions as _questions, decoding, read_and_write, with_notes
+from latentspace.core.errors import LatentspaceError
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
-def read_and_write(lm, prompts: list[str], chat: bool, budget: int, seed: int):
-    """Encode each prompt from scratch and write; (rows read, decode result, positions per row)."""
-    ids, mask, rows = prompt_chunk(lm, prompts, chat, first=True)
-    result = lm.decode(lm.encode(ids, attention_mask=mask), max_new_tokens=budget, seed=seed)
-    return rows, result, [len(r) + len(t) for r, t in zip(rows, result.token_ids)]
-
-
-def with_notes(prompt: str, notes: str) -> str:
-    return f"{prompt}\n\nWhat the other agents wrote:\n{notes}" if notes else prompt
-
-
-def run_text_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[str], max_new_tokens: int = 64,
+def run_text_sequential(lm: LatentModel, agents: Sequence[Agent], questions: str | Sequence[str],
+                        max_new_tokens: int = 64,
                         agent_tokens: int | None = None, chat: bool = True, seed: int = 0,
                         models: Sequence | None = None) -> PipelineResult:
     """Each agent decodes text that the next agent reads; the last agent's text is the answer.
@@ -55,7 +48,7 @@ def run_text_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[s
                           decoding(max_new_tokens) | {"seed": seed, "agent_tokens": agent_tokens}, "text")
 
 
-def run_single(lm, agent: Agent, questions: str | Sequence[str], max_new_tokens: int = 64,
+def run_single(lm: LatentModel, agent: Agent, questions: str | Sequence[str], max_new_tokens: int = 64,
                chat: bool = True, seed: int = 0) -> PipelineResult:
     """One model, the final agent's prompt only."""
     questions = _questions(questions)
@@ -66,7 +59,7 @@ def run_single(lm, agent: Agent, questions: str | Sequence[str], max_new_tokens:
                           time.perf_counter() - started, decoding(max_new_tokens) | {"seed": seed}, "single")
 
 
-def run_text_hierarchical(lm, experts: Sequence[Agent], summariser: Agent, questions: str | Sequence[str],
+def run_text_hierarchical(lm: LatentModel, experts: Sequence[Agent], summariser: Agent, questions: str | Sequence[str],
                           shared: str = "Question: {question}", max_new_tokens: int = 64,
                           agent_tokens: int | None = None, chat: bool = True, seed: int = 0) -> PipelineResult:
     """Experts write independently (one batch; none reads another), the summariser reads them all."""

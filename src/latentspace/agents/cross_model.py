@@ -25,15 +25,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from latentspace.agents.agent import Agent
-from latentspace.agents.baselines import with_notes
 from latentspace.agents.results import PipelineResult, Turn
-from latentspace.agents.sequential import as_questions, decoding, pad_rows, prompt_chunk, speak
 from latentspace.agents.thinking import think
-from latentspace.errors import LatentspaceError
+from latentspace.agents.turns import as_questions, decoding, pad_rows, prompt_chunk, speak, with_notes
+from latentspace.core.errors import LatentspaceError
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 BRIDGE_KINDS = ("fuser", "map")
 RECORD_SITE = "resid_post"
@@ -97,7 +100,7 @@ def check_bridges(keys: Sequence[str], bridges: dict, fallback: bool, where: str
 class Recorder:
     """Block-``layer`` outputs of every slot a model adds to one working memory, in slot order."""
 
-    def __init__(self, lm, layer: int | None) -> None:
+    def __init__(self, lm: LatentModel, layer: int | None) -> None:
         self.lm, self.layer, self.chunks = lm, layer, []
 
     def __call__(self, make):
@@ -177,7 +180,7 @@ def run_cross_model(models: dict, keys: Sequence[str], agents: Sequence[Agent], 
                           decoding(max_new_tokens) | {"seed": seed, "agent_tokens": agent_tokens}, "latent-cross-model")
 
 
-def read_prompt(lm, state, texts: list[str], chat: bool, recorder: Recorder, fresh_turn: bool = False):
+def read_prompt(lm: LatentModel, state, texts: list[str], chat: bool, recorder: Recorder, fresh_turn: bool = False):
     """The agent reads its prompt (a fresh chat, or the next turn of the memory); (state, tokens per row)."""
     if state is None or not fresh_turn:
         ids, mask, rows = prompt_chunk(lm, texts, chat, first=state is None)
@@ -187,7 +190,8 @@ def read_prompt(lm, state, texts: list[str], chat: bool, recorder: Recorder, fre
     return state, [len(r) for r in rows]
 
 
-def arrive(handover: str, sharer, lm, bridge, memory, states, sent: list[Turn], texts: list[str], chat: bool,
+def arrive(handover: str, sharer, lm: LatentModel, bridge, memory, states, sent: list[Turn], texts: list[str],
+           chat: bool,
            recorder: Recorder, agent_tokens: int, seed: int):
     """The first agent on ``lm`` receives what the agents on ``sharer`` (their ``sent`` turns) left:
     (its state after reading its prompt, tokens read per row, what it received for the transcript)."""

@@ -16,19 +16,22 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from latentspace.agents.agent import Agent
-from latentspace.agents.baselines import with_notes
 from latentspace.agents.memory import starting_memory
 from latentspace.agents.results import PipelineResult, Turn
-from latentspace.agents.sequential import as_questions, decoding, pad_rows, speak
 from latentspace.agents.thinking import think
-from latentspace.errors import LatentspaceError
-from latentspace.model.text import next_turn, split_turn
+from latentspace.agents.turns import as_questions, decoding, pad_rows, read_and_write, speak, with_notes
+from latentspace.core.errors import LatentspaceError
 from latentspace.model import kv
 from latentspace.model.state import LatentState
+from latentspace.model.text import next_turn, split_turn
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 def topological(names: Sequence[str], reads: dict[str, list[str]], where: str = "pipeline") -> list[str]:
@@ -97,7 +100,7 @@ def memory_of(blocks: list[Block], owner) -> LatentState | None:
                        logits=None, hidden=None, owner=owner)
 
 
-def run_graph(lm, agents: Sequence[Agent], reads: dict[str, list[str]], questions: str | Sequence[str],
+def run_graph(lm: LatentModel, agents: Sequence[Agent], reads: dict[str, list[str]], questions: str | Sequence[str],
               shared: str = "", max_new_tokens: int = 64, chat: bool = True, memory=None,
               agent_tokens: int | None = None, seed: int = 0, keep_memory: bool = False) -> PipelineResult:
     """Run the graph on a batch of questions (``shared``: an optional prefix template all start from)."""
@@ -157,12 +160,11 @@ def run_graph(lm, agents: Sequence[Agent], reads: dict[str, list[str]], question
                           decoding(max_new_tokens) | {"seed": seed}, "latent-graph", kept)
 
 
-def run_text_graph(lm, agents: Sequence[Agent], reads: dict[str, list[str]], questions: str | Sequence[str],
+def run_text_graph(lm: LatentModel, agents: Sequence[Agent], reads: dict[str, list[str]],
+                   questions: str | Sequence[str],
                    shared: str = "", max_new_tokens: int = 64, agent_tokens: int | None = None, chat: bool = True,
                    seed: int = 0) -> PipelineResult:
     """The same graph in text: each agent reads what everything upstream of it wrote."""
-    from latentspace.agents.baselines import read_and_write
-
     by_name = {a.name: a for a in agents}
     order = topological(list(by_name), reads)
     questions = as_questions(questions)

@@ -13,23 +13,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
 from latentspace.agents.agent import Agent
 from latentspace.agents.memory import repeat_rows, starting_memory
 from latentspace.agents.results import PipelineResult, Turn
-from latentspace.agents.sequential import as_questions, decoding, pad_rows, prompt_chunk, speak
 from latentspace.agents.thinking import think
-from latentspace.errors import LatentspaceError
-from latentspace.model.text import split_turn
+from latentspace.agents.turns import as_questions, decoding, pad_rows, prompt_chunk, speak
+from latentspace.core.errors import LatentspaceError
 from latentspace.model import kv
 from latentspace.model.state import LatentState
+from latentspace.model.text import split_turn
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 DEFAULT_SHARED = "Question: {question}"
 
 
-def experts_in_parallel(lm, experts: Sequence[Agent], questions: list[str], shared: str, chat: bool,
+def experts_in_parallel(lm: LatentModel, experts: Sequence[Agent], questions: list[str], shared: str, chat: bool,
                         memory=None, agent_tokens: int = 64, seed: int = 0
                         ) -> tuple[LatentState, int, list[Turn], list[int]]:
     """(state of B*E rows, prefix length, expert turns, positions per question)."""
@@ -85,7 +89,7 @@ def gather(state: LatentState, n_experts: int, prefix_length: int) -> LatentStat
     )
 
 
-def run_hierarchical(lm, experts: Sequence[Agent], summariser: Agent, questions: str | Sequence[str],
+def run_hierarchical(lm: LatentModel, experts: Sequence[Agent], summariser: Agent, questions: str | Sequence[str],
                      shared: str = DEFAULT_SHARED, max_new_tokens: int = 64, chat: bool = True, memory=None,
                      agent_tokens: int | None = None, seed: int = 0, keep_memory: bool = False) -> PipelineResult:
     """Experts in parallel from ``shared`` (a template with ``{question}``), then ``summariser`` answers.

@@ -12,12 +12,16 @@ slots continue after the highest position (``next_position`` is unchanged):
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.model import kv
 from latentspace.model.state import LatentState
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 POLICIES = ("full", "latent", "last")
 
@@ -59,7 +63,7 @@ def repeat_rows(state: LatentState, times: int) -> LatentState:
                    consumed=False)
 
 
-def starting_memory(lm, memory: LatentState | None, batch: int) -> LatentState | None:
+def starting_memory(lm: LatentModel, memory: LatentState | None, batch: int) -> LatentState | None:
     """A memory to start from (a shared document, an earlier run's), one copy per question.
 
     Checked before anything runs: made by this model, not yet advanced, one row or one per question.

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from latentspace.agents.agent import Agent
 from latentspace.agents.memory import POLICIES
-from latentspace.errors import LatentspaceError
-from latentspace.files import read_text
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import read_text
 
 KINDS = ("sequential", "hierarchical", "graph")
 MODES = ("latent", "text", "single")
@@ -264,7 +264,7 @@ def load_pipeline(source: str | Path) -> Pipeline:
     return from_dict(spec, path.name)
 
 
-def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens: int = 64,
+def run(lm: LatentModel, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens: int = 64,
         agent_tokens: int | None = None, chat: bool = True, memory=None, seed: int = 0, keep_memory: bool = False,
         models: dict | None = None):
     """The pipeline in ``mode``: latent (memory hand-over), text (agents write), single (final prompt).
@@ -307,7 +307,7 @@ def run(lm, pipeline: Pipeline, questions, mode: str = "latent", max_new_tokens:
                                  max_new_tokens, agent_tokens, chat, seed)
 
 
-def agent_models(lm, pipeline: Pipeline, models: dict | None = None) -> dict:
+def agent_models(lm: LatentModel, pipeline: Pipeline, models: dict | None = None) -> dict:
     """name -> LatentModel for every model the pipeline's agents name (given, ``lm``, or loaded)."""
     from latentspace.model.latent_model import LatentModel
 
@@ -318,7 +318,8 @@ def agent_models(lm, pipeline: Pipeline, models: dict | None = None) -> dict:
     return out
 
 
-def run_cross(lm, pipeline: Pipeline, questions, mode: str, max_new_tokens: int, agent_tokens, chat: bool, memory,
+def run_cross(lm: LatentModel, pipeline: Pipeline, questions, mode: str, max_new_tokens: int, agent_tokens,
+              chat: bool, memory,
               seed: int, keep_memory: bool, models: dict | None):
     """`run` for agents on several models: latent (bridges or text between models), text, single."""
     from latentspace.agents.baselines import run_single, run_text_sequential

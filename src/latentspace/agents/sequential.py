@@ -10,49 +10,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-
-import torch
+from typing import TYPE_CHECKING
 
 from latentspace.agents.agent import Agent
 from latentspace.agents.memory import POLICIES, hand_over, starting_memory
 from latentspace.agents.results import PipelineResult, Turn
 from latentspace.agents.thinking import think
-from latentspace.errors import LatentspaceError
+from latentspace.agents.turns import as_questions, decoding, prompt_chunk, speak
+from latentspace.core.errors import LatentspaceError
 from latentspace.memory.presses.after import compress_state
-from latentspace.model.text import next_turn
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
-def prompt_chunk(lm, texts: list[str], chat: bool, first: bool) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
-    """Left-padded ids of one prompt per row, the mask, and the unpadded rows.
-
-    With ``chat`` the first chunk is a one-turn chat and later ones continue it (`next_turn`).
-    """
-    render = (lambda t: lm.chat(t) if first else next_turn(lm, t)) if chat else (lambda t: t)
-    return pad_rows(lm, [render(t) for t in texts], add_special_tokens=first and not chat)
-
-
-def pad_rows(lm, texts: list[str], add_special_tokens: bool):
-    """Tokenize rendered texts and left-pad them: (ids, mask, the unpadded rows)."""
-    rows = [lm.token_ids(t, add_special_tokens=add_special_tokens) for t in texts]  # checked to fit the context
-    if any(not r for r in rows):
-        raise LatentspaceError("an agent's prompt is empty")
-    ids, mask = lm.pad(rows)
-    return ids, mask, rows
-
-
-def as_questions(questions: str | Sequence[str]) -> list[str]:
-    questions = [questions] if isinstance(questions, str) else list(questions)
-    if not questions or any(not isinstance(q, str) or not q.strip() for q in questions):
-        raise LatentspaceError("empty question")
-    return questions
-
-
-def speak(lm, state, agent_tokens: int, seed: int):
-    """What an agent would say from ``state`` (a fork: the memory itself is passed on unchanged)."""
-    return lm.decode(state.fork(), max_new_tokens=agent_tokens, seed=seed)
-
-
-def run_sequential(lm, agents: Sequence[Agent], questions: str | Sequence[str], policy: str = "full",
+def run_sequential(lm: LatentModel, agents: Sequence[Agent], questions: str | Sequence[str], policy: str = "full",
                    max_new_tokens: int = 64, chat: bool = True, memory=None, agent_tokens: int | None = None,
                    seed: int = 0, keep_memory: bool = False, press=None) -> PipelineResult:
     """Run ``agents`` in order on a batch of questions; the last agent decodes (greedy).
@@ -113,8 +85,3 @@ def kept_sources(sources: dict[str, int], kept: int, policy: str, last: str) -> 
     if policy == "last":
         return {last: sources[last]}
     return {"latent thoughts": kept}
-
-
-def decoding(max_new_tokens: int) -> dict:
-    """The one decoding setting every mode uses (greedy), recorded so comparisons can check it."""
-    return {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": max_new_tokens}

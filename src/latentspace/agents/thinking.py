@@ -10,12 +10,16 @@ thoughts depend on another's — and agents with the same settings think in the 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.reason.base import REGISTRY, Reasoner, Rows, get_reasoner
 from latentspace.trace import Step, Trace
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 def thinking_strategies() -> list[str]:
@@ -41,7 +45,7 @@ def settings(agent) -> str:
     return json.dumps([agent.strategy, agent.latent_steps, agent.options], sort_keys=True, default=repr)
 
 
-def think(lm, state, agents_per_row: list, seed: int = 0) -> tuple[object, list[list[Step]]]:
+def think(lm: LatentModel, state, agents_per_row: list, seed: int = 0) -> tuple[object, list[list[Step]]]:
     """Let the agent of each row spend its budget; returns the state and each row's readings.
 
     ``agents_per_row[r]`` is the agent thinking in row ``r``. A row whose strategy stops early

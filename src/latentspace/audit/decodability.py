@@ -19,7 +19,7 @@ import torch
 from latentspace.audit.record import Recording
 from latentspace.audit.subject import Subject
 from latentspace.audit.values import gold, value_set
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.tasks import Item
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from latentspace import files, jsonsafe
 from latentspace.audit.report import AuditReport, cell, flatten
-from latentspace.plots import figure, save
+from latentspace.core import files, jsonsafe
+from latentspace.core.plots import figure, save
 
 
 def curves(report: AuditReport, out: Path) -> list[Path]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from latentspace.audit.record import Recording
 from latentspace.audit.values import gold
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.lens.probes import fit_probe
 from latentspace.tasks import Item
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from latentspace.audit.subject import Subject
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.model.hooks import HookSession, Intervention
 from latentspace.tasks import Item
 

@@ -19,7 +19,7 @@ from latentspace.audit.saved_probe import probe_layer, saved_probe
 from latentspace.audit.steering import STRENGTHS, steering
 from latentspace.audit.subject import Subject, accuracy
 from latentspace.audit.values import has_values
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.tasks import Item
 
 TESTS = ("necessity", "decodability", "probe", "interchange", "steer", "ood")

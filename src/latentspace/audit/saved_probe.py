@@ -14,7 +14,7 @@ from pathlib import Path
 
 from latentspace.audit.probe import thought_labels
 from latentspace.audit.record import Recording
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.lens.probes import LinearProbe
 from latentspace.tasks import Item
 

@@ -13,13 +13,17 @@ forked for every later pass (the prompt read was ~40% of a pass on SmolLM2).
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from latentspace.reason.base import Reasoner
-from latentspace.tasks import Item, TaskSpec, normalise
+from latentspace.tasks import Item, TaskSpec, free_text, graded
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 class StrategySubject:
-    def __init__(self, lm, reasoner, task: TaskSpec | None, batch_size: int = 64, seed: int = 0) -> None:
+    def __init__(self, lm: LatentModel, reasoner, task: TaskSpec | None, batch_size: int = 64, seed: int = 0) -> None:
         """``task`` None: free text — the answer is the text itself (correct when it equals the item's)."""
         self.lm, self.reasoner, self.task, self.batch_size, self.seed = lm, reasoner, task, batch_size, seed
         self.name = f"{reasoner.name} on {lm.name}"
@@ -70,10 +74,6 @@ class StrategySubject:
             finally:
                 reasoner.thought_hook = None
             for item, trace in zip(chunk, traces):
-                if self.task is None:
-                    said = trace.text.strip()
-                    rows.append({"correct": bool(item.answer) and normalise(said) == normalise(item.answer),
-                                 "extracted": said})
-                else:
-                    rows.append({"correct": self.task.check(trace.text, item), "extracted": self.task.extract(trace.text)})
+                correct, found = graded(trace.text, item.answer, self.task.extract if self.task else free_text)
+                rows.append({"correct": correct, "extracted": found})
         return rows

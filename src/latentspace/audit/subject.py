@@ -1,7 +1,7 @@
 """What the audit needs from a latent reasoner: a *subject*.
 
 A subject answers items while letting the audit watch and change its thoughts. Anything with these
-members is one (a trained run: `latentspace.train.auditable.TrainedSubject`; a planted toy in the
+members is one (a trained run: `latentspace.train.studies.auditable.TrainedSubject`; a planted toy in the
 tests). The audit never imports the layers that make subjects, so it audits them all the same way.
 
     name: str

@@ -15,13 +15,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace import files, jsonsafe
-from latentspace.errors import LatentspaceError
+from latentspace.core import files, jsonsafe
+from latentspace.core.errors import LatentspaceError
 from latentspace.strategies import get_strategy
 from latentspace.tasks import Item, get_task, is_task_file, load_items
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 KEY = ("task", "strategy", "seed", "index")
 
@@ -110,12 +114,12 @@ def cut_torn_tail(path: Path) -> None:
 
 
 def check(task: str, text: str, item: Item) -> tuple[bool, str | None]:
-    from latentspace.tasks import TASKS, normalise
-    from latentspace.tasks.base import extract_marked
+    """(correct, extracted) by the task's own check; a task file's answers follow an answer marker."""
+    from latentspace.tasks import TASKS
+    from latentspace.tasks.base import extract_marked, graded
 
     spec = TASKS.get(task)
-    found = spec.extract(text) if spec else extract_marked(text)
-    return (found is not None and normalise(found) == normalise(item.answer)), found
+    return spec.grade(text, item) if spec else graded(text, item.answer, extract_marked)
 
 
 def batches(pending: list[Job], size: int) -> list[list[Job]]:
@@ -132,7 +136,7 @@ def batches(pending: list[Job], size: int) -> list[list[Job]]:
     return out
 
 
-def run_grid(lm, grid: list[Job], out: Path, options: dict[str, dict] | None = None,
+def run_grid(lm: LatentModel, grid: list[Job], out: Path, options: dict[str, dict] | None = None,
              on_row: Callable[[dict], None] | None = None, batch_size: int = 8) -> int:
     """Answer every job not yet in ``out`` (appending rows as batches finish); returns rows written.
 

@@ -12,9 +12,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from latentspace import files, jsonsafe
-from latentspace.errors import LatentspaceError
-from latentspace.model.fingerprint import FIELDS, describe
+from latentspace.core import files, jsonsafe
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.saved import FIELDS, describe
 from latentspace.tasks import is_task_file
 
 NAME = "identity.json"

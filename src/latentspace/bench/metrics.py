@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from latentspace.stats import wilson
+from latentspace.core.stats import wilson
 
 __all__ = ["summarise", "wilson"]
 

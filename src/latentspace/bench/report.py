@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latentspace.pages import SectionResult, write_report
-from latentspace.plots import figure, save
+from latentspace.core.pages import SectionResult, write_report
+from latentspace.core.plots import figure, save
 
 
 def pareto_plot(summary: list[dict], path: Path) -> Path:

@@ -11,13 +11,17 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from latentspace import files, jsonsafe
 from latentspace.bench.harness import done_keys, jobs, read_rows, run_grid, shard_from_env
 from latentspace.bench.identity import check_and_record, identity
 from latentspace.bench.metrics import summarise
-from latentspace.errors import LatentspaceError
+from latentspace.core import files, jsonsafe
+from latentspace.core.errors import LatentspaceError
 from latentspace.strategies import get_strategy
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 def parse_shard(spec: str | None) -> tuple[int, int]:
@@ -72,7 +76,7 @@ class BenchRun:
     def resumed(self) -> int:
         return sum(job.key in self.done for job in self.grid)
 
-    def run(self, lm, batch_size: int = 8, on_row: Callable[[dict], None] | None = None,
+    def run(self, lm: LatentModel, batch_size: int = 8, on_row: Callable[[dict], None] | None = None,
             command: str = "") -> dict | None:
         """Answer this process's slice; on rank 0, merge every slice. ``{"summary", "rows", "report",
         "manifest"}``, or None on the other ranks (rank 0 reports for them)."""
@@ -110,7 +114,7 @@ def _versions() -> dict:
     return {pkg: version(pkg) for pkg in ("latentspace", "torch", "transformers")}
 
 
-def run_bench(lm, tasks: list[str], strategies: list[str], seeds: list[int] = (0,), n: int = 50,
+def run_bench(lm: LatentModel, tasks: list[str], strategies: list[str], seeds: list[int] = (0,), n: int = 50,
               out: str | Path = "latentspace-bench", options: dict[str, dict] | None = None,
               batch_size: int = 8) -> dict:
     """`latentspace bench` from Python, in one process: the summary, the row count, the report path."""

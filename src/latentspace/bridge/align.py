@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 Span = tuple[int, int]
 

@@ -10,7 +10,7 @@ from latentspace.bridge.hidden_map import HiddenMap, fit_quality
 from latentspace.bridge.least_squares import fit_affine, fit_ridge
 from latentspace.bridge.pairs import Paired, paired_states
 from latentspace.bridge.procrustes import fit_procrustes
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 METHODS = {"affine": lambda x, y, l2: fit_affine(x, y),
            "ridge": fit_ridge,

@@ -17,7 +17,7 @@ import torch
 
 from latentspace.bridge.align import align, token_spans
 from latentspace.bridge.pairs import lead
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.model import kv
 from latentspace.model.text import left_pad
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from latentspace import io
 from latentspace.bridge.hidden_map import check_pair
-from latentspace.errors import LatentspaceError
+from latentspace.core import saved
+from latentspace.core.errors import LatentspaceError
 
 KIND = "bridge_fuser"
 
@@ -99,13 +99,13 @@ class CacheFuser(nn.Module):
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path, sharer: dict, receiver: dict, meta: dict | None = None) -> Path:
         shape = {**asdict(self.shape), "pairs": [list(p) for p in self.shape.pairs]}
-        return io.save_tensors(path, dict(self.state_dict()), KIND, receiver,
+        return saved.save_tensors(path, dict(self.state_dict()), KIND, receiver,
                                {**(meta or {}), "shape": shape, "sharer_fingerprint": sharer})
 
     @classmethod
     def load(cls, path: str | Path, sharer: dict, receiver: dict) -> tuple[CacheFuser, dict]:
         check_pair(path, KIND, "cache fuser", sharer, receiver)
-        tensors, meta = io.load_tensors(path, KIND, receiver, what="cache fuser")
+        tensors, meta = saved.load_tensors(path, KIND, receiver, what="cache fuser")
         try:
             raw = dict(meta["shape"])
             shape = FuserShape(**{**raw, "pairs": tuple(tuple(int(v) for v in p) for p in raw["pairs"])})

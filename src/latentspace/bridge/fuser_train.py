@@ -10,7 +10,6 @@ every ``save_every`` steps and a rerun resumes from it, ending bit-identical to 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import random
 from dataclasses import dataclass
@@ -19,15 +18,17 @@ from typing import ClassVar
 
 import torch
 
-from latentspace import named
 from latentspace.bridge.fused import answer_loss, read_both
 from latentspace.bridge.fuser import CacheFuser, FuserShape, fuser_shape  # noqa: F401 (FuserShape: re-exported)
 from latentspace.bridge.layers import proportional
+from latentspace.core import named
 from latentspace.core import step_checkpoint
-from latentspace.errors import LatentspaceError
-from latentspace.finite import check_loss
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.finite import check_loss
+from latentspace.core.limits import MAX_BATCH
+from latentspace.core.named import between
 from latentspace.model import kv
-from latentspace.named import between
+from latentspace.model.grad import frozen
 
 
 @dataclass
@@ -41,7 +42,7 @@ class FuserConfig:
     seed: int = 0
     save_every: int = 50
 
-    RANGES: ClassVar[dict] = {"steps": between(1, 1_000_000), "batch_size": between(1, 4096), "lr": between(1e-8, 1.0),
+    RANGES: ClassVar[dict] = {"steps": between(1, 1_000_000), "batch_size": between(1, MAX_BATCH), "lr": between(1e-8, 1.0),
               "hidden": between(1, 65_536), "temperature_start": between(1e-3, 100),
               "temperature_end": between(1e-3, 100), "seed": between(0, 2**63 - 1), "save_every": between(1, 10**9)}
 
@@ -51,20 +52,6 @@ class Example:
     sharer_text: str  # context + question (what the sharer reads)
     receiver_text: str  # the question alone: the end of sharer_text
     answer: str
-
-
-@contextlib.contextmanager
-def frozen(*models):
-    """No parameter gradients for the frozen models while the fuser trains (restored after)."""
-    before = [[p.requires_grad for p in m.parameters()] for m in models]
-    try:
-        for m in models:
-            m.requires_grad_(False)
-        yield
-    finally:
-        for m, flags in zip(models, before):
-            for p, flag in zip(m.parameters(), flags):
-                p.requires_grad_(flag)
 
 
 def all_receiver_layers(sharer_layers: int, receiver_layers: int) -> list[tuple[int, int]]:

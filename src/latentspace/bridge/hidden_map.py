@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from latentspace import io
-from latentspace.errors import LatentspaceError
+from latentspace.core import saved
+from latentspace.core.errors import LatentspaceError
 
 KIND = "bridge_map"
 
@@ -54,13 +54,13 @@ class HiddenMap:
             tensors[f"{s}:{r}/weight"] = m.weight.float()
             tensors[f"{s}:{r}/x_mean"], tensors[f"{s}:{r}/y_mean"] = m.x_mean.float(), m.y_mean.float()
             tensors[f"{s}:{r}/scales"] = torch.tensor([m.x_scale, m.y_scale], dtype=torch.float32)
-        return io.save_tensors(path, tensors, KIND, self.receiver, {**self.meta, "sharer_fingerprint": self.sharer})
+        return saved.save_tensors(path, tensors, KIND, self.receiver, {**self.meta, "sharer_fingerprint": self.sharer})
 
     @classmethod
     def load(cls, path: str | Path, sharer: dict, receiver: dict) -> HiddenMap:
         """The map at ``path`` if it was fitted from ``sharer`` to ``receiver`` (fingerprints)."""
         check_pair(path, KIND, "bridge map", sharer, receiver)
-        tensors, meta = io.load_tensors(path, KIND, receiver, what="bridge map")
+        tensors, meta = saved.load_tensors(path, KIND, receiver, what="bridge map")
         layers = {}
         for key in tensors:
             if key.endswith("/weight"):
@@ -101,16 +101,18 @@ def _fault(s: int, r: int, m: LayerMap, sharer: dict, receiver: dict) -> str | N
 
 def check_pair(path: str | Path, kind: str, what: str, sharer: dict, receiver: dict) -> dict:
     """The meta of a two-model file if it was made from ``sharer`` to ``receiver``; else one line naming all four."""
-    header = io.read_header(path, what)
+    header = saved.read_header(path, what)
     if header.get("kind") != kind:
         raise LatentspaceError(f"{Path(path).name} is not a saved {what} (it holds: {header.get('kind', 'unknown')})")
-    meta = io.header_json(header, "meta", path, default={})
-    saved_s = io.saved_fingerprint(meta.get("sharer_fingerprint") if isinstance(meta, dict) else None,
+    meta = saved.header_json(header, "meta", path, default={})
+    saved_s = saved.saved_fingerprint(meta.get("sharer_fingerprint") if isinstance(meta, dict) else None,
                                    f"{what} {Path(path).name} (sharer)")
-    saved_r = io.saved_fingerprint(io.header_json(header, "fingerprint", path), f"{what} {Path(path).name} (receiver)")
+    saved_r = saved.saved_fingerprint(saved.header_json(header, "fingerprint", path),
+                                      f"{what} {Path(path).name} (receiver)")
     if (saved_s, saved_r) != (sharer, receiver):
-        raise LatentspaceError(f"this {what} was fitted from [{io.describe(saved_s)}] to [{io.describe(saved_r)}], "
-                               f"not from the loaded [{io.describe(sharer)}] to [{io.describe(receiver)}]")
+        raise LatentspaceError(f"this {what} was fitted from [{saved.describe(saved_s)}] to "
+                               f"[{saved.describe(saved_r)}], "
+                               f"not from the loaded [{saved.describe(sharer)}] to [{saved.describe(receiver)}]")
     return meta
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from latentspace.bridge.pairs import EMBED
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 DEPTHS = (0.25, 0.5, 0.75, 1.0)  # the default pairs: a quarter, half, three quarters and the last block
 

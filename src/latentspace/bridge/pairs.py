@@ -9,11 +9,15 @@ The first pair of each text is dropped: the first positions of a sequence carry 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from latentspace.bridge.align import align_text
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 @dataclass
@@ -37,7 +41,7 @@ def lead(tokenizer) -> list[int]:
 EMBED = -1  # a receiver "layer" meaning its input embeddings: the space a model reads (a channel's target)
 
 
-def states(lm, ids: list[int], layers: list[int]) -> dict[int, torch.Tensor]:
+def states(lm: LatentModel, ids: list[int], layers: list[int]) -> dict[int, torch.Tensor]:
     """Block outputs ``[T, d]`` (float32, CPU) of one id sequence; ``EMBED``: the input embeddings."""
     blocks = [layer for layer in layers if layer != EMBED]
     out = {}

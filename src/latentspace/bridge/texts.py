@@ -3,8 +3,8 @@ half by each, so the map sees both models' own distributions."""
 
 from __future__ import annotations
 
-from latentspace.errors import LatentspaceError
-from latentspace.files import check_text, read_text
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import check_text, read_text
 from latentspace.lens.tuned_train import sample_text
 
 

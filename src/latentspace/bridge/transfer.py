@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from latentspace.bridge.hidden_map import HiddenMap
 from latentspace.bridge.pairs import EMBED
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.steer.vector import SteeringVector
 
 

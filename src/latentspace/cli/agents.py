@@ -9,18 +9,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, seed_option
-from latentspace.cli.options import MAX_TOKENS
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, literal, load_model, say, seed_option
+from latentspace.core.limits import MAX_NEW_TOKENS
+from latentspace.names import PIPELINES
 
 
 def agents(
     question: Annotated[str, typer.Argument(help="The question.")],
-    pipeline: Annotated[str, typer.Option(help="sequential, hierarchical, or a .yaml/.json pipeline file.")] = "sequential",
+    pipeline: Annotated[str, typer.Option(
+        help=f"{', '.join(PIPELINES)}, or a .yaml/.json pipeline file.")] = "sequential",
     mode: Annotated[str, typer.Option(help="latent (pass KV memory), text (agents write), single (final prompt).")] = "latent",
     model: ModelOpt = DEFAULT,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_TOKENS, help="Answer tokens.")] = 64,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_NEW_TOKENS, help="Answer tokens.")] = 64,
     agent_tokens: Annotated[int | None, typer.Option(
-        min=1, max=MAX_TOKENS, help="Tokens each text (or speaking) agent writes (default: -n).")] = None,
+        min=1, max=MAX_NEW_TOKENS, help="Tokens each text (or speaking) agent writes (default: -n).")] = None,
     memory: Annotated[Path | None, typer.Option(help="Start from a saved working memory (latent mode; made by this model).")] = None,
     save_memory: Annotated[Path | None, typer.Option(help="Save the final working memory here (latent mode).")] = None,
     seed: Annotated[int, seed_option("Seed for strategies that sample.")] = 0,
@@ -36,8 +38,8 @@ def agents(
     agents on two models (a hand-over by cache fuser, map or text): docs/agents.md, "Agents on several models".
     """
     from latentspace.agents.pipelines import MODES, load_pipeline, run
-    from latentspace.errors import LatentspaceError
-    from latentspace.files import check_output
+    from latentspace.core.errors import LatentspaceError
+    from latentspace.core.files import check_output
     from latentspace.model.state import LatentState
 
     spec = load_pipeline(pipeline)  # checked before the model loads
@@ -66,14 +68,14 @@ def agents(
         return
     if show:
         console.print(transcript(spec, result))
-    console.print(result.texts[0].strip(), highlight=False)
+    say(result.texts[0].strip())
     console.print(f"[dim]{result.mode}: {data['output_tokens']} output tokens, {data['processed_positions']} "
-                  f"positions, {result.seconds:.2f} s{f', memory saved to {saved}' if saved else ''}[/dim]")
+                  f"positions, {result.seconds:.2f} s{f', memory saved to {literal(saved)}' if saved else ''}[/dim]")
 
 
 def transcript(spec, result) -> Table:
     """One row per agent: what it received (slots by source), read, thought (lens top-1) and wrote."""
-    table = Table(title=f"{spec.name} ({spec.kind}, {result.mode})")
+    table = Table(title=literal(f"{spec.name} ({spec.kind}, {result.mode})"))
     for col in ("agent", *(("model",) if spec.cross_model else ()), "received", "read", "thoughts: lens top-1 (p)",
                 "wrote"):
         table.add_column(col, justify="right" if col == "read" else "left", overflow="fold")
@@ -84,5 +86,5 @@ def transcript(spec, result) -> Table:
                               for s in steps if s.top) or "—"
         wrote = t.texts[0].strip().replace("\n", " ")[:80] if t.texts else "—"
         own = ((t.model or "") + (f" ({t.handover})" if t.handover else ""),) if spec.cross_model else ()
-        table.add_row(t.agent, *own, received, str(t.prompt_tokens[0]), thoughts, wrote)
+        table.add_row(*(literal(cell) for cell in (t.agent, *own, received, t.prompt_tokens[0], thoughts, wrote)))
     return table

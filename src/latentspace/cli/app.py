@@ -11,7 +11,7 @@ import typer
 from latentspace.cli import agents, bench, bridge, generate, lens, memory, models, probe, serve, steer, think, tour, train, world
 from latentspace.cli import audit as audit_cli
 from latentspace.cli.common import err_console
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 app = typer.Typer(
     name="latentspace",

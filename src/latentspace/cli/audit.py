@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from latentspace import files, jsonsafe
-from latentspace.cli.common import JsonOpt, console, emit_json, err_console, seed_option
-from latentspace.errors import LatentspaceError
+from latentspace.cli.common import JsonOpt, console, emit_json, err_console, literal, seed_option
+from latentspace.core import files, jsonsafe
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_BATCH, MAX_NEW_TOKENS
+from latentspace.names import AUDIT_TESTS, STRATEGIES
 
 # the out-of-distribution variant `--ood auto` picks for a run's task (none: the test is skipped)
 OOD_VARIANTS = {"prosqa-sym": "prosqa-sym-relabel"}
@@ -18,12 +20,12 @@ OOD_VARIANTS = {"prosqa-sym": "prosqa-sym-relabel"}
 def audit(
     model: Annotated[str, typer.Option("--model", "-m", help="A trained run folder (train run RECIPE --out RUN), or "
                                                             "a registry model with --strategy.")],
-    strategy: Annotated[str | None, typer.Option(help="A training-free latent strategy (continuous, soft, pause, "
-                                                      "...) to audit on a registry model.")] = None,
+    strategy: Annotated[str | None, typer.Option(help=f"A training-free strategy ({', '.join(STRATEGIES)}) to "
+                                                      "audit on a registry model; a latent one has thoughts to audit.")] = None,
     steps: Annotated[int | None, typer.Option(min=1, max=64, help="Latent steps of --strategy (default: its own).")] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=1, max=4096, help="Answer budget of --strategy in tokens "
+    max_tokens: Annotated[int | None, typer.Option(min=1, max=MAX_NEW_TOKENS, help="Answer budget of --strategy in tokens "
                                                    "(default: its own; the audit answers each item dozens of times).")] = None,
-    tests: Annotated[str, typer.Option(help="Comma list of necessity, decodability, probe, interchange, steer, ood "
+    tests: Annotated[str, typer.Option(help=f"Comma list of {', '.join(AUDIT_TESTS)} "
                                             "(default: all).")] = "all",
     n: Annotated[int, typer.Option(min=1, max=100_000, help="Items to audit.")] = 200,
     task: Annotated[str | None, typer.Option(help="Items from a task or file in the run's layout "
@@ -36,7 +38,7 @@ def audit(
                                                     "(DIR/probes/thought-T.safetensors) or `probe fit --out`.")] = None,
     strengths: Annotated[str, typer.Option(help="Steering test: comma list of strengths, in multiples of the "
                                                 "thoughts' mean norm (each costs two passes per thought).")] = "0.5,1,2,4",
-    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Items answered together (larger is faster on a "
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, help="Items answered together (larger is faster on a "
                                                                  "CPU up to ~64 for a 135M model).")] = 64,
     seed: Annotated[int, seed_option("Seed of generated items, noise, shuffles and probe splits.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Write report.json, report.md, PNG curves, index.html and the "
@@ -58,8 +60,8 @@ def audit(
     from latentspace.audit import audit as run_audit
     from latentspace.audit.pages import write_audit
     from latentspace.audit.saved_probe import save_probes
-    from latentspace.train.auditable import TrainedSubject
-    from latentspace.train.evaluate_run import run_items
+    from latentspace.train.studies.auditable import TrainedSubject
+    from latentspace.train.studies.evaluate_run import run_items
 
     chosen = list(TESTS) if tests.strip().lower() == "all" else [t.strip() for t in tests.split(",") if t.strip()]
     bad = [t for t in chosen if t not in TESTS]
@@ -194,7 +196,7 @@ def show(report, out: Path | None, json_out: bool) -> None:
 
     console.print(Markdown(report.markdown()))
     if out is not None:
-        console.print(f"[dim]report: {out / 'index.html'}[/dim]")
+        console.print(f"[dim]report: {literal(out / 'index.html')}[/dim]")
 
 
 def strategy_subject(model: str, strategy: str, steps: int | None, task: str | None, n: int, seed: int,

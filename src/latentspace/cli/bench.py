@@ -10,9 +10,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from latentspace.cli.common import (DEFAULT, SEED_RANGE, JsonOpt, ModelOpt, console, emit_json, load_model,
-                                    parse_ints, parse_sets)
-from latentspace.errors import LatentspaceError
+from latentspace.cli.common import (DEFAULT, SEED_RANGE, JsonOpt, ModelOpt, console, emit_json, literal, load_model,
+                                    parse_ints, parse_sets, say)
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_BATCH
+from latentspace.names import STRATEGIES, TASKS
 
 
 def names_of(spec: str, what: str) -> list[str]:
@@ -36,14 +38,16 @@ def seed_list(spec: str) -> list[int]:
 
 
 def bench(
-    task: Annotated[str, typer.Option(help="Comma list: arithmetic, prontoqa, prosqa, multiplication, FILE.jsonl or FILE.json (ProsQA layout).")],
-    strategies: Annotated[str, typer.Option(help="Comma list of strategies.")] = "direct,soft",
+    task: Annotated[str, typer.Option(
+        help=f"Comma list: {', '.join(TASKS)}, FILE.jsonl or FILE.json (ProsQA layout).")],
+    strategies: Annotated[str, typer.Option(
+        help=f"Comma list of strategies: {', '.join(STRATEGIES)}, agents:PIPELINE[:MODE].")] = "direct,soft",
     model: ModelOpt = DEFAULT,
     n: Annotated[int, typer.Option(min=1, max=1_000_000, help="Items per task and seed.")] = 50,
     seeds: Annotated[str, typer.Option(help="Comma list of seeds (items and sampling).")] = "0",
     out: Annotated[Path, typer.Option(help="Folder for rows, summary and manifest.")] = Path("latentspace-bench"),
     shard: Annotated[str | None, typer.Option(help="RANK/WORLD; default from RANK/WORLD_SIZE (torchrun).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=4096,
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH,
                                             help="Questions answered together (same answers, faster).")] = 8,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Strategy option, STRATEGY.key=value or key=value for all (repeatable).")] = None,
@@ -74,13 +78,13 @@ def bench(
     if json_out:
         emit_json({"summary": summary, "rows": result["rows"], "out": str(out), "report": str(report)})
         return
-    table = Table(title=f"{lm.name}: {result['rows']} answers in {out}")
+    table = Table(title=literal(f"{lm.name}: {result['rows']} answers in {out}"))
     for col in ("task", "strategy", "n", "accuracy [95% CI]", "tokens", "latents", "positions", "s/item", "peak MB"):
         table.add_column(col)
     for s in summary:
-        table.add_row(s["task"], s["strategy"], str(s["n"]),
+        table.add_row(literal(s["task"]), literal(s["strategy"]), str(s["n"]),
                       f"{s['accuracy']:.1%} [{s['ci_low']:.1%}–{s['ci_high']:.1%}]", f"{s['explicit_tokens']:.1f}",
                       f"{s['latent_steps']:.1f}", f"{s['positions']:.0f}", f"{s['seconds']:.2f}",
                       f"{s['peak_mb']:.0f}")
     console.print(table)
-    console.print(f"report: {report}")
+    say(f"report: {report}")

@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from latentspace import files
-from latentspace.cli.common import DEFAULT, JsonOpt, console, emit_json, err_console, load_model, seed_option
-from latentspace.errors import LatentspaceError
+from latentspace.cli.common import (DEFAULT, JsonOpt, console, emit_json, err_console, literal, load_model, say,
+                                    seed_option)
+from latentspace.core import files
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_BATCH
 
 app = typer.Typer(no_args_is_help=True, help="Cross-model bridges: maps between two models' hidden spaces.")
 
@@ -24,11 +26,11 @@ TextFileOpt = Annotated[Path | None, typer.Option(help="Read these texts instead
 
 
 def quality_table(title: str, quality: dict) -> Table:
-    table = Table(title=title)
+    table = Table(title=literal(title))
     for col in ("sharer:receiver block", "R²", "cosine (centred)", "pairs"):
         table.add_column(col)
     for pair, q in quality.items():
-        table.add_row(pair, f"{q['r2']:.3f}", f"{q['cosine']:.3f}", str(q["n"]))
+        table.add_row(literal(pair), f"{q['r2']:.3f}", f"{q['cosine']:.3f}", str(q["n"]))
     return table
 
 
@@ -86,7 +88,7 @@ def fit(
         return
     console.print(quality_table(f"{a.name} -> {b.name}, {method}, {len(chosen)} texts "
                                 f"({bridge.meta['pairs']} aligned pairs), held out", bridge.meta["heldout"]))
-    console.print(f"[dim]saved {out}[/dim]")
+    console.print(f"[dim]saved {literal(out)}[/dim]")
 
 
 @app.command("eval")
@@ -157,7 +159,7 @@ def transfer(
     if json_out:
         emit_json(summary)
         return
-    console.print(f"moved {vector.name} to {b.name} blocks {summary['receiver_blocks']} "
+    say(f"moved {vector.name} to {b.name} blocks {summary['receiver_blocks']} "
                   f"({summary['method']} map): saved {out}")
 
 
@@ -168,9 +170,9 @@ def evaluate_fuser(folder: Path, sharer: str, receiver: str, n: int, seed: int, 
 
     if not (folder / "fuser.safetensors").is_file():
         raise LatentspaceError(f"{folder} holds no fuser.safetensors (train one with `latentspace bridge train --out`)")
-    from latentspace import io
+    from latentspace.core.saved import header_json, read_header
 
-    saved = io.header_json(io.read_header(folder / "fuser.safetensors", "cache fuser"), "meta",
+    saved = header_json(read_header(folder / "fuser.safetensors", "cache fuser"), "meta",
                            folder / "fuser.safetensors", default={})
     if isinstance(saved, dict) and isinstance(saved.get("config"), dict) and seed == saved["config"].get("seed"):
         raise LatentspaceError(f"--seed {seed}: those are the facts this fuser was trained on; give another seed")
@@ -189,7 +191,7 @@ def evaluate_fuser(folder: Path, sharer: str, receiver: str, n: int, seed: int, 
     if json_out:
         emit_json(summary)
         return
-    console.print(f"{b.name} answering {n} facts it never read: {100 * summary['fused_accuracy']:.1f}% through the "
+    say(f"{b.name} answering {n} facts it never read: {100 * summary['fused_accuracy']:.1f}% through the "
                   f"fused cache of {a.name}, {100 * summary['receiver_alone_accuracy']:.1f}% alone "
                   f"({summary['gates_open']}/{summary['layers']} gates open)")
 
@@ -203,7 +205,7 @@ def train(
     examples: Annotated[int, typer.Option(min=1, max=1_000_000, help="Training facts (task `facts`: the sharer "
                                                                      "reads them, the receiver only the question).")] = 2000,
     steps: Annotated[int, typer.Option(min=1, max=1_000_000, help="Optimizer steps.")] = 800,
-    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Examples per step.")] = 16,
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, help="Examples per step.")] = 16,
     lr: Annotated[float, typer.Option(min=1e-8, max=1.0, help="AdamW learning rate.")] = 1e-3,
     hidden: Annotated[int, typer.Option(min=1, max=65_536, help="Width of each projector's MLP.")] = 256,
     seed: Annotated[int, seed_option("Seed of the training facts, batches and gate noise.")] = 0,
@@ -241,5 +243,5 @@ def train(
     if json_out:
         emit_json(summary)
         return
-    console.print(f"trained {summary['params']:,} fuser parameters ({summary['gates_open']}/{summary['layers']} gates "
+    say(f"trained {summary['params']:,} fuser parameters ({summary['gates_open']}/{summary['layers']} gates "
                   f"open), loss {summary['loss_first']:.3f} -> {summary['loss_last']:.3f}: {out}")

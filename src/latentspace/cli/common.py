@@ -8,13 +8,27 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from latentspace import jsonsafe
-from latentspace.errors import LatentspaceError
+from latentspace.core import jsonsafe
+from latentspace.core.errors import LatentspaceError
 from latentspace.model.names import DEFAULT_MODEL
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # no ":cat:" in an answer turns into a picture; we never write emoji codes
+err_console = Console(stderr=True, emoji=False)
+
+
+# Rich reads square brackets as markup: `pip install -e '.[gemma]'` would print as `pip install -e '.'`
+# and a question holding "[bold]" would vanish. Text that is not ours to style (a question, a model's
+# answer, a path, a name, anything that may hold brackets) goes through one of these two.
+def literal(value) -> str:
+    """``value`` as text rich prints as it is, to put inside markup, a table cell, a title or a status."""
+    return escape(str(value))
+
+
+def say(text, *, err: bool = False, **options) -> None:
+    """Print ``text`` with no markup and no highlighting: it shows exactly as it is."""
+    (err_console if err else console).print(text, markup=False, highlight=False, emoji=False, **options)
 
 ModelOpt = Annotated[
     str,
@@ -42,7 +56,7 @@ def load_model(spec: str, quiet: bool = False):
 
     if quiet:
         return LatentModel.load(spec, show_progress=False)
-    with err_console.status(f"loading {spec}"):
+    with err_console.status(f"loading {literal(spec)}"):
         return LatentModel.load(spec)
 
 

@@ -8,14 +8,15 @@ from typing import Annotated
 
 import typer
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, seed_option
-from latentspace.cli.options import MAX_TOKENS, PressOpt, RatioOpt, StrengthOpt, finite, make_press, positive
+from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, literal, load_model, say, seed_option
+from latentspace.cli.options import PressOpt, RatioOpt, StrengthOpt, finite, make_press, positive
+from latentspace.core.limits import MAX_NEW_TOKENS
 
 
 def generate(
     prompt: Annotated[str, typer.Argument(help="The prompt (a user message unless --raw).")],
     model: ModelOpt = DEFAULT,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_TOKENS, help="Most new tokens.")] = 64,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_NEW_TOKENS, help="Most new tokens.")] = 64,
     # the server's ranges: temperature [0, 2] (past it sampling is noise), top_p (0, 1]
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0, callback=finite, help="0 = greedy.")] = 0.0,
     top_p: Annotated[float, typer.Option(max=1.0, callback=positive, help="Nucleus sampling mass.")] = 1.0,
@@ -42,7 +43,7 @@ def generate(
     the_press = make_press(press, ratio)
     lm = load_model(model, quiet=json_out)
     started = time.perf_counter()
-    stream = None if json_out else (lambda row, piece: console.print(piece, end="", highlight=False))
+    stream = None if json_out else (lambda row, piece: say(piece, end=""))
     with steering(lm, steer, strength, steer_positions):
         state = lm.encode(prompt, chat=not raw, press=the_press)
         result = lm.decode(state, max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
@@ -54,4 +55,4 @@ def generate(
     if json_out:
         emit_json(data)
     else:
-        console.print(f"\n[dim]{data['tokens']} tokens, {seconds:.2f} s, stop: {data['stop_reason']}[/dim]")
+        console.print(f"\n[dim]{data['tokens']} tokens, {seconds:.2f} s, stop: {literal(data['stop_reason'])}[/dim]")

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from latentspace import files
-from latentspace.cli.common import (DEFAULT, JsonOpt, ModelOpt, console, default_group, emit_json, load_model,
-                                    parse_ints, seed_option)
+from latentspace.cli.common import (DEFAULT, JsonOpt, ModelOpt, console, default_group, emit_json, literal,
+                                    load_model, parse_ints, say, seed_option)
+from latentspace.core import files
+from latentspace.core.limits import MAX_TRAIN_BATCH
 
 app = typer.Typer(cls=default_group("show"), no_args_is_help=True,
                   help='Logit / tuned lens. `latentspace lens "text"` reads every layer; `lens train` fits a tuned lens.')
@@ -37,7 +38,7 @@ def show(
     """
     from latentspace.lens import TunedLens, logit_lens
     from latentspace.lens.maps import heatmap, html_view
-    from latentspace.plots import check_picture
+    from latentspace.core.plots import check_picture
 
     files.check_text(text, "text")
     check_picture(png, inputs=(tuned,))  # outputs first: a bad path costs nothing, and the path reported is the one written
@@ -56,20 +57,20 @@ def show(
         return
     console.print(_table(reading, lm.tokenizer, title))
     if target is not None:
-        console.print(f"target {target!r}: rank at the last position per layer "
-                      f"{reading.target_rank[:, -1].tolist()}")
-    console.print(f"heatmap: {image}" + (f"  html: {page}" if page else ""))
+        say(f"target {target!r}: rank at the last position per layer {reading.target_rank[:, -1].tolist()}")
+    say(f"heatmap: {image}" + (f"  html: {page}" if page else ""))
 
 
 def _table(reading, tokenizer, title: str, max_positions: int = 10) -> Table:
     tops = reading.top_tokens(tokenizer)
     shown = list(range(len(reading.positions)))[-max_positions:]
-    table = Table(title=title + ("" if len(shown) == len(reading.positions) else f" (last {len(shown)} positions)"))
+    title += "" if len(shown) == len(reading.positions) else f" (last {len(shown)} positions)"
+    table = Table(title=literal(title))
     table.add_column("layer", justify="right")
     for p in shown:
-        table.add_column(repr(reading.text_tokens[p]), overflow="fold")
+        table.add_column(literal(repr(reading.text_tokens[p])), overflow="fold")
     for li in reversed(range(len(reading.layers))):
-        cells = [f"{tops[li][p][0]!r} {float(reading.top_probs[li, p, 0]):.2f}" for p in shown]
+        cells = [literal(f"{tops[li][p][0]!r} {float(reading.top_probs[li, p, 0]):.2f}") for p in shown]
         table.add_row(str(reading.layers[li]), *cells)
     return table
 
@@ -82,7 +83,7 @@ def train(
     samples: Annotated[int, typer.Option(min=2, max=10_000, help="Self-sampled texts when no --text is given.")] = 32,
     steps: Annotated[int, typer.Option(min=1, max=1_000_000, help="Optimisation steps.")] = 200,
     seq_len: Annotated[int, typer.Option(min=4, max=1_000_000, help="Tokens per training window.")] = 64,
-    batch_size: Annotated[int, typer.Option(min=1, max=65_536, help="Windows per step.")] = 8,
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_TRAIN_BATCH, help="Windows per step.")] = 8,
     lr: Annotated[float, typer.Option(help="Adam learning rate (above 0).")] = 1e-3,
     layers_per_step: Annotated[int | None, typer.Option(min=1, max=100_000, help="Train a random subset of layers "
                                                        "per step (cheaper on large vocabularies).")] = None,
@@ -98,7 +99,7 @@ def train(
     from latentspace.lens import TunedLensConfig, sample_text, train_tuned_lens
     from latentspace.lens.tuned_train import check_config
     from latentspace.lens.maps import layer_curves
-    from latentspace.plots import check_picture
+    from latentspace.core.plots import check_picture
 
     # settings (their declared ranges), outputs and the text file, all before the model loads
     cfg = TunedLensConfig(steps=steps, seq_len=seq_len, batch_size=batch_size, lr=lr, seed=seed,
@@ -113,7 +114,7 @@ def train(
     if corpus is not None:
         texts = [t for t in corpus.split("\n\n") if t.strip()]
     else:
-        with console.status(f"sampling {samples} training texts from {lm.name}"):
+        with console.status(f"sampling {samples} training texts from {literal(lm.name)}"):
             texts = sample_text(lm, n_samples=samples, seed=seed)
     lens, report = train_tuned_lens(lm, texts, cfg, show_progress=not json_out)
     path = lens.save(out)
@@ -128,4 +129,4 @@ def train(
     for i, (a, b) in enumerate(zip(report.logit_kl, report.tuned_kl)):
         table.add_row(str(i), f"{a:.3f}", f"{b:.3f}")
     console.print(table)
-    console.print(f"saved {path}" + (f"; plot {png}" if png else ""))
+    say(f"saved {path}" + (f"; plot {png}" if png else ""))

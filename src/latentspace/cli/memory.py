@@ -17,7 +17,7 @@ import typer
 
 from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model
 from latentspace.cli.options import PressOpt, RatioOpt, make_press
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 app = typer.Typer(help="Remember documents as KV caches: encode once, recall in any later session.",
                   no_args_is_help=True)
@@ -40,7 +40,7 @@ def open_store(store: str | None, create: bool = False, lock_timeout: float | No
     the_store = MemoryStore(Path(store) if store else home() / "memory",
                             lock_timeout=LOCK_TIMEOUT if lock_timeout is None else lock_timeout)
     if create and store:  # a path the user typed: checked like every output (the default is ours to make)
-        from latentspace.files import check_output
+        from latentspace.core.files import check_output
 
         check_output(the_store.root, "memory store", folder=True)
     elif store and not create and not the_store.exists():
@@ -79,7 +79,7 @@ def parse_size(text: str) -> int:
 def _read_document(file: Path) -> tuple[str, str]:
     import sys
 
-    from latentspace.files import read_text
+    from latentspace.core.files import read_text
 
     if str(file) != "-":
         return read_text(file, "document file"), str(file)

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from latentspace.errors import LatentspaceError
-from latentspace.cli.common import DEFAULT, JsonOpt, console, emit_json, load_model
+from latentspace.cli.common import DEFAULT, JsonOpt, console, emit_json, literal, load_model, say
+from latentspace.core.errors import LatentspaceError
 
 
 def models(
@@ -32,7 +32,7 @@ def models(
         if json_out:
             emit_json({"cleared": clear, "removed": removed})
         else:
-            console.print(f"{clear}: " + ("cache deleted; it is rebuilt on next use" if removed else "was not cached"))
+            say(f"{clear}: " + ("cache deleted; it is rebuilt on next use" if removed else "was not cached"))
         return
     rows = [
         {"name": e.name, "family": e.family, "params": e.params, "cached": e.cached, "description": e.description}
@@ -41,12 +41,12 @@ def models(
     if json_out:
         emit_json({"models": rows, "home": str(bundled.home())})
         return
-    table = Table(title=f"models (cache: {bundled.home()})")
+    table = Table(title=f"models (cache: {literal(bundled.home())})")
     for col in ("name", "family", "params", "cached", "description"):
         table.add_column(col)
     for r in rows:
         cached = {True: "yes", False: "no (converted on first use)", None: "-"}[r["cached"]]
-        table.add_row(r["name"], r["family"], r["params"], cached, r["description"])
+        table.add_row(*(literal(cell) for cell in (r["name"], r["family"], r["params"], cached, r["description"])))
     console.print(table)
 
 
@@ -83,15 +83,16 @@ def info(
     if json_out:
         emit_json(data)
         return
-    table = Table(title=f"{lm.name}", show_header=False)
+    table = Table(title=literal(lm.name), show_header=False)
     for key, value in data.items():
         if key not in ("sites", "fingerprint"):
-            table.add_row(key, f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
-    table.add_row("fingerprint", ", ".join(f"{k}={v}" for k, v in data["fingerprint"].items()))
+            is_count = isinstance(value, int) and not isinstance(value, bool)
+            table.add_row(key, f"{value:,}" if is_count else literal(value))
+    table.add_row("fingerprint", literal(", ".join(f"{k}={v}" for k, v in data["fingerprint"].items())))
     console.print(table)
     sites = Table(title="canonical sites (layer sites shown for layer 0)")
     sites.add_column("site")
     sites.add_column("module path")
     for site, path in data["sites"].items():
-        sites.add_row(site, path)
+        sites.add_row(site, literal(path))
     console.print(sites)

@@ -6,15 +6,18 @@ from __future__ import annotations
 import math
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TYPE_CHECKING
 
 import typer
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
+from latentspace.names import press_names
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 # as the server's `strength`: a bound the CLI and a request share
 STRENGTH_RANGE = {"min": -1000.0, "max": 1000.0}
-MAX_TOKENS = 4096  # as the server's max_tokens limit
 
 
 def finite(value):
@@ -37,7 +40,7 @@ StrengthOpt = Annotated[float | None, typer.Option(help="Steering strength (with
                                                    callback=finite, **STRENGTH_RANGE)]
 
 
-def load_vector(lm, path: Path):
+def load_vector(lm: LatentModel, path: Path):
     """A vector from our safetensors or a llama.cpp control-vector GGUF, checked against ``lm``."""
     from latentspace.steer import SteeringVector, import_gguf
 
@@ -46,7 +49,7 @@ def load_vector(lm, path: Path):
     return SteeringVector.load(path, lm)
 
 
-def steering(lm, path: Path | None, strength: float | None, positions: str = "all"):
+def steering(lm: LatentModel, path: Path | None, strength: float | None, positions: str = "all"):
     """The context for `generate --steer` / `think --steer` (nothing when no vector is given)."""
     if path is None:
         if strength is not None or positions != "all":
@@ -57,7 +60,7 @@ def steering(lm, path: Path | None, strength: float | None, positions: str = "al
 
 
 PressOpt = Annotated[str | None, typer.Option("--press", help="Compress the stored cache with this press "
-                                              "(knorm, keydiff, streaming, snapkv, tova, h2o, expected_attention, surprisal).")]
+                                              f"({', '.join(press_names())}).")]
 
 
 def _ratio(text) -> float:

@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from latentspace import files
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_ints, seed_option
-from latentspace.errors import LatentspaceError
+from latentspace.cli.common import (DEFAULT, JsonOpt, ModelOpt, console, emit_json, literal, load_model, parse_ints,
+                                    say, seed_option)
+from latentspace.core import files
+from latentspace.core.errors import LatentspaceError
 
 app = typer.Typer(no_args_is_help=True, help="Linear probes on recorded activations.")
 
@@ -55,7 +56,7 @@ def fit(
     """
     from latentspace.lens.maps import layer_curves
     from latentspace.lens.probes import probe_layers, probe_task
-    from latentspace.plots import check_picture
+    from latentspace.core.plots import check_picture
 
     # every input and output checked before the model loads: a bad one costs nothing
     if out:
@@ -78,11 +79,11 @@ def fit(
         emit_json({"model": lm.name, "best_layer": best, "out": str(out) if out else None,
                    "scores": [s.to_dict() for s in scores]})
         return
-    table = Table(title=f"{scores[0].task} probes on {site} ({position} token), {scores[0].n_test} held out")
+    table = Table(title=literal(f"{scores[0].task} probes on {site} ({position} token), {scores[0].n_test} held out"))
     for col in ("layer", "train", "held-out", "control"):
         table.add_column(col, justify="right")
     for s in scores:
         style = "bold" if s.layer == best else None
         table.add_row(str(s.layer), f"{s.train:.3f}", f"{s.test:.3f}", f"{s.control:.3f}", style=style)
     console.print(table)
-    console.print(f"best layer {best}" + (f"; saved {out}" if out else ""))
+    say(f"best layer {best}" + (f"; saved {out}" if out else ""))

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from latentspace.cli.common import DEFAULT, err_console
-from latentspace.errors import LatentspaceError
+from latentspace.cli.common import DEFAULT, err_console, literal, say
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_NEW_TOKENS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -26,7 +27,7 @@ def serve(
     max_batch: Annotated[int, typer.Option(min=1, help="Greedy requests decoded together (1 = no batching).")] = 8,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds a request may take.")] = 300.0,
     max_body: Annotated[int, typer.Option(min=1024, help="Largest request body, bytes.")] = 1_000_000,
-    max_tokens: Annotated[int, typer.Option(min=1, help="Most tokens one request may ask for.")] = 4096,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Most tokens one request may ask for.")] = MAX_NEW_TOKENS,
 ) -> None:
     """Serve models over an OpenAI-compatible API, with the Latent Explorer at http://HOST:PORT/.
 
@@ -36,14 +37,14 @@ def serve(
     import uvicorn
 
     from latentspace.cli.common import load_model
-    from latentspace.files import check_output
+    from latentspace.core.files import check_output
     from latentspace.serve import ServeConfig, create_app
 
     check_output(data_dir, "--data-dir", folder=True)  # a typo in its parent fails now, not after loading
 
     if host not in LOOPBACK:
-        err_console.print(f"[yellow]warning:[/yellow] binding {host}: the models are reachable from other machines"
-                          + ("" if api_key else " and no --api-key is set"))
+        err_console.print(f"[yellow]warning:[/yellow] binding {literal(host)}: the models are reachable from other "
+                          "machines" + ("" if api_key else " and no --api-key is set"))
     specs = model or [DEFAULT]
     models = [load_model(spec) for spec in specs]
     if len({lm.name for lm in models}) != len(models):
@@ -54,8 +55,8 @@ def serve(
     app = create_app(models, config)
     sock = _bind(host, port)  # bound here, so the address printed is the real one (also for --port 0)
     bound = sock.getsockname()[1]
-    err_console.print(f"serving {', '.join(lm.name for lm in models)} — Latent Explorer: http://{host}:{bound}/ "
-                      f"(data: {os.fspath(data_dir)}; Ctrl+C stops)")
+    say(f"serving {', '.join(lm.name for lm in models)} — Latent Explorer: http://{host}:{bound}/ "
+        f"(data: {os.fspath(data_dir)}; Ctrl+C stops)", err=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
 
 

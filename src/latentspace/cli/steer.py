@@ -9,10 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, err_console, load_model, parse_ints
-from latentspace.cli.options import MAX_TOKENS, STRENGTH_RANGE, finite, load_vector
-from latentspace.errors import LatentspaceError
-from latentspace.files import check_output, read_text
+from latentspace.cli.common import (DEFAULT, JsonOpt, ModelOpt, console, emit_json, err_console, literal, load_model,
+                                    parse_ints, say)
+from latentspace.cli.options import STRENGTH_RANGE, finite, load_vector
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import check_output, read_text
+from latentspace.core.limits import MAX_NEW_TOKENS
+from latentspace.names import STEER_METHODS, listed
 
 app = typer.Typer(no_args_is_help=True, help="Steering vectors: find a concept's direction, then add or remove it.")
 
@@ -43,7 +46,7 @@ def concepts_cmd(json_out: JsonOpt = False) -> None:
     for col in ("name", "pairs", "description"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], str(r["pairs"]), r["description"])
+        table.add_row(literal(r["name"]), str(r["pairs"]), literal(r["description"]))
     console.print(table)
 
 
@@ -52,7 +55,7 @@ def train_cmd(
     out: Annotated[Path, typer.Option(help="Where to save the vector (.safetensors).")],
     pairs: Annotated[str | None, typer.Option(help="Built-in concept name, pairs .jsonl, or template spec .json.")] = None,
     model: ModelOpt = DEFAULT,
-    method: Annotated[str, typer.Option(help="mean_diff, pca_diff, pca_center or logistic.")] = "mean_diff",
+    method: Annotated[str, typer.Option(help=f"{listed(STEER_METHODS)}.")] = "mean_diff",
     layers: Annotated[str | None, typer.Option(help="'10-20', '8,12,16', 'all' or 'best' (default: middle half).")] = None,
     position: Annotated[str, typer.Option(help="Token(s) to read: last, mean or completion.")] = "last",
     from_probe: Annotated[Path | None, typer.Option(help="Read the direction from a probe file instead of pairs.")] = None,
@@ -90,9 +93,9 @@ def train_cmd(
         emit_json({**info, "layer_scores": vector.meta.get("layer_scores")})
         return
     norms = ", ".join(f"{k}:{v:.1f}" for k, v in vector.norms().items())
-    console.print(f"saved {out}: {vector.meta.get('method')} over {len(vector)} layer(s) "
+    say(f"saved {out}: {vector.meta.get('method')} over {len(vector)} layer(s) "
                   f"from {vector.meta.get('n_pairs', '-')} pairs in {vector.meta.get('seconds', 0):.1f} s")
-    console.print(f"[dim]norm per layer: {norms}[/dim]")
+    console.print(f"[dim]norm per layer: {literal(norms)}[/dim]")
 
 
 @app.command("apply")
@@ -104,7 +107,7 @@ def apply_cmd(
     model: ModelOpt = DEFAULT,
     positions: PositionsOpt = "all",
     ablate: Annotated[bool, typer.Option("--ablate", help="Project the direction out instead of adding it.")] = False,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_TOKENS, help="Most new tokens.")] = 48,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_NEW_TOKENS, help="Most new tokens.")] = 48,
     raw: Annotated[bool, typer.Option("--raw", help="Do not apply the chat template.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -126,10 +129,10 @@ def apply_cmd(
         emit_json({"model": lm.name, "prompt": prompt, "vector": str(vector), "strength": None if ablate else strength,
                    "ablate": ablate, "positions": positions, "unsteered": plain, "steered": steered})
         return
-    table = Table(title=prompt, show_lines=True)
+    table = Table(title=literal(prompt), show_lines=True)
     table.add_column("unsteered", ratio=1)
     table.add_column(label, ratio=1)
-    table.add_row(plain.strip(), steered.strip())
+    table.add_row(literal(plain.strip()), literal(steered.strip()))
     console.print(table)
 
 
@@ -141,7 +144,7 @@ def eval_cmd(
     prompts: Annotated[Path | None, typer.Option(help="Text file, one prompt per line (default: six neutral).")] = None,
     model: ModelOpt = DEFAULT,
     positions: PositionsOpt = "all",
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_TOKENS,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=MAX_NEW_TOKENS,
                                             help="Tokens per completion.")] = 48,
     png: Annotated[Path | None, typer.Option(help="Write the effect/cost curves here.")] = None,
     json_out: JsonOpt = False,
@@ -177,16 +180,16 @@ def eval_cmd(
         emit_json({"model": lm.name, "vector": str(vector), "scorer": judge.name, "positions": positions,
                    "prompts": texts, "points": [p.to_dict() for p in points], "png": str(png) if png else None})
         return
-    table = Table(title=f"{vector.name}: {judge.name} effect vs cost over {len(texts)} prompts")
+    table = Table(title=literal(f"{vector.name}: {judge.name} effect vs cost over {len(texts)} prompts"))
     for col in ("strength", "effect", "perplexity", "ratio", "repetition", "sample"):
         table.add_column(col, justify="right" if col != "sample" else "left")
     for p in points:
         table.add_row("unsteered" if p.strength is None else f"{p.strength:+g}", f"{p.effect:+.3f}",
                       f"{p.perplexity:.2f}", f"{p.perplexity_ratio:.2f}", f"{p.repetition:.2f}",
-                      p.texts[0].strip().replace("\n", " ")[:60])
+                      literal(p.texts[0].strip().replace("\n", " ")[:60]))
     console.print(table)
     if png:
-        console.print(f"wrote {png}")
+        say(f"wrote {png}")
 
 
 def parse_strengths(spec: str) -> list[float]:
@@ -224,7 +227,7 @@ def export_cmd(vector: VectorArg, out: Annotated[Path, typer.Argument(help="The 
     if json_out:
         emit_json({"out": str(path), "model": lm.name, "layers": vec.layers, "model_hint": lm.config.model_type})
         return
-    console.print(f"wrote {path} (llama.cpp: --control-vector-scaled {path.name} STRENGTH)")
+    say(f"wrote {path} (llama.cpp: --control-vector-scaled {path.name} STRENGTH)")
 
 
 @app.command("import-gguf")
@@ -241,4 +244,4 @@ def import_cmd(gguf_file: Annotated[Path, typer.Argument(help="A llama.cpp contr
     if json_out:
         emit_json({"out": str(out), "model": lm.name, "layers": vector.layers, "norms": vector.norms()})
         return
-    console.print(f"wrote {out}: {len(vector)} layer(s) {vector.layers}")
+    say(f"wrote {out}: {len(vector)} layer(s) {vector.layers}")

@@ -7,18 +7,20 @@ from typing import Annotated
 
 import typer
 
-from latentspace.cli.common import DEFAULT, JsonOpt, ModelOpt, console, emit_json, load_model, parse_sets, seed_option
-from latentspace.cli.options import MAX_TOKENS, PressOpt, RatioOpt, StrengthOpt, make_press
-from latentspace.errors import LatentspaceError
-from latentspace.limits import MAX_LATENT_STEPS
+from latentspace.cli.common import (DEFAULT, JsonOpt, ModelOpt, console, emit_json, literal, load_model, parse_sets,
+                                    say, seed_option)
+from latentspace.cli.options import PressOpt, RatioOpt, StrengthOpt, make_press
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_LATENT_STEPS, MAX_NEW_TOKENS
+from latentspace.names import STRATEGIES
 
 
 def think(
     question: Annotated[str, typer.Argument(help="The question.")],
-    mode: Annotated[str, typer.Option(help="Strategy: direct, cot, continuous, soft, pause.")] = "soft",
+    mode: Annotated[str, typer.Option(help=f"Strategy: {', '.join(STRATEGIES)}, or agents:PIPELINE[:MODE].")] = "soft",
     model: ModelOpt = DEFAULT,
     steps: Annotated[int | None, typer.Option(min=0, max=MAX_LATENT_STEPS, help="Most latent steps.")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", "-n", min=1, max=MAX_TOKENS,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", "-n", min=1, max=MAX_NEW_TOKENS,
                                                    help="Most answer tokens.")] = None,
     seed: Annotated[int, seed_option("Seed (sampling strategies).")] = 0,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Any strategy option, key=value (repeatable).")] = None,
@@ -55,6 +57,6 @@ def think(
         return
     if show:
         console.print(trace.table())
-    console.print(trace.text.strip(), highlight=False)
+    say(trace.text.strip())
     console.print(f"[dim]{trace.latent_steps} latent steps, {trace.explicit_tokens} tokens, {trace.positions} "
-                  f"positions, {trace.wall_seconds:.2f} s; {trace.stop_reason}[/dim]")
+                  f"positions, {trace.wall_seconds:.2f} s; {literal(trace.stop_reason)}[/dim]")

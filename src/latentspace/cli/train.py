@@ -7,15 +7,17 @@ from typing import Annotated
 
 import typer
 
-from latentspace import files
-from latentspace.cli.common import JsonOpt, console, default_group, emit_json, parse_sets, seed_option
-from latentspace.errors import LatentspaceError
+from latentspace.cli.common import JsonOpt, console, default_group, emit_json, literal, parse_sets, say, seed_option
+from latentspace.core import files
+from latentspace.core.errors import LatentspaceError
+from latentspace.names import RECIPES, TASKS, listed
 
 app = typer.Typer(cls=default_group("run"), no_args_is_help=True,
                   help="Train latent reasoners: `latentspace train table --profile laptop-mnns` (the headline table).")
 
 
-PROFILE_HELP = ("laptop-mnns / laptop-prosqa (the papers' small-model settings on a CPU), smoke-mnns / "
+PROFILE_HELP = ("laptop-mnns (+ laptop-mnns-d24, a narrower width) / laptop-prosqa (the papers' small-model "
+                "settings on a CPU), smoke-mnns / "
                 "smoke-prosqa / smoke (seconds), full (fine-tune SmolLM2 on ProsQA, GPU), full-scratch, "
                 "english-small (does not learn; kept as a record).")
 
@@ -39,9 +41,9 @@ def task_file(task: str | None) -> Path | None:
 
 @app.command("run")
 def run(
-    recipe: Annotated[str, typer.Argument(help="cot, nocot, coconut, cot2, pause, icot or codi.")],
+    recipe: Annotated[str, typer.Argument(help=f"{listed(RECIPES)}.")],
     task: Annotated[str | None, typer.Option(
-        help="mnns, prosqa-sym, prosqa, prosqa-small, prontoqa, multiplication, arithmetic or FILE.jsonl "
+        help=f"{', '.join(TASKS)} or FILE.jsonl "
              "(default: the profile's).")] = None,
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "smoke",
     hops: HopsOpt = None,
@@ -67,7 +69,8 @@ def run(
     from latentspace.train.config import read_config, split_options, task_name
     from latentspace.train.profiles import get_profile
     from latentspace.train.recipes import get_recipe
-    from latentspace.train.trainer import TrainRun, train
+    from latentspace.train.run import TrainRun
+    from latentspace.train.trainer import train
 
     chosen = get_profile(profile)
     task = task_name(task, chosen)
@@ -79,8 +82,8 @@ def run(
     if json_out:
         emit_json(summary)
     elif summary.get("test_n"):
-        console.print(f"{recipe} on {task}: test accuracy {100 * summary['test_accuracy']:.1f}% "
-                      f"(n={summary['test_n']}), {summary['positions']:.1f} positions per answer; {folder}")
+        say(f"{recipe} on {task}: test accuracy {100 * summary['test_accuracy']:.1f}% "
+            f"(n={summary['test_n']}), {summary['positions']:.1f} positions per answer; {folder}")
     elif summary:
         console.print(f"paused after epoch {summary['paused_after_epoch']}; re-run the command to resume")
 
@@ -90,7 +93,8 @@ def table(
     task: Annotated[str | None, typer.Option(help="Task of every run (default: the profile's).")] = None,
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "laptop-mnns",
     out: Annotated[Path | None, typer.Option(help="Folder of the runs (default runs/table-TASK-PROFILE).")] = None,
-    recipes: Annotated[str | None, typer.Option(help="Comma list, in table order (default: the profile's).")] = None,
+    recipes: Annotated[str | None, typer.Option(help=f"Comma list of {', '.join(RECIPES)}, in table "
+                                                           "order (default: the profile's).")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma list of seeds (default: the profile's, e.g. 0,1,2).")] = None,
     hops: HopsOpt = None,
     set_: Annotated[list[str] | None, typer.Option(
@@ -106,9 +110,9 @@ def table(
     from latentspace.train.config import task_name
     from latentspace.train.profiles import get_profile
     from latentspace.train.recipes import RECIPES
-    from latentspace.train.table import latent_goals, markdown, run_table
+    from latentspace.train.studies.table import latent_goals, markdown, run_table
 
-    from latentspace.train.trainer import check_settings
+    from latentspace.train.run import check_settings
 
     chosen = get_profile(profile)
     task = task_name(task, chosen)
@@ -153,8 +157,8 @@ def eval_(
 
     Example: latentspace train eval runs/table-prosqa-sym-laptop-prosqa/s0/coconut --task prosqa_test.json
     """
-    from latentspace import jsonsafe
-    from latentspace.train.evaluate_run import evaluate_run
+    from latentspace.core import jsonsafe
+    from latentspace.train.studies.evaluate_run import evaluate_run
     from latentspace.train.run_folder import require_run, run_inputs
 
     require_run(run_dir)  # the input first: a missing run is the message, not its --answers path
@@ -170,8 +174,8 @@ def eval_(
     if json_out:
         emit_json(summary)
     else:
-        console.print(f"{summary['task']}: accuracy {100 * result.accuracy:.1f}% ({summary['correct']}/{result.n}), "
-                      f"{result.positions:.1f} positions per answer")
+        say(f"{summary['task']}: accuracy {100 * result.accuracy:.1f}% ({summary['correct']}/{result.n}), "
+            f"{result.positions:.1f} positions per answer")
 
 
 @app.command("inspect")
@@ -187,8 +191,8 @@ def inspect(
 
     The Coconut paper's "breadth-first search in superposition" analysis on ProsQA-like items.
     """
-    from latentspace.train.analysis import GROUPS, plot_frontier
-    from latentspace.train.inspect_run import inspect_run
+    from latentspace.train.studies.analysis import GROUPS, plot_frontier
+    from latentspace.train.studies.inspect_run import inspect_run
     from latentspace.train.run_folder import require_run, run_inputs
 
     require_run(run_dir)  # the input first: a missing run is the message, not its --png path
@@ -202,4 +206,4 @@ def inspect(
     for i, row in enumerate(result.per_thought, 1):
         ratio = row["frontier"] / max(row["passed"] + row["ahead"], 1e-9)
         console.print(f"{i:>7}  " + "  ".join(f"{row[g]:11.3f}" for g in GROUPS) + f"  {ratio:14.1f}")
-    console.print(f"[dim]{result.items} items; plot: {picture}[/dim]")
+    console.print(f"[dim]{result.items} items; plot: {literal(picture)}[/dim]")

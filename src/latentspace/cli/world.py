@@ -10,16 +10,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from latentspace import files
-from latentspace.cli.common import JsonOpt, console, emit_json, err_console, seed_option
-from latentspace.errors import LatentspaceError
+from latentspace.cli.common import JsonOpt, console, emit_json, err_console, literal, say, seed_option
+from latentspace.core import files
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_BATCH
+from latentspace.names import PLANNERS, listed
 
 app = typer.Typer(no_args_is_help=True, help="Plan and act in latent space: Two Rooms, JEPA world models, MPPI/CEM.")
 
 DATA, RUN = Path("runs/world/data.npz"), Path("runs/world/jepa")  # the defaults: their parents are ours to make
 ModelArg = Annotated[str, typer.Option("--model", help="A trained model (its folder or model.safetensors), or "
                                                        "'oracle' (the true state and simulator) or 'random'.")]
-PlannerOpt = Annotated[str, typer.Option(help="mppi or cem (a planner over a world model; ignored for a bc policy).")]
+PlannerOpt = Annotated[str, typer.Option(help=f"{listed(PLANNERS)} (a planner over a world model; ignored for a bc policy).")]
 HorizonOpt = Annotated[int, typer.Option(min=1, max=128, help="Planned actions per plan.")]
 SamplesOpt = Annotated[int, typer.Option(min=8, max=8192, help="Action sequences sampled per iteration.")]
 IterationsOpt = Annotated[int, typer.Option(min=1, max=64, help="Planner iterations per replanning.")]
@@ -66,7 +68,7 @@ def data(
     if json_out:
         emit_json(summary)
         return
-    console.print(f"{episodes} episodes of {steps} steps ({100 * summary['crossed_door']:.0f}% pass the door): {out}")
+    say(f"{episodes} episodes of {steps} steps ({100 * summary['crossed_door']:.0f}% pass the door): {out}")
 
 
 def default_parents(out: Path, default: Path) -> Path:
@@ -112,7 +114,7 @@ def train(
                                            "(goal-conditioned behaviour cloning).")] = "jepa",
     out: Annotated[Path, typer.Option(help="Run folder: model.safetensors and checkpoint/ (a rerun resumes).")] = RUN,
     steps: Annotated[int, typer.Option(min=1, max=10_000_000, help="Optimizer steps.")] = 3000,
-    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Windows per step.")] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, help="Windows per step.")] = 64,
     window: Annotated[int, typer.Option(min=1, max=64, help="Actions per training window.")] = 4,
     lr: Annotated[float, typer.Option(min=1e-8, max=1.0, help="AdamW learning rate.")] = 1e-3,
     latent: Annotated[int, typer.Option(min=1, max=512, help="Latent dimensions.")] = 32,
@@ -166,7 +168,7 @@ def train(
         emit_json(summary)
         return
     last = history[-1] if history else {}
-    console.print(f"trained a {kind} model ({summary['params']:,} parameters), loss "
+    say(f"trained a {kind} model ({summary['params']:,} parameters), loss "
                   f"{history[0]['loss']:.3f} -> {last.get('loss', float('nan')):.3f}: {out}")
 
 
@@ -308,7 +310,7 @@ def evaluate_cmd(
     if json_out:
         emit_json(summary)
         return
-    table = Table(title=f"{summary['model']} + {summary['planner'] or 'policy'} on {episodes} episodes")
+    table = Table(title=literal(f"{summary['model']} + {summary['planner'] or 'policy'} on {episodes} episodes"))
     for col in ("success [95% CI]", "mean steps", "planning ms/step", "probe R² (control)"):
         table.add_column(col)
     probe = summary.get("probe")
@@ -317,7 +319,7 @@ def evaluate_cmd(
                   f"{probe['r2']:.2f} ({probe['control_r2']:.2f})" if probe else "—")
     console.print(table)
     if report is not None:
-        console.print(f"report: {summary['report']}")
+        say(f"report: {summary['report']}")
 
 
 def probe_sample(made, episodes: int = 200):

@@ -27,7 +27,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 
 class DamagedFile(LatentspaceError):
@@ -138,7 +138,7 @@ def parse_json(text: str, where: str):
 
 def read_json(path: str | Path, schema=Any, what: str = "file"):
     """The JSON file at ``path`` conformed to ``schema``; missing, unreadable or damaged -> one line."""
-    from latentspace.files import read_text
+    from latentspace.core.files import read_text
 
     path = Path(path)
     return conform(parse_json(read_text(path, what), f"{what} {path}"), schema, f"{what} {path}")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from latentspace import files, jsonsafe
+from latentspace.core import files, jsonsafe
 from latentspace.core.checked import DamagedFile, conform, load_torch, read_json
 
 FOLDER = "checkpoint"

@@ -10,11 +10,15 @@ Three readings, each answering a different question:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from latentspace.model.hooks import Intervention, check_vector
 from latentspace.trace import read_logits
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 IDENTITY_PROMPT = "cat -> cat; 1135 -> 1135; hello -> hello; ? ->"
 PLACEHOLDER = " ?"
@@ -32,7 +36,7 @@ class VectorReading:
         return dict(self.__dict__)
 
 
-def nearest_embeddings(lm, vector: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
+def nearest_embeddings(lm: LatentModel, vector: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
     vector = check_vector(vector, lm.hidden_size).to(lm.device, lm.dtype)
     emb = lm.input_embeddings
     cos = (emb @ vector) / (emb.norm(dim=-1) * vector.norm()).clamp_min(1e-12)
@@ -40,13 +44,13 @@ def nearest_embeddings(lm, vector: torch.Tensor, k: int = 5) -> list[tuple[str, 
     return [(lm.tokenizer.decode([int(i)]), float(c)) for c, i in zip(top.values, top.indices)]
 
 
-def lens_reading(lm, vector: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
+def lens_reading(lm: LatentModel, vector: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
     vector = check_vector(vector, lm.hidden_size)
     with torch.no_grad():
         return read_logits(lm.head(vector), lm.tokenizer, k)[1]
 
 
-def _identity_ids(lm, prompt: str) -> tuple[torch.Tensor, int]:
+def _identity_ids(lm: LatentModel, prompt: str) -> tuple[torch.Tensor, int]:
     """Token ids of ``prompt`` with the placeholder as one slot; returns (ids, placeholder slot)."""
     before, _, after = prompt.rpartition(PLACEHOLDER)
     encode = lambda text: lm.tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
@@ -56,7 +60,7 @@ def _identity_ids(lm, prompt: str) -> tuple[torch.Tensor, int]:
     return torch.tensor([ids], device=lm.device), len(prefix) + len(placeholder) - 1
 
 
-def patchscope(lm, vector: torch.Tensor, layer: int = 0, prompt: str = IDENTITY_PROMPT, k: int = 5,
+def patchscope(lm: LatentModel, vector: torch.Tensor, layer: int = 0, prompt: str = IDENTITY_PROMPT, k: int = 5,
                max_new_tokens: int = 4) -> tuple[list[tuple[str, float]], str]:
     """Put ``vector`` in place of the placeholder's residual stream entering block ``layer``.
 
@@ -73,7 +77,7 @@ def patchscope(lm, vector: torch.Tensor, layer: int = 0, prompt: str = IDENTITY_
     return top, text
 
 
-def read_vector(lm, vector: torch.Tensor, k: int = 5, layer: int = 0) -> VectorReading:
+def read_vector(lm: LatentModel, vector: torch.Tensor, k: int = 5, layer: int = 0) -> VectorReading:
     """All three readings of one vector."""
     vector = check_vector(vector, lm.hidden_size)
     top, text = patchscope(lm, vector, layer=layer, k=k)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.model.sites import check_site
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def _positions(positions: Sequence[int] | None, n: int) -> list[int]:
     return out
 
 
-def _read(lm, hidden, layers, final, k, tid, tuned, site, tokens, positions) -> LensReading:
+def _read(lm: LatentModel, hidden, layers, final, k, tid, tuned, site, tokens, positions) -> LensReading:
     tops, probs, ents, kls, tprob, trank = [], [], [], [], [], []
     with torch.no_grad():
         for i, layer in enumerate(layers):

@@ -11,11 +11,15 @@ from __future__ import annotations
 import base64
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace import files
-from latentspace.plots import figure, save
+from latentspace.core import files
+from latentspace.core.plots import figure, save
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 def _short(token: str, width: int = 7) -> str:
@@ -54,7 +58,7 @@ def layer_curves(curves: dict[str, list[float]], path: Path, ylabel: str = "KL(f
     return save(fig, path)
 
 
-def trajectory(lm, vectors: torch.Tensor, path: Path, labels: list[str] | None = None,
+def trajectory(lm: LatentModel, vectors: torch.Tensor, path: Path, labels: list[str] | None = None,
                n_background: int = 2000) -> Path:
     """PCA (fitted on token embeddings) of latent vectors ``[n, d]``, drawn over the embeddings."""
     emb = lm.input_embeddings.float().cpu()

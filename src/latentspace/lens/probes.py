@@ -11,14 +11,18 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from latentspace.core.checked import DamagedFile, conform
-from latentspace.errors import LatentspaceError
-from latentspace.finite import check_loss, check_tensors
-from latentspace.io import load_tensors, save_tensors
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.finite import check_loss, check_tensors
+from latentspace.core.saved import load_tensors, save_tensors
 from latentspace.lens.logit_lens import check_context
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 @dataclass
@@ -180,7 +184,7 @@ def fit_probe(x: torch.Tensor, y, task: str = "auto", l2: float = 1e-2, test_fra
     return probe, score
 
 
-def activations(lm, texts: list[str], site: str = "resid_post", layers: list[int] | None = None,
+def activations(lm: LatentModel, texts: list[str], site: str = "resid_post", layers: list[int] | None = None,
                 position: str = "last", batch_size: int = 16) -> dict[int, torch.Tensor]:
     """``{layer: [N, d]}``: each text's activation at its last token, or the mean over its tokens."""
     if position not in ("last", "mean"):
@@ -203,7 +207,7 @@ def activations(lm, texts: list[str], site: str = "resid_post", layers: list[int
     return {layer: torch.cat(v) for layer, v in out.items()}
 
 
-def probe_layers(lm, texts: list[str], labels, site: str = "resid_post", layers: list[int] | None = None,
+def probe_layers(lm: LatentModel, texts: list[str], labels, site: str = "resid_post", layers: list[int] | None = None,
                  position: str = "last", task: str = "auto", seed: int = 0):
     """Fit one probe per layer: (per-layer scores, best layer's probe, best layer)."""
     if len(labels) != len(texts):

@@ -7,13 +7,16 @@ the logit lens, and weight decay pulls it back towards it. Training lives in `tu
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from latentspace.finite import NonFiniteError, stream_overflows
-from latentspace.io import load_state, load_tensors, save_tensors
-from latentspace.model.fingerprint import check_same
+from latentspace.core.finite import NonFiniteError, stream_overflows
+from latentspace.core.saved import check_same, load_state, load_tensors, save_tensors
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 class TunedLens(nn.Module):
@@ -27,7 +30,7 @@ class TunedLens(nn.Module):
         self.meta = meta or {}
 
     @classmethod
-    def for_model(cls, lm) -> TunedLens:
+    def for_model(cls, lm: LatentModel) -> TunedLens:
         return cls(lm.n_layers, lm.hidden_size, lm.fingerprint).to(lm.device, lm.dtype)
 
     def translate(self, hidden: torch.Tensor, layer: int) -> torch.Tensor:
@@ -38,7 +41,7 @@ class TunedLens(nn.Module):
                                  "(its weights are too large: trained with a diverging learning rate?)")
         return out
 
-    def check_model(self, lm) -> None:
+    def check_model(self, lm: LatentModel) -> None:
         check_same(self.fingerprint, lm.fingerprint, "tuned lens")
 
     def save(self, path: str | Path) -> Path:
@@ -46,7 +49,7 @@ class TunedLens(nn.Module):
         return save_tensors(path, self.state_dict(), "tuned_lens", self.fingerprint, self.meta)
 
     @classmethod
-    def load(cls, path: str | Path, lm) -> TunedLens:
+    def load(cls, path: str | Path, lm: LatentModel) -> TunedLens:
         """Load for ``lm``; refuses a lens trained for another model, naming both."""
         tensors, meta = load_tensors(path, "tuned_lens", lm.fingerprint)
         lens = cls(lm.n_layers, lm.hidden_size, lm.fingerprint, meta)

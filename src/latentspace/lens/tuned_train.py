@@ -5,7 +5,7 @@ itself (`sample_text`). Only the translators learn; the model is frozen for the 
 ``requires_grad`` flags are restored afterwards.
 
 The settings are checked against `TunedLensConfig.RANGES` first, the loss every step and the
-translators before they are returned (`latentspace.finite`): a diverging run stops at its first
+translators before they are returned (`latentspace.core.finite`): a diverging run stops at its first
 NaN/inf step naming the learning rate, so no NaN lens is ever handed back or saved.
 """
 
@@ -15,15 +15,19 @@ import contextlib
 import dataclasses
 import random
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TYPE_CHECKING
 
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from latentspace import finite, named
-from latentspace.errors import LatentspaceError
+from latentspace.core import finite, named
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_TRAIN_BATCH
 from latentspace.lens.tuned_lens import TunedLens
 from latentspace.model.grad import frozen
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 SEED_PROMPTS = ["The", "In", "Once upon a time", "Scientists", "def ", "My favourite", "The history of", "Today"]
 
@@ -41,7 +45,7 @@ class TunedLensConfig:
     # a large lr is allowed (divergence is caught as it happens); NaN, inf and nonsense are not
     RANGES: ClassVar[dict] = {
         "steps": named.between(1, 1_000_000), "seq_len": named.between(2, 1_000_000),
-        "batch_size": named.between(1, 65_536), "lr": named.above(0), "weight_decay": named.between(0, None),
+        "batch_size": named.between(1, MAX_TRAIN_BATCH), "lr": named.above(0), "weight_decay": named.between(0, None),
         "heldout_fraction": named.above(0, 0.9), "layers_per_step": named.between(1, 100_000),
         "seed": named.between(0, 2**63 - 1)}
 
@@ -58,14 +62,14 @@ class TunedLensReport:
         return dict(self.__dict__)
 
 
-def sample_text(lm, n_samples: int = 16, tokens: int = 96, seed: int = 0) -> list[str]:
+def sample_text(lm: LatentModel, n_samples: int = 16, tokens: int = 96, seed: int = 0) -> list[str]:
     """Text written by the model itself (temperature 1), an offline source of training text."""
     prompts = [SEED_PROMPTS[i % len(SEED_PROMPTS)] for i in range(n_samples)]
     out = lm.decode(lm.encode(prompts), max_new_tokens=tokens, temperature=1.0, seed=seed)
     return [p + t for p, t in zip(prompts, out.texts)]
 
 
-def check_config(cfg: TunedLensConfig, lm=None) -> None:
+def check_config(cfg: TunedLensConfig, lm: LatentModel | None = None) -> None:
     """The settings against their declared ranges (and ``lm``'s context), before any text is made."""
     named.check_options(TunedLensConfig, dataclasses.asdict(cfg), "tuned lens training")
     if lm is not None and lm.max_positions and cfg.seq_len > lm.max_positions:
@@ -73,7 +77,7 @@ def check_config(cfg: TunedLensConfig, lm=None) -> None:
                                "positions")
 
 
-def windows(lm, texts: list[str], seq_len: int) -> torch.Tensor:
+def windows(lm: LatentModel, texts: list[str], seq_len: int) -> torch.Tensor:
     """Non-overlapping token windows ``[N, seq_len]`` from the concatenated texts."""
     ids = [i for t in texts for i in lm.tokenizer.encode(t + "\n", add_special_tokens=False)]
     n = len(ids) // seq_len
@@ -82,7 +86,8 @@ def windows(lm, texts: list[str], seq_len: int) -> torch.Tensor:
     return torch.tensor(ids[: n * seq_len]).view(n, seq_len)
 
 
-def _layer_kls(lm, lens: TunedLens | None, batch: torch.Tensor, layers: list[int] | None = None) -> torch.Tensor:
+def _layer_kls(lm: LatentModel, lens: TunedLens | None, batch: torch.Tensor,
+               layers: list[int] | None = None) -> torch.Tensor:
     """Mean KL(final ‖ lens) per layer over every token of ``batch`` (grad flows into ``lens``)."""
     layers = list(range(lm.n_layers)) if layers is None else layers
     sites = [("resid_post", i) for i in layers]
@@ -108,14 +113,14 @@ def diverged_at(step: int, hint: str):
                                     "nothing non-finite was saved") from None
 
 
-def heldout_kl(lm, lens: TunedLens | None, data: torch.Tensor, batch_size: int) -> list[float]:
+def heldout_kl(lm: LatentModel, lens: TunedLens | None, data: torch.Tensor, batch_size: int) -> list[float]:
     with torch.no_grad():
         parts = [_layer_kls(lm, lens, data[i : i + batch_size]) * len(data[i : i + batch_size])
                  for i in range(0, len(data), batch_size)]
     return (torch.stack(parts).sum(0) / len(data)).tolist()
 
 
-def train_tuned_lens(lm, texts: list[str], config: TunedLensConfig | None = None,
+def train_tuned_lens(lm: LatentModel, texts: list[str], config: TunedLensConfig | None = None,
                      show_progress: bool = True) -> tuple[TunedLens, TunedLensReport]:
     """Fit a tuned lens on ``texts``; report held-out KL per layer against the logit lens."""
     cfg = config or TunedLensConfig()

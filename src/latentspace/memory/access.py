@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.memory import index
 
 LOCK_TIMEOUT = 60.0  # seconds a writer waits for another one before it gives up

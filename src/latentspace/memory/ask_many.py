@@ -7,11 +7,15 @@ with the copy of the cache it was decoded on, so every question sees the same co
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from latentspace.memory import layout
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
-def ask_many(lm, context: str, questions: Sequence[str], press=None, max_new_tokens: int = 64,
+
+def ask_many(lm: LatentModel, context: str, questions: Sequence[str], press=None, max_new_tokens: int = 64,
              **decode_options) -> list[str]:
     """Answers to ``questions`` about ``context``, the context read (and pressed) once."""
     questions = [questions] if isinstance(questions, str) else list(questions)

@@ -23,10 +23,10 @@ import torch
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
-from latentspace import jsonsafe
-from latentspace.errors import LatentspaceError
-from latentspace.files import atomic_write
-from latentspace.finite import check_tensors
+from latentspace.core import jsonsafe
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import atomic_write
+from latentspace.core.finite import check_tensors
 
 KIND = "latent_memory"
 SUFFIX = ".safetensors"

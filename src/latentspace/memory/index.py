@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from latentspace import jsonsafe
-from latentspace.errors import LatentspaceError
+from latentspace.core import jsonsafe
+from latentspace.core.errors import LatentspaceError
 
 SCHEMA_VERSION = 1
 COLUMNS = ("id", "title", "source", "tags", "created", "last_used", "model", "model_name", "press",

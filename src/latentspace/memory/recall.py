@@ -11,17 +11,21 @@ them together (CacheBlend and TurboRAG measure the same gap; docs/memory.md has 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.memory.presses.base import rotary_module
 from latentspace.memory.presses.view import rotate
 from latentspace.model import kv
 from latentspace.model.state import LatentState
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
-def shift(lm, state: LatentState, delta: int) -> LatentState:
+
+def shift(lm: LatentModel, state: LatentState, delta: int) -> LatentState:
     """The same memory read ``delta`` positions later."""
     rotary = rotary_module(lm)
     if rotary is None:
@@ -37,7 +41,7 @@ def shift(lm, state: LatentState, delta: int) -> LatentState:
     return replace(state, cache=moved, next_position=state.next_position + delta, consumed=False)
 
 
-def combine(lm, states: list[LatentState], opening: torch.Tensor) -> LatentState:
+def combine(lm: LatentModel, states: list[LatentState], opening: torch.Tensor) -> LatentState:
     """One working memory holding every state in order; a later state that starts with the
     ``opening`` ids (its chat opening; a press may have cut into it, then it stays) loses them.
     The last state's logits and hidden state are the combination's."""

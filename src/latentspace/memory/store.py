@@ -29,19 +29,23 @@ import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
-from latentspace.files import check_text
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import check_text
+from latentspace.core.saved import check_same, describe
 from latentspace.memory import blobs, index, layout
 from latentspace.memory.access import StoreAccess
 from latentspace.memory.blobs import CorruptBlob
 from latentspace.memory.index import Corrupt, MemoryInfo
 from latentspace.memory.recall import combine
 from latentspace.model import kv
-from latentspace.model.fingerprint import check_same, describe
 from latentspace.model.state import LatentState, problem
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 MAX_TITLE, MAX_TAG, MAX_TAGS = 1000, 100, 100
@@ -79,7 +83,7 @@ class MemoryStore(StoreAccess):
         return self.scan()[1]
 
     # -- writing ------------------------------------------------------------------------------
-    def add(self, lm, text: str, *, title: str | None = None, source: str | None = None,
+    def add(self, lm: LatentModel, text: str, *, title: str | None = None, source: str | None = None,
             tags: Sequence[str] = (), press=None, key_layer: int | None = None) -> MemoryInfo:
         """Encode ``text`` once (optionally compressed) and store its cache and retrieval key.
 
@@ -236,11 +240,11 @@ class MemoryStore(StoreAccess):
             raise LatentspaceError(f"memory {broken[0].id!r} is corrupt: {broken[0].problem}; left untouched")
         return matches[0]
 
-    def load(self, lm, memory_id: str) -> LatentState:
+    def load(self, lm: LatentModel, memory_id: str) -> LatentState:
         """The memory's working state, ready to continue (checksum and model checked first)."""
         return self._load(lm, memory_id)[0]
 
-    def _load(self, lm, memory_id: str) -> tuple[LatentState, MemoryInfo]:
+    def _load(self, lm: LatentModel, memory_id: str) -> tuple[LatentState, MemoryInfo]:
         info = self.get(memory_id)
         check_same(info.model, lm.fingerprint, f"memory {info.id}")
         path = blobs.locate(self.blob_dir, info.blob, info.id)
@@ -250,7 +254,7 @@ class MemoryStore(StoreAccess):
                             hidden=None, owner=lm)
         return state, info
 
-    def search(self, lm, query: str, k: int = 3) -> list[tuple[MemoryInfo, float]]:
+    def search(self, lm: LatentModel, query: str, k: int = 3) -> list[tuple[MemoryInfo, float]]:
         """The ``k`` memories of this model whose retrieval keys are closest (cosine) to the query's.
         Corrupt rows and unusable keys are skipped with a warning that says why."""
         check_text(query, "query")
@@ -283,7 +287,8 @@ class MemoryStore(StoreAccess):
             raise LatentspaceError(f"none of the memories in {self.root} has a usable retrieval key")
         return sorted(scored, key=lambda s: -s[1])[:k]
 
-    def recall(self, lm, memory_ids: Sequence[str], skip_damaged: bool = False) -> tuple[LatentState, list[str]]:
+    def recall(self, lm: LatentModel, memory_ids: Sequence[str], skip_damaged: bool = False) -> tuple[LatentState,
+               list[str]]:
         """One working memory from several memories, in order (see `memory.recall`)."""
         states, used = [], []
         for memory_id in memory_ids:
@@ -302,7 +307,7 @@ class MemoryStore(StoreAccess):
         self._touch(used)
         return (states[0] if len(states) == 1 else combine(lm, states, opening)), used
 
-    def ask(self, lm, question: str, memory_ids: Sequence[str] = (), k: int = 1,
+    def ask(self, lm: LatentModel, question: str, memory_ids: Sequence[str] = (), k: int = 1,
             max_new_tokens: int = 64, **decode_options) -> Answer:
         """Answer ``question`` from the given memories, or from the ``k`` that match it best."""
         check_text(question, "question")
@@ -323,7 +328,7 @@ class MemoryStore(StoreAccess):
         return sum(i.bytes for i in self.list())
 
 
-def retrieval_key(lm, text: str, layer: int) -> torch.Tensor:
+def retrieval_key(lm: LatentModel, text: str, layer: int) -> torch.Tensor:
     """Mean hidden state (``resid_post`` at ``layer``) over the text's tokens, first token left
     out (it is the attention sink: its huge activations would dominate every mean)."""
     ids = torch.tensor([lm.token_ids(text)])  # refuses text over the context and lone surrogates, up front
@@ -367,7 +372,7 @@ def check_labels(title, source, tags) -> tuple[str | None, list[str]]:
     return title, sorted(set(tags))
 
 
-def _check_state(t: dict[str, torch.Tensor], info: MemoryInfo, lm) -> None:
+def _check_state(t: dict[str, torch.Tensor], info: MemoryInfo, lm: LatentModel) -> None:
     """A blob whose checksum matches can still be hand-made: its tensors must be a memory's, checked
     as every saved state is (`model.state.problem`)."""
     why = problem(t, lm.fingerprint, lm)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 METHODS = ("none", "norm", "ridge", "soft")
 

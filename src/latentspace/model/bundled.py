@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 MARKER = "latentspace.json"
 

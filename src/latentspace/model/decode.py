@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 if TYPE_CHECKING:
     from latentspace.model.latent_model import LatentModel
@@ -128,7 +128,7 @@ def eos_ids(lm: LatentModel) -> set[int]:
     return {i for i in [*ids, lm.tokenizer.eos_token_id] if i is not None}
 
 
-def _update_text(lm, row, ids, texts, stop, reasons, done, on_text) -> None:
+def _update_text(lm: LatentModel, row, ids, texts, stop, reasons, done, on_text) -> None:
     text = lm.tokenizer.decode(ids, skip_special_tokens=True)
     if text.endswith("\ufffd"):
         return  # an incomplete multi-byte character: wait for the rest
@@ -152,5 +152,5 @@ def _partial_stop(text: str, stop: Sequence[str]) -> int:
     return max((n for s in stop for n in range(1, len(s)) if text.endswith(s[:n])), default=0)
 
 
-def _final_text(lm, ids: list[int], text: str, reason: str) -> str:
+def _final_text(lm: LatentModel, ids: list[int], text: str, reason: str) -> str:
     return text if reason.startswith("stop:") else lm.tokenizer.decode(ids, skip_special_tokens=True)

@@ -1,4 +1,4 @@
-"""Gradients through a frozen model (tuned lens training, test-time latent optimisation)."""
+"""Gradients through frozen models (tuned lens training, test-time latent optimisation, cache fusers)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import torch
 
 
 @contextmanager
-def frozen(model: torch.nn.Module) -> Iterator[None]:
-    """No parameter of ``model`` requires grad inside; the caller's flags are restored after."""
-    flags = [p.requires_grad for p in model.parameters()]
+def frozen(*models: torch.nn.Module) -> Iterator[None]:
+    """No parameter of ``models`` requires grad inside; the caller's flags are restored after (also
+    when the body raises). Training/eval mode is left as it is."""
+    flags = [[p.requires_grad for p in m.parameters()] for m in models]  # all read before any is changed
     try:
-        for p in model.parameters():
-            p.requires_grad_(False)
+        for m in models:
+            m.requires_grad_(False)
         yield
     finally:
-        for p, flag in zip(model.parameters(), flags):
-            p.requires_grad_(flag)
+        for m, before in zip(models, flags):
+            for p, flag in zip(m.parameters(), before):
+                p.requires_grad_(flag)

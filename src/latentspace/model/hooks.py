@@ -1,8 +1,10 @@
 """Record and intervene on canonical sites through removable PyTorch hooks.
 
 One context manager, `HookSession`, owns every hook it registers and removes them all on exit,
-also when the body raises. Interventions never edit a tensor in place: each hook returns a new
-tensor, so activations the caller holds (and the model's weights) are never changed.
+also when the body raises. `Handles` is that register-and-always-remove rule on its own, for every
+owner of hooks (a session, a press, a layer loop): a registration failing part way leaves no hook.
+Interventions never edit a tensor in place: each hook returns a new tensor, so activations the
+caller holds (and the model's weights) are never changed.
 
 Positions are *sequence slots*: slot ``p`` is the p-th position of the whole sequence including
 the KV cache and any left padding, so an intervention on slots ``>= 12`` keeps applying to every
@@ -18,18 +20,56 @@ already in it count as the prompt.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.model.sites import LAYER_SITES, SiteMap, check_site
 
 Op = Literal["add", "replace", "project_out", "fn"]
 Positions = None | Literal["last"] | Sequence[int]
 ROLES = ("prompt", "generated")  # slots named by role, resolved while the model runs
+
+
+class Handles:
+    """Hook handles registered together and removed together.
+
+    ``register(handles)`` takes an iterable that registers one hook per item (a generator that
+    yields each ``module.register_forward_hook(...)``) and keeps every handle as soon as it exists:
+    if a later registration raises, every hook kept so far is removed before the error propagates.
+    ``remove()`` removes them all (calling it again is harmless). As a context manager it removes
+    them on exit, also when the body raises::
+
+        with Handles().register(hooks_of(model)):
+            model(x)
+    """
+
+    def __init__(self) -> None:
+        self._held: list[torch.utils.hooks.RemovableHandle] = []
+
+    def register(self, handles: Iterable[torch.utils.hooks.RemovableHandle]) -> Handles:
+        try:
+            for handle in handles:
+                self._held.append(handle)
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def remove(self) -> None:
+        for handle in self._held:
+            handle.remove()
+        self._held.clear()
+
+    def __enter__(self) -> Handles:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        self.remove()
+        return False
 
 
 class StopForward(Exception):
@@ -143,7 +183,7 @@ class HookSession:
         self.offset = 0
         self.input_length: int | None = None
         self.prompt_end: int | None = None  # first slot that counts as "generated"
-        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._handles = Handles()
 
     def _checked(self, iv: Intervention) -> Intervention:
         check_site(iv.site, iv.layer, self.sites.n_layers)
@@ -161,17 +201,7 @@ class HookSession:
     # -- registration ------------------------------------------------------------------------
     def __enter__(self) -> Recording:
         self.offset, self.input_length, self.prompt_end = 0, None, None  # a reused session starts afresh
-        try:
-            self._handles.append(self.model.register_forward_pre_hook(self._track_offset, with_kwargs=True))
-            by_key: dict[tuple[str, int | None], list[Intervention]] = defaultdict(list)
-            for iv in self.interventions:
-                by_key[(iv.site, None if iv.layer is None else int(iv.layer))].append(iv)
-            last = self._last_recorded_key()
-            for key in dict.fromkeys([*self.record_keys, *by_key]):
-                self._register(key, by_key.get(key, []), stop=self.stop_after_last and key == last)
-        except BaseException:
-            self.remove()
-            raise
+        self._handles.register(self._hooks())
         return self.recording
 
     def __exit__(self, *exc: object) -> bool:
@@ -179,9 +209,16 @@ class HookSession:
         return False
 
     def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+        self._handles.remove()
+
+    def _hooks(self) -> Iterator[torch.utils.hooks.RemovableHandle]:
+        yield self.model.register_forward_pre_hook(self._track_offset, with_kwargs=True)
+        by_key: dict[tuple[str, int | None], list[Intervention]] = defaultdict(list)
+        for iv in self.interventions:
+            by_key[(iv.site, None if iv.layer is None else int(iv.layer))].append(iv)
+        last = self._last_recorded_key()
+        for key in dict.fromkeys([*self.record_keys, *by_key]):
+            yield self._register(key, by_key.get(key, []), stop=self.stop_after_last and key == last)
 
     def _last_recorded_key(self) -> tuple[str, int | None] | None:
         """The site computed last in a forward pass (where early stop is safe)."""
@@ -197,7 +234,8 @@ class HookSession:
 
         return max(self.record_keys, key=rank) if self.record_keys else None
 
-    def _register(self, key: tuple[str, int | None], ivs: list[Intervention], stop: bool) -> None:
+    def _register(self, key: tuple[str, int | None], ivs: list[Intervention],
+                  stop: bool) -> torch.utils.hooks.RemovableHandle:
         site, layer = key
         module = self.sites.module(site, layer)
         recording = key in self.record_keys
@@ -218,14 +256,13 @@ class HookSession:
                     return (apply(args[0]), *args[1:]), kwargs
                 return args, {**kwargs, "hidden_states": apply(kwargs["hidden_states"])}
 
-            self._handles.append(module.register_forward_pre_hook(pre_hook, with_kwargs=True))
-        else:
+            return module.register_forward_pre_hook(pre_hook, with_kwargs=True)
 
-            def post_hook(mod, args, output):
-                new = apply(unpack_output(output))
-                return repack_output(output, new) if ivs else None
+        def post_hook(mod, args, output):
+            new = apply(unpack_output(output))
+            return repack_output(output, new) if ivs else None
 
-            self._handles.append(module.register_forward_hook(post_hook))
+        return module.register_forward_hook(post_hook)
 
     # -- positions and ops -------------------------------------------------------------------
     def _track_offset(self, module, args, kwargs):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from transformers import Cache, DynamicCache
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values [batch, kv_heads, seq, head_dim]
 

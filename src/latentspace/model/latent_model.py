@@ -15,20 +15,18 @@ from functools import cached_property
 
 import torch
 
-from latentspace.errors import LatentspaceError
-from latentspace.files import check_text
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import check_text
+from latentspace.core.saved import describe, fingerprint
 from latentspace.model import kv
 from latentspace.model.align import Aligner
 from latentspace.model.decode import DecodeResult, decode
-from latentspace.model.fingerprint import describe, fingerprint
 from latentspace.model.head import soft_cap
 from latentspace.model.hooks import HookSession, Intervention, Positions, Recording, StopForward, check_vector
-from latentspace.model.registry import DEFAULT_MODEL
-from latentspace.model.registry import load as load_spec
+from latentspace.model.registry import DEFAULT_MODEL, load as load_spec
 from latentspace.model.sites import SiteMap, resolve
-from latentspace.model.text import chat as chat_text
-from latentspace.model.text import left_pad
-from latentspace.model.state import LATENT_ID, PRESSED_ID, LatentState
+from latentspace.model.state import LATENT_ID, LatentState, PRESSED_ID
+from latentspace.model.text import chat as chat_text, left_pad
 
 Prompts = str | Sequence[str]
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.model import kv
-from latentspace.model.hooks import repack_output, unpack_output
+from latentspace.model.hooks import Handles, repack_output, unpack_output
 from latentspace.model.sites import SiteMap, check_site
 
 
@@ -33,23 +33,20 @@ class LayerLoop:
         self.sites, self.start, self.end, self.repeats, self.alpha = sites, start, end, repeats, alpha
         self._calls: dict[int, tuple[tuple, dict]] = {}
         self._running = False
-        self._handles: list = []
+        self._handles = Handles()
 
     def __enter__(self) -> LayerLoop:
-        try:
-            for i in range(self.start, self.end + 1):
-                self._handles.append(self.sites.layers[i].register_forward_pre_hook(self._capture(i), with_kwargs=True))
-            self._handles.append(self.sites.layers[self.end].register_forward_hook(self._loop))
-        except BaseException:
-            self.__exit__()
-            raise
+        self._handles.register(self._hooks())
         return self
 
     def __exit__(self, *exc: object) -> bool:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+        self._handles.remove()
         return False
+
+    def _hooks(self):
+        for i in range(self.start, self.end + 1):
+            yield self.sites.layers[i].register_forward_pre_hook(self._capture(i), with_kwargs=True)
+        yield self.sites.layers[self.end].register_forward_hook(self._loop)
 
     def _capture(self, index: int):
         def hook(module, args, kwargs):

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.model import bundled
 from latentspace.model.names import DEFAULT_MODEL  # noqa: F401 (re-exported: its home is torch-free)
 from latentspace.model.tiny import make_tiny

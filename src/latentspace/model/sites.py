@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import torch.nn as nn
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 SITES = ("embed", "resid_pre", "resid_post", "attn_out", "mlp_out", "final_norm", "unembed")
 LAYER_SITES = ("resid_pre", "resid_post", "attn_out", "mlp_out")

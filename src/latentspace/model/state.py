@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-from latentspace.errors import LatentspaceError
-from latentspace.io import load_tensors, save_tensors
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.saved import load_tensors, save_tensors
 from latentspace.model import kv
 
 LATENT_ID = -1  # marks sequence slots filled by a continuous vector rather than a token

@@ -6,8 +6,12 @@ one left padding of token id rows (`LatentModel.pad` and training's evaluation u
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 MARK = "\u2063agent-turn\u2063"  # an invisible separator no role or document text contains
 
@@ -25,7 +29,7 @@ def chat(tokenizer, user: str, system: str | None = None) -> str:
     return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
-def next_turn(lm, text: str) -> str:
+def next_turn(lm: LatentModel, text: str) -> str:
     """Chat text that closes the assistant turn in progress and opens a new one for ``text``.
 
     An agent reading on top of another's memory continues the same conversation: the previous
@@ -48,7 +52,7 @@ def next_turn(lm, text: str) -> str:
     return closed[closed.index(MARK) + len(MARK):] + full[len(closed):]
 
 
-def split_turn(lm, head: str, tail: str, chat: bool) -> tuple[str, str]:
+def split_turn(lm: LatentModel, head: str, tail: str, chat: bool) -> tuple[str, str]:
     """``head`` and ``tail`` as one user message, cut where ``tail`` starts: (opening, rest).
 
     The shared prefix of a hierarchical pipeline opens the user turn; each expert's chunk ends it

@@ -1,6 +1,6 @@
 """The one thought loop: after the question, ``<|start-latent|>``, n thoughts, ``<|end-latent|>``.
 
-Evaluation of trained recipes (`train.evaluate`), the superposition analysis (`train.analysis`)
+Evaluation of trained recipes (`train.evaluate`), the superposition analysis (`train.studies.analysis`)
 and the `continuous` strategy (`reason.continuous`) all think this way; they differ only in what a
 thought's input is (the fed-back state, a projection of it, a softmax mix of embeddings, the
 ``<|latent|>`` embedding) and in how a slot is stepped (plainly, or through a strategy's guards),
@@ -10,13 +10,18 @@ so those are the arguments.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from latentspace.model.state import LatentState
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
-def think(lm, state: LatentState, counts: torch.Tensor | int, next_input: Callable[[LatentState, int], torch.Tensor],
+
+def think(lm: LatentModel, state: LatentState, counts: torch.Tensor | int,
+          next_input: Callable[[LatentState, int], torch.Tensor],
           markers: tuple[int, int] | None = None, step: Callable | None = None,
           stop: Callable[[], bool] | None = None, marker_mask: torch.Tensor | None = None,
           opened: bool = False) -> LatentState:

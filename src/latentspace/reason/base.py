@@ -18,18 +18,20 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
-from latentspace.limits import MAX_LATENT_STEPS
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_LATENT_STEPS, MAX_NEW_TOKENS
+from latentspace.core.named import above, between, make_named
 from latentspace.model.decode import eos_ids
 from latentspace.model.markers import trained_layout
-from latentspace.named import above, between, make_named
-from latentspace.reason.watch import record as record_step
-from latentspace.reason.watch import text_sink
+from latentspace.reason.watch import record as record_step, text_sink
 from latentspace.trace import Step, Trace, read_logits
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 REGISTRY: dict[str, type[Reasoner]] = {}
 
@@ -38,9 +40,8 @@ REGISTRY: dict[str, type[Reasoner]] = {}
 ANSWER_ONLY = "Answer with only the final answer."
 STEP_BY_STEP = "Think step by step, then write the final answer after 'Answer:'."
 
-# The budgets every strategy shares, as the server bounds them (``steps`` <= 256, max tokens <= 4096):
-# `--set` and a request's ``options`` are checked against the same numbers (MAX_LATENT_STEPS: `latentspace.limits`).
-MAX_NEW_TOKENS = 4096
+# The budgets every strategy shares are the server's and the CLI's (`latentspace.core.limits`): `--set` and a
+# request's ``options`` are checked against the same numbers.
 # A next-token distribution this close to uniform (nats below log V) carries nothing: the stream
 # collapsed (a zero hidden state gives equal logits). Random tiny test models sit above 0.01.
 UNIFORM_NATS = 1e-4
@@ -122,7 +123,7 @@ class Reasoner:
     }
 
     # -- to override -------------------------------------------------------------------------
-    def think(self, lm, state, rows: Rows):
+    def think(self, lm: LatentModel, state, rows: Rows):
         """Append thinking steps to ``state`` for the ``rows`` still active; return the new state."""
         return state
 
@@ -133,17 +134,17 @@ class Reasoner:
             return None
         return type(self).__name__, json.dumps(self.options(), sort_keys=True, default=str)
 
-    def prompt(self, lm, question: str) -> str:
+    def prompt(self, lm: LatentModel, question: str) -> str:
         if trained_layout(lm.model):  # trained here on Coconut's layout: the question and a newline
             return question.strip() + "\n"
         text = f"{question.strip()}\n{self.instruction}".strip() if self.instruction else question.strip()
         return lm.chat(text) if self.chat else text
 
-    def run(self, lm, question: str, seed: int = 0, **where) -> Trace:
+    def run(self, lm: LatentModel, question: str, seed: int = 0, **where) -> Trace:
         """Think about ``question``, then answer in text; everything recorded in the trace."""
         return self.run_batch(lm, [question], seed, **where)[0]
 
-    def run_batch(self, lm, questions: list[str], seed: int = 0, prompts: list[str] | None = None,
+    def run_batch(self, lm: LatentModel, questions: list[str], seed: int = 0, prompts: list[str] | None = None,
                   memory=None, prefilled=None) -> list[Trace]:
         """Think about several questions in one batch; one trace per question, in order.
 
@@ -165,11 +166,11 @@ class Reasoner:
         state = self.think(lm, state, rows)
         return self.answer(lm, state, rows, started, seed)
 
-    def prefill(self, lm, questions: list[str]):
+    def prefill(self, lm: LatentModel, questions: list[str]):
         """The read `run_batch` starts with for ``questions`` (hand it back as ``prefilled`` to skip it)."""
         return lm.encode([self.prompt(lm, q) for q in questions])
 
-    def begin(self, lm, questions: list[str], seed: int) -> tuple[float, Rows]:
+    def begin(self, lm: LatentModel, questions: list[str], seed: int) -> tuple[float, Rows]:
         if not questions or any(not q or not q.strip() for q in questions):
             raise LatentspaceError("empty question")
         torch.manual_seed(seed)
@@ -177,7 +178,7 @@ class Reasoner:
         traces = [Trace(prompt=q, strategy=self.name, model=lm.name, meta=dict(meta)) for q in questions]
         return time.perf_counter(), Rows(traces, torch.ones(len(questions), dtype=torch.bool))
 
-    def answer(self, lm, state, rows: Rows, started: float, seed: int) -> list[Trace]:
+    def answer(self, lm: LatentModel, state, rows: Rows, started: float, seed: int) -> list[Trace]:
         """Decode every row's text answer, record its tokens, finish the traces."""
         thought = state.attention_mask.sum(1).tolist()  # real slots: prompt + thoughts, no padding
         eos = eos_ids(lm)
@@ -213,7 +214,8 @@ class Reasoner:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {k: f"tensor{tuple(v.shape)}" if torch.is_tensor(v) else v for k, v in values.items()}
 
-    def latent_step(self, lm, state, vectors: torch.Tensor, rows: Rows, previous: torch.Tensor | None = None,
+    def latent_step(self, lm: LatentModel, state, vectors: torch.Tensor, rows: Rows,
+                    previous: torch.Tensor | None = None,
                     note: str | list[str] = "", tokens: torch.Tensor | None = None):
         """Feed one vector per active row after the safety checks; returns the new state.
 
@@ -265,7 +267,7 @@ class Reasoner:
         return (len(latents) == self.stable_stop and len({s.top[0][0] for s in latents}) == 1
                 and all(s.entropy < self.stable_entropy for s in latents))
 
-    def went_bad(self, lm, vector: torch.Tensor, logits: torch.Tensor | None = None) -> str | None:
+    def went_bad(self, lm: LatentModel, vector: torch.Tensor, logits: torch.Tensor | None = None) -> str | None:
         """Why a latent must not be fed, else None: NaN/inf, a norm far outside the embeddings' (an
         explosion), or a collapse — a near-zero norm, or ``logits`` (the distribution the latent was
         read from) indistinguishable from uniform. A collapsed stream fed on answers from noise."""
@@ -287,7 +289,7 @@ class Reasoner:
         return None
 
 
-def _continue(lm, memory, texts: list[str]):
+def _continue(lm: LatentModel, memory, texts: list[str]):
     """Read ``texts`` after a recalled memory (a batch of one: a memory is one conversation so far)."""
     if len(texts) != 1 or memory.batch_size != 1:
         raise LatentspaceError("a memory continues one question at a time")

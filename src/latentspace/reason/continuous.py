@@ -13,11 +13,11 @@ from typing import ClassVar
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.named import above
 from latentspace.model.align import METHODS
 from latentspace.model.markers import latent_markers, trained_layout
 from latentspace.model.thoughts import think
-from latentspace.named import above
 from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 

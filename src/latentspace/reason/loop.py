@@ -11,9 +11,9 @@ plain model.
 from dataclasses import dataclass
 from typing import ClassVar
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.named import above, between
 from latentspace.model.loop import LayerLoop
-from latentspace.named import above, between
 from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 from latentspace.trace import Trace
 

@@ -11,10 +11,10 @@ from typing import ClassVar
 
 import torch
 
+from latentspace.core.named import above, between
 from latentspace.model import kv
 from latentspace.model.align import METHODS
 from latentspace.model.grad import frozen
-from latentspace.named import above, between
 from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 

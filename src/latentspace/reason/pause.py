@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import torch
 
-from latentspace.named import above, between
+from latentspace.core.named import above, between
 from latentspace.reason.base import ANSWER_ONLY, MAX_LATENT_STEPS, Reasoner, register
 
 

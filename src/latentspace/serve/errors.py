@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.serve.jsonio import StrictJSON
 
 # OpenAI's error types; a status not named here is typed by its class (a 4xx is the client's

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.reason.watch import watching
 from latentspace.strategies import Strategy
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 @dataclass
@@ -48,7 +52,7 @@ class Outcome:
 def run_works(library, metrics):
     """The job runner for completions: ``run(lm, jobs)`` runs their works as one batch."""
 
-    def run(lm, jobs) -> None:
+    def run(lm: LatentModel, jobs) -> None:
         if len(jobs) > 1 and not _fits(lm, [job.payload for job in jobs]):
             for job in jobs:  # one at a time: a long prompt must neither fail nor cut short the others
                 try:
@@ -58,7 +62,7 @@ def run_works(library, metrics):
             return
         batch(lm, jobs)
 
-    def batch(lm, jobs) -> None:
+    def batch(lm: LatentModel, jobs) -> None:
         works = [job.payload for job in jobs]
         first = works[0]
 
@@ -105,7 +109,7 @@ def run_works(library, metrics):
     return run
 
 
-def _fits(lm, works: list[Work]) -> bool:
+def _fits(lm: LatentModel, works: list[Work]) -> bool:
     """Whether every row of the batch can run to its full budget within the model's context: a
     batch stops decoding when its longest row reaches the end, which would cut the shorter ones."""
     if not lm.max_positions:
@@ -119,7 +123,7 @@ def _fits(lm, works: list[Work]) -> bool:
     return True
 
 
-def _own_prompt(lm, reasoner: Strategy, question: str) -> str:
+def _own_prompt(lm: LatentModel, reasoner: Strategy, question: str) -> str:
     """What the strategy read for ``question`` (an agent pipeline's agents each read their own
     prompt around it; usage counts the question itself)."""
     return reasoner.prompt(lm, question)

@@ -16,9 +16,9 @@ import math
 
 from fastapi.responses import JSONResponse
 
-from latentspace import jsonsafe
-from latentspace.errors import LatentspaceError
-from latentspace.files import check_text
+from latentspace.core import jsonsafe
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import check_text
 
 MAX_INT = 2**63 - 1  # the widest integer any field (seeds included) accepts
 MAX_DEPTH = 64  # far beyond any real request; keeps validators and encoders off deep recursion

@@ -20,9 +20,13 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.serve.errors import ApiError
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")  # in the order a name is looked up
@@ -84,7 +88,7 @@ class Library:
     def vector_file(self, vector_id: str) -> Path:
         return self.vector_dir / f"{check_id(vector_id, 'vector')}.safetensors"
 
-    def vector(self, lm, vector_id: str):
+    def vector(self, lm: LatentModel, vector_id: str):
         """The vector, checked usable and made for ``lm``."""
         path = self.vector_file(vector_id)
         if not path.exists():
@@ -112,7 +116,7 @@ class Library:
         path.unlink()
 
     # -- probes -----------------------------------------------------------------------------------
-    def probe(self, lm, probe_id: str) -> tuple:
+    def probe(self, lm: LatentModel, probe_id: str) -> tuple:
         """(probe, meta), checked usable and made for ``lm``."""
         path = self.probe_dir / f"{check_id(probe_id, 'probe')}.safetensors"
         if not path.exists():
@@ -209,7 +213,7 @@ def _vector_file(path: Path):
 
 def _own_fingerprint(path: Path, what: str) -> dict:
     """The fingerprint a file's header carries, with every field a model check reads."""
-    from latentspace.io import header_json, read_header, saved_fingerprint
+    from latentspace.core.saved import header_json, read_header, saved_fingerprint
 
     return saved_fingerprint(header_json(read_header(path, what), "fingerprint", path), f"{what} {path.name}")
 
@@ -223,7 +227,7 @@ def _probe_file(path: Path):
 
 def _pipeline_file(path: Path):
     from latentspace.agents.pipelines import load_pipeline
-    from latentspace.files import read_text
+    from latentspace.core.files import read_text
 
     read_text(path, "pipeline file")  # binary or not UTF-8: one line, before the parser sees it
     return load_pipeline(path)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.serve.errors import ApiError
 from latentspace.serve.jsonio import StrictJSON
 from latentspace.serve.schemas import AgentsRun, AuditOne, LensRequest, MemoryAdd, MemorySearch, VectorCreate
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 router = APIRouter(default_response_class=StrictJSON)  # strict JSON out (see jsonio)
 LENS_TOKENS = 1024  # a lens reads every layer at every position: keep one request's memory bounded
@@ -24,7 +28,7 @@ async def lens(body: LensRequest, request: Request) -> dict:
     """The logit lens of a text: top-k tokens, entropy and KL to the final layer, layers × positions."""
     from latentspace.lens.logit_lens import logit_lens
 
-    def read(lm):
+    def read(lm: LatentModel):
         layers = body.layers
         if layers is not None:
             bad = [n for n in layers if not -lm.n_layers <= n < lm.n_layers]
@@ -69,7 +73,7 @@ async def create_vector(body: VectorCreate, request: Request) -> dict:
     pairs = (concept_pairs(body.concept) if body.concept else
              check_count([pair_from_row(row, f"pairs[{i}]") for i, row in enumerate(body.pairs)], "pairs"))
 
-    def train(lm):
+    def train(lm: LatentModel):
         vector = train_vector(lm, pairs, method=body.method, layers=body.layers, concept=body.concept)
         vector.save(path)
         return {"id": body.id, "object": "steering_vector", "layers": vector.layers, "method": body.method,
@@ -97,7 +101,7 @@ async def add_memory(body: MemoryAdd, request: Request) -> dict:
     press = _press(body.press)
     store = _server(request).library.memory
 
-    def add(lm):
+    def add(lm: LatentModel):
         return store.add(lm, body.text, title=body.title, tags=body.tags, press=press).as_dict()
 
     return await _server(request).call(body.model, add, request)
@@ -107,7 +111,7 @@ async def add_memory(body: MemoryAdd, request: Request) -> dict:
 async def search_memories(body: MemorySearch, request: Request) -> dict:
     store = _server(request).library.memory
 
-    def search(lm):
+    def search(lm: LatentModel):
         return [{**info.as_dict(), "score": round(score, 4)} for info, score in store.search(lm, body.query, body.k)]
 
     return {"object": "list", "data": await _server(request).call(body.model, search, request)}
@@ -138,7 +142,7 @@ async def run_agents(body: AgentsRun, request: Request) -> dict:
     pipeline = load_pipeline(server.library.pipeline(body.pipeline))
     model, models = server.pipeline_models(pipeline, body.model)  # served models only, never loaded
 
-    def go(lm):
+    def go(lm: LatentModel):
         result = run(lm, pipeline, [body.question], body.mode, body.max_tokens, body.agent_tokens, seed=body.seed,
                      models=models or None)
         return {"model": lm.name, "pipeline": pipeline.name, "kind": pipeline.kind, "mode": result.mode,
@@ -164,7 +168,7 @@ async def audit_one(body: AuditOne, request: Request) -> dict:
     reasoner = get_reasoner(body.strategy, max_latent_steps=body.steps, max_new_tokens=body.max_tokens)
     server = _server(request)
 
-    def go(lm):
+    def go(lm: LatentModel):
         reader = server.library.probe(lm, body.probe) if body.probe else None
         subject = StrategySubject(lm, reasoner, None, batch_size=1, seed=body.seed)
         found = thought_by_thought(subject, Item(body.question, body.answer or ""), lm.tokenizer.decode, body.k,
@@ -180,7 +184,7 @@ async def list_probes(request: Request) -> dict:
     return {"object": "list", "data": _server(request).library.probes()}
 
 
-def _turn(lm, turn) -> dict:
+def _turn(lm: LatentModel, turn) -> dict:
     """Who passed what to whom: the slots an agent received (by the agent that made them), what it
     read, the thoughts it added and what it wrote."""
     from dataclasses import asdict

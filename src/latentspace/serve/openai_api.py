@@ -14,7 +14,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.serve.errors import ApiError, error_body
 from latentspace.serve.generation import Work, finish_reason, run_works
 from latentspace.serve.jsonio import StrictJSON, sse

@@ -11,12 +11,17 @@
 
 from __future__ import annotations
 
-from latentspace.errors import LatentspaceError
+from typing import TYPE_CHECKING
+
+from latentspace.core.errors import LatentspaceError
 from latentspace.model.text import has_chat
 from latentspace.serve.errors import ApiError
 from latentspace.serve.generation import Work, check_strategy_options
 from latentspace.serve.schemas import LatentOptions
 from latentspace.strategies import PIPELINE_PREFIX, get_strategy, is_pipeline
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 ROLES = {"developer": "system", "tool": "user"}  # roles chat templates may not know
 
@@ -82,7 +87,7 @@ def _strategy(server, name: str | None) -> str | None:
     return f"{PIPELINE_PREFIX}{server.library.pipeline(source)}:{mode}"
 
 
-def _texts(lm, body, chat: bool, reasoner, has_strategy: bool) -> tuple[str, str | None]:
+def _texts(lm: LatentModel, body, chat: bool, reasoner, has_strategy: bool) -> tuple[str, str | None]:
     """(the question that labels the trace, the exact prompt text or None for the strategy's own)."""
     if not chat:
         prompt = body.prompt if isinstance(body.prompt, str) else _one(body.prompt)
@@ -100,7 +105,7 @@ def _texts(lm, body, chat: bool, reasoner, has_strategy: bool) -> tuple[str, str
     return question, render(lm, messages)
 
 
-def render(lm, messages: list[tuple[str, str]]) -> str:
+def render(lm: LatentModel, messages: list[tuple[str, str]]) -> str:
     """The conversation as the model reads it, ending where the assistant speaks."""
     if not has_chat(lm.tokenizer):  # a base model: the turns as plain lines
         return "\n".join(text for _, text in messages) + "\n"

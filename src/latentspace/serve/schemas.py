@@ -10,6 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from latentspace.core.limits import MAX_LATENT_STEPS, MAX_NEW_TOKENS
+from latentspace.names import PIPELINES, PIPELINE_MODES, STEER_METHODS, STRATEGIES, press_names
+
+PRESS = f"NAME[:RATIO], NAME one of {', '.join(press_names())}"
+
 
 class Body(BaseModel):
     """Every request model: a float field never holds inf (NaN is refused for the whole body in
@@ -31,14 +36,14 @@ class LatentOptions(Body):
     """What the model does in latent space before and while it answers."""
 
     model_config = ConfigDict(extra="forbid")
-    strategy: str | None = Field(None, max_length=200, description="direct, cot, continuous, soft, pause, loop, "
-                                 "switch, optimize, or agents:PIPELINE[:MODE]; none = plain generation")
-    steps: int | None = Field(None, ge=0, le=256, description="most latent steps (strategies that take them)")
+    strategy: str | None = Field(None, max_length=200, description=f"{', '.join(STRATEGIES)}, "
+                                 "or agents:PIPELINE[:MODE]; none = plain generation")
+    steps: int | None = Field(None, ge=0, le=MAX_LATENT_STEPS, description="most latent steps (strategies that take them)")
     options: dict = Field(default_factory=dict, description="any other strategy option, by name")
     steer: list[SteerRef] = Field(default_factory=list, max_length=16)
     steer_positions: Literal["all", "prompt", "generated"] = "all"
     memories: list[str] = Field(default_factory=list, max_length=16, description="memory ids to answer from")
-    press: str | None = Field(None, max_length=64, description="compress the prompt's KV cache: NAME[:RATIO]")
+    press: str | None = Field(None, max_length=64, description=f"compress the prompt's KV cache: {PRESS}")
     trace: bool = Field(False, description="return the step-by-step Trace (streamed as events when streaming)")
 
 
@@ -107,7 +112,7 @@ class VectorCreate(Body):
     concept: str | None = Field(None, max_length=100, description="a built-in concept set (GET /v1/concepts)")
     pairs: list[dict] | None = Field(None, max_length=2000, description="[{positive, negative}] (text or "
                                      "{prompt, completion})")
-    method: str = Field("mean_diff", max_length=40)
+    method: str = Field("mean_diff", max_length=40, description=f"one of {', '.join(STEER_METHODS)}")
     layers: list[int] | None = Field(None, min_length=1, max_length=512)
 
 
@@ -117,7 +122,7 @@ class MemoryAdd(Body):
     text: str = Field(min_length=1, max_length=200_000)
     title: str | None = Field(None, max_length=200)
     tags: list[str] = Field(default_factory=list, max_length=32)
-    press: str | None = Field(None, max_length=64, description="compress it: NAME[:RATIO]")
+    press: str | None = Field(None, max_length=64, description=f"compress it: {PRESS}")
 
 
 class MemorySearch(Body):
@@ -130,11 +135,12 @@ class MemorySearch(Body):
 class AgentsRun(Body):
     model_config = ConfigDict(extra="forbid")
     model: str | None = None
-    pipeline: str = Field("sequential", max_length=100, description="a built-in pipeline name")
+    pipeline: str = Field("sequential", max_length=100, description=f"a built-in pipeline ({', '.join(PIPELINES)}) "
+                          "or one in the server's library (GET /v1/pipelines)")
     question: str = Field(min_length=1, max_length=20_000)
-    mode: Literal["latent", "text", "single"] = "latent"
-    max_tokens: int = Field(64, ge=1, le=4096)
-    agent_tokens: int | None = Field(None, ge=1, le=4096)
+    mode: Literal[PIPELINE_MODES] = "latent"
+    max_tokens: int = Field(64, ge=1, le=MAX_NEW_TOKENS)
+    agent_tokens: int | None = Field(None, ge=1, le=MAX_NEW_TOKENS)
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
@@ -149,7 +155,8 @@ class AuditOne(Body):
     model: str | None = None
     question: str = Field(min_length=1, max_length=20_000)
     answer: str | None = Field(None, max_length=1000, description="the expected answer (marks correct answers)")
-    strategy: str = Field("continuous", max_length=100, description="a latent strategy: continuous, soft, pause, ...")
+    strategy: str = Field("continuous", max_length=100, description=f"a strategy: {', '.join(STRATEGIES)} "
+                          "(a latent one has thoughts to audit)")
     steps: int = Field(4, ge=1, le=16, description="latent steps (each costs two more runs); (1 + 2 × steps) × "
                        f"(steps + max_tokens) is at most {AUDIT_WORK}")
     max_tokens: int = Field(24, ge=1, le=256, description="answer tokens per run (within the same budget)")

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -16,6 +17,9 @@ from latentspace.serve.errors import ApiError
 from latentspace.serve.library import Library, unserved
 from latentspace.serve.metrics import Metrics
 from latentspace.serve.worker import Cancelled, Job, TimedOut, Worker
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 POLL = 0.25  # seconds between checks that a waiting client is still there
 
@@ -135,7 +139,7 @@ def _hold(release: threading.Event, longest: float):
     """A job that keeps its worker until ``release`` is set: the request's own deadline may pass while
     the run it holds for still goes on; ``longest`` seconds only guard against a handler that vanished."""
 
-    def run(lm, jobs) -> None:
+    def run(lm: LatentModel, jobs) -> None:
         jobs[0].finish(None)
         release.wait(longest)
 

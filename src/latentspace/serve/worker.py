@@ -17,9 +17,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from latentspace.serve.errors import ApiError
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 class Cancelled(Exception):
@@ -63,7 +66,7 @@ class Job:
 
 
 class Worker:
-    def __init__(self, lm, queue_size: int, max_batch: int, metrics=None) -> None:
+    def __init__(self, lm: LatentModel, queue_size: int, max_batch: int, metrics=None) -> None:
         self.lm, self.queue_size, self.max_batch, self.metrics = lm, queue_size, max_batch, metrics
         self._jobs: deque[Job] = deque()
         self._ready = threading.Condition()

@@ -9,7 +9,8 @@ One method per file in ``methods/``; application is hooks only (``apply.py``); v
 with arithmetic (``vector.py``) saved as safetensors or llama.cpp GGUF (``control_gguf.py``).
 """
 
-from latentspace.steer.apply import ablate, clamp, steer
+from latentspace.steer.adding import steer
+from latentspace.steer.apply import ablate, clamp
 from latentspace.steer.control_gguf import export_gguf, import_gguf
 from latentspace.steer.methods import METHODS
 from latentspace.steer.pairs import Pair, concepts, load_pairs

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from latentspace import jsonsafe
-from latentspace.errors import LatentspaceError
-from latentspace.files import atomic_write, check_output
-from latentspace.model.fingerprint import check_same
+from latentspace.core import jsonsafe
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import atomic_write, check_output
+from latentspace.core.saved import check_same
 from latentspace.steer.vector import SteeringVector
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 ARCH = "controlvector"
 # llama.cpp's own tools write its architecture name as the hint, which is not always HF's model_type
@@ -69,7 +73,7 @@ def _json(fields, key: str, path: Path):
         raise LatentspaceError(f"{path.name}: its {key} field is not valid JSON") from None
 
 
-def import_gguf(path: str | Path, lm) -> SteeringVector:
+def import_gguf(path: str | Path, lm: LatentModel) -> SteeringVector:
     """A llama.cpp control vector (ours or anyone's) as a `SteeringVector` for ``lm``."""
     import gguf
 

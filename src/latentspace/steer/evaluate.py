@@ -13,11 +13,15 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.steer.scorers import Scorer
 from latentspace.steer.text_cost import perplexity, repetition
 from latentspace.steer.vector import SteeringVector
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 # Everyday requests with no sentiment of their own (written for this project).
 NEUTRAL_PROMPTS = [
@@ -47,19 +51,19 @@ class SweepPoint:
         return d if texts else {k: v for k, v in d.items() if k not in ("texts", "scores")}
 
 
-def complete(lm, prompts: Sequence[str], max_new_tokens: int, chat: bool = True, temperature: float = 0.0,
+def complete(lm: LatentModel, prompts: Sequence[str], max_new_tokens: int, chat: bool = True, temperature: float = 0.0,
              seed: int | None = 0):
     """Completions of ``prompts`` as one left-padded batch (under whatever hooks are active)."""
     state = lm.encode(list(prompts), chat=chat)
     return lm.decode(state, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
 
 
-def prompt_ids(lm, prompts: Sequence[str], chat: bool = True) -> list[list[int]]:
+def prompt_ids(lm: LatentModel, prompts: Sequence[str], chat: bool = True) -> list[list[int]]:
     ids, mask = lm.tokenize(list(prompts), chat=chat)
     return [row[m.bool()].tolist() for row, m in zip(ids, mask)]
 
 
-def sweep(lm, vector: SteeringVector, strengths: Sequence[float], scorer: Scorer,
+def sweep(lm: LatentModel, vector: SteeringVector, strengths: Sequence[float], scorer: Scorer,
           prompts: Sequence[str] = NEUTRAL_PROMPTS, max_new_tokens: int = 48, positions: str = "all",
           chat: bool = True, temperature: float = 0.0, seed: int | None = 0,
           on_point: Callable[[SweepPoint], None] | None = None) -> list[SweepPoint]:
@@ -99,7 +103,7 @@ def best_within(points: list[SweepPoint], max_ratio: float = 1.5) -> dict[str, S
 
 def plot(points: list[SweepPoint], path: Path, title: str, effect_label: str) -> Path:
     """Effect and cost against strength (left), effect against cost (right)."""
-    from latentspace.plots import save
+    from latentspace.core.plots import save
 
     steered = sorted(points[1:], key=lambda p: p.strength)
     import matplotlib.pyplot as plt

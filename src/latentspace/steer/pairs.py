@@ -14,10 +14,14 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from latentspace.errors import LatentspaceError
-from latentspace.files import check_text, read_text
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import check_text, read_text
 from latentspace.model.text import has_chat
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 Side = str | dict  # plain text, or {"system", "user", "assistant"} (only "user" is required)
 CHAT_KEYS = ("system", "user", "assistant")
@@ -56,7 +60,7 @@ def check_side(side, where: str) -> Side:
     raise LatentspaceError(f"{where}: a side is text or a chat turn object, not {type(side).__name__}")
 
 
-def render(lm, side: Side, prompt: str = "") -> Rendered:
+def render(lm: LatentModel, side: Side, prompt: str = "") -> Rendered:
     if isinstance(side, str):
         return Rendered(prompt, side, chat=False) if prompt else Rendered("", side, chat=False)
     system, user, assistant = side.get("system"), side["user"], side.get("assistant", "")

@@ -8,14 +8,19 @@ typical separation to scale by: the direction is unit length (strength is then a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.lens.probes import LinearProbe
 from latentspace.steer.methods.logistic import probe_direction
 from latentspace.steer.vector import SteeringVector
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
-def from_probe(lm, probe: LinearProbe | str | Path, layer: int | None = None, positive=None) -> SteeringVector:
+
+def from_probe(lm: LatentModel, probe: LinearProbe | str | Path, layer: int | None = None,
+               positive=None) -> SteeringVector:
     """A one-layer vector from a probe; ``layer`` defaults to the layer saved with the probe."""
     meta = {}
     if not isinstance(probe, LinearProbe):

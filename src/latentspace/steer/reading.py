@@ -8,15 +8,20 @@ both sides share does not dilute the contrast.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.steer.pairs import Pair, Rendered, render
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 POSITIONS = ("last", "mean", "completion")
 
 
-def _ids(lm, side: Rendered) -> tuple[list[int], int]:
+def _ids(lm: LatentModel, side: Rendered) -> tuple[list[int], int]:
     """Token ids of a side and how many of them are the completion."""
     prefix = lm.token_ids(side.prefix, add_special_tokens=not side.chat) if side.prefix else []
     completion = lm.token_ids(side.completion, add_special_tokens=not side.prefix) if side.completion else []
@@ -24,7 +29,7 @@ def _ids(lm, side: Rendered) -> tuple[list[int], int]:
     return prefix + completion, len(completion)
 
 
-def read_sides(lm, sides: list[Rendered], layers: list[int], position: str = "last",
+def read_sides(lm: LatentModel, sides: list[Rendered], layers: list[int], position: str = "last",
                batch_size: int = 16) -> dict[int, torch.Tensor]:
     """``{layer: [N, d]}`` float32 activations of ``resid_post`` at each layer."""
     if position not in POSITIONS:
@@ -54,7 +59,7 @@ def read_sides(lm, sides: list[Rendered], layers: list[int], position: str = "la
     return {layer: torch.cat(chunks) for layer, chunks in out.items()}
 
 
-def read_pairs(lm, pairs: list[Pair], layers: list[int], position: str = "last",
+def read_pairs(lm: LatentModel, pairs: list[Pair], layers: list[int], position: str = "last",
                batch_size: int = 16) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
     """(positive, negative) activations, ``{layer: [N, d]}`` each, row i from pair i."""
     pos = [render(lm, p.positive, p.prompt) for p in pairs]

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 Scorer = Callable[[list[str]], list[float]]
 
@@ -32,7 +36,7 @@ def vader() -> Scorer:
     return score
 
 
-def probe(lm, path: str | Path, positive=None) -> Scorer:
+def probe(lm: LatentModel, path: str | Path, positive=None) -> Scorer:
     """Probability of the probe's ``positive`` class (default: the last in sorted order), per text.
 
     The probe comes from ``latentspace probe fit --position mean --out FILE`` on labelled texts that
@@ -62,7 +66,7 @@ def probe(lm, path: str | Path, positive=None) -> Scorer:
     return score
 
 
-def get_scorer(lm, spec: str) -> Scorer:
+def get_scorer(lm: LatentModel, spec: str) -> Scorer:
     """``vader`` or ``probe:FILE[:CLASS]``."""
     if spec == "vader":
         return vader()

@@ -7,11 +7,15 @@ reported next to the repetition rate.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
-def perplexity(lm, prompt_ids: list[list[int]], completions: list[list[int]]) -> float:
+
+def perplexity(lm: LatentModel, prompt_ids: list[list[int]], completions: list[list[int]]) -> float:
     """exp(mean NLL) of the completion tokens given their prompts, read by ``lm`` as it is.
 
     Call it outside any steering context: the judge must be the unsteered model.

@@ -9,45 +9,22 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.lens.probes import fit_linear
+from latentspace.steer.layers import Layers, resolve_layers
 from latentspace.steer.methods import get_method, orient_and_scale
 from latentspace.steer.methods.base import check_activations
 from latentspace.steer.pairs import Pair, data_hash
 from latentspace.steer.reading import read_pairs
 from latentspace.steer.vector import SteeringVector
 
-Layers = Iterable[int] | int | str | None
-
-
-def default_layers(n_layers: int) -> list[int]:
-    """The middle half of the network, where concept directions are usually clearest.
-
-    Never block 0 when there is another (llama.cpp cannot steer it, so such a vector would not export).
-    """
-    start = max(1, n_layers // 4) if n_layers > 1 else 0
-    return list(range(start, max(start + 1, (3 * n_layers) // 4)))
-
-
-def resolve_layers(layers: Layers, n_layers: int) -> list[int] | str:
-    if layers is None:
-        return default_layers(n_layers)
-    if isinstance(layers, str):
-        if layers != "best":
-            raise LatentspaceError(f"layers must be ints, a range or 'best', not {layers!r}")
-        return "best"
-    layers = [layers] if isinstance(layers, int) else [int(x) for x in layers]
-    if not layers:
-        raise LatentspaceError("no layers chosen")
-    bad = [x for x in layers if not 0 <= x < n_layers]
-    if bad:
-        raise LatentspaceError(f"layer {bad[0]} out of range: valid 0..{n_layers - 1}")
-    return sorted(set(layers))
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 def best_layer(pos: dict[int, torch.Tensor], neg: dict[int, torch.Tensor], seed: int = 0) -> tuple[int, list[dict]]:
@@ -81,7 +58,8 @@ def best_layer(pos: dict[int, torch.Tensor], neg: dict[int, torch.Tensor], seed:
     return best["layer"], scores
 
 
-def train_vector(lm, pairs: list[Pair], method: str = "mean_diff", layers: Layers = None, position: str = "last",
+def train_vector(lm: LatentModel, pairs: list[Pair], method: str = "mean_diff", layers: Layers = None,
+                 position: str = "last",
                  concept: str | None = None, batch_size: int = 16, **options) -> SteeringVector:
     """A `SteeringVector` for ``lm`` from contrastive ``pairs``; see module doc."""
     if len(pairs) < 2:

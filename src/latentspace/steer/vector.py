@@ -18,12 +18,16 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
-from latentspace.io import load_tensors, save_tensors
-from latentspace.model.fingerprint import check_same
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.saved import check_same, load_tensors, save_tensors
+from latentspace.steer.adding import steer
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 KIND = "steering_vector"
 
@@ -146,7 +150,7 @@ class SteeringVector:
                 for layer in shared}
 
     # -- use ------------------------------------------------------------------------------------
-    def check_fits(self, lm) -> None:
+    def check_fits(self, lm: LatentModel) -> None:
         """Refuse a model the vector was not made for (size, layers, fingerprint)."""
         if self.hidden_size != lm.hidden_size:
             raise LatentspaceError(f"steering vector has dimension {self.hidden_size}; the model's is {lm.hidden_size}")
@@ -156,11 +160,9 @@ class SteeringVector:
         if self.fingerprint:
             check_same(self.fingerprint, lm.fingerprint, "steering vector")
 
-    def apply(self, lm, strength: float = 1.0, positions="all", schedule=None, name: str | None = None):
-        """Context manager: the model runs steered inside it (see `latentspace.steer.apply.steer`);
+    def apply(self, lm: LatentModel, strength: float = 1.0, positions="all", schedule=None, name: str | None = None):
+        """Context manager: the model runs steered inside it (see `latentspace.steer.adding.steer`);
         ``name`` (e.g. the file's) labels the vector in errors."""
-        from latentspace.steer.apply import steer
-
         return steer(lm, [(self, strength)], positions=positions, schedule=schedule, names=[name])
 
     # -- files ----------------------------------------------------------------------------------
@@ -171,7 +173,7 @@ class SteeringVector:
         return save_tensors(path, tensors, KIND, self.fingerprint, self.meta)
 
     @classmethod
-    def load(cls, path: str | Path, lm=None, fingerprint: dict | None = None) -> SteeringVector:
+    def load(cls, path: str | Path, lm: LatentModel | None = None, fingerprint: dict | None = None) -> SteeringVector:
         """Load a saved vector; refuses files made from another model than ``lm`` (or ``fingerprint``),
         and directions that are not one ``[hidden]`` vector per block of that model: every reader
         (steer, bridge transfer, serve...) gets a vector it can use, not a shape error mid-forward."""

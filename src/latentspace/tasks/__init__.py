@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.tasks import arithmetic, mnns, multiplication, prontoqa, prosqa, prosqa_sym
-from latentspace.tasks.base import Item, normalise
+from latentspace.tasks.base import Item, extract_marked, free_text, graded, normalise
 from latentspace.tasks.jsonl import is_task_file, load_items, load_jsonl
 
 
@@ -26,10 +26,13 @@ class TaskSpec:
     epoch_view: Callable[..., list[int]] | None = None
     vocabulary: tuple[str, ...] = ()  # symbols every tokenizer of the task has (CoT2 targets, unseen nodes)
 
+    def grade(self, text: str, item: Item) -> tuple[bool, str | None]:
+        """(is the answer extracted from ``text`` the item's answer?, what was extracted)."""
+        return graded(text, item.answer, self.extract)
+
     def check(self, text: str, item: Item) -> bool:
         """Is the answer extracted from ``text`` the item's answer?"""
-        found = self.extract(text)
-        return found is not None and normalise(found) == normalise(item.answer)
+        return self.grade(text, item)[0]
 
 
 TASKS = {t.name: t for t in (
@@ -60,4 +63,5 @@ def get_task(name: str) -> TaskSpec:
     return TASKS[name]
 
 
-__all__ = ["TASKS", "Item", "TaskSpec", "get_task", "is_task_file", "load_items", "load_jsonl", "normalise"]
+__all__ = ["TASKS", "Item", "TaskSpec", "extract_marked", "free_text", "get_task", "graded", "is_task_file", "load_items",
+           "load_jsonl", "normalise"]

@@ -6,6 +6,7 @@ reproducible anywhere. The training recipes reuse these generators.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 
@@ -23,6 +24,21 @@ class Item:
 def normalise(text: str) -> str:
     """Compare answers without case, commas, surrounding spaces or a final full stop."""
     return " ".join(text.replace(",", "").strip().rstrip(".").lower().split())
+
+
+def graded(text: str, expected: str, extract: Callable[[str], str | None]) -> tuple[bool, str | None]:
+    """The one answer check (tasks, the bench, the audit): ``(correct, what was extracted)``.
+
+    Correct when an answer was extracted and it equals ``expected`` once both are normalised; an
+    empty expected answer is never matched (there is nothing to check against).
+    """
+    found = extract(text)
+    return found is not None and bool(expected) and normalise(found) == normalise(expected), found
+
+
+def free_text(text: str) -> str:
+    """The whole reply is the answer (a question without a task: `audit --question`)."""
+    return text.strip()
 
 
 def extract_marked(text: str) -> str:

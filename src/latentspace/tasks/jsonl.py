@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from latentspace.errors import LatentspaceError
-from latentspace.files import check_text, read_text
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import check_text, read_text
 from latentspace.tasks.base import Item
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.tasks.base import Item
 
 DIGITS = range(1, 10)

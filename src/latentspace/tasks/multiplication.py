@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.tasks.base import Item
 
 

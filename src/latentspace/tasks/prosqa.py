@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections import deque
 from dataclasses import dataclass, field
 
 from latentspace.tasks.base import Item
+from latentspace.tasks.graphs import bfs, path_to
 from latentspace.tasks.prontoqa import CONCEPTS, NAMES
 
 
@@ -101,20 +101,6 @@ def _grow(rng: random.Random, n: int) -> list[list[int]]:
     return parents
 
 
-def _shortest_path(children: list[list[int]], start: int, goal: int) -> list[int]:
-    back, todo = {start: None}, deque([start])
-    while todo:
-        node = todo.popleft()
-        for c in children[node]:
-            if c not in back:
-                back[c] = node
-                todo.append(c)
-    path = [goal]
-    while back[path[-1]] is not None:
-        path.append(back[path[-1]])
-    return path[::-1]
-
-
 def _attempt(rng: random.Random, hops_wanted: int, shape: Shape = PUBLISHED) -> Item | None:
     n = rng.randint(*shape.nodes)
     parents = _grow(rng, n)
@@ -129,7 +115,9 @@ def _attempt(rng: random.Random, hops_wanted: int, shape: Shape = PUBLISHED) -> 
     sinks = [i for i in range(n) if not children[i] and parents[i]]
     targets = [s for s in sinks if s in from_root and s not in from_other]
     distractors = [s for s in sinks if s in from_other and s not in from_root]
-    targets = [t for t in targets if len(_shortest_path(children, root, t)) - 1 == hops_wanted]
+    edges = [(p, c) for c in range(n) for p in parents[c]]
+    depth, parent = bfs(n, edges, root)
+    targets = [t for t in targets if depth[t] == hops_wanted]
     if not targets or not distractors:
         return None
     target, distractor = rng.choice(targets), rng.choice(distractors)
@@ -140,12 +128,11 @@ def _attempt(rng: random.Random, hops_wanted: int, shape: Shape = PUBLISHED) -> 
     def sentence(u: int, v: int) -> str:
         return f"{names[u]} is a {names[v]}." if u in persons else f"Every {names[u]} is a {names[v]}."
 
-    edges = [(p, c) for c in range(n) for p in parents[c]]
     facts = [sentence(u, v) for u, v in edges]
     rng.shuffle(facts)
     options = [names[target], names[distractor]]
     rng.shuffle(options)
-    path = _shortest_path(children, root, target)
+    path = path_to(parent, root, target)
     question = " ".join(facts) + f" Is {names[root]} a {options[0]} or {options[1]}?"
     steps = [sentence(u, v) for u, v in zip(path, path[1:])]
     meta = {"nodes": n, "edges": len(edges), "hops": len(path) - 1, "persons": len(persons),

@@ -22,12 +22,12 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections import deque
 from pathlib import Path
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.tasks import prosqa
 from latentspace.tasks.base import Item
+from latentspace.tasks.graphs import bfs, path_to
 from latentspace.tasks.jsonl import PUBLISHED_META, load_items
 
 POOL = 64
@@ -69,29 +69,12 @@ def _graph(meta: dict, label: dict) -> tuple[int, list[tuple[int, int]], int, in
     return n, [(u, v) for u, v in edges], root, target, neg
 
 
-def _bfs(n: int, edges: list[tuple[int, int]], root: int) -> tuple[list[int | None], list[int | None]]:
-    """(depth, parent) of every node; children in index order so the path does not depend on edge order."""
-    children: list[list[int]] = [[] for _ in range(n)]
-    for u, v in edges:
-        children[u].append(v)
-    depth: list[int | None] = [None] * n
-    parent: list[int | None] = [None] * n
-    depth[root], todo = 0, deque([root])
-    while todo:
-        node = todo.popleft()
-        for child in sorted(children[node]):
-            if depth[child] is None:
-                depth[child], parent[child] = depth[node] + 1, node
-                todo.append(child)
-    return depth, parent
-
-
 def to_symbolic(item: Item, seed: int, label: dict | None = None, relabel: bool = True) -> Item:
     """The item in the symbolic layout; the same seed gives the same relabelling and orders
     (``relabel=False``: node i is ``n{i}``, the published numbering)."""
     label = label or {}
     n, edges, root, target, neg = _graph(item.meta, label)
-    depth, parent = _bfs(n, edges, root)
+    depth, parent = bfs(n, edges, root)
     if depth[target] is None:
         raise LatentspaceError(f"{label.get('target', 'target')} {target} is not reachable from the root {root}")
     rng = random.Random(seed)
@@ -100,10 +83,7 @@ def to_symbolic(item: Item, seed: int, label: dict | None = None, relabel: bool 
     rng.shuffle(order)
     options = [names[target], names[neg]]
     rng.shuffle(options)
-    path = [target]
-    while path[-1] != root:
-        path.append(parent[path[-1]])
-    steps = [names[v] for v in reversed(path[:-1])]
+    steps = [names[v] for v in path_to(parent, root, target)[1:]]
     facts = [f"{names[u]} {names[v]} {BAR}" for u, v in order]
     question = " ".join([*facts, QUERY, *options, ROOT, names[root]])
     hops = depth[target]

@@ -9,16 +9,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.files import check_output
-from latentspace.pages import write_report
+from latentspace.core.files import check_output
+from latentspace.core.pages import write_report
 from latentspace.tour.section import Section, SectionResult
 from latentspace.tour.sections import SECTIONS
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
-def run_tour(lm, out: Path, sections: list[Section] | None = None,
+
+def run_tour(lm: LatentModel, out: Path, sections: list[Section] | None = None,
              on_section: Callable[[SectionResult], None] | None = None) -> tuple[Path, list[SectionResult]]:
     """Run the sections on ``lm``, writing pictures and ``index.html`` into ``out``."""
     check_output(out, "tour folder", folder=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from latentspace.pages import SectionResult
+from latentspace.core.pages import SectionResult
 
 __all__ = ["Section", "SectionResult"]
 

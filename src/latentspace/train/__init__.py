@@ -3,6 +3,8 @@
 Recipes (Coconut, CoT2, pause-as-thought, iCoT, CODI, CoT, No-CoT) share the pieces here; the task
 generators are those of `latentspace.tasks` (designed once, used by evaluation and training).
 The headline: `latentspace train table --profile laptop-mnns` (CoT2's MNNS setting on a CPU).
+This package is the engine that trains; the studies of finished runs (tables, analyses, evaluation,
+audit subjects) are in `train.studies`, which the engine never imports.
 """
 
 from latentspace.train.data import TokenizedExample, encode_examples, split_items

@@ -3,8 +3,9 @@
 A checkpoint is staged beside ``checkpoint/`` and swapped in as one unit (`core.step_checkpoint`:
 ``checkpoint.partial`` renamed into place, ``checkpoint.old`` kept until it is; `recover_checkpoint`
 undoes a cut between the renames); its parameters are checked finite before it is written. Its files
-are read back only through `run_folder` (weights, tokenizer, extras), `records` (``state.json``) and
-`core.checked` (``optimizer.pt``, ``rng.pt``), so a damaged file stops a resume in one line.
+are read back only through `run_folder` (weights, tokenizer), the recipe (its extras), `records`
+(``state.json``) and `core.checked` (``optimizer.pt``, ``rng.pt``), so a damaged file stops a resume in
+one line.
 """
 
 from __future__ import annotations
@@ -16,17 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from latentspace import files, finite, jsonsafe
+from latentspace.core import files, finite, jsonsafe
 from latentspace.core.checked import DamagedFile, conform, load_torch
+from latentspace.core.errors import LatentspaceError
 from latentspace.core.step_checkpoint import recover, staged
-from latentspace.errors import LatentspaceError
 from latentspace.model.bundled import quiet_hf
 from latentspace.train.models import from_scratch
 from latentspace.train.records import CheckpointState, read_state
+from latentspace.train.run import run_settings
 from latentspace.train.run_folder import advising, load_causal_lm
 
 if TYPE_CHECKING:
-    from latentspace.train.trainer import TrainRun
+    from latentspace.train.run import TrainRun
 
 FOLDER = "checkpoint"
 
@@ -51,11 +53,6 @@ def load_state(run: TrainRun) -> CheckpointState | None:
         raise LatentspaceError(f"{run.out} holds a checkpoint of recipe {state.recipe} {state.options}; "
                                f"use a new --out for {run.recipe.name} {run.recipe.options()}")
     return state
-
-
-def run_settings(run: TrainRun) -> dict:
-    # select/eval_every decide which checkpoint is tested (and need validation during training)
-    return {k: run.setting(k) for k in ("batch_size", "lr", "weight_decay", "dropout", "select", "eval_every")}
 
 
 def load_model(run: TrainRun, tokenizer, state: CheckpointState | None, base=None):
@@ -122,11 +119,7 @@ def write_checkpoint(run: TrainRun, module, optimizer, tokenizer, rngs, staging:
     with quiet_hf():
         model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    extras = {k: v.detach().contiguous() for k, v in module.state_dict().items() if "causal_lm." not in k}
-    if extras:
-        from safetensors.torch import save_file
-
-        save_file(extras, staging / "extras.safetensors")
+    run.recipe.save_extras(module, staging)  # the module's own parameters (CODI's projector)
     torch.save(optimizer.state_dict(), staging / "optimizer.pt")
     torch.save(rngs, staging / "rng.pt")
     state = CheckpointState(recipe=run.recipe.name, options=run.recipe.options(), epoch=epoch, stage=stage,

@@ -6,15 +6,15 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from latentspace import files
-from latentspace.errors import LatentspaceError
+from latentspace.core import files
+from latentspace.core.errors import LatentspaceError
 
 
 def split_options(recipe: str, sets: dict) -> tuple[dict, dict]:
     """``--set`` pairs -> (recipe options, run settings); unknown keys and values out of their declared
     ranges (`Recipe.RANGES`, `Profile.RANGES`) are one-line errors."""
     from latentspace.train.recipes import RECIPES
-    from latentspace.train.trainer import RUN_SETTINGS, check_settings
+    from latentspace.train.run import RUN_SETTINGS, check_settings
 
     if recipe not in RECIPES:
         raise LatentspaceError(f"unknown recipe {recipe[:80]!r}; valid: {', '.join(sorted(RECIPES))}")

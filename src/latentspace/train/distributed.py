@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace import finite
+from latentspace.core import finite
 from latentspace.train.sequences import Batch
 
 if TYPE_CHECKING:
-    from latentspace.train.trainer import TrainRun
+    from latentspace.train.run import TrainRun
 
 
 def batch_shard(batch, accelerator):

@@ -15,10 +15,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.model import kv
-from latentspace.train.sequences import IGNORE, Batch
 from latentspace.model.head import soft_cap
+from latentspace.train.sequences import Batch, IGNORE
 
 
 class LatentLM(nn.Module):

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from latentspace.errors import LatentspaceError
-from latentspace.named import above, between
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_TRAIN_BATCH
+from latentspace.core.named import above, between
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Profile:
     RANGES: ClassVar[dict] = {
         "n_train": between(1, 10_000_000), "n_valid": between(1, 1_000_000), "n_test": between(1, 1_000_000),
         "layers": between(1, 256), "hidden": between(2, 65_536), "heads": between(1, 1024),
-        "batch_size": between(1, 65_536), "lr": above(0), "weight_decay": between(0, None),
+        "batch_size": between(1, MAX_TRAIN_BATCH), "lr": above(0), "weight_decay": between(0, None),
         "dropout": between(0, 1), "save_every": between(1, 100_000),
         "eval_every": between(0, 100_000)}
     CHOICES: ClassVar[dict] = {"mixed_precision": ("no", "bf16"), "select": ("last", "best")}

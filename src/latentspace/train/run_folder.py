@@ -10,7 +10,8 @@ JSONDecodeError or a tokenizer asking for sentencepiece:
     config.json           a JSON object naming a model type
     tokenizer.json        valid JSON, loadable, holding the latent markers, no larger than the model's vocabulary
     model.safetensors     a whole safetensors file that fills every weight of the config, all finite
-    extras.safetensors    exactly the recipe module's own parameters (CODI's projector), all finite
+    extras.safetensors    exactly the recipe module's own parameters (CODI's projector), all finite,
+                          read by the recipe (`Recipe.load_extras`; its format: `extras`)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 
 from latentspace.core import step_checkpoint
 from latentspace.core.checked import DamagedFile, conform, read_json
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.train.records import CheckpointState, read_state, with_advice
 
 READ = ("checkpoint", "best", "data", "summary.json")  # what commands read from a run folder
@@ -53,7 +54,7 @@ def advising(advice: str) -> Iterator[None]:
         raise with_advice(err, advice) from None
 
 
-def _reason(err: BaseException) -> str:
+def reason(err: BaseException) -> str:
     return " ".join(str(err).split())[:120] or type(err).__name__
 
 
@@ -67,15 +68,15 @@ def check_safetensors(path: Path, what: str) -> None:
         with safe_open(str(path), framework="pt"):
             pass
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise DamagedFile(f"{what} {path} cannot be loaded: damaged or truncated ({_reason(err)})") from None
+        raise DamagedFile(f"{what} {path} cannot be loaded: damaged or truncated ({reason(err)})") from None
 
 
 def read_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
     """The finite tensors of a safetensors file, or one line naming ``what`` it was."""
-    from latentspace import io
+    from latentspace.core import saved
 
     check_safetensors(path, what)  # missing, cut or random: named as what it was meant to be
-    return io.read_tensors(path)  # the saved-object format's own read: whole, finite (NaN named)
+    return saved.read_tensors(path)  # the saved-object format's own read: whole, finite (NaN named)
 
 
 def load_state(folder: Path) -> tuple[CheckpointState, object]:
@@ -107,7 +108,7 @@ def load_tokenizer(folder: Path):
         with quiet_hf():
             tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     except Exception as err:  # transformers and tokenizers raise many kinds on a file of the wrong structure
-        raise DamagedFile(f"tokenizer {path} cannot be loaded ({_reason(err)})") from None
+        raise DamagedFile(f"tokenizer {path} cannot be loaded ({reason(err)})") from None
     missing = [m for m in MARKERS if m not in tokenizer.get_vocab()]
     if missing:
         raise DamagedFile(f"tokenizer {path} lacks the latent marker {missing[0]} (not a trained run's tokenizer)")
@@ -153,7 +154,7 @@ def load_causal_lm(folder: Path):
     """The folder's Hugging Face model in float32, every weight read from its files and finite."""
     from transformers import AutoModelForCausalLM
 
-    from latentspace.finite import bad_tensor
+    from latentspace.core.finite import bad_tensor
     from latentspace.model.bundled import quiet_hf
 
     config = read_json(folder / "config.json", dict, "model config")
@@ -169,7 +170,7 @@ def load_causal_lm(folder: Path):
             model, info = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True,
                                                                output_loading_info=True)
     except Exception as err:  # a config of wrong values, weights of other shapes: whatever transformers raises
-        raise DamagedFile(f"the model in {folder} cannot be loaded ({_reason(err)})") from None
+        raise DamagedFile(f"the model in {folder} cannot be loaded ({reason(err)})") from None
     missing = [k for k in info.get("missing_keys") or [] if not _tied(model, k)]
     # unexpected weights too: a config of fewer layers would load "fine" and answer with half the model
     broken = missing + [str(k) for k in [*(info.get("mismatched_keys") or []), *(info.get("unexpected_keys") or [])]]
@@ -180,23 +181,6 @@ def load_causal_lm(folder: Path):
     if bad is not None:
         raise DamagedFile(f"model weights {weights[0]} are unusable: parameter {bad} is NaN or inf")
     return model
-
-
-def load_extras(module, folder: Path) -> None:
-    """Load ``extras.safetensors`` into the recipe's ``module``: exactly its own parameters (not the HF model's)."""
-    own = [k for k in module.state_dict() if "causal_lm." not in k]
-    path = folder / "extras.safetensors"
-    if not own and not path.exists():
-        return
-    tensors = read_tensors(path, "extra parameters")
-    unknown, missing = sorted(set(tensors) - set(own)), sorted(set(own) - set(tensors))
-    if unknown or missing:
-        fault = f"{unknown[0][:60]} is not one of its parameters" if unknown else f"its {missing[0][:60]} is missing"
-        raise DamagedFile(f"extra parameters {path} do not fit recipe module {type(module).__name__} ({fault})")
-    try:
-        module.load_state_dict(tensors, strict=False)
-    except RuntimeError as err:  # other shapes
-        raise DamagedFile(f"extra parameters {path} do not fit recipe module ({_reason(err)})") from None
 
 
 @dataclass
@@ -212,7 +196,7 @@ class ModelFolder:
 
     @property
     def project(self):
-        return getattr(self.module, "project", None)  # CODI's projector
+        return self.recipe.projector_of(self.module)  # what maps a fed-back state (CODI's projector)
 
 
 def load_folder(folder: Path, options: dict | None = None) -> ModelFolder:
@@ -231,7 +215,7 @@ def load_folder(folder: Path, options: dict | None = None) -> ModelFolder:
         raise DamagedFile(f"tokenizer {folder / 'tokenizer.json'} has {len(tokenizer)} tokens, the model in {folder} "
                           f"{rows} (files of different runs)")
     module = recipe.module(causal_lm)
-    load_extras(module, folder)
+    recipe.load_extras(module, folder)
     # last: each file's own check names its fault first; this one sees whole files not saved together
     step_checkpoint.verify(folder, "its files were changed after training: retrain it or restore them")
     return ModelFolder(folder, state, recipe, tokenizer, causal_lm, module)

@@ -13,8 +13,8 @@ import json
 import random
 from typing import TYPE_CHECKING
 
-from latentspace import files, jsonsafe
-from latentspace.errors import LatentspaceError
+from latentspace.core import files, jsonsafe
+from latentspace.core.errors import LatentspaceError
 from latentspace.tasks import Item, get_task, is_task_file, load_items
 from latentspace.train.data import TokenizedExample, split_items
 from latentspace.train.models import with_markers
@@ -24,7 +24,7 @@ from latentspace.train.sequences import MarkerIds
 from latentspace.train.vocab import symbol_tokenizer, word_tokenizer
 
 if TYPE_CHECKING:
-    from latentspace.train.trainer import TrainRun
+    from latentspace.train.run import TrainRun
 
 
 def prepare_data(run: TrainRun, accelerator) -> dict[str, list[Item]]:

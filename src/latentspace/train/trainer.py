@@ -13,100 +13,42 @@ stage changes (Coconut's rule, harmless elsewhere).
 After every epoch a checkpoint (safetensors + config + tokenizer + optimizer + state) is written
 atomically (`checkpoint`); at the end of each stage the model is evaluated on the validation split.
 
-Nothing non-finite is trained on or kept (`latentspace.finite`): a NaN/inf loss stops the run at
+Nothing non-finite is trained on or kept (`latentspace.core.finite`): a NaN/inf loss stops the run at
 that step naming the learning rate, parameters are checked before every save and on resume, so a
 diverged run leaves its last good checkpoint (or none) and never a NaN one. Every setting is
 checked against its declared range (`check_run`) before any file is made.
 
-This file holds the run (`TrainRun`, its checks), the epoch loop and the summary; the run's data
-are in `rundata`, the distributed loss and optimizer in `distributed`, the run folder's state in
-`checkpoint`; every file of it is read back through `run_folder` (the model folder) and `records`
-(its JSON records), so a damaged one stops the run in one line naming it.
+This file holds the epoch loop and the summary; the run itself (`TrainRun`, its settings and checks)
+is in `run`, its data in `rundata`, the distributed loss and optimizer in `distributed`, the run
+folder's state in `checkpoint`, the kept best checkpoint in `selection`; every file of it is read back
+through `run_folder` (the model folder), the recipe (its extras) and `records` (its JSON records), so
+a damaged one stops the run in one line naming it.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import ClassVar
+from dataclasses import dataclass
 
 import torch
 
-from latentspace import files, finite, jsonsafe, named
-from latentspace.core import step_checkpoint
-from latentspace.errors import LatentspaceError
+from latentspace.core import files, finite, jsonsafe, step_checkpoint
+from latentspace.core.errors import LatentspaceError
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
-from latentspace.tasks import get_task, is_task_file
-from latentspace.train.best import best_accuracy, keep_best, selected
 from latentspace.train.checkpoint import (MetricsLog, advice, load_model, load_state, read_metrics, recover_checkpoint,
-                                           restore_optimizer, restore_rng, run_settings, save_checkpoint)
+                                           restore_optimizer, restore_rng, save_checkpoint)
 from latentspace.train.data import encode_examples
 from latentspace.train.distributed import (batch_shard, batch_tokens, check_update, global_loss, new_optimizer,
                                            report_loss)
 from latentspace.train.evaluate import evaluate
-from latentspace.train.profiles import Profile
 from latentspace.train.progress import TrainProgress
 from latentspace.train.records import CheckpointState, RunSummary, Selected
-from latentspace.train.run_folder import advising, load_causal_lm, load_extras
+from latentspace.train.run import TrainRun, check_run, run_settings
+from latentspace.train.run_folder import advising, load_causal_lm
 from latentspace.train.rundata import check_lengths, epoch_batches, prepare_data, prepare_tokenizer
+from latentspace.train.selection import best_accuracy, keep_best, selected
 from latentspace.train.sequences import MarkerIds
-
-
-@dataclass
-class TrainRun:
-    recipe: object  # a `Recipe`
-    task: str  # a built-in task name or a JSONL file
-    profile: Profile
-    out: Path
-    seed: int = 0
-    model: str | None = None  # fine-tune this registry model (its own tokenizer) instead of training from scratch
-    eval_batch_size: int = 64
-    hops: str | None = None  # path lengths kept, e.g. "3-4" (tasks with a hop filter; default: the profile's)
-    extra: dict = field(default_factory=dict)  # profile overrides: batch_size, lr, n_train, ... (RUN_SETTINGS)
-    RANGES: ClassVar[dict] = {"seed": named.between(0, 2**63 - 1), "eval_batch_size": named.between(1, 65_536)}
-
-    def __post_init__(self) -> None:
-        if self.model is None:  # the profile's base model (`full` fine-tunes SmolLM2) unless one is named
-            self.model = self.profile.model
-
-    def setting(self, key: str):
-        return self.extra.get(key, getattr(self.profile, key))
-
-    @property
-    def hop_filter(self) -> str | None:
-        return self.hops if self.hops is not None else (self.profile.hops if self.task == self.profile.task else None)
-
-
-# profile fields a run may override; their ranges are `Profile.RANGES` (one declaration)
-RUN_SETTINGS = ("n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay", "save_every", "eval_every", "select")
-
-
-def check_settings(settings: dict, owner: str = "run setting") -> None:
-    """Refuse run settings that are unknown or out of their declared range, in one line."""
-    unknown = sorted(set(settings) - set(RUN_SETTINGS))
-    if unknown:
-        raise LatentspaceError(f"{owner} {str(unknown[0])[:80]!r} is unknown; run settings: {', '.join(RUN_SETTINGS)}")
-    named.check_options(Profile, settings, owner + "s")
-
-
-def check_run(run: TrainRun) -> None:
-    """Every number of a run against its declared range — the recipe's, the run's, the profile's and
-    its overrides — before any work, whichever way the run was built (CLI, table, Python)."""
-    named.check_options(type(run.recipe), run.recipe.options(), f"recipe {run.recipe.name!r}")
-    named.check_options(TrainRun, {"seed": run.seed, "eval_batch_size": run.eval_batch_size}, "train run")
-    check_settings(dict(run.extra))
-    named.check_options(Profile, {k: getattr(run.profile, k) for k in Profile.RANGES}, f"profile {run.profile.name!r}")
-    if not isinstance(run.task, str) or not run.task.strip():
-        raise LatentspaceError("task: empty name; give a built-in task or a FILE.jsonl")
-    spec = None if is_task_file(run.task) else get_task(run.task)  # an unknown name: refused before any folder
-    if run.hop_filter is not None:
-        if spec is None or not spec.hop_filter:
-            raise LatentspaceError(f"--hops: task {run.task[:80]!r} has no hop filter (prosqa-sym has)")
-        from latentspace.tasks.prosqa_sym import parse_hops
-
-        parse_hops(run.hop_filter)
 
 
 def lr_hint(run: TrainRun) -> str:
@@ -159,7 +101,7 @@ def prepare_and_run(run: TrainRun, accelerator, progress: bool, until_epoch: int
     module = run.recipe.module(model)
     if state:  # parameters outside the HF model (CODI's projector); finite, like the weights (`run_folder`)
         with advising(advice(run)):
-            load_extras(module, run.out / "checkpoint")
+            run.recipe.load_extras(module, run.out / "checkpoint")
     wrapped = accelerator.prepare(module)
     weights = run.recipe.loss_weights()
     start_epoch = state.epoch + 1 if state else 0
@@ -239,7 +181,7 @@ def run_epochs(setup: Setup, state: CheckpointState | None, start_epoch: int, un
         if (last_of_stage or (every and (epoch + 1) % every == 0)) and accelerator.is_main_process:
             module = accelerator.unwrap_model(wrapped)
             result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["valid"], examples["valid"], stage,
-                              run.eval_batch_size, project=getattr(module, "project", None))
+                              run.eval_batch_size, project=run.recipe.projector_of(module))
             log.write(kind="eval", split="valid", epoch=epoch, stage=stage, accuracy=result.accuracy,
                       positions=result.positions)
             bar.evaluated(result.accuracy)
@@ -273,7 +215,7 @@ def best_module(run: TrainRun, module):
             best.causal_lm.load_state_dict(saved.state_dict())  # into the copy: its device, its dtype
         except RuntimeError:
             raise LatentspaceError(f"{folder} does not hold this run's model") from None
-        load_extras(best, folder)
+        run.recipe.load_extras(best, folder)
     return best.eval()
 
 
@@ -288,7 +230,7 @@ def finish(setup: Setup) -> dict:
         if chosen is not None:  # the best validation checkpoint answers the test split
             module = best_module(run, module)
         result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["test"], examples["test"], stage,
-                          run.eval_batch_size, project=getattr(module, "project", None))
+                          run.eval_batch_size, project=run.recipe.projector_of(module))
         epochs = [r for r in setup.log.rows if r["kind"] == "epoch"]
         summary = RunSummary(
             recipe=run.recipe.name, task=run.task, profile=run.profile.name, seed=run.seed,

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from latentspace.world.encoder import NetConfig, make_encoder
+from latentspace.world.encoder import NetConfig
+from latentspace.world.nets import make_encoder
 
 BcConfig = NetConfig
 

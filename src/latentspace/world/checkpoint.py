@@ -2,7 +2,7 @@
 model's kind and settings; loading one for another configuration is refused, naming what differs.
 
 `load_world` is the one reader: the header (environment, kind, settings) is conformed to the
-dataclasses below before anything is built from it, the weights through `io.read_tensors`
+dataclasses below before anything is built from it, the weights through `saved.read_tensors`
 (corrupt, truncated or non-finite -> one line), so a damaged file never reaches the model code.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from latentspace import io
+from latentspace.core import saved
 from latentspace.core.checked import conform
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.world.two_rooms import RoomsConfig
 
 KIND = "world_model"
@@ -64,23 +64,23 @@ def build(kind: str, size: int, settings: dict | None = None, seed: int | None =
 
 
 def save_world(path: str | Path, model, config: RoomsConfig, meta: dict | None = None) -> Path:
-    return io.save_tensors(path, model.state_dict(), KIND, {"environment": config.key()},
+    return saved.save_tensors(path, model.state_dict(), KIND, {"environment": config.key()},
                            {**(meta or {}), "kind": model.kind, "settings": model.config.to_dict()})
 
 
 def load_world(path: str | Path, config: RoomsConfig | None = None):
     """(model, meta, the configuration it was trained on); refused for another ``config``."""
     path = Path(path)
-    header = io.read_header(path, "world model")
+    header = saved.read_header(path, "world model")
     if header.get("kind") != KIND:
         raise LatentspaceError(f"{path.name} is not a saved world model (it holds: {header.get('kind', 'unknown')})")
     where = f"world model {path.name}"
-    trained = conform(io.header_json(header, "fingerprint", path), Trained, f"{where} fingerprint", True).environment
-    meta = io.header_json(header, "meta", path, default={})
+    trained = conform(saved.header_json(header, "fingerprint", path), Trained, f"{where} fingerprint", True).environment
+    meta = saved.header_json(header, "meta", path, default={})
     conform(meta, WorldMeta, f"{where} meta")
     if config is not None and trained.key() != config.key():
         diff = ", ".join(f"{k} {v} there, {config.key()[k]} here" for k, v in trained.key().items() if config.key()[k] != v)
         raise LatentspaceError(f"{path.name} was trained on another environment configuration: {diff}")
     model = build(meta["kind"], trained.size, meta["settings"], where=f"{where} settings")
-    io.load_state(model, io.read_tensors(path), path, f"{meta['kind']} model")
+    saved.load_state(model, saved.read_tensors(path), path, f"{meta['kind']} model")
     return model.eval(), meta, trained

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from latentspace.core.checked import DamagedFile, conform, parse_json
-from latentspace.errors import LatentspaceError
-from latentspace.files import atomic_write
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.files import atomic_write
 from latentspace.world.two_rooms import RoomsConfig, TwoRooms, move
 
 FORMAT = "latentspace-world-data-1"

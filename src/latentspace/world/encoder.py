@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 
 ARCHS = ("vector", "spatial")
@@ -82,13 +82,3 @@ class Standardized(nn.Module):
         x = as_float(observations)
         return self.inner((x - self.mean[:, None, None]) / self.std[:, None, None])
 
-
-def make_encoder(size: int, config: NetConfig) -> nn.Module:
-    """The encoder ``config.arch`` names (standardised inputs with ``normalize``); its ``dims`` is the
-    latent vector's length."""
-    if config.arch == "spatial":
-        from latentspace.world.spatial import SpatialEncoder
-        encoder = SpatialEncoder(size, config.latent, config.width)
-    else:
-        encoder = Encoder(size, config.latent, config.width)
-    return Standardized(encoder) if config.normalize else encoder

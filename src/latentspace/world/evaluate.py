@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latentspace.stats import wilson
+from latentspace.core.stats import wilson
 from latentspace.world.two_rooms import RoomsConfig, TwoRooms
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.world import losses
 from latentspace.world.encoder import NetConfig
 from latentspace.world.predictor import LatentDynamics, rollout

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.world.cem import cem
 from latentspace.world.mppi import mppi
 from latentspace.world.predictor import rollout

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from matplotlib.patches import Circle
 
-from latentspace import files, plots
-from latentspace.pages import SectionResult
+from latentspace.core import files, plots
+from latentspace.core.pages import SectionResult
 from latentspace.world.two_rooms import Layout, RoomsConfig, TwoRooms
 
 
@@ -85,7 +85,7 @@ def latent_pca(model, observations: np.ndarray, states: np.ndarray, path: Path) 
 
 
 def write_report(out: Path, model, config: RoomsConfig, episodes: list, data, summary: dict) -> Path:
-    from latentspace import pages
+    from latentspace.core import pages
 
     out.mkdir(parents=True, exist_ok=True)
     sections = [SectionResult("Success", f"{100 * summary['success']:.1f}% of {summary['n']} episodes "

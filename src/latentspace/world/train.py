@@ -17,11 +17,11 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from latentspace import named
-from latentspace.core import step_checkpoint
-from latentspace.errors import LatentspaceError
-from latentspace.finite import check_loss
-from latentspace.named import between
+from latentspace.core import named, step_checkpoint
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.finite import check_loss
+from latentspace.core.limits import MAX_BATCH
+from latentspace.core.named import between
 from latentspace.world.checkpoint import load_world, save_world
 from latentspace.world.data import Trajectories
 
@@ -35,7 +35,7 @@ class TrainConfig:
     seed: int = 0
     save_every: int = 250
 
-    RANGES: ClassVar[dict] = {"steps": between(1, 10_000_000), "batch_size": between(1, 4096),
+    RANGES: ClassVar[dict] = {"steps": between(1, 10_000_000), "batch_size": between(1, MAX_BATCH),
                               "window": between(1, 64), "lr": between(1e-8, 1.0), "seed": between(0, 2**63 - 1),
                               "save_every": between(1, 10**9)}
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import gymnasium as gym
 import numpy as np
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 SUBSTEPS = 4
 

@@ -7,14 +7,18 @@ pass that wrote it are gone: ``knorm``, ``keydiff`` and ``streaming``. The other
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 from latentspace.memory.presses.base import Press, SequenceView, apply_choices
 from latentspace.memory.presses.view import LayerView
 from latentspace.model import kv
-from latentspace.model.state import PRESSED_ID, LatentState
+from latentspace.model.state import LatentState, PRESSED_ID
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 KEY_ONLY = ("knorm", "keydiff", "streaming")
 
@@ -26,13 +30,13 @@ def decode_shrink(press: Press | None = None):
 
     chosen = get_press("streaming", 0.5) if press is None else press
 
-    def shrink(lm, state: LatentState, max_cache: int) -> LatentState:
+    def shrink(lm: LatentModel, state: LatentState, max_cache: int) -> LatentState:
         target = max_cache - max_cache // 4  # a quarter of room: the next cut is a while away
         return compress_state(lm, state, replace(chosen, ratio=1 - target / state.length))
     return shrink
 
 
-def compress_state(lm, state: LatentState, press: Press) -> LatentState:
+def compress_state(lm: LatentModel, state: LatentState, press: Press) -> LatentState:
     """A new state holding ``press``'s choice of every row's slots; consumes ``state``."""
     state.check_usable()
     if press.probe or press.needs_logprobs or press.name not in KEY_ONLY and press.name != "chunked":

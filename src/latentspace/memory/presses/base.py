@@ -17,16 +17,19 @@ shorter rows fill up with masked padding so the rows stay aligned.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TYPE_CHECKING
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.named import between
 from latentspace.memory.presses.view import LayerView
 from latentspace.model import kv
-from latentspace.named import between
-from latentspace.model.hooks import unpack_output
+from latentspace.model.hooks import Handles, unpack_output
 from latentspace.model.sites import rotary_module as model_rotary
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 SLOTS = between(0, 1_000_000)  # counts of slots a press keeps (sinks, windows): at most a long context
@@ -38,7 +41,7 @@ def check_kernel(kernel: int, name: str) -> None:
         raise LatentspaceError(f"press {name!r}: kernel must be odd, got {kernel}")
 
 
-def rotary_module(lm):
+def rotary_module(lm: LatentModel):
     """The model's rotary embedding module (None for absolute-position models like GPT-2)."""
     return model_rotary(lm.model)
 
@@ -75,7 +78,7 @@ class Press:
         """``[B, n]`` for position-level presses."""
         raise NotImplementedError
 
-    def on_pass(self, lm, cache, old_mask: torch.Tensor, new_mask: torch.Tensor, ids: torch.Tensor | None,
+    def on_pass(self, lm: LatentModel, cache, old_mask: torch.Tensor, new_mask: torch.Tensor, ids: torch.Tensor | None,
                 next_position: torch.Tensor | None = None) -> Pressing:
         """The hook object the model runs one pass inside (the press owns its hooks; the model layer
         knows no press): see `Pressing`."""
@@ -130,7 +133,7 @@ class Pressing:
     ``(kept_mask [B, k], kept_ids [B, k] or None when heads kept different slots)``.
     """
 
-    def __init__(self, lm, press: Press, cache, old_mask: torch.Tensor, new_mask: torch.Tensor,
+    def __init__(self, lm: LatentModel, press: Press, cache, old_mask: torch.Tensor, new_mask: torch.Tensor,
                  ids: torch.Tensor | None, next_position: torch.Tensor | None = None) -> None:
         self.lm, self.press, self.cache, self.start = lm, press, cache, old_mask.shape[1]
         self.full_mask, self.new_mask, self.ids = torch.cat([old_mask, new_mask], 1), new_mask, ids
@@ -138,25 +141,30 @@ class Pressing:
         self._rotary = rotary_module(lm)
         self.scores: dict[int, torch.Tensor] = {}
         self.final: torch.Tensor | None = None
-        self._handles: list = []
+        self._handles = Handles()
         self._inputs: dict[int, tuple] = {}
 
     def __enter__(self) -> Pressing:
-        if self.press.per_layer and not self.press.probe:
-            for i in range(self.lm.n_layers):
-                attn = self.lm.sites.module("attn_out", i)
-                self._handles.append(attn.register_forward_pre_hook(self._capture(i), with_kwargs=True))
-                self._handles.append(attn.register_forward_hook(self._score(i)))
-        if self.press.needs_logprobs:
-            self._handles.append(self.lm.sites.final_norm.register_forward_hook(self._keep_final))
+        self._handles.register(self._hooks())  # a registration failing part way leaves no hook behind
         return self
 
     def __exit__(self, *exc: object) -> bool:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+        self._handles.remove()
         self._inputs.clear()
         return False
+
+    def _hooks(self):
+        if self.press.per_layer and not self.press.probe:
+            yield from self._attention_hooks()
+        if self.press.needs_logprobs:
+            yield self.lm.sites.final_norm.register_forward_hook(self._keep_final)
+
+    def _attention_hooks(self):
+        """Each attention layer's input (captured) and, right after it ran, its new slots scored."""
+        for i in range(self.lm.n_layers):
+            attn = self.lm.sites.module("attn_out", i)
+            yield attn.register_forward_pre_hook(self._capture(i), with_kwargs=True)
+            yield attn.register_forward_hook(self._score(i))
 
     def _capture(self, i: int):
         def hook(module, args, kwargs):
@@ -197,10 +205,7 @@ class Pressing:
         positions = self.next_position[:, None] + torch.arange(m, device=self.lm.device)
         held = self.full_mask.shape[1]
         with self:
-            for i in range(self.lm.n_layers):
-                attn = self.lm.sites.module("attn_out", i)
-                self._handles.append(attn.register_forward_pre_hook(self._capture(i), with_kwargs=True))
-                self._handles.append(attn.register_forward_hook(self._score(i)))
+            self._handles.register(self._attention_hooks())
             self.lm.forward(ids, mask, position_ids=positions, cache=self.cache, logits_to_keep=1)
         kv.cut_in_place(self.cache, held)
         for i, scores in self.scores.items():

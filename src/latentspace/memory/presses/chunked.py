@@ -12,10 +12,10 @@ from typing import ClassVar
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.named import between
 from latentspace.memory.presses.base import Press, keep_top
 from latentspace.memory.presses.registry import register
-from latentspace.named import between
 
 
 @register

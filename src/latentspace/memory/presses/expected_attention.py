@@ -12,11 +12,11 @@ from typing import ClassVar
 
 import torch
 
-from latentspace.memory.presses.base import SLOTS, Press
+from latentspace.core.named import between
+from latentspace.memory.presses.base import Press, SLOTS
 from latentspace.memory.presses.registry import register
 from latentspace.memory.presses.tova import per_kv_head
 from latentspace.memory.presses.view import rotate
-from latentspace.named import between
 
 KEPT = 1e9
 

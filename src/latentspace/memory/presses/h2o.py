@@ -4,10 +4,10 @@ plus a recent window (Zhang et al. 2023 split the budget between the two)."""
 from dataclasses import dataclass
 from typing import ClassVar
 
+from latentspace.core.named import between
 from latentspace.memory.presses.base import Press
 from latentspace.memory.presses.registry import register
 from latentspace.memory.presses.tova import per_kv_head
-from latentspace.named import between
 
 BLOCK = 128  # queries per block: attention is [B, H, BLOCK, L] at a time, never L x L
 

@@ -12,16 +12,19 @@ adds is a reader whose attention is drawn to facts. Costs one extra pass over a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.named import between
 from latentspace.memory.presses.base import Press, check_kernel
 from latentspace.memory.presses.registry import register
 from latentspace.memory.presses.tova import per_kv_head
-from latentspace.named import between
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 DEFAULT_PROBE = "\n\nList every name, number, code and fact stated above."
 
@@ -41,7 +44,7 @@ class ProbePress(Press):
         if not isinstance(self.text, str) or not self.text.strip():
             raise LatentspaceError("press 'probe': text must not be empty")
 
-    def probe_ids(self, lm):
+    def probe_ids(self, lm: LatentModel):
         return torch.tensor([lm.token_ids(self.text)], dtype=torch.long)
 
     def score(self, view):

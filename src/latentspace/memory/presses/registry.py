@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from latentspace.errors import LatentspaceError
-from latentspace.named import make_named
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.named import make_named
 
 PRESSES: dict[str, type] = {}
 

@@ -7,10 +7,10 @@ from typing import ClassVar
 
 import torch.nn.functional as F
 
+from latentspace.core.named import between
 from latentspace.memory.presses.base import Press, check_kernel
 from latentspace.memory.presses.registry import register
 from latentspace.memory.presses.tova import per_kv_head
-from latentspace.named import between
 
 KEPT = 1e9
 

@@ -14,9 +14,9 @@ from typing import ClassVar
 
 import torch.nn.functional as F
 
-from latentspace.memory.presses.base import SLOTS, Press
+from latentspace.core.named import between
+from latentspace.memory.presses.base import Press, SLOTS
 from latentspace.memory.presses.registry import register
-from latentspace.named import between
 
 KEPT = 1e9
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 
 @dataclass

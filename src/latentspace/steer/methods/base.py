@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from latentspace.errors import LatentspaceError
+from latentspace.core.errors import LatentspaceError
 
 Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 METHODS: dict[str, type] = {}

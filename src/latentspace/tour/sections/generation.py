@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from latentspace.tour.section import SectionResult
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 QUESTIONS = ["What is the capital of France?", "Name three primary colors.", "What is 7 times 8?"]
 
 
-def generation(lm, out: Path) -> SectionResult:
+def generation(lm: LatentModel, out: Path) -> SectionResult:
     started = time.perf_counter()
     result = lm.decode(lm.encode(QUESTIONS, chat=True), max_new_tokens=32)
     seconds = time.perf_counter() - started

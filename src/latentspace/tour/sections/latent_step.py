@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -12,11 +13,14 @@ from latentspace.model.align import METHODS
 from latentspace.trace import Step, Trace, read_logits
 from latentspace.tour.section import SectionResult
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
+
 QUESTION = "What is the capital of France?"
 N_THOUGHTS = 3
 
 
-def think(lm, question: str, alignment: str, n_thoughts: int, max_new_tokens: int = 24):
+def think(lm: LatentModel, question: str, alignment: str, n_thoughts: int, max_new_tokens: int = 24):
     """Encode, take ``n_thoughts`` continuous steps, then answer in text: (trace, thought vectors)."""
     started = time.perf_counter()
     state = lm.encode(question, chat=True)
@@ -35,7 +39,7 @@ def think(lm, question: str, alignment: str, n_thoughts: int, max_new_tokens: in
     return trace, torch.stack(thoughts)
 
 
-def latent_step(lm, out: Path) -> SectionResult:
+def latent_step(lm: LatentModel, out: Path) -> SectionResult:
     baseline = lm.generate(QUESTION, max_new_tokens=24).strip()
     runs = {method: think(lm, QUESTION, method, N_THOUGHTS) for method in METHODS}
     traces = {method: trace for method, (trace, _) in runs.items()}

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from latentspace.plots import figure, save
+from latentspace.core.plots import figure, save
 from latentspace.tour.section import SectionResult
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 PROMPT = "Latent space is where a language model does its thinking."
 
 
-def layer_norms(lm, out: Path) -> SectionResult:
+def layer_norms(lm: LatentModel, out: Path) -> SectionResult:
     sites = [("resid_post", i) for i in range(lm.n_layers)]
     rec = lm.record(PROMPT, sites)
     mean = [float(rec[s].norm(dim=-1)[0, 1:].mean()) for s in sites]  # position 0 is an outlier sink

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from latentspace.lens import logit_lens
 from latentspace.lens.decoding import read_vector
 from latentspace.lens.maps import heatmap
 from latentspace.tour.section import SectionResult
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
+
 PROMPT = "The Eiffel Tower is located in the city of"
 TARGET = " Paris"
 
 
-def lens_map(lm, out: Path) -> SectionResult:
+def lens_map(lm: LatentModel, out: Path) -> SectionResult:
     reading = logit_lens(lm, PROMPT, target=TARGET)[0]
     image = heatmap(reading, lm.tokenizer, out / "logit_lens.png", f"logit lens · {lm.name}")
     tops = reading.top_tokens(lm.tokenizer)

@@ -5,18 +5,22 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from latentspace.core.plots import figure, save
 from latentspace.memory import layout
 from latentspace.memory.presses import get_press
 from latentspace.memory.store import MemoryStore
-from latentspace.plots import figure, save
 from latentspace.tasks.needles import make_haystack
 from latentspace.tour.section import SectionResult
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 PRESSES = ("knorm", "tova", "snapkv", "probe")
 
 
-def first_token_seconds(lm, make_state, question_ids) -> tuple[float, str]:
+def first_token_seconds(lm: LatentModel, make_state, question_ids) -> tuple[float, str]:
     """Seconds from nothing to the first answer token (the question's pass computes its logits),
     and the answer."""
     started = time.perf_counter()
@@ -25,7 +29,7 @@ def first_token_seconds(lm, make_state, question_ids) -> tuple[float, str]:
     return first, lm.decode(state, max_new_tokens=8).texts[0]
 
 
-def memory(lm, out: Path) -> SectionResult:
+def memory(lm: LatentModel, out: Path) -> SectionResult:
     # ~300 tokens on SmolLM2; a short-context model (the tiny test model reads bytes) gets less
     hay = make_haystack(sentences=24 if (lm.max_positions or 4096) > 2000 else 8, needles=1, seed=3)
     needle = hay.needles[0]

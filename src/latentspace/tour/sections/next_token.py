@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from latentspace.plots import figure, save
+from latentspace.core.plots import figure, save
 from latentspace.tour.section import SectionResult
 from latentspace.trace import read_logits
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 PROMPT = "The capital of France is"
 
 
-def next_token(lm, out: Path) -> SectionResult:
+def next_token(lm: LatentModel, out: Path) -> SectionResult:
     logits = lm.encode(PROMPT).logits[0]
     entropy, top = read_logits(logits, lm.tokenizer, k=10)
     rows = [{"rank": i + 1, "token": repr(tok), "probability": round(p, 4)} for i, (tok, p) in enumerate(top)]

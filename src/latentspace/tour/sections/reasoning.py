@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from latentspace.reason import get_reasoner
 from latentspace.tasks import get_task
 from latentspace.tour.section import SectionResult
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
+
 STRATEGIES = {"direct": {}, "cot": {"max_new_tokens": 96}, "soft": {"max_latent_steps": 4},
               "switch": {"max_latent_steps": 4, "max_explicit_steps": 8}, "pause": {"max_latent_steps": 4}}
 
 
-def reasoning(lm, out: Path) -> SectionResult:
+def reasoning(lm: LatentModel, out: Path) -> SectionResult:
     task = get_task("arithmetic")
     item = task.generate(1, seed=7)[0]
     rows = []

@@ -5,13 +5,17 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from latentspace.tour.section import SectionResult
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 QUESTION = "What is the capital of France?"
 
 
-def serving(lm, out: Path) -> SectionResult:
+def serving(lm: LatentModel, out: Path) -> SectionResult:
     import httpx
 
     from latentspace.serve import ServeConfig, create_app

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from latentspace.steer import load_pairs, train_vector
 from latentspace.steer.evaluate import NEUTRAL_PROMPTS, plot, sweep
 from latentspace.steer.scorers import vader
 from latentspace.tour.section import SectionResult
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
+
 STRENGTHS = [-0.3, 0.3]
 
 
-def steering(lm, out: Path) -> SectionResult:
+def steering(lm: LatentModel, out: Path) -> SectionResult:
     pairs = load_pairs("sentiment")
     vec = train_vector(lm, pairs, method="mean_diff", concept="sentiment")
     prompts = NEUTRAL_PROMPTS[:3]

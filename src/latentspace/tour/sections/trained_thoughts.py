@@ -19,12 +19,13 @@ from latentspace.tour.section import SectionResult
 EPOCHS = 80  # ~1-2 min on 2 cores: CoT2 passes 90% on validation by epoch 75 (the table trains 600)
 
 
-def tour_model(lm, out: Path):
+def tour_model(lm: LatentModel, out: Path):
     """The tour's CoT2 model on MNNS, trained once into ``out/mnns-cot2`` (a later section reuses it):
     (folder, profile, recipe, summary)."""
     from latentspace.train.profiles import get_profile
     from latentspace.train.recipes import get_recipe
-    from latentspace.train.trainer import TrainRun, train
+    from latentspace.train.run import TrainRun
+    from latentspace.train.trainer import train
 
     small = lm.name.startswith("tiny")  # the test suite's tour: the same code at toy size
     profile = get_profile("smoke-mnns" if small else "laptop-mnns")
@@ -35,7 +36,7 @@ def tour_model(lm, out: Path):
     return folder, profile, recipe, summary
 
 
-def trained_thoughts(lm, out: Path) -> SectionResult:
+def trained_thoughts(lm: LatentModel, out: Path) -> SectionResult:
     from latentspace.model.latent_model import LatentModel
     from latentspace.model.markers import LATENT
     from latentspace.tasks import load_jsonl

@@ -4,13 +4,17 @@ planned episode through the door, and what its latent holds."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from latentspace.tour.section import SectionResult
 
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
-def world(lm, out: Path) -> SectionResult:
+
+def world(lm: LatentModel, out: Path) -> SectionResult:
     from latentspace.world import (Planner, PlannerConfig, RoomsConfig, TrainConfig, build, eval_tasks, evaluate,
                                    make_trajectories, train_world)
     from latentspace.world.probe import position_probe

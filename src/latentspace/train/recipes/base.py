@@ -10,11 +10,15 @@ from __future__ import annotations
 import dataclasses
 import random
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, TYPE_CHECKING
 
-from latentspace.named import between, make_named
+from latentspace.core.named import between, make_named
 from latentspace.train.data import TokenizedExample
 from latentspace.train.sequences import CurriculumConfig, LatentSequence, MarkerIds, build_sequence
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 RECIPES: dict[str, type[Recipe]] = {}
 
@@ -56,7 +60,7 @@ class Recipe:
         most = config.max_stage if config.pad_latent_to_max else min(config.max_stage, len(example.steps))
         return min(most, stage) * config.thoughts_per_step
 
-    def thought_inputs(self, lm, state, latent_id: int, project=None, generator=None):
+    def thought_inputs(self, lm: LatentModel, state, latent_id: int, project=None, generator=None):
         """A thought's input at test time: the fed-back state (through ``project``, CODI's projector),
         or for recipes without feedback the trained ``<|latent|>`` embedding."""
         if not self.feedback:
@@ -93,3 +97,20 @@ class Recipe:
         from latentspace.train.sequences import collate
 
         return collate(sequences, pad_id, latent_id)
+
+    # -- the module's state beyond its HF model (CODI's projector): the engine asks only these ----
+    def save_extras(self, module, folder: Path) -> None:
+        """Write the module's own parameters (those outside its HF model) into ``folder``, if it has any."""
+        from latentspace.train.extras import save_extras
+
+        save_extras(module, folder)
+
+    def load_extras(self, module, folder: Path) -> None:
+        """Load them back into ``module``: exactly its own parameters, all finite, or one line naming the file."""
+        from latentspace.train.extras import load_extras
+
+        load_extras(module, folder)
+
+    def projector_of(self, module):
+        """What maps a fed-back state to the next thought's input at test time (None: the state itself)."""
+        return None

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import ClassVar
 
-from latentspace.named import between
+from latentspace.core.named import between
 
 from latentspace.train.recipes.base import Recipe, register
 from latentspace.train.sequences import CurriculumConfig, build_sequence, stage_to_train

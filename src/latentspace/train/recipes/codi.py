@@ -20,10 +20,10 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from latentspace.named import between
+from latentspace.core.named import between
 from latentspace.train.latent_forward import LatentLM, empty_parts, summed_loss
 from latentspace.train.recipes.base import Recipe, register
-from latentspace.train.sequences import IGNORE, Batch, CurriculumConfig, build_sequence, collate
+from latentspace.train.sequences import Batch, CurriculumConfig, IGNORE, build_sequence, collate
 
 
 def projector(d: int) -> nn.Module:
@@ -121,6 +121,9 @@ class Codi(Recipe):
 
     def loss_weights(self) -> dict[str, float]:
         return {"student": 1.0, "teacher": self.teacher_weight, "distill": self.distill_weight}
+
+    def projector_of(self, module: CodiLM) -> nn.Module | None:
+        return module.project  # its parameters are the module's extras (the base class saves and loads them)
 
 
 def mark_columns(batch: Batch, sequences, answer_lengths: list[int]) -> torch.Tensor:

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from latentspace.named import between
+from latentspace.core.named import between
 from latentspace.train.latent_forward import empty_parts, latent_columns, summed_loss
 from latentspace.train.recipes.base import Recipe, register
-from latentspace.train.sequences import IGNORE, Batch, CurriculumConfig, LatentSequence, collate
+from latentspace.train.sequences import Batch, CurriculumConfig, IGNORE, LatentSequence, collate
+
+if TYPE_CHECKING:  # the type only: no import at run time
+    from latentspace.model.latent_model import LatentModel
 
 
 @dataclass
@@ -141,7 +144,7 @@ class ContinuousCoT(Recipe):
     def module(self, causal_lm) -> SoftLM:
         return SoftLM(causal_lm)
 
-    def thought_inputs(self, lm, state, latent_id: int, project=None, generator=None) -> torch.Tensor:
+    def thought_inputs(self, lm: LatentModel, state, latent_id: int, project=None, generator=None) -> torch.Tensor:
         probs = torch.softmax(state.logits.float(), -1)
         table = lm.input_embeddings
         if not self.sample_k:

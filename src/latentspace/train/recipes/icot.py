@@ -14,10 +14,10 @@ import random
 from dataclasses import dataclass
 from typing import ClassVar
 
-from latentspace.named import between
+from latentspace.core.named import between
 
 from latentspace.train.recipes.base import Recipe, register
-from latentspace.train.sequences import IGNORE, CurriculumConfig, LatentSequence
+from latentspace.train.sequences import CurriculumConfig, IGNORE, LatentSequence
 
 
 def smoothing_offset(rng: random.Random, lam: float) -> int:

@@ -1,0 +1,81 @@
+"""A training run: what it trains (`TrainRun`), the settings it may override and records, and its checks.
+
+Its own module so the helpers of a run (its data, loss, checkpoint) and the commands that build one
+import the record without importing the trainer that imports them; only what really trains a run
+imports `trainer`.
+
+    run = TrainRun(get_recipe("coconut"), task="prosqa-small", profile=get_profile("quick"), out=Path("runs/c"))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from latentspace.core import named
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.limits import MAX_TRAIN_BATCH
+from latentspace.tasks import get_task, is_task_file
+from latentspace.train.profiles import Profile
+
+
+@dataclass
+class TrainRun:
+    recipe: object  # a `Recipe`
+    task: str  # a built-in task name or a JSONL file
+    profile: Profile
+    out: Path
+    seed: int = 0
+    model: str | None = None  # fine-tune this registry model (its own tokenizer) instead of training from scratch
+    eval_batch_size: int = 64
+    hops: str | None = None  # path lengths kept, e.g. "3-4" (tasks with a hop filter; default: the profile's)
+    extra: dict = field(default_factory=dict)  # profile overrides: batch_size, lr, n_train, ... (RUN_SETTINGS)
+    RANGES: ClassVar[dict] = {"seed": named.between(0, 2**63 - 1),
+                              "eval_batch_size": named.between(1, MAX_TRAIN_BATCH)}
+
+    def __post_init__(self) -> None:
+        if self.model is None:  # the profile's base model (`full` fine-tunes SmolLM2) unless one is named
+            self.model = self.profile.model
+
+    def setting(self, key: str):
+        return self.extra.get(key, getattr(self.profile, key))
+
+    @property
+    def hop_filter(self) -> str | None:
+        return self.hops if self.hops is not None else (self.profile.hops if self.task == self.profile.task else None)
+
+
+# profile fields a run may override; their ranges are `Profile.RANGES` (one declaration)
+RUN_SETTINGS = ("n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay", "save_every", "eval_every", "select")
+
+
+def run_settings(run: TrainRun) -> dict:
+    # select/eval_every decide which checkpoint is tested (and need validation during training)
+    return {k: run.setting(k) for k in ("batch_size", "lr", "weight_decay", "dropout", "select", "eval_every")}
+
+
+def check_settings(settings: dict, owner: str = "run setting") -> None:
+    """Refuse run settings that are unknown or out of their declared range, in one line."""
+    unknown = sorted(set(settings) - set(RUN_SETTINGS))
+    if unknown:
+        raise LatentspaceError(f"{owner} {str(unknown[0])[:80]!r} is unknown; run settings: {', '.join(RUN_SETTINGS)}")
+    named.check_options(Profile, settings, owner + "s")
+
+
+def check_run(run: TrainRun) -> None:
+    """Every number of a run against its declared range — the recipe's, the run's, the profile's and
+    its overrides — before any work, whichever way the run was built (CLI, table, Python)."""
+    named.check_options(type(run.recipe), run.recipe.options(), f"recipe {run.recipe.name!r}")
+    named.check_options(TrainRun, {"seed": run.seed, "eval_batch_size": run.eval_batch_size}, "train run")
+    check_settings(dict(run.extra))
+    named.check_options(Profile, {k: getattr(run.profile, k) for k in Profile.RANGES}, f"profile {run.profile.name!r}")
+    if not isinstance(run.task, str) or not run.task.strip():
+        raise LatentspaceError("task: empty name; give a built-in task or a FILE.jsonl")
+    spec = None if is_task_file(run.task) else get_task(run.task)  # an unknown name: refused before any folder
+    if run.hop_filter is not None:
+        if spec is None or not spec.hop_filter:
+            raise LatentspaceError(f"--hops: task {run.task[:80]!r} has no hop filter (prosqa-sym has)")
+        from latentspace.tasks.prosqa_sym import parse_hops
+
+        parse_hops(run.hop_filter)

@@ -1,0 +1,184 @@
+"""The anchor table: every recipe on one task and profile, over seeds, beside the papers' numbers.
+
+Each (seed, recipe) trains into ``out/s{seed}/{recipe}``; a run whose ``summary.json`` exists is
+not trained again (so an interrupted table resumes, and adding a recipe or a seed costs only that
+run) — but only if it was made exactly as the profile now says, else the table refuses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from statistics import mean, stdev
+
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.stats import wilson
+from latentspace.train.profiles import Profile
+from latentspace.train.recipes import get_recipe
+from latentspace.train.records import RunSummary, read_summary
+from latentspace.train.run import TrainRun, check_run, run_settings
+from latentspace.train.run_folder import advising
+from latentspace.train.trainer import train
+
+ORDER = ["nocot", "cot", "pause", "icot", "coconut", "codi", "cot2"]  # Table 1's rows, CODI and CoT2 added
+
+# what the papers report for each profile's setting (accuracy %), shown in the same table
+PUBLISHED = {
+    "laptop-mnns": ({"nocot": 68.4, "cot": 84.9, "coconut": 92.6, "cot2": 98.9},
+                    "CoT2 repository's figures, MNNS, GPT-2 2 layers 2 heads d=32 (Gozeten et al. 2025)"),
+    "laptop-mnns-d24": ({"cot": 70.4, "cot2": 96.6},
+                        "CoT2 repository's width curve, MNNS, GPT-2 2 layers 2 heads d=24 (Gozeten et al. 2025)"),
+    "laptop-prosqa": ({"nocot": 54.9, "cot": 68.5, "coconut": 90.0, "cot2": 93.4},
+                      "CoT2 paper, symbolic ProsQA, GPT-2 4 layers 4 heads, small widths (Gozeten et al. 2025)"),
+    "full": ({"nocot": 76.7, "cot": 77.5, "pause": 75.9, "icot": 98.2, "coconut": 97.0},
+             "Coconut Table 1, ProsQA, pretrained GPT-2 (Hao et al. 2024)"),
+}
+
+
+def run_folder(out: Path, seed: int, recipe: str) -> Path:
+    return out / f"s{seed}" / recipe
+
+
+def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER, seeds: list[int] = (0,),
+              progress: bool = True, settings: dict | None = None, hops: str | None = None) -> list[dict]:
+    """Train (or reuse) every (seed, recipe) run; one summary row each, seeds outermost."""
+    if not recipes:
+        raise LatentspaceError("a table needs at least one recipe")
+    if not seeds:
+        raise LatentspaceError("a table needs at least one seed")
+    runs = [TrainRun(get_recipe(name, **profile.recipe_options.get(name, {})), task, profile,
+                     run_folder(out, seed, name), seed=seed, hops=hops, extra=dict(settings or {}))
+            for seed in seeds for name in recipes]
+    for run in runs:  # every run's settings before the first one trains (not an hour later)
+        check_run(run)
+    rows = []
+    for run in runs:
+        done = run.out / "summary.json"
+        if done.exists():
+            check_reusable(run, summary_of(run), profile)
+        else:
+            train(run, progress=progress)
+        rows.append(summary_of(run).to_dict())  # the one schema (`records.RunSummary`): no KeyError below
+    return rows
+
+
+def summary_of(run: TrainRun) -> RunSummary:
+    with advising(f"remove {run.out} or use another --out"):
+        return read_summary(run.out / "summary.json")
+
+
+def check_reusable(run: TrainRun, summary: RunSummary, profile: Profile) -> None:
+    """A finished run is reused only if it was made exactly like this one would be."""
+    made = summary.to_dict()
+    wanted = {"recipe": run.recipe.name, "task": run.task, "seed": run.seed, "options": run.recipe.options(),
+              "settings": run_settings(run),
+              "sizes": {k: run.setting(k) for k in ("n_train", "n_valid", "n_test", "layers", "hidden", "heads")}}
+    defaults = type(run.recipe)().options()
+    if isinstance(made.get("options"), dict):  # an option added since the run was made counts at its default
+        made = {**made, "options": {**{k: v for k, v in defaults.items() if k not in made["options"]},
+                                    **made["options"]}}
+    if any(made.get(k) != v for k, v in wanted.items()):
+        raise LatentspaceError(f"{run.out} was trained with other settings than profile {profile.name} now "
+                               "has; remove it or use another --out")
+
+
+def by_recipe(rows: list[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        grouped[row["recipe"]].append(row)
+    return grouped
+
+
+def accuracy(runs: list[dict]) -> tuple[float, float, float]:
+    """(mean accuracy over seeds, pooled 95% Wilson interval over every test answer)."""
+    lo, hi = wilson(sum(r["test_correct"] for r in runs), sum(r["test_n"] for r in runs))
+    return mean(r["test_accuracy"] for r in runs), lo, hi
+
+
+def markdown(rows: list[dict], profile: str | None = None) -> str:
+    """One line per recipe: mean over seeds, the pooled interval, each seed, the published number."""
+    groups = by_recipe(rows)
+    published = PUBLISHED.get(profile, ({}, ""))[0]
+    mean_of = lambda runs, key: mean(r[key] for r in runs)  # noqa: E731
+    cot = groups.get("cot")
+    lines = ["| recipe | accuracy [95% CI] | per seed | published | positions per answer | × CoT positions | "
+             "s per answer | train min | s per epoch | × CoT epoch |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, runs in groups.items():
+        acc, lo, hi = accuracy(runs)
+        ratio = lambda key: f"{mean_of(runs, key) / mean_of(cot, key):.2f}" if cot and mean_of(cot, key) else "·"  # noqa: E731
+        spread = f" ± {100 * stdev(r['test_accuracy'] for r in runs):.1f}" if len(runs) > 1 else ""
+        seeds = ", ".join(f"{100 * r['test_accuracy']:.1f}" for r in runs)
+        paper = f"{published[name]:.1f}%" if name in published else "·"
+        lines.append(f"| {name} | {100 * acc:.1f}%{spread} [{100 * lo:.1f}, {100 * hi:.1f}] | {seeds} | {paper} | "
+                     f"{mean_of(runs, 'positions'):.1f} | {ratio('positions')} | "
+                     f"{mean_of(runs, 'seconds_per_answer'):.4f} | {mean_of(runs, 'train_seconds') / 60:.1f} | "
+                     f"{mean_of(runs, 'epoch_seconds'):.2f} | {ratio('epoch_seconds')} |")
+    source = PUBLISHED.get(profile, ({}, ""))[1]
+    note = f"\nPublished: {source}.\n" if source and any(n in published for n in groups) else ""
+    return "\n".join(lines) + "\n" + note
+
+
+CONTINUOUS = ("coconut", "cot2", "codi", "pause")
+
+
+def separated(a: list[dict], b: list[dict]) -> bool:
+    """Is ``b``'s pooled 95% interval entirely above ``a``'s?"""
+    return accuracy(b)[1] > accuracy(a)[2]
+
+
+def interval(runs: list[dict]) -> str:
+    _, lo, hi = accuracy(runs)
+    return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def latent_goals(rows: list[dict], profile: str | None) -> str:
+    """Issue 19's goals for the symbolic tasks, each checked on ``rows`` (empty without the rows they need)."""
+    groups = by_recipe(rows)
+    continuous = [n for n in CONTINUOUS if n in groups and n != "pause"]
+    if not {"nocot", "cot"} <= set(groups) or not continuous:
+        return ""
+    best = max(continuous, key=lambda n: accuracy(groups[n])[0])
+    nocot, cot, top = groups["nocot"], groups["cot"], groups[best]
+    pct = lambda runs: f"{100 * accuracy(runs)[0]:.1f}%"  # noqa: E731
+    checks = [("No-CoT < CoT < best continuous", accuracy(nocot)[0] < accuracy(cot)[0] < accuracy(top)[0],
+               f"{pct(nocot)} < {pct(cot)} < {best} {pct(top)}"),
+              ("95% interval of CoT above No-CoT's", separated(nocot, cot), interval(nocot) + " vs " + interval(cot)),
+              ("95% interval of the best continuous above CoT's", separated(cot, top),
+               interval(cot) + " vs " + interval(top))]
+    if profile and profile.startswith("laptop-mnns"):
+        checks.append(("best continuous ≥ 90%", accuracy(top)[0] >= 0.90, f"{best} {pct(top)}"))
+    else:
+        gain = accuracy(top)[0] - accuracy(cot)[0]
+        positions = mean(r["positions"] for r in top) / mean(r["positions"] for r in cot)
+        checks += [("best continuous ≥ CoT + 15 points", gain >= 0.15, f"{100 * gain:+.1f} points"),
+                   ("≤ ⅓ of CoT's positions", positions <= 1 / 3, f"{positions:.2f}×")]
+        published = PUBLISHED.get(profile or "", ({}, ""))[0].get("nocot")
+        if published is not None:  # the pipeline's first check: No-CoT where the papers put it
+            off = 100 * accuracy(nocot)[0] - published
+            checks.append((f"No-CoT within 10 points of the published {published:.1f}%", abs(off) <= 10,
+                           f"{off:+.1f} points"))
+    return f"Goals ({best} is the best continuous recipe): " + "; ".join(
+        f"{name}: {'met' if ok else 'missed'} ({value})" for name, ok, value in checks) + "."
+
+
+def goals(rows: list[dict]) -> str:
+    """Issue 5's goals for Coconut against CoT, each checked on ``rows`` (empty without both recipes)."""
+    by = {r["recipe"]: r for r in rows}
+    if not {"cot", "coconut"} <= set(by):
+        return ""
+    cot, coconut = by["cot"], by["coconut"]
+    passes = coconut["options"]["max_stage"] * coconut["options"]["thoughts_per_step"] + 1
+    checks = [
+        ("accuracy ≥ CoT", coconut["test_accuracy"] >= cot["test_accuracy"],
+         f"{100 * coconut['test_accuracy']:.1f}% vs {100 * cot['test_accuracy']:.1f}%"),
+        ("positions ≤ ⅓ of CoT's", coconut["positions"] <= cot["positions"] / 3,
+         f"{coconut['positions'] / cot['positions']:.2f}×"),
+        ("wall time per answer ≤ ½ of CoT's", coconut["seconds_per_answer"] <= cot["seconds_per_answer"] / 2,
+         f"{coconut['seconds_per_answer'] / cot['seconds_per_answer']:.2f}×"),
+        (f"training cost per epoch ≤ {passes}× CoT's (max thoughts + 1)",
+         coconut["epoch_seconds"] <= passes * cot["epoch_seconds"],
+         f"{coconut['epoch_seconds'] / cot['epoch_seconds']:.2f}×"),
+    ]
+    return "Goals, Coconut vs CoT: " + "; ".join(f"{name}: {'met' if ok else 'missed'} ({value})"
+                                                 for name, ok, value in checks) + "."
