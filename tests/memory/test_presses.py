@@ -15,7 +15,7 @@ TEXT = "the cat sat on the mat while the dog slept by the warm fire all night lo
 # every registered press runs the shared tests below; a wrapper is given presses to wrap (at the ratio
 # under test). A press missing here is built with its defaults: a new one is tested, or fails loudly.
 WRAPPED = {
-    "chunked": lambda ratio: {"press": get_press("knorm", ratio)},  # its default chunk: longer than TEXT (see below)
+    "chunked": lambda ratio: {"press": get_press("knorm", ratio), "chunk": 8},  # several chunks of TEXT
     "per_layer": lambda ratio: {"layers": {0: get_press("knorm", ratio)}, "default": get_press("keydiff", ratio)},
 }
 ALL = sorted(PRESSES)
@@ -231,9 +231,8 @@ def test_unknown_press_names_the_valid_ones():
         get_press("knorm:lots")
 
 
-@pytest.mark.xfail(strict=True, reason="chunked counts its chunks from a left-padded batch's first slot, not from "
-                   "each row's first token, so a padded row keeps another share than alone (issue 37)")
 def test_chunked_compresses_a_padded_row_as_alone(lm):
+    """Chunks count from each row's first token: a left-padded row keeps what it keeps alone."""
     texts = [TEXT, "a short one"]
     ids, mask = lm.tokenize(texts)
     press = get_press("chunked", press=get_press("knorm", 0.75), chunk=8)

@@ -1,4 +1,4 @@
-"""Chunked press: keep the same share of every ``chunk`` consecutive slots.
+"""Chunked press: keep the same share of every ``chunk`` consecutive slots (counted from a row's first token).
 
 A whole-context score can spend the budget on one region (SnapKV on the end, H2O on the start);
 cutting the choice into chunks keeps every part of a long document represented. Scores still
@@ -49,11 +49,20 @@ class ChunkedPress(Press):
         return self.press.score_positions(seq)
 
     def select(self, scores, mask):
-        parts = [keep_top(scores[..., s:s + self.chunk], mask[:, s:s + self.chunk], self.ratio)
-                 for s in range(0, mask.shape[1], self.chunk)]
-        offsets = range(0, mask.shape[1], self.chunk)
-        index = torch.cat([ix + off for (ix, _), off in zip(parts, offsets)], -1)
-        return index, torch.cat([m for _, m in parts], -1)
+        # Chunks count from each row's first real slot, as the row alone counts them: a left-padded row's
+        # padding is rolled to its end, the chunks are chosen, and the choice is rolled back (padding first).
+        n = mask.shape[1]
+        first = (mask != 0).long().argmax(1)
+        rolled = (torch.arange(n, device=mask.device) + first[:, None]) % n
+        scores = scores.gather(-1, rolled.to(scores.device)[:, None, :].expand_as(scores))
+        mask = mask.gather(1, rolled)
+        offsets = range(0, n, self.chunk)
+        parts = [keep_top(scores[..., s:s + self.chunk], mask[:, s:s + self.chunk], self.ratio) for s in offsets]
+        index = torch.cat([ix + s for (ix, _), s in zip(parts, offsets)], -1)
+        index = (index + first.to(index.device)[:, None, None]) % n
+        kept = torch.cat([m for _, m in parts], -1)
+        order = kept.argsort(dim=-1, stable=True)  # the padding slots first, the kept slots in their order
+        return index.gather(-1, order.to(index.device)[:, None, :].expand_as(index)), kept.gather(-1, order)
 
     def __str__(self) -> str:
         return f"chunked({self.press}, {self.chunk})"
