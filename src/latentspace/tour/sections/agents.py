@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from latentspace.agents.pipelines import load_pipeline, run
+from latentspace.agents.pipelines import MODES, load_pipeline, run
 from latentspace.tasks import get_task
 from latentspace.tour.section import SectionResult
 
 if TYPE_CHECKING:  # the type only: no import at run time
     from latentspace.model.latent_model import LatentModel
-
-MODES = ("latent", "text", "single")
 
 
 def agents(lm: LatentModel, out: Path) -> SectionResult:
