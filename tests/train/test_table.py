@@ -59,3 +59,36 @@ def test_a_finished_run_is_reused_only_for_the_same_task(tmp_path):
     assert (tmp_path / "s0" / "nocot" / "summary.json").stat().st_mtime_ns == made  # reused, not retrained
     with pytest.raises(LatentspaceError, match="other settings"):
         run_table("prosqa-small", smoke, tmp_path, ["nocot"], progress=False)
+
+
+def _grouped(recipe, accuracy, groups, size, n_right):
+    """A run whose first ``n_right`` groups (of ``size`` alike answers each) are right."""
+    row = {**_row(recipe, accuracy, 6.0, 0.001, 1.0), "test_n": groups * size, "test_correct": n_right * size}
+    return {**row, "test_groups": {f"{g:04d}": [size if g < n_right else 0, size] for g in range(groups)},
+            "settings": {"select": "last"}}
+
+
+def test_intervals_come_from_a_bootstrap_over_multisets_when_the_runs_carry_them():
+    from latentspace.train.studies.table import accuracy
+
+    grouped = [_grouped("cot2", 0.5, 40, 16, 20)]
+    _, lo, hi = accuracy(grouped)
+    _, w_lo, w_hi = accuracy([{k: v for k, v in grouped[0].items() if k != "test_groups"}])
+    assert (hi - lo) > 3 * (w_hi - w_lo)  # 16 alike answers per multiset: about sqrt(16) wider than Wilson
+    text = markdown(grouped, "laptop-mnns")
+    assert "Intervals: a bootstrap over digit multisets" in text and "Tested at: the last epoch." in text
+    assert "Intervals: Wilson" in markdown(_seeds("cot", [0.5]))
+
+
+def test_a_runs_test_groups_are_read_from_its_folder(tmp_path):
+    import json
+
+    from latentspace.train.studies.table import test_groups
+
+    assert test_groups(tmp_path) is None  # no answers: the table falls back to item intervals
+    (tmp_path / "data").mkdir()
+    items = [{"meta": {"group": "1234"}}, {"meta": {"group": "1234"}}, {"meta": {"group": "5567"}}, {"meta": {}}]
+    (tmp_path / "data" / "test.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    answers = [{"correct": True}, {"correct": False}, {"correct": True}, {"correct": True}]
+    (tmp_path / "test_answers.jsonl").write_text("".join(json.dumps(a) + "\n" for a in answers))
+    assert test_groups(tmp_path) == {"1234": [1, 2], "5567": [1, 1], "item 3": [1, 1]}

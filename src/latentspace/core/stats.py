@@ -13,3 +13,39 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def group_bootstrap(runs: list[list[tuple[str, bool]]], draws: int = 2000, seed: int = 0,
+                    level: float = 0.95) -> tuple[float, float]:
+    """Interval of the mean accuracy of ``runs`` (one list of ``(group, correct)`` per seed) under resampling.
+
+    Items of one group are not independent — MNNS's test problems are the permutations of a few dozen
+    digit multisets, answered alike — so whole groups are drawn with replacement, within each run, and
+    with several runs the runs (seeds) are drawn too: the interval holds what a rerun would vary in.
+    A group per item gives the item-level bootstrap. Percentile interval, seeded (the same every time).
+    """
+    import numpy as np
+
+    if draws < 1:
+        raise ValueError(f"a bootstrap needs at least one draw, not {draws}")
+    if not runs or any(not run for run in runs):
+        raise ValueError("a bootstrap needs at least one run with answers")
+    rng = np.random.default_rng(seed)
+    tallies = []  # per run: (correct, size) of each group
+    for run in runs:
+        by_group: dict[str, list[int]] = {}
+        for group, correct in run:
+            by_group.setdefault(str(group), [0, 0])
+            by_group[str(group)][0] += bool(correct)
+            by_group[str(group)][1] += 1
+        tallies.append(np.array(list(by_group.values()), dtype=float))
+    means = np.zeros(draws)
+    for draw in range(draws):
+        picked = rng.integers(len(runs), size=len(runs)) if len(runs) > 1 else [0]
+        total = 0.0
+        for r in picked:
+            groups = tallies[r][rng.integers(len(tallies[r]), size=len(tallies[r]))]
+            total += groups[:, 0].sum() / groups[:, 1].sum()
+        means[draw] = total / len(picked)
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))

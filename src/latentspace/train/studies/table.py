@@ -7,12 +7,14 @@ run) — but only if it was made exactly as the profile now says, else the table
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from statistics import mean, stdev
 
 from latentspace.core.errors import LatentspaceError
-from latentspace.core.stats import wilson
+from latentspace.core import files
+from latentspace.core.stats import group_bootstrap, wilson
 from latentspace.train.profiles import Profile
 from latentspace.train.recipes import get_recipe
 from latentspace.train.records import RunSummary, read_summary
@@ -58,8 +60,31 @@ def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER
             check_reusable(run, summary_of(run), profile)
         else:
             train(run, progress=progress)
-        rows.append(summary_of(run).to_dict())  # the one schema (`records.RunSummary`): no KeyError below
+        row = summary_of(run).to_dict()  # the one schema (`records.RunSummary`): no KeyError below
+        groups = test_groups(run.out)
+        rows.append(row if groups is None else {**row, "test_groups": groups})
     return rows
+
+
+def test_groups(out: Path) -> dict[str, list[int]] | None:
+    """``{group: [correct, answered]}`` of a finished run's test answers — MNNS's groups are its digit
+    multisets (permutations answered alike); an item without a group is its own. None when the run
+    folder lacks its answers or data (a run made elsewhere): the table falls back to item intervals."""
+    answers, items = out / "test_answers.jsonl", out / "data" / "test.jsonl"
+    if not (answers.is_file() and items.is_file()):
+        return None
+    rows = files.read_text(answers, "test answers").splitlines()
+    tests = files.read_text(items, "test data").splitlines()
+    if len(rows) != len(tests):
+        return None
+    tally: dict[str, list[int]] = {}
+    for number, (row, item) in enumerate(zip(rows, tests)):
+        meta = json.loads(item).get("meta") or {}
+        group = str(meta.get("group", f"item {number}")) if isinstance(meta, dict) else f"item {number}"
+        counts = tally.setdefault(group, [0, 0])
+        counts[0] += bool(json.loads(row).get("correct"))
+        counts[1] += 1
+    return tally
 
 
 def summary_of(run: TrainRun) -> RunSummary:
@@ -89,9 +114,17 @@ def by_recipe(rows: list[dict]) -> dict[str, list[dict]]:
     return grouped
 
 
-def accuracy(runs: list[dict]) -> tuple[float, float, float]:
-    """(mean accuracy over seeds, pooled 95% Wilson interval over every test answer)."""
-    lo, hi = wilson(sum(r["test_correct"] for r in runs), sum(r["test_n"] for r in runs))
+DRAWS = 2000  # bootstrap draws behind every interval of the table
+
+
+def accuracy(runs: list[dict], draws: int = DRAWS) -> tuple[float, float, float]:
+    """(mean accuracy over seeds, its 95% interval): a bootstrap over the runs' test groups and seeds
+    when every run carries its groups (`test_groups`), else a pooled Wilson interval over the answers."""
+    if all(r.get("test_groups") for r in runs):
+        answered = [[(g, k < c) for g, (c, n) in r["test_groups"].items() for k in range(n)] for r in runs]
+        lo, hi = group_bootstrap(answered, draws)
+    else:
+        lo, hi = wilson(sum(r["test_correct"] for r in runs), sum(r["test_n"] for r in runs))
     return mean(r["test_accuracy"] for r in runs), lo, hi
 
 
@@ -116,7 +149,20 @@ def markdown(rows: list[dict], profile: str | None = None) -> str:
                      f"{mean_of(runs, 'epoch_seconds'):.2f} | {ratio('epoch_seconds')} |")
     source = PUBLISHED.get(profile, ({}, ""))[1]
     note = f"\nPublished: {source}.\n" if source and any(n in published for n in groups) else ""
+    if all(r.get("test_groups") for r in rows):
+        how = ("a bootstrap over digit multisets (every permutation of a multiset is one draw) and seeds"
+               if any(not g.startswith("item ") for r in rows for g in r["test_groups"]) else
+               "a bootstrap over test items and seeds")
+        note += f"\nIntervals: {how}, {DRAWS} draws.\n"
+    else:
+        note += "\nIntervals: Wilson, pooled over every test answer of the seeds.\n"
+    tested = sorted({(r.get("settings") or {}).get("select", "last") for r in rows})
+    note += "Tested at: " + ", ".join(PROTOCOLS.get(s, s) for s in tested) + ".\n"
     return "\n".join(lines) + "\n" + note
+
+
+PROTOCOLS = {"last": "the last epoch", "best": "the checkpoint best on validation (the test protocol is the run's "
+                                                "`select` setting)"}
 
 
 CONTINUOUS = ("coconut", "cot2", "codi", "pause")

@@ -1,0 +1,106 @@
+"""A bare CSFT loop on MNNS, outside the trainer: the yardstick the `cot2` recipe is measured against.
+
+Issue 38: a plain teacher-forced loop reached 99.5-99.7% on held-out MNNS problems where the recipe
+reached 86-95%. This script is that loop, written once and kept, so the two run on the same split
+(`train.data.split_items` at the same seed, the same 1,312 test problems) and can be compared one
+change at a time. Layout: ``<bos> d1 d2 d3 d4 =`` then three thought slots; the position before
+each slot predicts the step's distribution over the 16 sign traces' partial sums (KL), the third
+slot predicts the answer (one-hot). Training feeds the target mixtures (teacher forcing); testing
+feeds the model's own softmax mixtures and reads the answer's argmax, at the last epoch.
+
+    python benchmarks/mnns_reference_loop.py --seed 0 --epochs 600 --threads 1 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from latentspace.tasks import get_task
+from latentspace.tasks.mnns import VOCABULARY
+from latentspace.train.data import split_items
+from latentspace.train.profiles import MNNS_SPLIT
+
+VOCAB = ["<bos>", *VOCABULARY]
+ID = {s: i for i, s in enumerate(VOCAB)}
+THOUGHTS = 3
+
+
+def tensors(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(prompt ids [N, 6], step targets [N, 4, V] — three trace distributions and the one-hot answer, answers [N])."""
+    prompts = torch.tensor([[ID["<bos>"], *(ID[str(d)] for d in item.meta["digits"]), ID["="]] for item in items])
+    targets = torch.zeros(len(items), THOUGHTS + 1, len(VOCAB))
+    for n, item in enumerate(items):
+        for trace in item.meta["traces"]:
+            for t in range(THOUGHTS):
+                targets[n, t, ID[trace[t]]] += 1 / len(item.meta["traces"])
+        targets[n, THOUGHTS, ID[item.answer]] = 1.0
+    return prompts, targets, torch.tensor([ID[item.answer] for item in items])
+
+
+def forward(model, prompts: torch.Tensor, slots: list[torch.Tensor]) -> torch.Tensor:
+    """Logits at the prompt's last position and at each slot given so far."""
+    table = model.get_input_embeddings().weight
+    embeds = torch.cat([table[prompts], *[(s @ table)[:, None] for s in slots]], 1)
+    return model(inputs_embeds=embeds).logits[:, prompts.shape[1] - 1:]
+
+
+@torch.no_grad()
+def accuracy(model, prompts: torch.Tensor, answers: torch.Tensor) -> float:
+    model.eval()
+    slots: list[torch.Tensor] = []
+    for _ in range(THOUGHTS):  # each thought is the model's own softmax mixture of embeddings
+        slots.append(torch.softmax(forward(model, prompts, slots)[:, -1], -1))
+    model.train()
+    return (forward(model, prompts, slots)[:, -1].argmax(-1) == answers).float().mean().item()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=600)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--json", help="write the result here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    items = get_task("mnns").generate(sum(MNNS_SPLIT.values()), seed=args.seed)
+    train, _, test = split_items(items, MNNS_SPLIT["n_valid"], MNNS_SPLIT["n_test"], seed=args.seed)
+    prompts, targets, _ = tensors(train)
+    test_prompts, _, test_answers = tensors(test)
+    config = GPT2Config(vocab_size=len(VOCAB), n_positions=16, n_embd=args.hidden, n_layer=2, n_head=2,
+                        bos_token_id=ID["<bos>"], eos_token_id=ID["<bos>"])
+    model = GPT2LMHeadModel(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    started, curve = time.time(), []
+    for epoch in range(1, args.epochs + 1):
+        order = torch.randperm(len(prompts))
+        for first in range(0, len(order), args.batch):
+            rows = order[first:first + args.batch]
+            logits = forward(model, prompts[rows], [targets[rows, t] for t in range(THOUGHTS)])
+            target = targets[rows]
+            loss = (torch.xlogy(target, target) - target * torch.log_softmax(logits, -1)).sum(-1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if epoch % 50 == 0 or epoch == args.epochs:
+            curve.append((epoch, round(100 * accuracy(model, test_prompts, test_answers), 2)))
+            print(f"epoch {epoch}: test {curve[-1][1]}%  ({time.time() - started:.0f} s)", flush=True)
+    result = {"seed": args.seed, "epochs": args.epochs, "threads": args.threads, "hidden": args.hidden, "lr": args.lr,
+              "batch": args.batch, "n_train": len(train), "n_test": len(test), "test_accuracy": curve[-1][1],
+              "curve": curve, "seconds": round(time.time() - started)}
+    print(json.dumps(result))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(result, f)
+
+
+if __name__ == "__main__":
+    main()
