@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--dropout", type=float, default=0.1, help="GPT-2's default 0.1 (the recipe's profiles: 0)")
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -76,7 +77,8 @@ def main() -> None:
     prompts, targets, _ = tensors(train)
     test_prompts, _, test_answers = tensors(test)
     config = GPT2Config(vocab_size=len(VOCAB), n_positions=16, n_embd=args.hidden, n_layer=2, n_head=2,
-                        bos_token_id=ID["<bos>"], eos_token_id=ID["<bos>"])
+                        bos_token_id=ID["<bos>"], eos_token_id=ID["<bos>"], resid_pdrop=args.dropout,
+                        embd_pdrop=args.dropout, attn_pdrop=args.dropout)
     model = GPT2LMHeadModel(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     started, curve = time.time(), []
@@ -94,7 +96,8 @@ def main() -> None:
             curve.append((epoch, round(100 * accuracy(model, test_prompts, test_answers), 2)))
             print(f"epoch {epoch}: test {curve[-1][1]}%  ({time.time() - started:.0f} s)", flush=True)
     result = {"seed": args.seed, "epochs": args.epochs, "threads": args.threads, "hidden": args.hidden, "lr": args.lr,
-              "batch": args.batch, "n_train": len(train), "n_test": len(test), "test_accuracy": curve[-1][1],
+              "batch": args.batch, "dropout": args.dropout, "n_train": len(train), "n_test": len(test),
+              "test_accuracy": curve[-1][1],
               "curve": curve, "seconds": round(time.time() - started)}
     print(json.dumps(result))
     if args.json:

@@ -221,6 +221,8 @@ def test_train_table_trains_each_recipe_once_and_writes_the_table(tmp_path):
     assert [r["recipe"] for r in rows] == ["nocot", "coconut"] and all(r["test_n"] == 2 for r in rows)
     table = (tmp_path / "table.md").read_text()
     assert "| coconut |" in table and "× CoT" in table
+    assert "Intervals: a bootstrap over test items and seeds, 2000 draws." in table and "Tested at: " in table
+    assert all(sum(n for _, n in r["test_groups"].values()) == 2 for r in rows)  # each test answer in a group
     stamp = (tmp_path / "s0" / "coconut" / "summary.json").stat().st_mtime_ns
     assert run(*args).returncode == 0  # cached: nothing retrained
     assert (tmp_path / "s0" / "coconut" / "summary.json").stat().st_mtime_ns == stamp
@@ -228,6 +230,8 @@ def test_train_table_trains_each_recipe_once_and_writes_the_table(tmp_path):
     assert changed.returncode == 2 and "trained with other settings" in changed.stderr
     bad = run("train", "table", "--recipes", "cot,magic", "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "unknown recipe 'magic'" in bad.stderr
+    no_draws = run(*args[:-1], "--draws", "0")
+    assert no_draws.returncode == 2 and "--draws" in no_draws.stderr
 
 
 def test_bench_evaluates_a_file_in_the_published_prosqa_layout(tmp_path):

@@ -99,6 +99,8 @@ def table(
     hops: HopsOpt = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Run setting for every recipe, key=value: n_train=500, batch_size=16.")] = None,
+    draws: Annotated[int, typer.Option(min=1, max=1_000_000, help="Bootstrap draws behind each interval (over "
+                                                                   "digit multisets and seeds).")] = 2000,
     json_out: JsonOpt = False,
 ) -> None:
     """Train every recipe for every seed (finished runs are reused) and print the table beside the
@@ -132,7 +134,7 @@ def table(
     check_settings(settings, "--set run setting")
     folder = run_folder(out, f"table-{Path(task).stem}-{profile}", inputs=(task_file(task),))
     rows = run_table(task, chosen, folder, names, chosen_seeds, progress=not json_out, settings=settings, hops=hops)
-    text = markdown(rows, chosen.name) + "\n" + latent_goals(rows, chosen.name) + "\n"
+    text = markdown(rows, chosen.name, draws) + "\n" + latent_goals(rows, chosen.name, draws) + "\n"
     files.write_text(folder / "table.md", text)
     if json_out:
         emit_json(rows)

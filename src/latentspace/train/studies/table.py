@@ -128,7 +128,7 @@ def accuracy(runs: list[dict], draws: int = DRAWS) -> tuple[float, float, float]
     return mean(r["test_accuracy"] for r in runs), lo, hi
 
 
-def markdown(rows: list[dict], profile: str | None = None) -> str:
+def markdown(rows: list[dict], profile: str | None = None, draws: int = DRAWS) -> str:
     """One line per recipe: mean over seeds, the pooled interval, each seed, the published number."""
     groups = by_recipe(rows)
     published = PUBLISHED.get(profile, ({}, ""))[0]
@@ -138,7 +138,7 @@ def markdown(rows: list[dict], profile: str | None = None) -> str:
              "s per answer | train min | s per epoch | × CoT epoch |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, runs in groups.items():
-        acc, lo, hi = accuracy(runs)
+        acc, lo, hi = accuracy(runs, draws)
         ratio = lambda key: f"{mean_of(runs, key) / mean_of(cot, key):.2f}" if cot and mean_of(cot, key) else "·"  # noqa: E731
         spread = f" ± {100 * stdev(r['test_accuracy'] for r in runs):.1f}" if len(runs) > 1 else ""
         seeds = ", ".join(f"{100 * r['test_accuracy']:.1f}" for r in runs)
@@ -153,7 +153,7 @@ def markdown(rows: list[dict], profile: str | None = None) -> str:
         how = ("a bootstrap over digit multisets (every permutation of a multiset is one draw) and seeds"
                if any(not g.startswith("item ") for r in rows for g in r["test_groups"]) else
                "a bootstrap over test items and seeds")
-        note += f"\nIntervals: {how}, {DRAWS} draws.\n"
+        note += f"\nIntervals: {how}, {draws} draws.\n"
     else:
         note += "\nIntervals: Wilson, pooled over every test answer of the seeds.\n"
     tested = sorted({(r.get("settings") or {}).get("select", "last") for r in rows})
@@ -168,17 +168,17 @@ PROTOCOLS = {"last": "the last epoch", "best": "the checkpoint best on validatio
 CONTINUOUS = ("coconut", "cot2", "codi", "pause")
 
 
-def separated(a: list[dict], b: list[dict]) -> bool:
-    """Is ``b``'s pooled 95% interval entirely above ``a``'s?"""
-    return accuracy(b)[1] > accuracy(a)[2]
+def separated(a: list[dict], b: list[dict], draws: int = DRAWS) -> bool:
+    """Is ``b``'s 95% interval entirely above ``a``'s?"""
+    return accuracy(b, draws)[1] > accuracy(a, draws)[2]
 
 
-def interval(runs: list[dict]) -> str:
-    _, lo, hi = accuracy(runs)
+def interval(runs: list[dict], draws: int = DRAWS) -> str:
+    _, lo, hi = accuracy(runs, draws)
     return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
-def latent_goals(rows: list[dict], profile: str | None) -> str:
+def latent_goals(rows: list[dict], profile: str | None, draws: int = DRAWS) -> str:
     """Issue 19's goals for the symbolic tasks, each checked on ``rows`` (empty without the rows they need)."""
     groups = by_recipe(rows)
     continuous = [n for n in CONTINUOUS if n in groups and n != "pause"]
@@ -189,9 +189,10 @@ def latent_goals(rows: list[dict], profile: str | None) -> str:
     pct = lambda runs: f"{100 * accuracy(runs)[0]:.1f}%"  # noqa: E731
     checks = [("No-CoT < CoT < best continuous", accuracy(nocot)[0] < accuracy(cot)[0] < accuracy(top)[0],
                f"{pct(nocot)} < {pct(cot)} < {best} {pct(top)}"),
-              ("95% interval of CoT above No-CoT's", separated(nocot, cot), interval(nocot) + " vs " + interval(cot)),
-              ("95% interval of the best continuous above CoT's", separated(cot, top),
-               interval(cot) + " vs " + interval(top))]
+              ("95% interval of CoT above No-CoT's", separated(nocot, cot, draws),
+               interval(nocot, draws) + " vs " + interval(cot, draws)),
+              ("95% interval of the best continuous above CoT's", separated(cot, top, draws),
+               interval(cot, draws) + " vs " + interval(top, draws))]
     if profile and profile.startswith("laptop-mnns"):
         checks.append(("best continuous ≥ 90%", accuracy(top)[0] >= 0.90, f"{best} {pct(top)}"))
     else:
