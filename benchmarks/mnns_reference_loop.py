@@ -25,38 +25,59 @@ from latentspace.tasks.mnns import VOCABULARY
 from latentspace.train.data import split_items
 from latentspace.train.profiles import MNNS_SPLIT
 
-VOCAB = ["<bos>", *VOCABULARY]
+VOCAB = ["<bos>", *VOCABULARY]  # `###` is appended only with --marker (other runs keep their initial weights)
 ID = {s: i for i, s in enumerate(VOCAB)}
+
+
+def add_marker() -> None:
+    VOCAB.append("###")
+    ID["###"] = len(VOCAB) - 1
 THOUGHTS = 3
 
 
-def tensors(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(prompt ids [N, 6], step targets [N, 4, V] — three trace distributions and the one-hot answer, answers [N])."""
-    prompts = torch.tensor([[ID["<bos>"], *(ID[str(d)] for d in item.meta["digits"]), ID["="]] for item in items])
-    targets = torch.zeros(len(items), THOUGHTS + 1, len(VOCAB))
+def tensors(items, bos: bool = True, marker: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(prompt ids, step targets [N, 4 or 5, V] — three trace distributions, with ``marker`` the one-hot
+    ``###``, then the one-hot answer —, answers [N])."""
+    prompts = torch.tensor([[ID["<bos>"]] * bos + [*(ID[str(d)] for d in item.meta["digits"]), ID["="]]
+                            for item in items])
+    targets = torch.zeros(len(items), THOUGHTS + 1 + marker, len(VOCAB))
     for n, item in enumerate(items):
         for trace in item.meta["traces"]:
             for t in range(THOUGHTS):
                 targets[n, t, ID[trace[t]]] += 1 / len(item.meta["traces"])
-        targets[n, THOUGHTS, ID[item.answer]] = 1.0
+        if marker:
+            targets[n, THOUGHTS, ID["###"]] = 1.0
+        targets[n, -1, ID[item.answer]] = 1.0
     return prompts, targets, torch.tensor([ID[item.answer] for item in items])
 
 
 def forward(model, prompts: torch.Tensor, slots: list[torch.Tensor]) -> torch.Tensor:
-    """Logits at the prompt's last position and at each slot given so far."""
+    """Logits at the prompt's last position and at each slot given so far (a slot: a distribution over tokens)."""
     table = model.get_input_embeddings().weight
     embeds = torch.cat([table[prompts], *[(s @ table)[:, None] for s in slots]], 1)
     return model(inputs_embeds=embeds).logits[:, prompts.shape[1] - 1:]
 
 
 @torch.no_grad()
-def accuracy(model, prompts: torch.Tensor, answers: torch.Tensor) -> float:
+def correct(model, prompts: torch.Tensor, answers: torch.Tensor, marker: bool = False) -> torch.Tensor:
     model.eval()
     slots: list[torch.Tensor] = []
     for _ in range(THOUGHTS):  # each thought is the model's own softmax mixture of embeddings
         slots.append(torch.softmax(forward(model, prompts, slots)[:, -1], -1))
+    if marker:  # the answer marker is a token, as the recipe's `### answer` layout has it
+        slots.append(torch.nn.functional.one_hot(torch.full((len(prompts),), ID["###"]), len(VOCAB)).float())
     model.train()
-    return (forward(model, prompts, slots)[:, -1].argmax(-1) == answers).float().mean().item()
+    return forward(model, prompts, slots)[:, -1].argmax(-1) == answers
+
+
+def groups(items, right: torch.Tensor) -> dict[str, list[int]]:
+    """``{digit multiset: [correct, answered]}`` at the last epoch (the table's bootstrap reads these)."""
+    tally: dict[str, list[int]] = {}
+    for item, ok in zip(items, right.tolist()):
+        counts = tally.setdefault(item.meta["group"], [0, 0])
+        counts[0] += bool(ok)
+        counts[1] += 1
+    return tally
 
 
 def main() -> None:
@@ -68,14 +89,19 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--dropout", type=float, default=0.1, help="GPT-2's default 0.1 (the recipe's profiles: 0)")
+    parser.add_argument("--no-bos", action="store_true", help="no <bos> before the digits (the recipe's layout)")
+    parser.add_argument("--marker", action="store_true",
+                        help="a `###` token between the last thought and the answer (the recipe's layout)")
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.marker:
+        add_marker()
     torch.manual_seed(args.seed)
     items = get_task("mnns").generate(sum(MNNS_SPLIT.values()), seed=args.seed)
     train, _, test = split_items(items, MNNS_SPLIT["n_valid"], MNNS_SPLIT["n_test"], seed=args.seed)
-    prompts, targets, _ = tensors(train)
-    test_prompts, _, test_answers = tensors(test)
+    prompts, targets, _ = tensors(train, not args.no_bos, args.marker)
+    test_prompts, _, test_answers = tensors(test, not args.no_bos, args.marker)
     config = GPT2Config(vocab_size=len(VOCAB), n_positions=16, n_embd=args.hidden, n_layer=2, n_head=2,
                         bos_token_id=ID["<bos>"], eos_token_id=ID["<bos>"], resid_pdrop=args.dropout,
                         embd_pdrop=args.dropout, attn_pdrop=args.dropout)
@@ -86,19 +112,21 @@ def main() -> None:
         order = torch.randperm(len(prompts))
         for first in range(0, len(order), args.batch):
             rows = order[first:first + args.batch]
-            logits = forward(model, prompts[rows], [targets[rows, t] for t in range(THOUGHTS)])
+            logits = forward(model, prompts[rows], [targets[rows, t] for t in range(targets.shape[1] - 1)])
             target = targets[rows]
             loss = (torch.xlogy(target, target) - target * torch.log_softmax(logits, -1)).sum(-1).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         if epoch % 50 == 0 or epoch == args.epochs:
-            curve.append((epoch, round(100 * accuracy(model, test_prompts, test_answers), 2)))
+            right = correct(model, test_prompts, test_answers, args.marker)
+            curve.append((epoch, round(100 * right.float().mean().item(), 2)))
             print(f"epoch {epoch}: test {curve[-1][1]}%  ({time.time() - started:.0f} s)", flush=True)
     result = {"seed": args.seed, "epochs": args.epochs, "threads": args.threads, "hidden": args.hidden, "lr": args.lr,
-              "batch": args.batch, "dropout": args.dropout, "n_train": len(train), "n_test": len(test),
+              "batch": args.batch, "dropout": args.dropout, "bos": not args.no_bos,
+              "marker": args.marker, "n_train": len(train), "n_test": len(test),
               "test_accuracy": curve[-1][1],
-              "curve": curve, "seconds": round(time.time() - started)}
+              "curve": curve, "seconds": round(time.time() - started), "test_groups": groups(test, right)}
     print(json.dumps(result))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

@@ -106,6 +106,17 @@ PROFILES = {
         recipe_options=recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3)
         | {"cot2": {"epochs": 600}},
         note="laptop-mnns at d=24: the second point of CoT2's width curve (the embedding must hold the superposition)"),
+    "paper-mnns": Profile(
+        "paper-mnns", **MNNS_SPLIT, layers=2, hidden=32, heads=2, batch_size=16, lr=1e-4, dropout=0.1, task="mnns",
+        save_every=50, eval_every=50, select="last", seeds=(42, 43, 44, 45, 46),
+        recipes=("nocot", "cot", "coconut", "cot2"),
+        recipe_options=recipe_options(1000, 150, 3, remove_per_epoch=1, codi_epochs=1000, thoughts=3)
+        | {"cot2": {"epochs": 1000}},
+        note="the CoT2 authors' MNNS protocol as their multi-run scripts state it: GPT-2, 2 layers, 2 heads, d=32, "
+             "AdamW lr 1e-4, batch 16, 1000 epochs, GPT-2's dropout 0.1, seeds 42-46, "
+             "tested at the last epoch; the split is laptop-mnns's (300 validation problems kept out of training, "
+             "the authors train on all 80%); Coconut's stages every 150 epochs (their scripts' curriculum epoch). "
+             "About 25-50 min per run on one CPU thread"),
     "smoke-mnns": Profile(
         "smoke-mnns", n_train=200, n_valid=20, n_test=40, layers=2, hidden=16, heads=2, batch_size=64, lr=3e-3,
         task="mnns", recipes=("nocot", "cot", "coconut", "cot2"), eval_every=1, select="best",

@@ -28,6 +28,8 @@ ORDER = ["nocot", "cot", "pause", "icot", "coconut", "codi", "cot2"]  # Table 1'
 PUBLISHED = {
     "laptop-mnns": ({"nocot": 68.4, "cot": 84.9, "coconut": 92.6, "cot2": 98.9},
                     "CoT2 repository's figures, MNNS, GPT-2 2 layers 2 heads d=32 (Gozeten et al. 2025)"),
+    "paper-mnns": ({"nocot": 68.4, "cot": 84.9, "coconut": 92.6, "cot2": 98.9},
+                   "CoT2 repository's figures, MNNS, GPT-2 2 layers 2 heads d=32 (Gozeten et al. 2025)"),
     "laptop-mnns-d24": ({"cot": 70.4, "cot2": 96.6},
                         "CoT2 repository's width curve, MNNS, GPT-2 2 layers 2 heads d=24 (Gozeten et al. 2025)"),
     "laptop-prosqa": ({"nocot": 54.9, "cot": 68.5, "coconut": 90.0, "cot2": 93.4},
@@ -193,7 +195,7 @@ def latent_goals(rows: list[dict], profile: str | None, draws: int = DRAWS) -> s
                interval(nocot, draws) + " vs " + interval(cot, draws)),
               ("95% interval of the best continuous above CoT's", separated(cot, top, draws),
                interval(cot, draws) + " vs " + interval(top, draws))]
-    if profile and profile.startswith("laptop-mnns"):
+    if profile and profile.startswith(("laptop-mnns", "paper-mnns")):
         checks.append(("best continuous ≥ 90%", accuracy(top)[0] >= 0.90, f"{best} {pct(top)}"))
     else:
         gain = accuracy(top)[0] - accuracy(cot)[0]
