@@ -92,3 +92,23 @@ def test_a_runs_test_groups_are_read_from_its_folder(tmp_path):
     answers = [{"correct": True}, {"correct": False}, {"correct": True}, {"correct": True}]
     (tmp_path / "test_answers.jsonl").write_text("".join(json.dumps(a) + "\n" for a in answers))
     assert test_groups(tmp_path) == {"1234": [1, 2], "5567": [1, 1], "item 3": [1, 1]}
+
+
+def test_a_row_trained_on_one_thread_lands_in_the_two_thread_rows_interval(tmp_path):
+    """Issue 38: a rerun on another thread count is inside the interval the table reports."""
+    import torch
+
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.studies.table import accuracy, run_table
+
+    profile, before = get_profile("smoke-mnns"), torch.get_num_threads()
+    try:
+        rows = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            rows[threads] = run_table("mnns", profile, tmp_path / f"t{threads}", ["cot2"], progress=False)
+    finally:
+        torch.set_num_threads(before)
+    mean, lo, hi = accuracy(rows[2])
+    assert rows[2][0]["test_groups"] and lo <= rows[1][0]["test_accuracy"] <= hi
+    assert lo < mean < hi or lo == mean == hi

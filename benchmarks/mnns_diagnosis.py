@@ -1,0 +1,94 @@
+"""Issue 38's diagnosis table: the `cot2` recipe beside the bare CSFT loop, one change at a time.
+
+Rows come from finished runs — `latentspace train run cot2 --profile laptop-mnns --set select=last`
+folders and `benchmarks/mnns_reference_loop.py --json` files — collected into one compact JSON line
+each (`benchmarks/results/mnns-diagnosis.jsonl`, kept in the repository), then written as a table
+into docs/results.md. Every row is tested at its last epoch; its interval is a bootstrap over the
+test split's digit multisets (`core.stats.group_bootstrap`), or Wilson's where a row has no groups.
+
+    python benchmarks/mnns_diagnosis.py --collect runs/i38 --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from latentspace.core.stats import group_bootstrap, wilson  # noqa: E402
+from latentspace.train.studies.table import test_groups  # noqa: E402
+
+ROWS = ROOT / "benchmarks" / "results" / "mnns-diagnosis.jsonl"
+DOCS = ROOT / "docs" / "results.md"
+START, END = "<!-- mnns-diagnosis-38:start -->", "<!-- mnns-diagnosis-38:end -->"
+
+
+def from_loop(path: Path) -> dict:
+    found = json.loads(path.read_text())
+    change = [k for k, v in (("dropout 0.1", found.get("dropout", 0.1) == 0.1), ("no <bos>", not found.get("bos", True)),
+                             ("`###` marker", found.get("marker", False))) if v]
+    return {"arm": "bare loop", "change": ", ".join(change) or "—", "seed": found["seed"],
+            "threads": found["threads"], "epochs": found["epochs"], "accuracy": found["test_accuracy"] / 100,
+            "n": found["n_test"], "groups": found.get("test_groups"), "seconds": found["seconds"],
+            "source": f"mnns_reference_loop.py {path.stem}"}
+
+
+def from_run(folder: Path) -> dict:
+    summary = json.loads((folder / "summary.json").read_text())
+    return {"arm": "cot2 recipe", "change": "—", "seed": summary["seed"], "threads": 1,
+            "epochs": summary["options"]["epochs"], "accuracy": summary["test_accuracy"], "n": summary["test_n"],
+            "groups": test_groups(folder), "seconds": round(summary["train_seconds"]),
+            "source": f"train run cot2 --profile {summary['profile']} --seed {summary['seed']} --set select=last"}
+
+
+def collect(folder: Path) -> list[dict]:
+    rows = [from_loop(p) for p in sorted(folder.glob("ref_*.json"))]
+    rows += [from_run(p) for p in sorted(folder.glob("cot2_*")) if (p / "summary.json").is_file()]
+    return rows
+
+
+def interval(row: dict) -> tuple[float, float]:
+    if row.get("groups"):
+        return group_bootstrap([[(g, k < c) for g, (c, n) in row["groups"].items() for k in range(n)]])
+    return wilson(round(row["accuracy"] * row["n"]), row["n"])
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| arm | change | seed | test accuracy, last epoch [95% CI] | multisets | "
+             "train s |", "|---|---|---:|---|---:|---:|"]
+    for row in sorted(rows, key=lambda r: (r["arm"], r["change"], r["seed"])):
+        lo, hi = interval(row)
+        kind = f"{len(row['groups'])}" if row.get("groups") else "· (Wilson)"
+        lines.append(f"| {row['arm']} | {row['change']} | {row['seed']} | {100 * row['accuracy']:.1f}% "
+                     f"[{100 * lo:.1f}, {100 * hi:.1f}] | {kind} | {row['seconds']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--collect", type=Path, help="a folder of finished runs to (re)collect rows from")
+    parser.add_argument("--write", action="store_true", help="write the table into docs/results.md")
+    args = parser.parse_args()
+    if args.collect:
+        rows = collect(args.collect)
+        ROWS.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rows = [json.loads(line) for line in ROWS.read_text().splitlines()]
+    text = table(rows)
+    print(text)
+    if args.write:
+        docs = DOCS.read_text()
+        block = f"{START}\n{text}\n{END}"
+        if START in docs:
+            docs = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, docs, flags=re.S)
+        else:
+            docs = docs.replace("<!-- mnns-diagnosis:end -->", "<!-- mnns-diagnosis:end -->\n\n" + block)
+        DOCS.write_text(docs)
+
+
+if __name__ == "__main__":
+    main()
