@@ -31,7 +31,8 @@ START, END = "<!-- mnns-diagnosis-38:start -->", "<!-- mnns-diagnosis-38:end -->
 def from_loop(path: Path) -> dict:
     found = json.loads(path.read_text())
     change = [k for k, v in (("dropout 0.1", found.get("dropout", 0.1) == 0.1), ("no <bos>", not found.get("bos", True)),
-                             ("`###` marker", found.get("marker", False))) if v]
+                             ("`###` marker", found.get("marker", False)), ("cosine lr", found.get("cosine", False)))
+              if v]
     return {"arm": "bare loop", "change": ", ".join(change) or "—", "seed": found["seed"],
             "threads": found["threads"], "epochs": found["epochs"], "accuracy": found["test_accuracy"] / 100,
             "n": found["n_test"], "groups": found.get("test_groups"), "seconds": found["seconds"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 
 import torch
@@ -92,6 +93,7 @@ def main() -> None:
     parser.add_argument("--no-bos", action="store_true", help="no <bos> before the digits (the recipe's layout)")
     parser.add_argument("--marker", action="store_true",
                         help="a `###` token between the last thought and the answer (the recipe's layout)")
+    parser.add_argument("--cosine", action="store_true", help="decay the learning rate to 0 along a cosine")
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -108,6 +110,7 @@ def main() -> None:
     model = GPT2LMHeadModel(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     started, curve = time.time(), []
+    steps, step = args.epochs * -(-len(prompts) // args.batch), 0
     for epoch in range(1, args.epochs + 1):
         order = torch.randperm(len(prompts))
         for first in range(0, len(order), args.batch):
@@ -117,14 +120,18 @@ def main() -> None:
             loss = (torch.xlogy(target, target) - target * torch.log_softmax(logits, -1)).sum(-1).mean()
             optimizer.zero_grad()
             loss.backward()
+            if args.cosine:  # a pure function of the step: the same at every step of a rerun
+                for group in optimizer.param_groups:
+                    group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * step / steps))
             optimizer.step()
+            step += 1
         if epoch % 50 == 0 or epoch == args.epochs:
             right = correct(model, test_prompts, test_answers, args.marker)
             curve.append((epoch, round(100 * right.float().mean().item(), 2)))
             print(f"epoch {epoch}: test {curve[-1][1]}%  ({time.time() - started:.0f} s)", flush=True)
     result = {"seed": args.seed, "epochs": args.epochs, "threads": args.threads, "hidden": args.hidden, "lr": args.lr,
               "batch": args.batch, "dropout": args.dropout, "bos": not args.no_bos,
-              "marker": args.marker, "n_train": len(train), "n_test": len(test),
+              "marker": args.marker, "cosine": args.cosine, "n_train": len(train), "n_test": len(test),
               "test_accuracy": curve[-1][1],
               "curve": curve, "seconds": round(time.time() - started), "test_groups": groups(test, right)}
     print(json.dumps(result))
