@@ -41,10 +41,12 @@ def from_loop(path: Path) -> dict:
 
 def from_run(folder: Path) -> dict:
     summary = json.loads((folder / "summary.json").read_text())
-    return {"arm": "cot2 recipe", "change": "—", "seed": summary["seed"], "threads": 1,
+    cosine = (summary.get("settings") or {}).get("lr_schedule") == "cosine"
+    return {"arm": "cot2 recipe", "change": "cosine lr" if cosine else "—", "seed": summary["seed"], "threads": 1,
             "epochs": summary["options"]["epochs"], "accuracy": summary["test_accuracy"], "n": summary["test_n"],
             "groups": test_groups(folder), "seconds": round(summary["train_seconds"]),
-            "source": f"train run cot2 --profile {summary['profile']} --seed {summary['seed']} --set select=last"}
+            "source": f"train run cot2 --profile {summary['profile']} --seed {summary['seed']} --set select=last"
+                      + (" --set lr_schedule=cosine" if cosine else "")}
 
 
 def collect(folder: Path) -> list[dict]:

@@ -112,3 +112,31 @@ def test_a_row_trained_on_one_thread_lands_in_the_two_thread_rows_interval(tmp_p
     mean, lo, hi = accuracy(rows[2])
     assert rows[2][0]["test_groups"] and lo <= rows[1][0]["test_accuracy"] <= hi
     assert lo < mean < hi or lo == mean == hi
+
+
+def test_a_cosine_schedule_runs_from_the_lr_to_zero_and_is_recorded_only_when_chosen(tmp_path, capsys, monkeypatch):
+    import json
+
+    from latentspace.train.distributed import scheduled_lr
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.recipes import get_recipe
+    from latentspace.train.run import TrainRun, run_settings
+
+    def run(**extra):
+        return TrainRun(get_recipe("nocot"), "mnns", get_profile("smoke-mnns"), tmp_path / "x", extra=extra)
+
+    cosine, constant = run(lr_schedule="cosine", lr=0.01), run(lr=0.01)
+    assert [round(scheduled_lr(cosine, s, 100), 6) for s in (0, 50, 100)] == [0.01, 0.005, 0.0]
+    assert scheduled_lr(constant, 99, 100) == 0.01
+    assert run_settings(cosine)["lr_schedule"] == "cosine" and "lr_schedule" not in run_settings(constant)
+    from tests.cli.test_cli import run_here
+
+    out = run_here(capsys, monkeypatch, "train", "run", "nocot", "--profile", "smoke-mnns", "--set",
+                   "lr_schedule=cosine", "--out",
+                   str(tmp_path / "r"), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["settings"]["lr_schedule"] == "cosine"
+    bad = run_here(capsys, monkeypatch, "train", "run", "nocot", "--profile", "smoke-mnns", "--set",
+                   "lr_schedule=steps", "--out",
+                   str(tmp_path / "b"))
+    assert bad.returncode == 2 and "lr_schedule" in bad.stderr

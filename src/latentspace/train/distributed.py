@@ -9,6 +9,7 @@ an epoch's last update; `new_optimizer` is prepared by accelerate like the modul
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -54,6 +55,16 @@ def check_update(wrapped, batch, weights: dict[str, float], accelerator, step: i
 def report_loss(loss: torch.Tensor, accelerator) -> float:
     """The global mean loss of the step (the local value undoes the process-count factor)."""
     return float(accelerator.reduce(loss.detach(), reduction="sum")) / accelerator.num_processes
+
+
+def scheduled_lr(run: TrainRun, step: int, total: int) -> float:
+    """The learning rate of optimizer step ``step`` (from 0) of ``total``: the run's lr, or with
+    ``lr_schedule: cosine`` a half cosine from it to 0 — a pure function of the step, so a resumed run
+    continues on the same curve."""
+    base = run.setting("lr")
+    if run.setting("lr_schedule") == "constant":
+        return base
+    return base * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
 
 
 def new_optimizer(run: TrainRun, wrapped, accelerator):

@@ -46,6 +46,9 @@ class Profile:
     recipes: tuple[str, ...] = ("nocot", "cot", "pause", "icot", "coconut", "codi")  # `train table`'s rows
     select: str = "last"  # the checkpoint tested: the last, or the best on validation at the final stage
     eval_every: int = 0  # epochs between validation evaluations (0: at each stage's end only)
+    # "cosine": the lr decays to 0 along a half cosine over the run's steps, so the last epochs are a
+    # stable readout (at a constant lr MNNS's held-out accuracy swings by points between epochs)
+    lr_schedule: str = "constant"
     save_every: int = 1  # epochs between checkpoints (and at every stage's end); a resume restarts there
     # one declaration bounds a profile and every run setting that overrides it (`--set`, --config,
     # `TrainRun.extra`); a learning rate may be large (divergence is caught as it happens) but finite
@@ -55,7 +58,8 @@ class Profile:
         "batch_size": between(1, MAX_TRAIN_BATCH), "lr": above(0), "weight_decay": between(0, None),
         "dropout": between(0, 1), "save_every": between(1, 100_000),
         "eval_every": between(0, 100_000)}
-    CHOICES: ClassVar[dict] = {"mixed_precision": ("no", "bf16"), "select": ("last", "best")}
+    CHOICES: ClassVar[dict] = {"mixed_precision": ("no", "bf16"), "select": ("last", "best"),
+                               "lr_schedule": ("constant", "cosine")}
 
 
 def recipe_options(epochs: int, per_stage: int, max_stage: int, remove_per_epoch: int, codi_epochs: int,

@@ -47,12 +47,17 @@ class TrainRun:
 
 
 # profile fields a run may override; their ranges are `Profile.RANGES` (one declaration)
-RUN_SETTINGS = ("n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay", "save_every", "eval_every", "select")
+RUN_SETTINGS = ("n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay", "save_every", "eval_every", "select",
+                "lr_schedule")
 
 
 def run_settings(run: TrainRun) -> dict:
-    # select/eval_every decide which checkpoint is tested (and need validation during training)
-    return {k: run.setting(k) for k in ("batch_size", "lr", "weight_decay", "dropout", "select", "eval_every")}
+    # select/eval_every decide which checkpoint is tested (and need validation during training); a schedule
+    # other than the constant one is recorded (runs made before schedules existed stay comparable)
+    settings = {k: run.setting(k) for k in ("batch_size", "lr", "weight_decay", "dropout", "select", "eval_every")}
+    if run.setting("lr_schedule") != "constant":
+        settings["lr_schedule"] = run.setting("lr_schedule")
+    return settings
 
 
 def check_settings(settings: dict, owner: str = "run setting") -> None:

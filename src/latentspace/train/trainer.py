@@ -40,7 +40,7 @@ from latentspace.train.checkpoint import (MetricsLog, advice, load_model, load_s
                                            restore_optimizer, restore_rng, save_checkpoint)
 from latentspace.train.data import encode_examples
 from latentspace.train.distributed import (batch_shard, batch_tokens, check_update, global_loss, new_optimizer,
-                                           report_loss)
+                                           report_loss, scheduled_lr)
 from latentspace.train.evaluate import evaluate
 from latentspace.train.progress import TrainProgress
 from latentspace.train.records import CheckpointState, RunSummary, Selected
@@ -164,6 +164,8 @@ def run_epochs(setup: Setup, state: CheckpointState | None, start_epoch: int, un
             # the global value, so every process stops at the same step (before the update it would poison)
             finite.check_loss(value, epoch * len(batches) + number + 1, hint)
             accelerator.backward(loss)
+            for group in optimizer.param_groups:  # the run's schedule (constant unless `lr_schedule` says)
+                group["lr"] = scheduled_lr(run, epoch * len(batches) + number, run.recipe.epochs * len(batches))
             optimizer.step()
             optimizer.zero_grad()
             tokens = batch_tokens(batch)
