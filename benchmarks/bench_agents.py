@@ -27,7 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from results_md import KEPT, RUNS, read_kept, replace_section, write_kept  # noqa: E402  (benchmarks/ is on sys.path)
+from results_md import KEPT, RUNS, kept_for_seeds, replace_section, write_kept  # noqa: E402  (benchmarks/ is on sys.path)
 
 START, END = "<!-- bench_agents:start -->", "<!-- bench_agents:end -->"
 ROOT = Path(__file__).resolve().parent
@@ -71,24 +71,13 @@ def main() -> None:
     if every or not args.report_only:
         summary = summarise([r for r in every if r["seed"] in seeds and r["index"] < args.n])
     else:  # no per-item rows here (a fresh checkout): the table's kept rows
-        summary, date = kept(set(seeds))
+        summary, date = kept_for_seeds(ROWS, set(seeds))
     table = markdown(summary, args, date)
     print(table)
     if not args.quick:
         replace_section(f"{START}\n{table}{END}", START, END)
         command = f".venv/bin/python benchmarks/bench_agents.py --n {args.n} --seeds {args.seeds}"
         write_kept(ROWS, [{**s, "date": date, "command": command} for s in summary])
-
-
-def kept(seeds: set[int]) -> tuple[list[dict], str]:
-    """The rows of the table last written (``ROWS``) made from these seeds, and that table's date."""
-    rows, _ = read_kept(ROWS)
-    mine = [r for r in rows if set(r["seeds"]) <= seeds]
-    if not mine:
-        held = sorted({",".join(map(str, r["seeds"])) for r in rows})
-        raise SystemExit(f"no per-item rows in the --out folder, and {ROWS} holds no rows of seeds "
-                         f"{','.join(map(str, sorted(seeds)))} (it holds seeds {' / '.join(held) or 'none'})")
-    return [{k: v for k, v in r.items() if k not in ("date", "command")} for r in mine], mine[0]["date"]
 
 
 def markdown(summary: list[dict], args, date: str) -> str:

@@ -53,6 +53,18 @@ def read_kept(path: Path) -> tuple[list[dict], dict]:
     return rows, meta
 
 
+def kept_for_seeds(path: Path, seeds: set[int]) -> tuple[list[dict], str]:
+    """The rows of the table last written to ``path`` that were made from these seeds, and its date
+    (a fresh checkout has no per-item rows: the report is rebuilt from the kept ones)."""
+    rows, _ = read_kept(path)
+    mine = [r for r in rows if set(r["seeds"]) <= seeds]
+    if not mine:
+        held = sorted({",".join(map(str, r["seeds"])) for r in rows})
+        raise SystemExit(f"no per-item rows in the --out folder, and {path} holds no rows of seeds "
+                         f"{','.join(map(str, sorted(seeds)))} (it holds seeds {' / '.join(held) or 'none'})")
+    return [{k: v for k, v in r.items() if k not in ("date", "command")} for r in mine], mine[0]["date"]
+
+
 def dumps_by_key(rows: dict) -> str:
     """A JSON object of results written one entry (key and result) per line: compact, and a rerun that
     changes one result changes one line."""
