@@ -57,7 +57,7 @@ def collect(folder: Path) -> list[dict]:
 
 def interval(row: dict) -> tuple[float, float]:
     if row.get("groups"):
-        return group_bootstrap([[(g, k < c) for g, (c, n) in row["groups"].items() for k in range(n)]])
+        return group_bootstrap([row["groups"]])
     return wilson(round(row["accuracy"] * row["n"]), row["n"])
 
 

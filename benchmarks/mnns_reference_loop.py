@@ -21,6 +21,7 @@ import time
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from latentspace.core.stats import tally
 from latentspace.tasks import get_task
 from latentspace.tasks.mnns import VOCABULARY
 from latentspace.train.data import split_items
@@ -69,16 +70,6 @@ def correct(model, prompts: torch.Tensor, answers: torch.Tensor, marker: bool = 
         slots.append(torch.nn.functional.one_hot(torch.full((len(prompts),), ID["###"]), len(VOCAB)).float())
     model.train()
     return forward(model, prompts, slots)[:, -1].argmax(-1) == answers
-
-
-def groups(items, right: torch.Tensor) -> dict[str, list[int]]:
-    """``{digit multiset: [correct, answered]}`` at the last epoch (the table's bootstrap reads these)."""
-    tally: dict[str, list[int]] = {}
-    for item, ok in zip(items, right.tolist()):
-        counts = tally.setdefault(item.meta["group"], [0, 0])
-        counts[0] += bool(ok)
-        counts[1] += 1
-    return tally
 
 
 def main() -> None:
@@ -133,7 +124,7 @@ def main() -> None:
               "batch": args.batch, "dropout": args.dropout, "bos": not args.no_bos,
               "marker": args.marker, "cosine": args.cosine, "n_train": len(train), "n_test": len(test),
               "test_accuracy": curve[-1][1],
-              "curve": curve, "seconds": round(time.time() - started), "test_groups": groups(test, right)}
+              "curve": curve, "seconds": round(time.time() - started), "test_groups": tally(zip((i.meta["group"] for i in test), right.tolist()))}
     print(json.dumps(result))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -15,9 +16,19 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def group_bootstrap(runs: list[list[tuple[str, bool]]], draws: int = 2000, seed: int = 0,
+def tally(answers: Iterable[tuple[str, bool]]) -> dict[str, list[int]]:
+    """``{group: [correct, answered]}`` of ``(group, correct)`` answers — what `group_bootstrap` draws from."""
+    counts: dict[str, list[int]] = {}
+    for group, correct in answers:
+        entry = counts.setdefault(str(group), [0, 0])
+        entry[0] += bool(correct)
+        entry[1] += 1
+    return counts
+
+
+def group_bootstrap(runs: list[dict[str, list[int]]], draws: int = 2000, seed: int = 0,
                     level: float = 0.95) -> tuple[float, float]:
-    """Interval of the mean accuracy of ``runs`` (one list of ``(group, correct)`` per seed) under resampling.
+    """Interval of the mean accuracy of ``runs`` (one `tally` per seed) under resampling.
 
     Items of one group are not independent — MNNS's test problems are the permutations of a few dozen
     digit multisets, answered alike — so whole groups are drawn with replacement, within each run, and
@@ -31,14 +42,7 @@ def group_bootstrap(runs: list[list[tuple[str, bool]]], draws: int = 2000, seed:
     if not runs or any(not run for run in runs):
         raise ValueError("a bootstrap needs at least one run with answers")
     rng = np.random.default_rng(seed)
-    tallies = []  # per run: (correct, size) of each group
-    for run in runs:
-        by_group: dict[str, list[int]] = {}
-        for group, correct in run:
-            by_group.setdefault(str(group), [0, 0])
-            by_group[str(group)][0] += bool(correct)
-            by_group[str(group)][1] += 1
-        tallies.append(np.array(list(by_group.values()), dtype=float))
+    tallies = [np.array(list(run.values()), dtype=float) for run in runs]  # per run: (correct, size) a group
     means = np.zeros(draws)
     for draw in range(draws):
         picked = rng.integers(len(runs), size=len(runs)) if len(runs) > 1 else [0]

@@ -12,8 +12,9 @@ from typing import ClassVar
 
 import torch
 
+from latentspace.core.limits import MAX_LATENT_STEPS
 from latentspace.core.named import above, between
-from latentspace.reason.base import ANSWER_ONLY, MAX_LATENT_STEPS, Reasoner, register
+from latentspace.reason.base import ANSWER_ONLY, Reasoner, register
 
 
 def concept_weights(logits: torch.Tensor, top_k: int, top_p: float, min_p: float) -> torch.Tensor:

@@ -11,9 +11,10 @@ from typing import ClassVar
 
 import torch
 
+from latentspace.core.limits import MAX_LATENT_STEPS, MAX_NEW_TOKENS
 from latentspace.core.named import between
 from latentspace.model.decode import eos_ids
-from latentspace.reason.base import MAX_LATENT_STEPS, MAX_NEW_TOKENS, STEP_BY_STEP, register
+from latentspace.reason.base import STEP_BY_STEP, register
 from latentspace.reason.soft import Soft, concept_weights
 from latentspace.trace import entropy_nats
 

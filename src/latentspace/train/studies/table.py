@@ -14,7 +14,7 @@ from statistics import mean, stdev
 
 from latentspace.core.errors import LatentspaceError
 from latentspace.core import files
-from latentspace.core.stats import group_bootstrap, wilson
+from latentspace.core.stats import group_bootstrap, tally, wilson
 from latentspace.train.profiles import Profile
 from latentspace.train.recipes import get_recipe
 from latentspace.train.records import RunSummary, read_summary
@@ -79,14 +79,12 @@ def test_groups(out: Path) -> dict[str, list[int]] | None:
     tests = files.read_text(items, "test data").splitlines()
     if len(rows) != len(tests):
         return None
-    tally: dict[str, list[int]] = {}
-    for number, (row, item) in enumerate(zip(rows, tests)):
+
+    def group(number: int, item: str) -> str:
         meta = json.loads(item).get("meta") or {}
-        group = str(meta.get("group", f"item {number}")) if isinstance(meta, dict) else f"item {number}"
-        counts = tally.setdefault(group, [0, 0])
-        counts[0] += bool(json.loads(row).get("correct"))
-        counts[1] += 1
-    return tally
+        return str(meta.get("group", f"item {number}")) if isinstance(meta, dict) else f"item {number}"
+
+    return tally((group(n, item), json.loads(row).get("correct")) for n, (row, item) in enumerate(zip(rows, tests)))
 
 
 def summary_of(run: TrainRun) -> RunSummary:
@@ -123,8 +121,7 @@ def accuracy(runs: list[dict], draws: int = DRAWS) -> tuple[float, float, float]
     """(mean accuracy over seeds, its 95% interval): a bootstrap over the runs' test groups and seeds
     when every run carries its groups (`test_groups`), else a pooled Wilson interval over the answers."""
     if all(r.get("test_groups") for r in runs):
-        answered = [[(g, k < c) for g, (c, n) in r["test_groups"].items() for k in range(n)] for r in runs]
-        lo, hi = group_bootstrap(answered, draws)
+        lo, hi = group_bootstrap([r["test_groups"] for r in runs], draws)
     else:
         lo, hi = wilson(sum(r["test_correct"] for r in runs), sum(r["test_n"] for r in runs))
     return mean(r["test_accuracy"] for r in runs), lo, hi
