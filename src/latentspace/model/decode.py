@@ -34,7 +34,10 @@ def pick_next(logits: torch.Tensor, temperature: float, top_p: float, generator:
     """Greedy when temperature == 0, else nucleus sampling."""
     if temperature == 0:
         return logits.argmax(-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    # in float64 (a temperature float32 rounds to 0 still divides) and shifted so the largest logit is 0:
+    # a tiny temperature gives -inf, never inf (inf - inf was NaN), so sampling tends to greedy as it should
+    shifted = logits.double() - logits.double().max(-1, keepdim=True).values
+    probs = torch.softmax(shifted / temperature, dim=-1)
     if top_p < 1.0:
         sorted_p, order = probs.sort(dim=-1, descending=True)
         drop = sorted_p.cumsum(-1) - sorted_p > top_p  # keep the smallest set reaching top_p
