@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.cli import damage
 from tests.cli.test_cli import run_here
-from tests.cli.test_hostile import files_under, strict_json
+from tests.cli.test_hostile import run_in, strict_json
 
 TINY = ["-m", "tiny"]
 PLAN = ["--samples", "8", "--iterations", "1", "--horizon", "4"]
@@ -98,19 +98,9 @@ def test_a_damaged_saved_file_is_refused_in_one_line(key, label, template, prepa
         target = copy_input(Path(prepared[key]), where)
         damaged.apply(target)
         args = argv(template, prepared, target, where / "out")
-        before = files_under(where / "out")
-        monkeypatch.chdir(where / "out")
-        try:
-            result = run_here(capsys, monkeypatch, *args)
-        except Exception as err:  # noqa: BLE001 - the property: nothing escapes main()
-            pytest.fail(f"{label} on {key} [{damaged.name}]: uncaught {type(err).__name__}: {err}"[:400])
-        said = f"{label} on {key} [{damaged.name}] -> exit {result.returncode}: {result.stderr[-300:]!r}"
-        assert result.returncode in (0, 2), said
-        assert "Traceback" not in result.stderr + result.stdout, said
-        if result.returncode == 2:
-            assert len(result.stderr.strip().splitlines()) == 1, said
-            assert not files_under(where / "out") - before, said
-        else:
+        result, said = run_in(where / "out", args, f"{label} on {key} [{damaged.name}]", capsys, monkeypatch,
+                              one_line="exactly")
+        if result.returncode == 0:
             assert not must_refuse(damaged), f"{said}: a damaged file was accepted"
             if "--json" in args:
                 strict_json(result.stdout)

@@ -343,6 +343,27 @@ def test_base_command_succeeds(command, prepared, tmp_path, capsys, monkeypatch)
 # ---- the property ----------------------------------------------------------------------------------
 
 
+def run_in(out: Path, args: list[str], what: str, capsys, monkeypatch, one_line: str = "at most"):
+    """The CLI run in ``out`` (a default output lands there, where it is seen): nothing escapes main(),
+    exit 0 or 2, no traceback; on exit 2 one stderr line (``exactly`` or ``at most``) and no new file.
+    Returns (result, what it said) for the caller's own checks."""
+    before = files_under(out)
+    monkeypatch.chdir(out)
+    try:
+        result = run_here(capsys, monkeypatch, *args)
+    except Exception as err:  # noqa: BLE001 - the property: nothing escapes main()
+        pytest.fail(f"{what}: uncaught {type(err).__name__}: {err}"[:400])
+    said = f"{what} -> exit {result.returncode}: {result.stderr[-300:]!r}"
+    assert result.returncode in (0, 2), said
+    assert "Traceback" not in result.stderr + result.stdout, said
+    if result.returncode == 2:
+        lines = len(result.stderr.strip().splitlines())
+        assert (lines == 1) if one_line == "exactly" else (lines <= 1), said
+        left = files_under(out) - before
+        assert not left, f"{said}; left behind: {sorted(left)[:5]}"
+    return result, said
+
+
 @pytest.mark.parametrize("command, option", CASES, ids=[f"{c.name}:{o}" for c, o in CASES])
 def test_hostile_value_is_exit_0_or_one_line_exit_2(command, option, prepared, tmp_path, capsys, monkeypatch):
     """Exit 0 or 2; no traceback; on exit 2 one stderr line and no new file; strict JSON on exit 0."""
@@ -360,20 +381,8 @@ def test_hostile_value_is_exit_0_or_one_line_exit_2(command, option, prepared, t
         (out / "a_folder").mkdir()
         (out / "a_file").write_text("x")
         args = build(command, option, value, prepared, out)
-        before = files_under(out)
-        monkeypatch.chdir(out)  # a default output (lens.png, runs/...) lands here, where it is seen
-        try:
-            result = run_here(capsys, monkeypatch, *args)
-        except Exception as err:  # noqa: BLE001 - the property: nothing escapes main()
-            pytest.fail(f"{command.name} {option}={value[:60]!r}: uncaught {type(err).__name__}: {err}"[:400])
-        said = f"{command.name} {option}={value[:60]!r} -> exit {result.returncode}: {result.stderr[-300:]!r}"
-        assert result.returncode in (0, 2), said
-        assert "Traceback" not in result.stderr + result.stdout, said
-        if result.returncode == 2:
-            assert len(result.stderr.strip().splitlines()) <= 1, said
-            left = files_under(out) - before
-            assert not left, f"{said}; left behind: {sorted(left)[:5]}"
-        elif "--json" in args:
+        result, said = run_in(out, args, f"{command.name} {option}={value[:60]!r}", capsys, monkeypatch)
+        if result.returncode == 0 and "--json" in args:
             try:
                 strict_json(result.stdout)
             except ValueError as err:
