@@ -26,30 +26,44 @@ from latentspace.tasks import get_task
 from latentspace.tasks.mnns import VOCABULARY
 from latentspace.train.data import split_items
 from latentspace.train.profiles import MNNS_SPLIT
+from latentspace.train.vocab import symbol_tokenizer
 
 VOCAB = ["<bos>", *VOCABULARY]  # `###` is appended only with --marker (other runs keep their initial weights)
 ID = {s: i for i, s in enumerate(VOCAB)}
+THOUGHTS = 3
 
 
 def add_marker() -> None:
     VOCAB.append("###")
     ID["###"] = len(VOCAB) - 1
-THOUGHTS = 3
 
 
-def tensors(items, bos: bool = True, marker: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(prompt ids, step targets [N, 4 or 5, V] — three trace distributions, with ``marker`` the one-hot
-    ``###``, then the one-hot answer —, answers [N])."""
+def use_recipe_vocabulary() -> None:
+    """The recipe's token ids: `train.vocab.symbol_tokenizer`'s layout (specials, markers, `###`, then
+    the symbols in sorted order) — the same vocabulary size and the same rows of the embedding."""
+    tok = symbol_tokenizer([], extra=VOCABULARY)
+    VOCAB[:] = tok.convert_ids_to_tokens(list(range(len(tok))))
+    ID.clear()
+    ID.update({s: i for i, s in enumerate(VOCAB)})
+    ID["<bos>"] = ID["<eos>"]  # never fed: --recipe-vocab goes with --no-bos
+
+
+def tensors(items, bos: bool = True, marker: bool = False,
+            eos: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(prompt ids, step targets [N, 4-6, V] — three trace distributions, with ``marker`` the one-hot
+    ``###``, then the one-hot answer, with ``eos`` then the one-hot ``<eos>`` —, answers [N])."""
     prompts = torch.tensor([[ID["<bos>"]] * bos + [*(ID[str(d)] for d in item.meta["digits"]), ID["="]]
                             for item in items])
-    targets = torch.zeros(len(items), THOUGHTS + 1 + marker, len(VOCAB))
+    targets = torch.zeros(len(items), THOUGHTS + 1 + marker + eos, len(VOCAB))
     for n, item in enumerate(items):
         for trace in item.meta["traces"]:
             for t in range(THOUGHTS):
                 targets[n, t, ID[trace[t]]] += 1 / len(item.meta["traces"])
         if marker:
             targets[n, THOUGHTS, ID["###"]] = 1.0
-        targets[n, -1, ID[item.answer]] = 1.0
+        targets[n, THOUGHTS + marker, ID[item.answer]] = 1.0
+        if eos:
+            targets[n, -1, ID["<eos>"]] = 1.0
     return prompts, targets, torch.tensor([ID[item.answer] for item in items])
 
 
@@ -84,17 +98,27 @@ def main() -> None:
     parser.add_argument("--no-bos", action="store_true", help="no <bos> before the digits (the recipe's layout)")
     parser.add_argument("--marker", action="store_true",
                         help="a `###` token between the last thought and the answer (the recipe's layout)")
+    parser.add_argument("--eos", action="store_true", help="an `<eos>` target after the answer (the recipe's layout)")
+    parser.add_argument("--recipe-vocab", action="store_true",
+                        help="the recipe's vocabulary and token ids (needs --no-bos and --marker)")
     parser.add_argument("--cosine", action="store_true", help="decay the learning rate to 0 along a cosine")
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.marker:
+    if args.recipe_vocab:
+        if not (args.no_bos and args.marker):
+            parser.error("--recipe-vocab needs --no-bos and --marker (the recipe's vocabulary has neither <bos> "
+                         "nor a separate `###`)")
+        use_recipe_vocabulary()
+    elif args.marker:
         add_marker()
+    if args.eos and not args.recipe_vocab:
+        parser.error("--eos needs --recipe-vocab (the loop's own vocabulary has no <eos>)")
     torch.manual_seed(args.seed)
     items = get_task("mnns").generate(sum(MNNS_SPLIT.values()), seed=args.seed)
     train, _, test = split_items(items, MNNS_SPLIT["n_valid"], MNNS_SPLIT["n_test"], seed=args.seed)
-    prompts, targets, _ = tensors(train, not args.no_bos, args.marker)
-    test_prompts, _, test_answers = tensors(test, not args.no_bos, args.marker)
+    prompts, targets, _ = tensors(train, not args.no_bos, args.marker, args.eos)
+    test_prompts, _, test_answers = tensors(test, not args.no_bos, args.marker, args.eos)
     config = GPT2Config(vocab_size=len(VOCAB), n_positions=16, n_embd=args.hidden, n_layer=2, n_head=2,
                         bos_token_id=ID["<bos>"], eos_token_id=ID["<bos>"], resid_pdrop=args.dropout,
                         embd_pdrop=args.dropout, attn_pdrop=args.dropout)
@@ -122,7 +146,7 @@ def main() -> None:
             print(f"epoch {epoch}: test {curve[-1][1]}%  ({time.time() - started:.0f} s)", flush=True)
     result = {"seed": args.seed, "epochs": args.epochs, "threads": args.threads, "hidden": args.hidden, "lr": args.lr,
               "batch": args.batch, "dropout": args.dropout, "bos": not args.no_bos,
-              "marker": args.marker, "cosine": args.cosine, "n_train": len(train), "n_test": len(test),
+              "marker": args.marker, "eos": args.eos, "recipe_vocab": args.recipe_vocab, "cosine": args.cosine, "n_train": len(train), "n_test": len(test),
               "test_accuracy": curve[-1][1],
               "curve": curve, "seconds": round(time.time() - started), "test_groups": tally(zip((i.meta["group"] for i in test), right.tolist()))}
     print(json.dumps(result))

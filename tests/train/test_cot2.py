@@ -97,3 +97,27 @@ def test_cot2_without_target_traces_exits_2_from_the_cli(tmp_path, capsys, monke
     one_line_exit_2(run_here(capsys, monkeypatch, "train", "run", "cot2", "--task", "prosqa-small", "--profile",
                              "smoke", "--out", str(tmp_path / "r")), "target traces")
     assert not (tmp_path / "r").exists()
+
+
+def test_without_the_answer_marker_the_answer_follows_the_last_thought(setup):
+    items, tok, examples, markers = setup
+    marked, _ = get_recipe("cot2").sequence(examples[1], 0, markers, random.Random(0))
+    plain, _ = get_recipe("cot2", answer_marker=False).sequence(examples[1], 0, markers, random.Random(0))
+    assert tok.convert_ids_to_tokens(marked.ids[-6:]) == [LATENT] * 3 + ["###", "1", "<eos>"]
+    assert tok.convert_ids_to_tokens(plain.ids[-5:]) == [LATENT] * 3 + ["1", "<eos>"]
+    assert plain.labels[-2:] == tok.convert_tokens_to_ids(["1", "<eos>"]) and plain.labels[-3] == -100
+    # the answer is read where the model was trained to write it
+    assert get_recipe("cot2", answer_marker=False).answer_in(" 1 ") == "1"
+    assert get_recipe("cot2").answer_in("1") is None and get_recipe("cot2").answer_in("### 1") == "1"
+
+
+def test_a_run_without_the_answer_marker_is_tested_on_its_plain_answers(tmp_path):
+    from latentspace.train.run import TrainRun
+    from latentspace.train.trainer import train
+
+    profile = get_profile("smoke-mnns")
+    recipe = get_recipe("cot2", epochs=2, answer_marker=False)
+    summary = train(TrainRun(recipe, profile.task, profile, tmp_path / "run"), progress=False)
+    rows = [__import__("json").loads(line) for line in (tmp_path / "run" / "test_answers.jsonl").read_text().splitlines()]
+    assert rows and all(r["extracted"] == (r["text"].strip() or None) for r in rows)  # the whole text is the answer
+    assert summary["test_accuracy"] == sum(r["correct"] for r in rows) / len(rows)

@@ -45,6 +45,7 @@ class TokenizedExample:
     question: list[int]  # the question and its newline
     steps: list[list[int]]  # each step and its newline
     answer: list[int]  # "### answer" and EOS
+    plain_answer: list[int] = field(default_factory=list)  # the answer and EOS, no marker (cot2 answer_marker off)
     # CoT2's target sets, one token id per step: whole traces (the gold one first) or per-step sets
     traces: list[list[int]] = field(default_factory=list)
     step_sets: list[list[int]] = field(default_factory=list)
@@ -64,9 +65,15 @@ def encode_examples(tokenizer, items: list[Item], need_steps: bool = False,
             question=encode(item.question + "\n"),
             steps=[encode(step + "\n") for step in item.steps],
             answer=encode("### " + item.answer) + [tokenizer.eos_token_id],
+            plain_answer=encode(item.answer) + [tokenizer.eos_token_id],
             traces=traces, step_sets=sets,
         ))
     return out
+
+
+def answer_of(text: str) -> str | None:
+    """The text after the last ``###``, or None when the model never wrote one."""
+    return text.rsplit("###", 1)[1].strip() if "###" in text else None
 
 
 def target_sets(encode, item: Item, number: int) -> tuple[list[list[int]], list[list[int]]]:

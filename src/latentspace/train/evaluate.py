@@ -2,8 +2,9 @@
 
 Thoughts are computed with `LatentModel` (the same stepping every reasoning strategy uses): the
 question, ``<|start-latent|>``, n fed-back states (or, for pause-as-thought, n ``<|latent|>``
-embeddings), ``<|end-latent|>``, then greedy decoding. The answer is the text after the last
-``###``, compared like Coconut compares it (case, commas and the final stop ignored).
+embeddings), ``<|end-latent|>``, then greedy decoding. The answer is what `Recipe.answer_in` reads:
+the text after the last ``###`` (cot2 without its marker: the whole text), compared like Coconut
+compares it (case, commas and the final stop ignored).
 """
 
 from __future__ import annotations
@@ -34,11 +35,6 @@ class EvalResult:
     positions: float  # mean thoughts + generated tokens per answer (the paper's "generated tokens")
     seconds_per_item: float
     rows: list[dict] = field(default_factory=list)
-
-
-def answer_of(text: str) -> str | None:
-    """The text after the last ``###``, or None when the model never wrote one."""
-    return text.rsplit("###", 1)[1].strip() if "###" in text else None
 
 
 def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[TokenizedExample], stage: int,
@@ -78,7 +74,7 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
         result = lm.decode(state, max_new_tokens)
         for item, text, generated, n in zip(items[first:first + batch_size], result.texts, result.token_ids,
                                             thoughts.tolist()):
-            found = answer_of(text)
+            found = recipe.answer_in(text)
             rows.append({"question": item.question, "answer": item.answer, "text": text, "extracted": found,
                          "correct": same_answer(found, item.answer),
                          "positions": n + len(generated)})

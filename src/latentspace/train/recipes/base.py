@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import ClassVar, TYPE_CHECKING
 
 from latentspace.core.named import between, make_named
-from latentspace.train.data import TokenizedExample
+from latentspace.train.data import TokenizedExample, answer_of
 from latentspace.train.sequences import CurriculumConfig, LatentSequence, MarkerIds, build_sequence
 
 if TYPE_CHECKING:  # the type only: no import at run time
@@ -71,6 +71,10 @@ class Recipe:
 
         with torch.no_grad():
             return project(state.hidden)
+
+    def answer_in(self, text: str) -> str | None:
+        """The answer in the text generated after the thoughts: what follows the last ``###``."""
+        return answer_of(text)
 
     def stages(self) -> list[int]:
         """The distinct stages of a run, in order (evaluation happens at the end of each)."""

@@ -6,7 +6,8 @@ weighted by the step's target distribution, and the model's softmax at the posit
 is pulled to that distribution by KL. The target is the empirical distribution of the step's token
 over a set of target traces — for MNNS all 16 sign choices' partial sums, or a budget of B traces
 (the gold one and B-1 others, redrawn every epoch); for symbolic ProsQA the nodes at that depth.
-The answer keeps its cross-entropy. KL against a one-hot target is cross-entropy and the one-hot
+The answer keeps its cross-entropy; with ``answer_marker`` off it follows the last thought directly, as
+the authors read MNNS's answer (no ``###`` between), so the last slot's position predicts it. KL against a one-hot target is cross-entropy and the one-hot
 mix is the token's embedding, so with B = 1 the loss is exactly CoT's.
 
 At test time each thought is the model's own softmax mix of embeddings (``sample_k`` 0), or the mean
@@ -96,6 +97,7 @@ class ContinuousCoT(Recipe):
     budget: int = 0  # B: target traces per item (0: all of them; 1: the gold one, i.e. CoT)
     sample_k: int = 0  # at test time: 0 the softmax mix; K >= 1 the mean of K sampled token embeddings
     pad_to: int = 0  # thoughts per item at least (their count must not reveal the hops); extra ones target the answer
+    answer_marker: bool = True  # `### answer` after the thoughts (CoT's layout); False: the answer right after them
     name = "cot2"
     RANGES: ClassVar[dict] = {"budget": between(0, 1_000_000), "sample_k": between(0, 4096), "pad_to": between(0, 64)}
     needs_steps = True
@@ -124,8 +126,9 @@ class ContinuousCoT(Recipe):
 
     def sequence(self, example, epoch, markers, rng: random.Random):
         slots = [markers.latent] * self.thoughts_at(example, 0)
-        ids = example.question + slots + example.answer
-        labels = [IGNORE] * (len(example.question) + len(slots)) + example.answer
+        answer = example.answer if self.answer_marker else example.plain_answer
+        ids = example.question + slots + answer
+        labels = [IGNORE] * (len(example.question) + len(slots)) + answer
         return LatentSequence(ids, labels, len(slots)), self.step_targets(example, rng)
 
     def batch(self, sequences, pad_id: int, latent_id: int) -> SoftBatch:
@@ -140,6 +143,11 @@ class ContinuousCoT(Recipe):
                 ids[r, s, :len(found)] = torch.tensor(found)
                 weights[r, s, :len(found)] = 1.0 / len(found)
         return SoftBatch(batch, ids, weights)
+
+    def answer_in(self, text: str) -> str | None:
+        if self.answer_marker:
+            return super().answer_in(text)
+        return text.strip() or None
 
     def module(self, causal_lm) -> SoftLM:
         return SoftLM(causal_lm)
