@@ -30,8 +30,12 @@ START, END = "<!-- mnns-diagnosis-38:start -->", "<!-- mnns-diagnosis-38:end -->
 
 def from_loop(path: Path) -> dict:
     found = json.loads(path.read_text())
-    change = [k for k, v in (("dropout 0.1", found.get("dropout", 0.1) == 0.1), ("no <bos>", not found.get("bos", True)),
-                             ("`###` marker", found.get("marker", False)), ("cosine lr", found.get("cosine", False)))
+    paper = found.get("lr") == 1e-4 and found.get("batch") == 16
+    change = [k for k, v in (("the authors' lr 1e-4, batch 16", paper),
+                             ("dropout 0.1", found.get("dropout", 0.1) == 0.1), ("no <bos>", not found.get("bos", True)),
+                             ("`###` marker", found.get("marker", False)), ("`<eos>` term", found.get("eos", False)),
+                             ("the recipe's vocabulary", found.get("recipe_vocab", False)),
+                             ("cosine lr", found.get("cosine", False)))
               if v]
     return {"arm": "bare loop", "change": ", ".join(change) or "—", "seed": found["seed"],
             "threads": found["threads"], "epochs": found["epochs"], "accuracy": found["test_accuracy"] / 100,
@@ -42,11 +46,13 @@ def from_loop(path: Path) -> dict:
 def from_run(folder: Path) -> dict:
     summary = json.loads((folder / "summary.json").read_text())
     cosine = (summary.get("settings") or {}).get("lr_schedule") == "cosine"
-    return {"arm": "cot2 recipe", "change": "cosine lr" if cosine else "—", "seed": summary["seed"], "threads": 1,
+    plain = summary["options"].get("answer_marker") is False
+    change = [k for k, v in (("no `###` (answer after the last thought)", plain), ("cosine lr", cosine)) if v]
+    return {"arm": "cot2 recipe", "change": ", ".join(change) or "—", "seed": summary["seed"], "threads": 1,
             "epochs": summary["options"]["epochs"], "accuracy": summary["test_accuracy"], "n": summary["test_n"],
             "groups": test_groups(folder), "seconds": round(summary["train_seconds"]),
             "source": f"train run cot2 --profile {summary['profile']} --seed {summary['seed']} --set select=last"
-                      + (" --set lr_schedule=cosine" if cosine else "")}
+                      + (" --set lr_schedule=cosine" if cosine else "") + (" --set answer_marker=false" if plain else "")}
 
 
 def collect(folder: Path) -> list[dict]:
