@@ -232,6 +232,9 @@ def test_train_table_trains_each_recipe_once_and_writes_the_table(tmp_path):
     assert bad.returncode == 2 and "unknown recipe 'magic'" in bad.stderr
     no_draws = run(*args[:-1], "--draws", "0")
     assert no_draws.returncode == 2 and "--draws" in no_draws.stderr
+    for wrong, says in ((["--seeds", ","], "bad --seeds"), (["--set", "select=foo"], "select must be one of")):
+        refused = run(*args[:-1], *wrong)  # an empty seed list, an unknown selection rule: one line, exit 2
+        assert refused.returncode == 2 and says in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
 
 def test_bench_evaluates_a_file_in_the_published_prosqa_layout(tmp_path):
