@@ -74,3 +74,18 @@ def test_codi_distills_at_the_mark_through_the_projector():
     assert module.project[0].weight.grad.abs().sum() > 0  # the thoughts go through the projector
     # ... and the model's own weights learn from it (the teacher side is a fixed target)
     assert model.get_input_embeddings().weight.grad.abs().sum() > 0
+
+
+def test_without_the_answer_marker_every_recipe_ends_on_the_bare_answer():
+    marked = TokenizedExample(Q, [[20], [21]], [6, 30, 1], plain_answer=[30, 1])  # 6: `###`
+    for name, options in (("nocot", {}), ("cot", {}), ("icot", {"smoothing_lambda": float("inf")}),
+                          ("coconut", {"epochs_per_stage": 1, "max_stage": 2}), ("pause", {"max_stage": 2})):
+        for epoch in (0, 3):
+            with_mark = get_recipe(name, **options).sequence(marked, epoch, M, random.Random(0))
+            plain = get_recipe(name, answer_marker=False, **options).sequence(marked, epoch, M, random.Random(0))
+            assert with_mark.ids[-3:] == [6, 30, 1] and with_mark.labels[-3:] == [6, 30, 1], name
+            assert plain.ids == with_mark.ids[:-3] + [30, 1] and plain.labels[-2:] == [30, 1], name
+    # the answer is read where it was written: after the last `###`, or the text's last symbol
+    assert get_recipe("cot", answer_marker=False).answer_in("4 -1 3 1") == "1"
+    assert get_recipe("cot").answer_in("4 -1 3 1") is None and get_recipe("cot").answer_in("4 ### 1") == "1"
+    assert get_recipe("nocot", answer_marker=False).answer_in("  ") is None

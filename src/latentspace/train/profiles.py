@@ -71,6 +71,12 @@ def recipe_options(epochs: int, per_stage: int, max_stage: int, remove_per_epoch
             "codi": {"epochs": codi_epochs, "thoughts": thoughts}}
 
 
+def answers_after_the_steps(options: dict[str, dict]) -> dict[str, dict]:
+    """The same options with every recipe reading its answer right after its steps or thoughts (no
+    ``###``), as CoT2's authors lay out MNNS; CODI keeps the marker (it distils at that position)."""
+    return {name: opts if name == "codi" else {**opts, "answer_marker": False} for name, opts in options.items()}
+
+
 def prosqa_options(epochs: int, per_stage: int) -> dict[str, dict]:
     """Symbolic ProsQA (3-4 hops): 4 thoughts always (their count must not reveal the hops), 10% of
     items at a random stage (the superposition paper's mix)."""
@@ -100,24 +106,24 @@ PROFILES = {
         "laptop-mnns", **MNNS_SPLIT, layers=2, hidden=32, heads=2, batch_size=256, lr=1e-3, task="mnns",
         save_every=50, eval_every=25, select="last", lr_schedule="cosine", seeds=(0, 1, 2, 3, 4),
         recipes=("nocot", "cot", "coconut", "cot2"),
-        recipe_options=recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3)
-        | {"cot2": {"epochs": 600, "answer_marker": False}},
+        recipe_options=answers_after_the_steps(
+            recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3) | {"cot2": {"epochs": 600}}),
         note="CoT2's MNNS setting (GPT-2, 2 layers, 2 heads, d=32; all 6,561 problems, 20% held out by digit "
              "multiset) at lr 1e-3 decayed along a cosine, batch 256, 600 epochs, tested at the last epoch (a pick "
-             "on the ~20 validation multisets was noise: it did not rerun); CoT2 reads the answer right after its "
-             "last thought, as the authors do"),
+             "on the ~20 validation multisets was noise: it did not rerun); every recipe reads its answer right "
+             "after its steps or thoughts, no `###`, as the authors lay MNNS out"),
     "laptop-mnns-d24": Profile(
         "laptop-mnns-d24", **MNNS_SPLIT, layers=2, hidden=24, heads=2, batch_size=256, lr=1e-3, task="mnns",
         save_every=50, eval_every=25, select="last", lr_schedule="cosine", seeds=(0,), recipes=("cot", "cot2"),
-        recipe_options=recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3)
-        | {"cot2": {"epochs": 600, "answer_marker": False}},
+        recipe_options=answers_after_the_steps(
+            recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3) | {"cot2": {"epochs": 600}}),
         note="laptop-mnns at d=24: the second point of CoT2's width curve (the embedding must hold the superposition)"),
     "paper-mnns": Profile(
         "paper-mnns", **MNNS_SPLIT, layers=2, hidden=32, heads=2, batch_size=16, lr=1e-4, dropout=0.1, task="mnns",
         save_every=50, eval_every=50, select="last", seeds=(42, 43, 44, 45, 46),
         recipes=("nocot", "cot", "coconut", "cot2"),
-        recipe_options=recipe_options(1000, 150, 3, remove_per_epoch=1, codi_epochs=1000, thoughts=3)
-        | {"cot2": {"epochs": 1000, "answer_marker": False}},
+        recipe_options=answers_after_the_steps(
+            recipe_options(1000, 150, 3, remove_per_epoch=1, codi_epochs=1000, thoughts=3) | {"cot2": {"epochs": 1000}}),
         note="the CoT2 authors' MNNS protocol as their multi-run scripts state it: GPT-2, 2 layers, 2 heads, d=32, "
              "AdamW lr 1e-4, batch 16, 1000 epochs, GPT-2's dropout 0.1, seeds 42-46, "
              "tested at the last epoch; the split is laptop-mnns's (300 validation problems kept out of training, "

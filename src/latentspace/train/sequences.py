@@ -53,8 +53,9 @@ def stage_to_train(example: TokenizedExample, stage: int, config: CurriculumConf
 
 
 def build_sequence(example: TokenizedExample, stage: int, config: CurriculumConfig,
-                   marker_ids: MarkerIds) -> LatentSequence:
-    """The training sequence of ``example`` at curriculum ``stage`` (see the module docstring)."""
+                   marker_ids: MarkerIds, answer: list[int] | None = None) -> LatentSequence:
+    """The training sequence of ``example`` at curriculum ``stage`` (see the module docstring);
+    ``answer`` replaces ``### answer <eos>`` (a recipe without the answer marker passes the bare answer)."""
     if stage > config.max_stage:
         skipped = len(example.steps)
         thoughts = config.max_stage if config.pad_latent_to_max else min(len(example.steps), config.max_stage)
@@ -65,7 +66,7 @@ def build_sequence(example: TokenizedExample, stage: int, config: CurriculumConf
     if config.markers:
         block = [marker_ids.start, *block, marker_ids.end]
     prefix = example.question + block
-    rest = [t for step in example.steps[skipped:] for t in step] + example.answer
+    rest = [t for step in example.steps[skipped:] for t in step] + (example.answer if answer is None else answer)
     return LatentSequence(prefix + rest, [IGNORE] * len(prefix) + rest, n_latent)
 
 

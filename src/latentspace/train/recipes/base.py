@@ -35,6 +35,9 @@ def get_recipe(name: str, **options) -> Recipe:
 @dataclass
 class Recipe:
     epochs: int = 10  # total training epochs
+    # `### answer` after the steps or thoughts (Coconut's layout); False: the answer right after them, as
+    # CoT2's authors lay out MNNS (symbolic tasks: the answer is then the text's last symbol)
+    answer_marker: bool = True
     name: ClassVar[str] = "base"
     # every numeric option's allowed values, merged along the class hierarchy (`named.declared`);
     # `--set`, --config and the Python API are all checked against these
@@ -52,7 +55,11 @@ class Recipe:
 
     def sequence(self, example: TokenizedExample, epoch: int, markers: MarkerIds,
                  rng: random.Random) -> LatentSequence:
-        return build_sequence(example, self.stage(epoch), self.curriculum(), markers)
+        return build_sequence(example, self.stage(epoch), self.curriculum(), markers, self.answer_tokens(example))
+
+    def answer_tokens(self, example: TokenizedExample) -> list[int]:
+        """What the sequence ends with: ``### answer <eos>``, or without the marker ``answer <eos>``."""
+        return example.answer if self.answer_marker else example.plain_answer
 
     def thoughts_at(self, example: TokenizedExample, stage: int) -> int:
         """Thought slots the model gets after the question at evaluation (Coconut's rule)."""
@@ -73,8 +80,11 @@ class Recipe:
             return project(state.hidden)
 
     def answer_in(self, text: str) -> str | None:
-        """The answer in the text generated after the thoughts: what follows the last ``###``."""
-        return answer_of(text)
+        """The answer in the text generated after the thoughts: what follows the last ``###`` — or,
+        trained without the marker, the text's last symbol (None when there is none)."""
+        if self.answer_marker:
+            return answer_of(text)
+        return text.split()[-1] if text.split() else None
 
     def stages(self) -> list[int]:
         """The distinct stages of a run, in order (evaluation happens at the end of each)."""

@@ -40,4 +40,5 @@ class Coconut(Recipe):
 
     def sequence(self, example, epoch, markers, rng: random.Random):
         config = self.curriculum()
-        return build_sequence(example, stage_to_train(example, self.stage(epoch), config, rng), config, markers)
+        return build_sequence(example, stage_to_train(example, self.stage(epoch), config, rng), config, markers,
+                              self.answer_tokens(example))

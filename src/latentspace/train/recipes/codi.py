@@ -20,6 +20,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from latentspace.core.errors import LatentspaceError
 from latentspace.core.named import between
 from latentspace.train.latent_forward import LatentLM, empty_parts, summed_loss
 from latentspace.train.recipes.base import Recipe, register
@@ -95,6 +96,10 @@ class Codi(Recipe):
     RANGES: ClassVar[dict] = {"thoughts": between(1, 64), "distill_weight": between(0, None),
                               "teacher_weight": between(0, None)}
     needs_steps = True
+
+    def __post_init__(self) -> None:
+        if not self.answer_marker:  # the teacher's and the student's states are matched at the `###` column
+            raise LatentspaceError("codi distils at the `###` before the answer: it needs answer_marker true")
 
     def curriculum(self) -> CurriculumConfig:  # the student's layout: every step replaced
         return CurriculumConfig(thoughts_per_step=self.thoughts, max_stage=1, pad_latent_to_max=True, markers=True)

@@ -97,7 +97,6 @@ class ContinuousCoT(Recipe):
     budget: int = 0  # B: target traces per item (0: all of them; 1: the gold one, i.e. CoT)
     sample_k: int = 0  # at test time: 0 the softmax mix; K >= 1 the mean of K sampled token embeddings
     pad_to: int = 0  # thoughts per item at least (their count must not reveal the hops); extra ones target the answer
-    answer_marker: bool = True  # `### answer` after the thoughts (CoT's layout); False: the answer right after them
     name = "cot2"
     RANGES: ClassVar[dict] = {"budget": between(0, 1_000_000), "sample_k": between(0, 4096), "pad_to": between(0, 64)}
     needs_steps = True
@@ -126,7 +125,7 @@ class ContinuousCoT(Recipe):
 
     def sequence(self, example, epoch, markers, rng: random.Random):
         slots = [markers.latent] * self.thoughts_at(example, 0)
-        answer = example.answer if self.answer_marker else example.plain_answer
+        answer = self.answer_tokens(example)
         ids = example.question + slots + answer
         labels = [IGNORE] * (len(example.question) + len(slots)) + answer
         return LatentSequence(ids, labels, len(slots)), self.step_targets(example, rng)
@@ -143,11 +142,6 @@ class ContinuousCoT(Recipe):
                 ids[r, s, :len(found)] = torch.tensor(found)
                 weights[r, s, :len(found)] = 1.0 / len(found)
         return SoftBatch(batch, ids, weights)
-
-    def answer_in(self, text: str) -> str | None:
-        if self.answer_marker:
-            return super().answer_in(text)
-        return text.strip() or None
 
     def module(self, causal_lm) -> SoftLM:
         return SoftLM(causal_lm)

@@ -46,7 +46,7 @@ class ImplicitCoT(Recipe):
     def sequence(self, example, epoch, markers, rng: random.Random) -> LatentSequence:
         removed = self.stage(epoch) + (smoothing_offset(rng, self.smoothing_lambda) if epoch else 0)
         cot = [t for step in example.steps for t in step]
-        rest = cot[removed:] + example.answer
+        rest = cot[removed:] + self.answer_tokens(example)
         return LatentSequence(example.question + rest, [IGNORE] * len(example.question) + rest, 0)
 
     def thoughts_at(self, example, stage: int) -> int:
