@@ -30,7 +30,8 @@ def tour_model(lm: LatentModel, out: Path):
     small = lm.name.startswith("tiny")  # the test suite's tour: the same code at toy size
     profile = get_profile("smoke-mnns" if small else "laptop-mnns")
     profile = replace(profile, n_valid=50, n_test=300) if not small else profile
-    recipe = get_recipe("cot2", epochs=2 if small else EPOCHS)
+    options = {**profile.recipe_options.get("cot2", {}), "epochs": 2 if small else EPOCHS}  # laptop-mnns: no `###`
+    recipe = get_recipe("cot2", **options)
     folder = out / "mnns-cot2"
     summary = train(TrainRun(recipe, "mnns", profile, folder, extra={"save_every": recipe.epochs}), progress=False)
     return folder, profile, recipe, summary
@@ -57,12 +58,12 @@ def trained_thoughts(lm: LatentModel, out: Path) -> SectionResult:
             "partial sums of every sign choice": " ".join(map(str, true)),
             "mass on them": round(float(probs[ids].sum()), 3)})
         state = model.step(state, recipe.thought_inputs(model, state, latent))
-    answer = model.decode(state, max_new_tokens=4).texts[0].split("###")[-1].strip()
+    answer = recipe.answer_in(model.decode(state, max_new_tokens=4).texts[0])
     text = (f"A 2-layer {profile.hidden}-d GPT-2 trained {recipe.epochs} epochs with continuous thoughts (cot2) on the "
             f"minimum non-negative sum of four signed digits scores {100 * summary['test_accuracy']:.1f}% on "
             f"{summary['test_n']} held-out problems. For {item.question} (answer {item.answer}; it says "
             f"{answer or '?'}) each thought spreads its mass over the partial sums of every sign choice — a search in "
             "superposition, read through the lens. `latentspace train table --profile laptop-mnns` compares No-CoT, "
-            "CoT, Coconut and CoT2 over three seeds.")
+            "CoT, Coconut and CoT2 over five seeds.")
     return SectionResult("Trained latent thoughts (CoT2 on MNNS)", text, rows,
                          data={"question": item.question, "answer": item.answer, "summary": summary})
