@@ -31,7 +31,7 @@ START, END = "<!-- mnns-diagnosis-38:start -->", "<!-- mnns-diagnosis-38:end -->
 def from_loop(path: Path) -> dict:
     found = json.loads(path.read_text())
     paper = found.get("lr") == 1e-4 and found.get("batch") == 16
-    change = [k for k, v in (("the authors' lr 1e-4, batch 16", paper),
+    change = [k for k, v in (("the authors' lr 1e-4, batch 16, 1000 epochs", paper),
                              ("dropout 0.1", found.get("dropout", 0.1) == 0.1), ("no <bos>", not found.get("bos", True)),
                              ("`###` marker", found.get("marker", False)), ("`<eos>` term", found.get("eos", False)),
                              ("the recipe's vocabulary", found.get("recipe_vocab", False)),
