@@ -48,16 +48,17 @@ def from_run(folder: Path) -> dict:
     cosine = (summary.get("settings") or {}).get("lr_schedule") == "cosine"
     plain = summary["options"].get("answer_marker") is False
     change = [k for k, v in (("no `###` (answer after the last thought)", plain), ("cosine lr", cosine)) if v]
-    return {"arm": "cot2 recipe", "change": ", ".join(change) or "—", "seed": summary["seed"], "threads": 1,
+    return {"arm": f"{summary['recipe']} recipe", "change": ", ".join(change) or "—", "seed": summary["seed"], "threads": 1,
             "epochs": summary["options"]["epochs"], "accuracy": summary["test_accuracy"], "n": summary["test_n"],
             "groups": test_groups(folder), "seconds": round(summary["train_seconds"]),
-            "source": f"train run cot2 --profile {summary['profile']} --seed {summary['seed']} --set select=last"
+            "source": f"train run {summary['recipe']} --profile {summary['profile']} --seed {summary['seed']} --set select=last"
                       + (" --set lr_schedule=cosine" if cosine else "") + (" --set answer_marker=false" if plain else "")}
 
 
 def collect(folder: Path) -> list[dict]:
     rows = [from_loop(p) for p in sorted(folder.glob("ref_*.json"))]
-    rows += [from_run(p) for p in sorted(folder.glob("cot2_*")) if (p / "summary.json").is_file()]
+    rows += [from_run(p) for pattern in ("cot2_*", "diag_*") for p in sorted(folder.glob(pattern))
+             if (p / "summary.json").is_file()]
     return rows
 
 
