@@ -47,7 +47,9 @@ def from_run(folder: Path) -> dict:
     summary = json.loads((folder / "summary.json").read_text())
     cosine = (summary.get("settings") or {}).get("lr_schedule") == "cosine"
     plain = summary["options"].get("answer_marker") is False
-    change = [k for k, v in (("no `###` (answer after the last thought)", plain), ("cosine lr", cosine)) if v]
+    per_step = summary["options"].get("thoughts_per_step", 1)
+    change = [k for k, v in (("no `###` (answer after the last thought)", plain), ("cosine lr", cosine),
+                             (f"{per_step} thoughts per step", per_step != 1)) if v]
     return {"arm": f"{summary['recipe']} recipe", "change": ", ".join(change) or "—", "seed": summary["seed"], "threads": 1,
             "epochs": summary["options"]["epochs"], "accuracy": summary["test_accuracy"], "n": summary["test_n"],
             "groups": test_groups(folder), "seconds": round(summary["train_seconds"]),
