@@ -128,7 +128,7 @@ NAMES = {"nocot": "No-CoT", "cot": "CoT", "coconut": "Coconut", "cot2": "**CoT2*
 
 def headline(rows: list[dict], seeds: list[int], profile) -> str:
     """The README's headline table, from the same rows as docs/results.md (never typed by hand)."""
-    from latentspace.train.studies.table import PUBLISHED, by_recipe, interval
+    from latentspace.train.studies.table import PUBLISHED, accuracy, by_recipe
 
     published = PUBLISHED.get(profile.name, ({}, ""))[0]
     lines = [f"Seeds {', '.join(map(str, seeds))}, each run tested at its "
@@ -138,12 +138,12 @@ def headline(rows: list[dict], seeds: list[int], profile) -> str:
              f"| recipe | test accuracy (mean of {len(seeds)} seeds) [95% CI] | per seed | published (CoT2 repo, d=32) "
              "| train min per run |", "|---|---:|---|---:|---:|"]
     for name, runs in by_recipe(rows).items():
-        mean = 100 * sum(r["test_accuracy"] for r in runs) / len(runs)
+        mean, lo, hi = (100 * v for v in accuracy(runs))  # the table's own mean and interval
         shown_mean = f"**{mean:.1f}%**" if name == "cot2" else f"{mean:.1f}%"
         per_seed = ", ".join(f"{100 * r['test_accuracy']:.1f}" for r in runs)
         source = f"{published[name]:.1f}%" if name in published else "·"
         minutes = sum(r["train_seconds"] for r in runs) / len(runs) / 60
-        lines.append(f"| {NAMES.get(name, name)} | {shown_mean} {interval(runs)} | {per_seed} | {source} | {minutes:.1f} |")
+        lines.append(f"| {NAMES.get(name, name)} | {shown_mean} [{lo:.1f}, {hi:.1f}] | {per_seed} | {source} | {minutes:.1f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -45,7 +45,7 @@ class TokenizedExample:
     question: list[int]  # the question and its newline
     steps: list[list[int]]  # each step and its newline
     answer: list[int]  # "### answer" and EOS
-    plain_answer: list[int] = field(default_factory=list)  # the answer and EOS, no marker (cot2 answer_marker off)
+    plain_answer: list[int] = field(default_factory=list)  # the answer and EOS, no marker (a recipe's answer_marker off)
     # CoT2's target sets, one token id per step: whole traces (the gold one first) or per-step sets
     traces: list[list[int]] = field(default_factory=list)
     step_sets: list[list[int]] = field(default_factory=list)

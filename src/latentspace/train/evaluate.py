@@ -3,8 +3,8 @@
 Thoughts are computed with `LatentModel` (the same stepping every reasoning strategy uses): the
 question, ``<|start-latent|>``, n fed-back states (or, for pause-as-thought, n ``<|latent|>``
 embeddings), ``<|end-latent|>``, then greedy decoding. The answer is what `Recipe.answer_in` reads:
-the text after the last ``###`` (cot2 without its marker: the whole text), compared like Coconut
-compares it (case, commas and the final stop ignored).
+the text after the last ``###`` (a recipe trained without it: the text's last symbol), compared
+like Coconut compares it (case, commas and the final stop ignored).
 """
 
 from __future__ import annotations
