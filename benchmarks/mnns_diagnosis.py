@@ -45,16 +45,28 @@ def from_loop(path: Path) -> dict:
 
 def from_run(folder: Path) -> dict:
     summary = json.loads((folder / "summary.json").read_text())
+    options = summary["options"]
     cosine = (summary.get("settings") or {}).get("lr_schedule") == "cosine"
-    plain = summary["options"].get("answer_marker") is False
-    per_step = summary["options"].get("thoughts_per_step", 1)
+    plain = options.get("answer_marker") is False
+    per_step = options.get("thoughts_per_step", 1)
+    per_stage = options.get("epochs_per_stage", 100)
     change = [k for k, v in (("no `###` (answer after the last thought)", plain), ("cosine lr", cosine),
-                             (f"{per_step} thoughts per step", per_step != 1)) if v]
+                             (f"{per_step} thoughts per step", per_step != 1),
+                             ("no start/end markers", options.get("latent_markers") is False),
+                             (f"{per_stage} epochs per stage", per_stage != 100),
+                             ("one optimizer (no reset per stage)", options.get("reset_optimizer") is False),
+                             ("thought read at its own slot", options.get("thought_from") == "slot")) if v]
+    sets = {"answer_marker": "false" if plain else None, "lr_schedule": "cosine" if cosine else None,
+            "thoughts_per_step": per_step if per_step != 1 else None,
+            "latent_markers": "false" if options.get("latent_markers") is False else None,
+            "epochs_per_stage": per_stage if per_stage != 100 else None,
+            "reset_optimizer": "false" if options.get("reset_optimizer") is False else None,
+            "thought_from": "slot" if options.get("thought_from") == "slot" else None}
     return {"arm": f"{summary['recipe']} recipe", "change": ", ".join(change) or "—", "seed": summary["seed"], "threads": 1,
-            "epochs": summary["options"]["epochs"], "accuracy": summary["test_accuracy"], "n": summary["test_n"],
+            "epochs": options["epochs"], "accuracy": summary["test_accuracy"], "n": summary["test_n"],
             "groups": test_groups(folder), "seconds": round(summary["train_seconds"]),
             "source": f"train run {summary['recipe']} --profile {summary['profile']} --seed {summary['seed']} --set select=last"
-                      + (" --set lr_schedule=cosine" if cosine else "") + (" --set answer_marker=false" if plain else "")}
+                      + "".join(f" --set {k}={v}" for k, v in sets.items() if v is not None)}
 
 
 def collect(folder: Path) -> list[dict]:

@@ -199,3 +199,13 @@ def test_switch_text_includes_its_explicit_thinking(llama):
     written = "".join(s.token for s in trace.steps if s.kind == "explicit")
     assert any(s.note == "thinking" for s in trace.steps)
     assert trace.text == written  # thinking tokens, then the answer's, in order (byte-level: exact)
+
+
+def test_continuous_refuses_a_model_whose_thoughts_are_read_at_their_own_slot(llama):
+    # a `coconut --set thought_from=slot` run feeds a different state than this strategy would
+    llama.model.config.latentspace = {"recipe": "coconut", "layout": "coconut", "thought_from": "slot"}
+    try:
+        with pytest.raises(LatentspaceError, match="thought_from=slot"):
+            get_reasoner("continuous", max_latent_steps=2, max_new_tokens=2).run(llama, QUESTION)
+    finally:
+        del llama.model.config.latentspace

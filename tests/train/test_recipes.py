@@ -89,3 +89,15 @@ def test_without_the_answer_marker_every_recipe_ends_on_the_bare_answer():
     assert get_recipe("cot", answer_marker=False).answer_in("4 -1 3 1") == "1"
     assert get_recipe("cot").answer_in("4 -1 3 1") is None and get_recipe("cot").answer_in("4 ### 1") == "1"
     assert get_recipe("nocot", answer_marker=False).answer_in("  ") is None
+
+
+def test_coconut_without_latent_markers_puts_its_thoughts_right_after_the_question():
+    # CoT2's authors' MNNS layout: question, the thoughts, the remaining steps — no start/end markers
+    coconut = get_recipe("coconut", epochs_per_stage=1, max_stage=3, latent_markers=False)
+    for epoch, kept in [(0, COT), (1, COT[3:]), (2, COT[5:]), (3, [])]:
+        seq = coconut.sequence(EX, epoch, M, random.Random(0))
+        assert seq.ids == Q + [M.latent] * epoch + kept + A and seq.n_latent == epoch
+        assert seq.labels == [IGNORE] * (2 + epoch) + kept + A
+    marked = get_recipe("coconut", epochs_per_stage=1, max_stage=3).sequence(EX, 2, M, random.Random(0))
+    assert marked.ids[:6] == Q + [M.start, M.latent, M.latent, M.end]
+    assert not coconut.curriculum().markers  # so evaluation opens no marker either

@@ -53,6 +53,25 @@ def test_a_checkpoint_resumes_to_the_identical_next_step_loss(tmp_path, recipe, 
     assert _losses(resumed) == pytest.approx(_losses(whole), abs=1e-6)
 
 
+@pytest.mark.parametrize("reset", [True, False])
+def test_coconut_keeps_one_optimizer_across_stages_when_told(tmp_path, reset):
+    # epochs 0-1 train stage 0, epoch 2 stage 1: a reset optimizer has taken only stage 1's 4 steps
+    train(_run("coconut", tmp_path, epochs=3, epochs_per_stage=2, reset_optimizer=reset), progress=False)
+    saved = torch.load(tmp_path / "checkpoint" / "optimizer.pt", weights_only=False)
+    steps = {int(s["step"]) for s in saved["state"].values()}
+    assert steps == ({4} if reset else {12})
+
+
+def test_a_run_without_resets_resumes_into_a_new_stage_exactly(tmp_path):
+    # paused after stage 0: the resumed stage 1 must continue the saved optimizer, not a fresh one
+    options = {"epochs": 3, "epochs_per_stage": 2, "reset_optimizer": False}
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    train(_run("coconut", whole, **options), progress=False)
+    train(_run("coconut", resumed, **options), progress=False, until_epoch=1)
+    train(_run("coconut", resumed, **options), progress=False)
+    assert _losses(resumed) == pytest.approx(_losses(whole), abs=1e-6)
+
+
 def test_a_checkpoint_of_another_recipe_is_refused(tmp_path):
     train(_run("cot", tmp_path, epochs=1), progress=False)
     with pytest.raises(LatentspaceError, match="holds a checkpoint of recipe cot"):

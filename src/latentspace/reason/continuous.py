@@ -34,10 +34,15 @@ class Continuous(Reasoner):
     CHOICES: ClassVar[dict] = {"alignment": ("auto", *METHODS), "markers": ("auto", "on", "off")}
 
     def think(self, lm, state, rows):
-        recipe = (trained_layout(lm.model) or {}).get("recipe")
+        layout = trained_layout(lm.model) or {}
+        recipe = layout.get("recipe")
         if recipe in ("codi", "pause"):  # their thoughts are not raw fed-back states
             raise LatentspaceError(f"this model was trained with the {recipe} recipe; its thoughts are not raw "
                                    "hidden states — evaluate it with `latentspace train` (its test summary)")
+        if layout.get("thought_from", "previous") != "previous":
+            raise LatentspaceError(f"this model's thoughts are read at their own slot (thought_from="
+                                   f"{layout['thought_from']}), not fed from the previous state — evaluate it with "
+                                   "`latentspace train eval`")
         markers = self.resolve_markers(lm)
         alignment = self.alignment if self.alignment != "auto" else ("none" if markers else "ridge")
         for trace in rows.traces:

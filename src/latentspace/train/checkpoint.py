@@ -115,7 +115,9 @@ def save_checkpoint(run: TrainRun, accelerator, wrapped, optimizer, tokenizer, e
 
 def write_checkpoint(run: TrainRun, module, optimizer, tokenizer, rngs, staging: Path, epoch: int, stage: int) -> None:
     model = module.causal_lm
-    model.config.latentspace = {"recipe": run.recipe.name, "layout": "coconut"}  # how to prompt it later
+    # how to prompt it later, and where its thoughts are read (the `continuous` strategy feeds the previous state)
+    model.config.latentspace = {"recipe": run.recipe.name, "layout": "coconut",
+                                "thought_from": run.recipe.options().get("thought_from", "previous")}
     with quiet_hf():
         model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)

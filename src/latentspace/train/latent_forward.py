@@ -20,6 +20,8 @@ from latentspace.model import kv
 from latentspace.model.head import soft_cap
 from latentspace.train.sequences import Batch, IGNORE
 
+THOUGHT_SOURCES = ("previous", "slot")  # where a continuous thought is read (see `LatentLM`)
+
 
 class LatentLM(nn.Module):
     """A causal LM whose ``<|latent|>`` slots are filled with its own fed-back hidden states.
@@ -28,14 +30,20 @@ class LatentLM(nn.Module):
     the paper's "pause as thought" control — the same curriculum without continuous thoughts,
     computed in one pass since no slot depends on an earlier one. ``project`` (CODI's projector)
     maps each fed-back state before it becomes the next input.
+
+    ``thought_from``: "previous" feeds the state at the position before the slot (Coconut's paper);
+    "slot" feeds the state the slot itself gets when its input is a zero vector — one probe pass
+    whose cache entry is then dropped, as CoT2's authors compute their MNNS Coconut baseline.
     """
 
     def __init__(self, causal_lm: nn.Module, feedback: bool = True, backprop_thoughts: bool = True,
-                 project: nn.Module | None = None) -> None:
+                 project: nn.Module | None = None, thought_from: str = "previous") -> None:
         super().__init__()
+        if thought_from not in THOUGHT_SOURCES:
+            raise LatentspaceError(f"unknown thought_from {thought_from!r}; valid: {', '.join(THOUGHT_SOURCES)}")
         # backprop_thoughts=False: truncated backprop, each fed-back state treated as a constant
         self.causal_lm, self.feedback, self.backprop_thoughts = causal_lm, feedback, backprop_thoughts
-        self.project = project
+        self.project, self.thought_from = project, thought_from
         self._cache_arg = kv.cache_kwarg(causal_lm.base_model)
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -46,6 +54,13 @@ class LatentLM(nn.Module):
                                         position_ids=batch.position_ids[:, start:end], use_cache=True,
                                         output_hidden_states=layers, **{self._cache_arg: cache})
         return out.last_hidden_state, (out.hidden_states if layers else None)  # last: after the final norm
+
+    def _probe(self, embeds, batch: Batch, column: int, cache) -> torch.Tensor:
+        """The last-layer state at ``column`` read with a zero input there; the cache keeps no trace of it."""
+        blank = torch.cat([embeds[:, :column], torch.zeros_like(embeds[:, column:column + 1])], 1)
+        hidden, _ = self._pass(blank, batch, column, column + 1, cache)
+        kv.cut_in_place(cache, column)
+        return hidden[:, -1]
 
     def run(self, batch: Batch, layers: bool = False):
         """(logits ``[B, T, V]``, the last pass's per-layer states and its first column, or None).
@@ -58,7 +73,8 @@ class LatentLM(nn.Module):
         for column in columns:
             hidden, _ = self._pass(embeds, batch, start, column, cache)
             hiddens.append(hidden)
-            thought = hidden[:, -1] if self.backprop_thoughts else hidden[:, -1].detach()
+            source = hidden[:, -1] if self.thought_from == "previous" else self._probe(embeds, batch, column, cache)
+            thought = source if self.backprop_thoughts else source.detach()
             thought = self.project(thought) if self.project is not None else thought
             filled = torch.where(batch.latent[:, column][:, None], thought, embeds[:, column])
             embeds = torch.cat([embeds[:, :column], filled[:, None], embeds[:, column + 1:]], 1)  # no in-place

@@ -86,6 +86,12 @@ def prosqa_options(epochs: int, per_stage: int) -> dict[str, dict]:
             "cot2": {"epochs": epochs, "pad_to": 4}}
 
 
+# CoT2's authors' Coconut baseline on MNNS (their `coconut_curriculum.py`): stage k turns the first k partial
+# sums into thoughts, equal stages, no markers, one optimizer, and a thought is the state its own slot gets from
+# a zero input (not the previous position's state, as in Coconut's paper)
+AUTHORS_MNNS_COCONUT = {"epochs": 1000, "epochs_per_stage": 250, "max_stage": 3, "latent_markers": False,
+                        "reset_optimizer": False, "thought_from": "slot"}
+
 MNNS_SPLIT = {"n_train": 4949, "n_valid": 300, "n_test": 1312}  # all 6,561 problems, 20% held out for test
 
 
@@ -123,12 +129,14 @@ PROFILES = {
         save_every=50, eval_every=50, select="last", seeds=(42, 43, 44, 45, 46),
         recipes=("nocot", "cot", "coconut", "cot2"),
         recipe_options=answers_after_the_steps(
-            recipe_options(1000, 150, 3, remove_per_epoch=1, codi_epochs=1000, thoughts=3) | {"cot2": {"epochs": 1000}}),
-        note="the CoT2 authors' MNNS protocol as their multi-run scripts state it: GPT-2, 2 layers, 2 heads, d=32, "
+            recipe_options(1000, 250, 3, remove_per_epoch=1, codi_epochs=1000, thoughts=3) | {"cot2": {"epochs": 1000}}
+            | {"coconut": AUTHORS_MNNS_COCONUT}),
+        note="the CoT2 authors' MNNS protocol as their scripts state it: GPT-2, 2 layers, 2 heads, d=32, "
              "AdamW lr 1e-4, batch 16, 1000 epochs, GPT-2's dropout 0.1, seeds 42-46, "
              "tested at the last epoch; the split is laptop-mnns's (300 validation problems kept out of training, "
-             "the authors train on all 80%); Coconut's stages every 150 epochs (their scripts' curriculum epoch). "
-             "About 25-50 min per run on one CPU thread"),
+             "the authors train on all 80%); Coconut as their MNNS baseline computes it: 4 stages of 250 epochs, "
+             "no start/end markers, one optimizer for the whole run, each thought read at its own slot from a "
+             "zero input. About 75 min per run on one CPU thread"),
     "smoke-mnns": Profile(
         "smoke-mnns", n_train=200, n_valid=20, n_test=40, layers=2, hidden=16, heads=2, batch_size=64, lr=3e-3,
         task="mnns", recipes=("nocot", "cot", "coconut", "cot2"), eval_every=1, select="best",

@@ -9,7 +9,7 @@ shuffled by (seed, epoch), and the RNG state is checkpointed, so a resumed run s
 batches it would have seen. ``batch_size`` is the *global* batch: with k processes each takes a
 contiguous k-th of every batch, and the loss is normalised by the global count of labelled tokens,
 so k processes compute the same update as one (`distributed`). The optimizer is re-created when the
-stage changes (Coconut's rule, harmless elsewhere).
+stage changes (Coconut's rule, harmless elsewhere) unless the recipe keeps one.
 After every epoch a checkpoint (safetensors + config + tokenizer + optimizer + state) is written
 atomically (`checkpoint`); at the end of each stage the model is evaluated on the validation split.
 
@@ -146,9 +146,11 @@ def run_epochs(setup: Setup, state: CheckpointState | None, start_epoch: int, un
         best = best_accuracy(run.out) if keeping_best else -1.0
     for epoch in range(start_epoch, run.recipe.epochs):
         stage = run.recipe.stage(epoch)
-        if optimizer is None or stage != optimizer_stage:
+        resets = run.recipe.resets_optimizer()
+        if optimizer is None or (resets and stage != optimizer_stage):
             optimizer = new_optimizer(run, wrapped, accelerator)
-            if state and state.stage == stage and epoch == start_epoch:
+            # a resumed run takes its saved optimizer back unless that one belonged to an earlier stage
+            if state and epoch == start_epoch and (state.stage == stage or not resets):
                 restore_optimizer(run.out / "checkpoint" / "optimizer.pt", optimizer, advice(run))
             optimizer_stage = stage
         if state and epoch == start_epoch:

@@ -61,6 +61,10 @@ class Recipe:
         """What the sequence ends with: ``### answer <eos>``, or without the marker ``answer <eos>``."""
         return example.answer if self.answer_marker else example.plain_answer
 
+    def resets_optimizer(self) -> bool:
+        """Whether the trainer re-creates the optimizer when the stage changes (Coconut's rule)."""
+        return True
+
     def thoughts_at(self, example: TokenizedExample, stage: int) -> int:
         """Thought slots the model gets after the question at evaluation (Coconut's rule)."""
         config = self.curriculum()
