@@ -20,7 +20,7 @@ PRESSES = ("knorm", "keydiff", "streaming", "snapkv", "tova", "h2o", "expected_a
 PRESS_WRAPPERS = ("chunked", "per_layer")
 # latentspace.train.recipes.RECIPES and latentspace.train.profiles.PROFILES
 RECIPES = ("cot", "nocot", "coconut", "cot2", "pause", "icot", "codi")
-PROFILES = ("smoke", "english-small", "laptop-mnns", "laptop-mnns-d24", "paper-mnns", "smoke-mnns", "laptop-prosqa",
+PROFILES = ("smoke", "english-small", "laptop-mnns", "laptop-mnns-d24", "laptop-mnns-d16", "paper-mnns", "smoke-mnns", "laptop-prosqa",
             "smoke-prosqa", "full", "full-scratch")
 # latentspace.tasks.TASKS
 TASKS = ("arithmetic", "prontoqa", "prosqa", "prosqa-small", "multiplication", "mnns", "prosqa-sym",

@@ -1,6 +1,6 @@
 """Profiles, named by what they reproduce.
 
-- `laptop-mnns` (+ `laptop-mnns-d24`): CoT2's MNNS setting, from scratch, on a 2-core CPU — the headline;
+- `laptop-mnns` (+ `laptop-mnns-d24`, `laptop-mnns-d16`, its width curve): CoT2's MNNS setting, from scratch, on a 2-core CPU — the headline;
 - `laptop-prosqa`: symbolic ProsQA at CoT2's small ProsQA widths (a first calibration point);
 - `full`: Coconut's Table 1 setting on a GPU — fine-tunes a *pretrained* model (SmolLM2-135M), bf16;
   `full-scratch` trains GPT-2 small from scratch instead (not the paper's setting);
@@ -71,10 +71,16 @@ def recipe_options(epochs: int, per_stage: int, max_stage: int, remove_per_epoch
             "codi": {"epochs": codi_epochs, "thoughts": thoughts}}
 
 
-def answers_after_the_steps(options: dict[str, dict]) -> dict[str, dict]:
-    """The same options with every recipe reading its answer right after its steps or thoughts (no
-    ``###``), as CoT2's authors lay out MNNS; CODI keeps the marker (it distils at that position)."""
-    return {name: opts if name == "codi" else {**opts, "answer_marker": False} for name, opts in options.items()}
+def authors_mnns_layout(options: dict[str, dict]) -> dict[str, dict]:
+    """The same options in CoT2's authors' MNNS layout: every recipe reads its answer right after its
+    steps or thoughts (no ``###``), and Coconut's thoughts follow the question with no start/end markers
+    (with them, seed 0 of laptop-mnns read 55.3%, without 84.8%); CODI keeps the ``###`` (it distils at
+    that position)."""
+    def laid_out(name: str, opts: dict) -> dict:
+        if name == "codi":
+            return opts
+        return {**opts, "answer_marker": False} | ({"latent_markers": False} if name in ("coconut", "pause") else {})
+    return {name: laid_out(name, opts) for name, opts in options.items()}
 
 
 def prosqa_options(epochs: int, per_stage: int) -> dict[str, dict]:
@@ -112,23 +118,30 @@ PROFILES = {
         "laptop-mnns", **MNNS_SPLIT, layers=2, hidden=32, heads=2, batch_size=256, lr=1e-3, task="mnns",
         save_every=50, eval_every=25, select="last", lr_schedule="cosine", seeds=(0, 1, 2, 3, 4),
         recipes=("nocot", "cot", "coconut", "cot2"),
-        recipe_options=answers_after_the_steps(
+        recipe_options=authors_mnns_layout(
             recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3) | {"cot2": {"epochs": 600}}),
         note="CoT2's MNNS setting (GPT-2, 2 layers, 2 heads, d=32; all 6,561 problems, 20% held out by digit "
              "multiset) at lr 1e-3 decayed along a cosine, batch 256, 600 epochs, tested at the last epoch (a pick "
              "on the ~20 validation multisets was noise: it did not rerun); every recipe reads its answer right "
-             "after its steps or thoughts, no `###`, as the authors lay MNNS out"),
+             "after its steps or thoughts, no `###`, and Coconut's thoughts have no start/end markers, as the "
+             "authors lay MNNS out"),
     "laptop-mnns-d24": Profile(
         "laptop-mnns-d24", **MNNS_SPLIT, layers=2, hidden=24, heads=2, batch_size=256, lr=1e-3, task="mnns",
-        save_every=50, eval_every=25, select="last", lr_schedule="cosine", seeds=(0,), recipes=("cot", "cot2"),
-        recipe_options=answers_after_the_steps(
+        save_every=50, eval_every=25, select="last", lr_schedule="cosine", seeds=(0, 1, 2), recipes=("cot", "cot2"),
+        recipe_options=authors_mnns_layout(
             recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3) | {"cot2": {"epochs": 600}}),
         note="laptop-mnns at d=24: the second point of CoT2's width curve (the embedding must hold the superposition)"),
+    "laptop-mnns-d16": Profile(
+        "laptop-mnns-d16", **MNNS_SPLIT, layers=2, hidden=16, heads=2, batch_size=256, lr=1e-3, task="mnns",
+        save_every=50, eval_every=25, select="last", lr_schedule="cosine", seeds=(0, 1, 2), recipes=("cot", "cot2"),
+        recipe_options=authors_mnns_layout(
+            recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3) | {"cot2": {"epochs": 600}}),
+        note="laptop-mnns at d=16: the narrow end of CoT2's width curve (published: CoT and CoT2 both ~55%)"),
     "paper-mnns": Profile(
         "paper-mnns", **MNNS_SPLIT, layers=2, hidden=32, heads=2, batch_size=16, lr=1e-4, dropout=0.1, task="mnns",
         save_every=50, eval_every=50, select="last", seeds=(42, 43, 44, 45, 46),
         recipes=("nocot", "cot", "coconut", "cot2"),
-        recipe_options=answers_after_the_steps(
+        recipe_options=authors_mnns_layout(
             recipe_options(1000, 250, 3, remove_per_epoch=1, codi_epochs=1000, thoughts=3) | {"cot2": {"epochs": 1000}}
             | {"coconut": AUTHORS_MNNS_COCONUT}),
         note="the CoT2 authors' MNNS protocol as their scripts state it: GPT-2, 2 layers, 2 heads, d=32, "

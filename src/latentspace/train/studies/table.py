@@ -32,6 +32,8 @@ PUBLISHED = {
                    "CoT2 repository's figures, MNNS, GPT-2 2 layers 2 heads d=32 (Gozeten et al. 2025)"),
     "laptop-mnns-d24": ({"cot": 70.4, "cot2": 96.6},
                         "CoT2 repository's width curve, MNNS, GPT-2 2 layers 2 heads d=24 (Gozeten et al. 2025)"),
+    "laptop-mnns-d16": ({"cot": 55.5, "cot2": 55.3},
+                        "CoT2 repository's width curve, MNNS, GPT-2 2 layers 2 heads d=16 (Gozeten et al. 2025)"),
     "laptop-prosqa": ({"nocot": 54.9, "cot": 68.5, "coconut": 90.0, "cot2": 93.4},
                       "CoT2 paper, symbolic ProsQA, GPT-2 4 layers 4 heads, small widths (Gozeten et al. 2025)"),
     "full": ({"nocot": 76.7, "cot": 77.5, "pause": 75.9, "icot": 98.2, "coconut": 97.0},
