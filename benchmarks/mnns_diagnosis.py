@@ -35,7 +35,8 @@ def from_loop(path: Path) -> dict:
                              ("dropout 0.1", found.get("dropout", 0.1) == 0.1), ("no <bos>", not found.get("bos", True)),
                              ("`###` marker", found.get("marker", False)), ("`<eos>` term", found.get("eos", False)),
                              ("the recipe's vocabulary", found.get("recipe_vocab", False)),
-                             ("cosine lr", found.get("cosine", False)))
+                             ("cosine lr", found.get("cosine", False)),
+                             ("digits apart from sums", found.get("split_digits", False)))
               if v]
     return {"arm": "bare loop", "change": ", ".join(change) or "—", "seed": found["seed"],
             "threads": found["threads"], "epochs": found["epochs"], "accuracy": found["test_accuracy"] / 100,

@@ -38,6 +38,18 @@ def add_marker() -> None:
     ID["###"] = len(VOCAB) - 1
 
 
+def split_digits() -> None:
+    """Tokens of their own for the question's digits (`D1`..`D9`), apart from the sums the steps and the
+    answer write — CoT2's authors' vocabulary; ours shares one token per value."""
+    for digit in range(10):
+        VOCAB.append(f"D{digit}")
+        ID[f"D{digit}"] = len(VOCAB) - 1
+
+
+def digit_token(digit) -> int:
+    return ID.get(f"D{digit}", ID[str(digit)])
+
+
 def use_recipe_vocabulary() -> None:
     """The recipe's token ids: `train.vocab.symbol_tokenizer`'s layout (specials, markers, `###`, then
     the symbols in sorted order) — the same vocabulary size and the same rows of the embedding."""
@@ -52,7 +64,7 @@ def tensors(items, bos: bool = True, marker: bool = False,
             eos: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(prompt ids, step targets [N, 4-6, V] — three trace distributions, with ``marker`` the one-hot
     ``###``, then the one-hot answer, with ``eos`` then the one-hot ``<eos>`` —, answers [N])."""
-    prompts = torch.tensor([[ID["<bos>"]] * bos + [*(ID[str(d)] for d in item.meta["digits"]), ID["="]]
+    prompts = torch.tensor([[ID["<bos>"]] * bos + [*(digit_token(d) for d in item.meta["digits"]), ID["="]]
                             for item in items])
     targets = torch.zeros(len(items), THOUGHTS + 1 + marker + eos, len(VOCAB))
     for n, item in enumerate(items):
@@ -102,6 +114,8 @@ def main() -> None:
     parser.add_argument("--recipe-vocab", action="store_true",
                         help="the recipe's vocabulary and token ids (needs --no-bos and --marker)")
     parser.add_argument("--cosine", action="store_true", help="decay the learning rate to 0 along a cosine")
+    parser.add_argument("--split-digits", action="store_true",
+                        help="the question's digits get tokens of their own, apart from the sums (the authors' vocabulary)")
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -112,6 +126,10 @@ def main() -> None:
         use_recipe_vocabulary()
     elif args.marker:
         add_marker()
+    if args.split_digits:
+        if args.recipe_vocab:
+            parser.error("--split-digits and --recipe-vocab exclude each other (the recipe's vocabulary shares them)")
+        split_digits()
     if args.eos and not args.recipe_vocab:
         parser.error("--eos needs --recipe-vocab (the loop's own vocabulary has no <eos>)")
     torch.manual_seed(args.seed)
@@ -146,7 +164,8 @@ def main() -> None:
             print(f"epoch {epoch}: test {curve[-1][1]}%  ({time.time() - started:.0f} s)", flush=True)
     result = {"seed": args.seed, "epochs": args.epochs, "threads": args.threads, "hidden": args.hidden, "lr": args.lr,
               "batch": args.batch, "dropout": args.dropout, "bos": not args.no_bos,
-              "marker": args.marker, "eos": args.eos, "recipe_vocab": args.recipe_vocab, "cosine": args.cosine, "n_train": len(train), "n_test": len(test),
+              "marker": args.marker, "eos": args.eos, "recipe_vocab": args.recipe_vocab, "cosine": args.cosine,
+              "split_digits": args.split_digits, "n_train": len(train), "n_test": len(test),
               "test_accuracy": curve[-1][1],
               "curve": curve, "seconds": round(time.time() - started), "test_groups": tally(zip((i.meta["group"] for i in test), right.tolist()))}
     print(json.dumps(result))
