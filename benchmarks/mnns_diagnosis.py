@@ -56,13 +56,15 @@ def from_run(folder: Path) -> dict:
                              ("no start/end markers", options.get("latent_markers") is False),
                              (f"{per_stage} epochs per stage", per_stage != 100),
                              ("one optimizer (no reset per stage)", options.get("reset_optimizer") is False),
-                             ("thought read at its own slot", options.get("thought_from") == "slot")) if v]
+                             ("thought read at its own slot", options.get("thought_from") == "slot"),
+                             ("dropout 0.1", (summary.get("settings") or {}).get("dropout", 0) == 0.1)) if v]
     sets = {"answer_marker": "false" if plain else None, "lr_schedule": "cosine" if cosine else None,
             "thoughts_per_step": per_step if per_step != 1 else None,
             "latent_markers": "false" if options.get("latent_markers") is False else None,
             "epochs_per_stage": per_stage if per_stage != 100 else None,
             "reset_optimizer": "false" if options.get("reset_optimizer") is False else None,
-            "thought_from": "slot" if options.get("thought_from") == "slot" else None}
+            "thought_from": "slot" if options.get("thought_from") == "slot" else None,
+            "dropout": 0.1 if (summary.get("settings") or {}).get("dropout", 0) == 0.1 else None}
     return {"arm": f"{summary['recipe']} recipe", "change": ", ".join(change) or "—", "seed": summary["seed"], "threads": 1,
             "epochs": options["epochs"], "accuracy": summary["test_accuracy"], "n": summary["test_n"],
             "groups": test_groups(folder), "seconds": round(summary["train_seconds"]),
