@@ -88,25 +88,28 @@ def sampling(run: Path, ks=(1, 2, 4, 8, 16)) -> str:
         *(f"| {name} | {100 * r.accuracy:.1f}% |" for name, r in rows), ""])
 
 
-def partial_sum_mass(run: Path, n: int = 400) -> str:
-    """Each CoT2 thought on MNNS read as a distribution: mass on the partial sums of every sign choice
-    (the superposition CoT2 is trained to hold) and on the optimal choice's own partial sum."""
+def thought_masses(run: Path, n: int = 400) -> tuple[list[float], list[float], list[float]]:
+    """Each of a run's three MNNS thoughts read through the head (for CoT2 the softmax whose mix is fed
+    back; for Coconut the lens of the fed-back state): per thought, the mass on the partial sums of every
+    sign choice, the mass on the optimal choice's own partial sum, and the tokens above 5%."""
     import torch as t
 
     from latentspace.model.latent_model import LatentModel
-    from latentspace.model.markers import LATENT
+    from latentspace.model.markers import LATENT, START_LATENT
     from latentspace.tasks import load_jsonl
     from latentspace.train.studies.best import model_folder
     from latentspace.train.recipes import get_recipe
 
     folder = model_folder(run)
-    options = json.loads((folder / "state.json").read_text())["options"]
-    recipe, lm = get_recipe("cot2", **options), LatentModel.load(str(folder), show_progress=False)
+    state_file = json.loads((folder / "state.json").read_text())
+    recipe = get_recipe(state_file["recipe"], **state_file["options"])
+    lm = LatentModel.load(str(folder), show_progress=False)
     latent, vocab = lm.tokenizer.convert_tokens_to_ids(LATENT), lm.tokenizer.get_vocab()
     items = load_jsonl(run / "data" / "test.jsonl")[:n]
     every, gold, values = [[0.0] * 3 for _ in range(3)]
+    opening = [vocab[START_LATENT]] if recipe.curriculum().markers else []  # thoughts follow the start marker
     for item in items:
-        state = lm.encode(t.tensor([lm.tokenizer.encode(item.question, add_special_tokens=False)]))
+        state = lm.encode(t.tensor([lm.tokenizer.encode(item.question, add_special_tokens=False) + opening]))
         for step in range(3):
             probs = t.softmax(state.logits.float(), -1)[0]
             sums = {trace[step] for trace in item.meta["traces"]}  # every sign choice's partial sum
@@ -114,11 +117,31 @@ def partial_sum_mass(run: Path, n: int = 400) -> str:
             gold[step] += float(probs[vocab[item.steps[step]]]) / len(items)
             values[step] += int((probs > 0.05).sum()) / len(items)
             state = lm.step(state, recipe.thought_inputs(lm, state, latent))
+    return every, gold, values
+
+
+def partial_sum_mass(run: Path, n: int = 400) -> str:
+    """Each CoT2 thought on MNNS read as a distribution: mass on the partial sums of every sign choice
+    (the superposition CoT2 is trained to hold) and on the optimal choice's own partial sum."""
+    every, gold, values = thought_masses(run, n)
     rows = [f"| {i + 1} | {2 ** (i + 1)} | {every[i]:.3f} | {gold[i]:.3f} | {values[i]:.1f} |" for i in range(3)]
-    return "\n".join([f"What CoT2's thoughts hold ({len(items)} test problems, seed-{run.parent.name[1:]} model): "
+    return "\n".join([f"What CoT2's thoughts hold ({n} test problems, seed-{run.parent.name[1:]} model): "
                       "each thought's softmax over tokens, the mix that is fed back.", "",
                       "| thought | sign prefixes | mass on their partial sums | mass on the optimal one's | "
                       "tokens above 5% |", "|---|---:|---:|---:|---:|", *rows, ""])
+
+
+def coconut_thoughts(out: Path, rows: list[dict], n: int = 400) -> str:
+    """Coconut's thoughts through the lens, seed by seed beside its accuracy: do the runs that work carry
+    the partial sums in their thoughts, and the ones that fail not?"""
+    lines = [f"What Coconut's thoughts point at ({n} test problems; each fed-back state read through the "
+             "head): per thought, the mass on the partial sums of every sign choice / on the optimal choice's.", "",
+             "| seed | test accuracy | thought 1 | thought 2 | thought 3 |", "|---:|---:|---|---|---|"]
+    for row in sorted((r for r in rows if r["recipe"] == "coconut"), key=lambda r: r["seed"]):
+        every, gold, _ = thought_masses(run_folder(out, row["seed"], "coconut"), n)
+        cells = " | ".join(f"{every[i]:.2f} / {gold[i]:.2f}" for i in range(3))
+        lines.append(f"| {row['seed']} | {100 * row['test_accuracy']:.1f}% | {cells} |")
+    return "\n".join([*lines, ""])
 
 
 HEADLINE = "laptop-mnns"  # the profile whose table the README's first training table shows
@@ -184,6 +207,8 @@ def main() -> None:
         text += "\n" + sampling(run_folder(out, first, "cot2")) + "\n"
         if profile.task == "mnns":
             text += "\n" + partial_sum_mass(run_folder(out, first, "cot2")) + "\n"
+    if "coconut" in recipes and profile.task == "mnns":
+        text += "\n" + coconut_thoughts(out, rows) + "\n"
     if profile.task.startswith("prosqa-sym"):
         for recipe in [r for r in ("coconut", "cot2") if r in recipes]:
             png = out / f"frontier-{recipe}.png" if args.quick else ROOT.parent / "docs" / f"frontier_{args.profile}_{recipe}.png"
