@@ -101,6 +101,16 @@ AUTHORS_MNNS_COCONUT = {"epochs": 1000, "epochs_per_stage": 250, "max_stage": 3,
 MNNS_SPLIT = {"n_train": 4949, "n_valid": 300, "n_test": 1312}  # all 6,561 problems, 20% held out for test
 
 
+def mnns_width_point(hidden: int, note: str) -> Profile:
+    """`laptop-mnns`'s setting at another width, CoT against CoT2 only: a point of CoT2's width curve."""
+    return Profile(
+        f"laptop-mnns-d{hidden}", **MNNS_SPLIT, layers=2, hidden=hidden, heads=2, batch_size=256, lr=1e-3, task="mnns",
+        save_every=50, eval_every=25, select="last", lr_schedule="cosine", seeds=(0, 1, 2), recipes=("cot", "cot2"),
+        recipe_options=authors_mnns_layout(
+            recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3) | {"cot2": {"epochs": 600}}),
+        note=note)
+
+
 PROFILES = {
     "smoke": Profile(
         "smoke", n_train=32, n_valid=8, n_test=8, layers=2, hidden=32, heads=2, batch_size=8, lr=3e-3,
@@ -125,18 +135,10 @@ PROFILES = {
              "on the ~20 validation multisets was noise: it did not rerun); every recipe reads its answer right "
              "after its steps or thoughts, no `###`, and Coconut's thoughts have no start/end markers, as the "
              "authors lay MNNS out"),
-    "laptop-mnns-d24": Profile(
-        "laptop-mnns-d24", **MNNS_SPLIT, layers=2, hidden=24, heads=2, batch_size=256, lr=1e-3, task="mnns",
-        save_every=50, eval_every=25, select="last", lr_schedule="cosine", seeds=(0, 1, 2), recipes=("cot", "cot2"),
-        recipe_options=authors_mnns_layout(
-            recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3) | {"cot2": {"epochs": 600}}),
-        note="laptop-mnns at d=24: the second point of CoT2's width curve (the embedding must hold the superposition)"),
-    "laptop-mnns-d16": Profile(
-        "laptop-mnns-d16", **MNNS_SPLIT, layers=2, hidden=16, heads=2, batch_size=256, lr=1e-3, task="mnns",
-        save_every=50, eval_every=25, select="last", lr_schedule="cosine", seeds=(0, 1, 2), recipes=("cot", "cot2"),
-        recipe_options=authors_mnns_layout(
-            recipe_options(600, 100, 3, remove_per_epoch=1, codi_epochs=600, thoughts=3) | {"cot2": {"epochs": 600}}),
-        note="laptop-mnns at d=16: the narrow end of CoT2's width curve (published: CoT and CoT2 both ~55%)"),
+    "laptop-mnns-d24": mnns_width_point(
+        24, "laptop-mnns at d=24: the second point of CoT2's width curve (the embedding must hold the superposition)"),
+    "laptop-mnns-d16": mnns_width_point(
+        16, "laptop-mnns at d=16: the narrow end of CoT2's width curve (published: CoT and CoT2 both ~55%)"),
     "paper-mnns": Profile(
         "paper-mnns", **MNNS_SPLIT, layers=2, hidden=32, heads=2, batch_size=16, lr=1e-4, dropout=0.1, task="mnns",
         save_every=50, eval_every=50, select="last", seeds=(42, 43, 44, 45, 46),
