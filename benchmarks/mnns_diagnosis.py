@@ -51,12 +51,14 @@ def from_run(folder: Path) -> dict:
     plain = options.get("answer_marker") is False
     per_step = options.get("thoughts_per_step", 1)
     per_stage = options.get("epochs_per_stage", 100)
+    mix = options.get("mix_prob", 0.0)
     change = [k for k, v in (("no `###` (answer after the last thought)", plain), ("cosine lr", cosine),
                              (f"{per_step} thoughts per step", per_step != 1),
                              ("no start/end markers", options.get("latent_markers") is False),
                              (f"{per_stage} epochs per stage", per_stage != 100),
                              ("one optimizer (no reset per stage)", options.get("reset_optimizer") is False),
                              ("thought read at its own slot", options.get("thought_from") == "slot"),
+                             (f"earlier stages mixed in (p={mix})", bool(mix)),
                              ("dropout 0.1", (summary.get("settings") or {}).get("dropout", 0) == 0.1)) if v]
     sets = {"answer_marker": "false" if plain else None, "lr_schedule": "cosine" if cosine else None,
             "thoughts_per_step": per_step if per_step != 1 else None,
@@ -64,6 +66,7 @@ def from_run(folder: Path) -> dict:
             "epochs_per_stage": per_stage if per_stage != 100 else None,
             "reset_optimizer": "false" if options.get("reset_optimizer") is False else None,
             "thought_from": "slot" if options.get("thought_from") == "slot" else None,
+            "mix_prob": mix or None,
             "dropout": 0.1 if (summary.get("settings") or {}).get("dropout", 0) == 0.1 else None}
     return {"arm": f"{summary['recipe']} recipe", "change": ", ".join(change) or "—", "seed": summary["seed"], "threads": 1,
             "epochs": options["epochs"], "accuracy": summary["test_accuracy"], "n": summary["test_n"],

@@ -16,14 +16,41 @@ import torch
 from torch import nn
 
 from latentspace.core.errors import LatentspaceError
-from latentspace.model import kv
+from latentspace.model import kv, lean_gpt2
 from latentspace.model.head import soft_cap
 from latentspace.train.sequences import Batch, IGNORE
 
 THOUGHT_SOURCES = ("previous", "slot")  # where a continuous thought is read (see `LatentLM`)
 
 
-class LatentLM(nn.Module):
+class LeanSwitch:
+    """A training module whose passes may run through `lean_gpt2` instead of HF's GPT-2 code.
+
+    Off by default; the trainer turns it on for models it builds from scratch (`use_lean`), never for
+    pretrained ones (those are always run through Hugging Face's own code).
+    """
+
+    lean: bool = False
+
+    def backbone(self, causal_lm: nn.Module, embeds, attention_mask, position_ids, cache=None, layers: bool = False):
+        """The base model's output (``last_hidden_state`` after the final norm, ``hidden_states``)."""
+        if self.lean:
+            return lean_gpt2.forward(causal_lm.transformer, embeds, attention_mask, position_ids, cache, layers)
+        cached = {kv.cache_kwarg(causal_lm.base_model): cache, "use_cache": True} if cache is not None else {}
+        return causal_lm.base_model(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
+                                    output_hidden_states=layers, **cached)
+
+
+def use_lean(module: nn.Module, causal_lm: nn.Module) -> bool:
+    """Switch every `LeanSwitch` part of ``module`` to the lean forward when ``causal_lm`` allows it."""
+    on = lean_gpt2.supports(causal_lm)
+    for part in module.modules():
+        if isinstance(part, LeanSwitch):
+            part.lean = on
+    return on
+
+
+class LatentLM(LeanSwitch, nn.Module):
     """A causal LM whose ``<|latent|>`` slots are filled with its own fed-back hidden states.
 
     With ``feedback=False`` the slots keep the ``<|latent|>`` token's own (trained) embedding:
@@ -44,15 +71,13 @@ class LatentLM(nn.Module):
         # backprop_thoughts=False: truncated backprop, each fed-back state treated as a constant
         self.causal_lm, self.feedback, self.backprop_thoughts = causal_lm, feedback, backprop_thoughts
         self.project, self.thought_from = project, thought_from
-        self._cache_arg = kv.cache_kwarg(causal_lm.base_model)
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
         return soft_cap(self.causal_lm.get_output_embeddings()(hidden), self.causal_lm.config)
 
     def _pass(self, embeds, batch: Batch, start: int, end: int, cache, layers: bool = False):
-        out = self.causal_lm.base_model(inputs_embeds=embeds[:, start:end], attention_mask=batch.attention_mask[:, :end],
-                                        position_ids=batch.position_ids[:, start:end], use_cache=True,
-                                        output_hidden_states=layers, **{self._cache_arg: cache})
+        out = self.backbone(self.causal_lm, embeds[:, start:end], batch.attention_mask[:, :end],
+                            batch.position_ids[:, start:end], cache, layers)
         return out.last_hidden_state, (out.hidden_states if layers else None)  # last: after the final norm
 
     def _probe(self, embeds, batch: Batch, column: int, cache) -> torch.Tensor:

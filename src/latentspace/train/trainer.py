@@ -42,6 +42,7 @@ from latentspace.train.data import encode_examples
 from latentspace.train.distributed import (batch_shard, batch_tokens, check_update, global_loss, new_optimizer,
                                            report_loss, scheduled_lr)
 from latentspace.train.evaluate import evaluate
+from latentspace.train.latent_forward import use_lean
 from latentspace.train.progress import TrainProgress
 from latentspace.train.records import CheckpointState, RunSummary, Selected
 from latentspace.train.run import TrainRun, check_run, run_settings
@@ -99,6 +100,8 @@ def prepare_and_run(run: TrainRun, accelerator, progress: bool, until_epoch: int
         step_checkpoint.verify(run.out / "checkpoint", advice(run))
     check_lengths(examples, run.recipe, model)
     module = run.recipe.module(model)
+    if run.model is None:  # built from scratch here: its training passes may skip HF's per-call machinery
+        use_lean(module, model)
     if state:  # parameters outside the HF model (CODI's projector); finite, like the weights (`run_folder`)
         with advising(advice(run)):
             run.recipe.load_extras(module, run.out / "checkpoint")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import ClassVar
 
 import torch
@@ -22,7 +23,7 @@ from torch import nn
 
 from latentspace.core.errors import LatentspaceError
 from latentspace.core.named import between
-from latentspace.train.latent_forward import LatentLM, empty_parts, summed_loss
+from latentspace.train.latent_forward import LatentLM, LeanSwitch, empty_parts, summed_loss
 from latentspace.train.recipes.base import Recipe, register
 from latentspace.train.sequences import Batch, CurriculumConfig, IGNORE, build_sequence, collate
 
@@ -51,7 +52,7 @@ class PairBatch:
                          self.student_at.to(device))
 
 
-class CodiLM(nn.Module):
+class CodiLM(LeanSwitch, nn.Module):
     def __init__(self, causal_lm: nn.Module, use_projector: bool = True) -> None:
         super().__init__()
         d = causal_lm.get_input_embeddings().weight.shape[-1]
@@ -65,11 +66,19 @@ class CodiLM(nn.Module):
     def project(self) -> nn.Module | None:
         return self.student.project
 
+    def teacher(self, batch: Batch):
+        """The CoT pass: ``.logits`` and every layer's ``.hidden_states``."""
+        if not self.lean:
+            return self.causal_lm(input_ids=batch.ids, attention_mask=batch.attention_mask,
+                                  position_ids=batch.position_ids, output_hidden_states=True)
+        embeds = self.causal_lm.get_input_embeddings()(batch.ids)
+        out = self.backbone(self.causal_lm, embeds, batch.attention_mask, batch.position_ids, layers=True)
+        return SimpleNamespace(logits=self.student.head(out.last_hidden_state), hidden_states=out.hidden_states)
+
     def forward(self, pair: PairBatch, parts: bool = True) -> dict:
         if pair.size == 0:
             return empty_parts(self, ["student", "teacher", "distill"])
-        teacher = self.causal_lm(input_ids=pair.teacher.ids, attention_mask=pair.teacher.attention_mask,
-                                 position_ids=pair.teacher.position_ids, output_hidden_states=True)
+        teacher = self.teacher(pair.teacher)
         logits, (states, first) = self.student.run(pair.student, layers=True)
         rows = torch.arange(pair.size, device=pair.teacher_at.device)
         distill = 0.0

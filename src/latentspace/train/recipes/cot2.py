@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from latentspace.core.named import between
-from latentspace.train.latent_forward import empty_parts, latent_columns, summed_loss
+from latentspace.train.latent_forward import LeanSwitch, empty_parts, latent_columns, summed_loss
 from latentspace.train.recipes.base import Recipe, register
 from latentspace.train.sequences import Batch, CurriculumConfig, IGNORE, LatentSequence, collate
 
@@ -57,7 +57,7 @@ def distributions(batch: SoftBatch, vocab: int) -> torch.Tensor:
     return dense.scatter_add_(-1, batch.target_ids, batch.target_weights.to(dense.dtype))
 
 
-class SoftLM(nn.Module):
+class SoftLM(LeanSwitch, nn.Module):
     """The teacher-forced CSFT forward: one pass, slots filled with target mixes."""
 
     def __init__(self, causal_lm: nn.Module) -> None:
@@ -79,8 +79,12 @@ class SoftLM(nn.Module):
             placed = torch.zeros_like(embeds)
             placed[:, columns] = mixes
             embeds = torch.where(slots[..., None], placed, embeds)
-        logits = self.causal_lm(inputs_embeds=embeds, attention_mask=batch.attention_mask,
-                                position_ids=batch.position_ids).logits
+        if self.lean:
+            hidden = self.backbone(self.causal_lm, embeds, batch.attention_mask, batch.position_ids).last_hidden_state
+            logits = self.causal_lm.get_output_embeddings()(hidden)
+        else:
+            logits = self.causal_lm(inputs_embeds=embeds, attention_mask=batch.attention_mask,
+                                    position_ids=batch.position_ids).logits
         summed, count = summed_loss(logits, batch.labels)
         if columns:
             logq = torch.log_softmax(logits[:, [c - 1 for c in columns]].float(), -1)
