@@ -43,6 +43,7 @@ from latentspace.train.latent_forward import use_lean  # noqa: E402
 from latentspace.train.models import from_scratch  # noqa: E402
 from latentspace.train.profiles import get_profile  # noqa: E402
 from latentspace.train.recipes import get_recipe  # noqa: E402
+from latentspace.train.rundata import by_length  # noqa: E402
 from latentspace.train.sequences import IGNORE, MarkerIds  # noqa: E402
 from latentspace.train.vocab import symbol_tokenizer, word_tokenizer  # noqa: E402
 
@@ -72,11 +73,12 @@ def last_epoch(recipe) -> int:
     return recipe.epochs - 1
 
 
-def build(recipe, examples, epoch, markers, tok, size):
+def build(recipe, examples, epoch, markers, tok, size, window=1):
+    """The batches `epoch_batches` builds (``window`` > 1: grouped by length, the `bucket` setting)."""
     rng = random.Random(epoch)
     sequences = [recipe.sequence(ex, epoch, markers, rng) for ex in examples]
-    return [recipe.batch(sequences[i:i + size], tok.pad_token_id, markers.latent)
-            for i in range(0, len(sequences), size)]
+    rng.shuffle(sequences)
+    return [recipe.batch(group, tok.pad_token_id, markers.latent) for group in by_length(sequences, size, window, rng)]
 
 
 def real_tokens(batch) -> int:
@@ -132,7 +134,7 @@ def step_flops(model, batch) -> float:
     return 6 * weights * rows * length + 12 * config.n_layer * rows * length ** 2 * config.n_embd
 
 
-def measure(profile_name: str, recipes, rounds: int, batches: int, threads: int) -> list[dict]:
+def measure(profile_name: str, recipes, rounds: int, batches: int, threads: int, window: int) -> list[dict]:
     torch.set_num_threads(threads)
     profile, tok, markers, examples = setup(profile_name, batches)
     rows = []
@@ -140,6 +142,7 @@ def measure(profile_name: str, recipes, rounds: int, batches: int, threads: int)
         recipe = get_recipe(name, **profile.recipe_options.get(name, {}))
         epoch = last_epoch(recipe)
         data = build(recipe, examples, epoch, markers, tok, profile.batch_size)
+        sorted_data = build(recipe, examples, epoch, markers, tok, profile.batch_size, window)
         arms = {}
         for lean in (False, True):
             model = from_scratch(profile, tok, seed=0)
@@ -149,6 +152,7 @@ def measure(profile_name: str, recipes, rounds: int, batches: int, threads: int)
                 use_lean(module, model)
             optimizer = torch.optim.AdamW(module.parameters(), lr=profile.lr)
             arms["step, lean" if lean else "step, HF code"] = (module_step, module, optimizer)
+        arms["step, lean, bucketed"] = (module_step, arms["step, lean"][1], arms["step, lean"][2])
         if name == "cot":
             model = from_scratch(profile, tok, seed=0)
             model.train()
@@ -162,33 +166,69 @@ def measure(profile_name: str, recipes, rounds: int, batches: int, threads: int)
             build(recipe, examples, epoch, markers, tok, profile.batch_size)
             times["pipeline"].append((time.perf_counter() - started) / len(data))
             for arm, (fn, target, optimizer) in arms.items():
-                times[arm].append(sum(fn(target, optimizer, b) for b in data) / len(data))
-        tokens = statistics.mean(real_tokens(b) for b in data)
-        flops = statistics.mean(step_flops(model, b) for b in data)
+                own = sorted_data if arm.endswith("bucketed") else data
+                times[arm].append(sum(fn(target, optimizer, b) for b in own) / len(own))
         for arm, values in times.items():
+            own = sorted_data if arm.endswith("bucketed") else data
+            tokens = statistics.mean(real_tokens(b) for b in own)
+            flops = statistics.mean(step_flops(model, b) for b in own)
             seconds = statistics.median(values)
             rows.append({"profile": profile_name, "recipe": name, "threads": threads, "arm": arm,
                          "ms": seconds * 1e3, "tokens": tokens, "tokens_per_s": tokens / seconds,
                          "flops_per_s": flops / seconds if arm != "pipeline" else None,
-                         "padded": statistics.mean(padded_fraction(b) for b in data),
+                         "padded": statistics.mean(padded_fraction(b) for b in own),
                          "passes": 1 + int(getattr(data[0], "latent", torch.zeros(1)).sum(1).max())
                          if hasattr(data[0], "latent") else 1})
     return rows
 
 
+def worker(profile_name: str, recipe_name: str, seconds: float) -> float:
+    """Lean steps per second of one process for ``seconds`` (the concurrency measurement's unit)."""
+    profile, tok, markers, examples = setup(profile_name, 8)
+    recipe = get_recipe(recipe_name, **profile.recipe_options.get(recipe_name, {}))
+    data = build(recipe, examples, last_epoch(recipe), markers, tok, profile.batch_size)
+    model = from_scratch(profile, tok, seed=0)
+    module = recipe.module(model)
+    use_lean(module, model)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=profile.lr)
+    module_step(module, optimizer, data[0])
+    steps, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        module_step(module, optimizer, data[steps % len(data)])
+        steps += 1
+    return steps / (time.perf_counter() - started)
+
+
+def concurrency(profile_name: str, recipe_name: str, seconds: float) -> dict:
+    """Steps per second of the machine: one process with every core's thread, or one process per core."""
+    import subprocess
+    import sys
+
+    def launch(count: int, threads: int) -> float:
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        cmd = [sys.executable, __file__, "--worker", f"{profile_name}:{recipe_name}:{seconds}:{threads}"]
+        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(count)]
+        return sum(float(p.communicate()[0].split()[-1]) for p in procs)
+
+    cores = os.cpu_count() or 1
+    return {"one process, all threads": launch(1, cores), "one process per core": launch(cores, 1), "cores": cores}
+
+
 def table(rows: list[dict], peak: float) -> list[str]:
-    lines = ["| profile | recipe | threads | passes | pipeline ms/batch | HF code ms/step | lean ms/step | HF ÷ lean | "
-             "lean tokens/s | bare HF loop ms/step | % of peak (lean) | padding |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| profile | recipe | threads | passes | pipeline ms/batch | bare HF loop ms/step | HF code ms/step | "
+             "lean ms/step | HF ÷ lean | tokens/s HF code | tokens/s lean | tokens/s lean + bucketed | × HF code | "
+             "% of peak (lean + bucketed) | padding → bucketed |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     keyed = {(r["profile"], r["recipe"], r["threads"], r["arm"]): r for r in rows}
     for profile, recipe, threads in dict.fromkeys((r["profile"], r["recipe"], r["threads"]) for r in rows):
-        hf, lean, pipe, bare = (keyed.get((profile, recipe, threads, arm))
-                                for arm in ("step, HF code", "step, lean", "pipeline", "bare HF loop"))
+        hf, lean, both, pipe, bare = (keyed.get((profile, recipe, threads, arm)) for arm in (
+            "step, HF code", "step, lean", "step, lean, bucketed", "pipeline", "bare HF loop"))
         share = peak * threads / (os.cpu_count() or 1)  # the peak of the cores this run used
-        lines.append(f"| {profile} | {recipe} | {threads} | {lean['passes']} | {pipe['ms']:.2f} | {hf['ms']:.2f} | "
-                     f"{lean['ms']:.2f} | {hf['ms'] / lean['ms']:.2f} | {lean['tokens_per_s']:,.0f} | "
-                     f"{'—' if bare is None else format(bare['ms'], '.2f')} | {100 * lean['flops_per_s'] / share:.1f} | "
-                     f"{lean['padded']:.0%} |")
+        lines.append(f"| {profile} | {recipe} | {threads} | {lean['passes']} | {pipe['ms']:.2f} | "
+                     f"{'—' if bare is None else format(bare['ms'], '.2f')} | {hf['ms']:.2f} | {lean['ms']:.2f} | "
+                     f"{hf['ms'] / lean['ms']:.2f} | {hf['tokens_per_s']:,.0f} | {lean['tokens_per_s']:,.0f} | "
+                     f"{both['tokens_per_s']:,.0f} | {both['tokens_per_s'] / hf['tokens_per_s']:.2f} | "
+                     f"{100 * both['flops_per_s'] / share:.1f} | {lean['padded']:.0%} → {both['padded']:.0%} |")
     return lines
 
 
@@ -197,25 +237,37 @@ def main() -> None:
     parser.add_argument("--profiles", default=",".join(PROFILES))
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--threads", default="1,2", help="torch thread counts to measure, e.g. 1,2")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--batches", type=int, default=4, help="batches per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=8, help="batches per round")
+    parser.add_argument("--bucket", type=int, default=8, help="the bucketed arm's window (batches sorted together)")
     parser.add_argument("--quick", action="store_true", help="2 rounds, print only")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # PROFILE:RECIPE:SECONDS:THREADS (concurrency unit)
     args = parser.parse_args()
+    if args.worker:
+        profile, recipe, seconds, count = args.worker.split(":")
+        torch.set_num_threads(int(count))
+        print(worker(profile, recipe, float(seconds)))
+        return
     threads = [int(t) for t in args.threads.split(",")]
-    if any(t <= 0 for t in threads) or args.rounds <= 0 or args.batches <= 0:
-        parser.exit(2, "bench_train_speed: thread counts, --rounds and --batches must be at least 1\n")
+    if any(t <= 0 for t in threads) or min(args.rounds, args.batches, args.bucket) <= 0:
+        parser.exit(2, "bench_train_speed: thread counts, --rounds, --batches and --bucket must be at least 1\n")
     rounds = 2 if args.quick else args.rounds
     rows = []
     for count in threads:
         for profile in args.profiles.split(","):
-            rows += measure(profile, args.recipes.split(","), rounds, args.batches, count)
+            rows += measure(profile, args.recipes.split(","), rounds, args.batches, count, args.bucket)
+    shared = concurrency("laptop-prosqa", "cot", 10.0 if args.quick else 30.0)
     peak, how = peak_flops()
     command = "`.venv/bin/python benchmarks/bench_train_speed.py`"
     lines = ["## Training throughput: the trainer's step, HF's GPT-2 code and the lean forward (issue 39)", "",
              f"Batches as the trainer builds them ({args.batches} per round, the recipe at its last curriculum stage), "
              f"one forward+backward+AdamW step, median of {rounds} interleaved rounds; peak: {how} (% of peak counts "
              f"the threads used); CPU ({platform.machine()}, {os.cpu_count()} cores), torch {torch.__version__}, "
-             f"{datetime.date.today().isoformat()}. Command: {command}", ""] + table(rows, peak)
+             f"{datetime.date.today().isoformat()}. Command: {command}", ""] + table(rows, peak) + [
+        "", f"Runs at a time (`laptop-prosqa` CoT, lean steps per second of the whole machine, 30 s each): one process "
+        f"with {shared['cores']} threads {shared['one process, all threads']:.2f}, {shared['cores']} processes with "
+        f"one thread each {shared['one process per core']:.2f} "
+        f"(× {shared['one process per core'] / shared['one process, all threads']:.2f})."]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.quick:

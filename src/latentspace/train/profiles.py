@@ -50,6 +50,9 @@ class Profile:
     # stable readout (at a constant lr MNNS's held-out accuracy swings by points between epochs)
     lr_schedule: str = "constant"
     save_every: int = 1  # epochs between checkpoints (and at every stage's end); a resume restarts there
+    # batches per length-sorting window: > 1 sorts each window of shuffled items by length before cutting
+    # it into batches (less padding, the same items per epoch); 1 keeps the batches as drawn
+    bucket: int = 1
     # one declaration bounds a profile and every run setting that overrides it (`--set`, --config,
     # `TrainRun.extra`); a learning rate may be large (divergence is caught as it happens) but finite
     RANGES: ClassVar[dict] = {
@@ -57,7 +60,7 @@ class Profile:
         "layers": between(1, 256), "hidden": between(2, 65_536), "heads": between(1, 1024),
         "batch_size": between(1, MAX_TRAIN_BATCH), "lr": above(0), "weight_decay": between(0, None),
         "dropout": between(0, 1), "save_every": between(1, 100_000),
-        "eval_every": between(0, 100_000)}
+        "eval_every": between(0, 100_000), "bucket": between(1, 100_000)}
     CHOICES: ClassVar[dict] = {"mixed_precision": ("no", "bf16"), "select": ("last", "best"),
                                "lr_schedule": ("constant", "cosine")}
 

@@ -48,7 +48,7 @@ class TrainRun:
 
 # profile fields a run may override; their ranges are `Profile.RANGES` (one declaration)
 RUN_SETTINGS = ("n_train", "n_valid", "n_test", "batch_size", "lr", "weight_decay", "save_every", "eval_every", "select",
-                "lr_schedule")
+                "lr_schedule", "bucket")
 
 
 def run_settings(run: TrainRun) -> dict:
@@ -57,6 +57,8 @@ def run_settings(run: TrainRun) -> dict:
     settings = {k: run.setting(k) for k in ("batch_size", "lr", "weight_decay", "dropout", "select", "eval_every")}
     if run.setting("lr_schedule") != "constant":
         settings["lr_schedule"] = run.setting("lr_schedule")
+    if run.setting("bucket") != 1:  # batches grouped by length: recorded (runs without it stay comparable)
+        settings["bucket"] = run.setting("bucket")
     return settings
 
 

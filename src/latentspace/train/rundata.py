@@ -20,7 +20,7 @@ from latentspace.train.data import TokenizedExample, split_items
 from latentspace.train.models import with_markers
 from latentspace.train.records import DataSpec, read_spec
 from latentspace.train.run_folder import advising, load_tokenizer
-from latentspace.train.sequences import MarkerIds
+from latentspace.train.sequences import LatentSequence, MarkerIds
 from latentspace.train.vocab import symbol_tokenizer, word_tokenizer
 
 if TYPE_CHECKING:
@@ -105,6 +105,30 @@ def epoch_batches(run: TrainRun, examples: list[TokenizedExample], epoch: int, m
         examples = [dataclasses.replace(ex, question=view(ex.question, tokenizer, rng)) for ex in examples]
     sequences = [run.recipe.sequence(ex, epoch, markers, rng) for ex in examples]
     rng.shuffle(sequences)
-    size = run.setting("batch_size")
-    pad_id = tokenizer.pad_token_id
-    return [run.recipe.batch(sequences[i:i + size], pad_id, markers.latent) for i in range(0, len(sequences), size)]
+    groups = by_length(sequences, run.setting("batch_size"), run.setting("bucket"), rng)
+    return [run.recipe.batch(group, tokenizer.pad_token_id, markers.latent) for group in groups]
+
+
+def sequence_length(sequence) -> int:
+    """Positions a recipe's training sequence takes (CoT2 and CODI pair it with targets or a teacher)."""
+    if isinstance(sequence, LatentSequence):
+        return len(sequence.ids)
+    return max(len(part.ids) for part in sequence if isinstance(part, LatentSequence))
+
+
+def by_length(sequences: list, size: int, window: int, rng: random.Random) -> list[list]:
+    """The epoch's batches of ``size``: with ``window`` > 1, each run of ``window`` batches' worth of the
+    (shuffled) sequences is sorted by length before it is cut, and the batches are then shuffled.
+
+    Every sequence is in the epoch once, as before; only which ones share a batch changes — and with
+    it the padding, which a batch of mixed lengths pays for in every layer. ``window`` 1 keeps the
+    batches exactly as drawn (and consumes no randomness: runs without bucketing are unchanged).
+    """
+    if window == 1:
+        return [sequences[i:i + size] for i in range(0, len(sequences), size)]
+    span, groups = size * window, []
+    for start in range(0, len(sequences), span):
+        chunk = sorted(sequences[start:start + span], key=sequence_length)  # stable: ties keep the shuffle
+        groups += [chunk[i:i + size] for i in range(0, len(chunk), size)]
+    rng.shuffle(groups)
+    return groups

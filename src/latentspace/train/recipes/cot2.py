@@ -139,13 +139,14 @@ class ContinuousCoT(Recipe):
         batch = collate(list(rows), pad_id, latent_id)
         slots = max((len(t) for t in targets), default=0)
         width = max((len(s) for t in targets for s in t), default=1)
-        ids = torch.zeros(len(targets), slots, width, dtype=torch.long)
-        weights = torch.zeros(len(targets), slots, width)
-        for r, row in enumerate(targets):
-            for s, found in enumerate(row):
-                ids[r, s, :len(found)] = torch.tensor(found)
-                weights[r, s, :len(found)] = 1.0 / len(found)
-        return SoftBatch(batch, ids, weights)
+        # padded nested lists, then one tensor each: a tensor per slot cost more than the model's step (MNNS)
+        empty = [0] * width
+        ids = [[found + [0] * (width - len(found)) for found in row] + [empty] * (slots - len(row)) for row in targets]
+        counts = torch.tensor([[len(found) for found in row] + [0] * (slots - len(row)) for row in targets],
+                              dtype=torch.float32).view(len(targets), slots, 1)
+        present = torch.arange(width).view(1, 1, width) < counts  # each of a slot's targets weighs 1 / their count
+        weights = torch.where(present, 1.0 / counts.clamp(min=1), 0.0)
+        return SoftBatch(batch, torch.tensor(ids, dtype=torch.long).view(len(targets), slots, width), weights)
 
     def module(self, causal_lm) -> SoftLM:
         return SoftLM(causal_lm)
