@@ -133,6 +133,10 @@ def test_the_table_reuses_an_intact_run_without_training_it_again(run, copy):
     assert done.returncode == 0, done.stderr
     assert (copy / "summary.json").stat().st_mtime_ns == stamp
     assert json.loads(done.stdout)[0]["test_n"] == json.loads((copy / "summary.json").read_text())["test_n"]
+    # and its report: every run's curves as a picture, embedded in a page beside the runs' numbers
+    page = (copy.parent.parent / "index.html").read_text()
+    assert (copy.parent.parent / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "data:image/png;base64" in page and "Training curves" in page and "cot2" in page
 
 
 def test_a_summary_selecting_a_best_checkpoint_that_is_gone_is_refused(run, copy):
@@ -276,3 +280,11 @@ def test_a_missing_run_is_named_before_any_output(run, tmp_path):
     one_line_exit_2(run("train", "inspect", str(missing)), f"no run folder at {missing}")
     one_line_exit_2(run("train", "eval", str(missing), "--answers", str(tmp_path / "no" / "a.jsonl")),
                     f"no run folder at {missing}")
+
+
+def test_eval_draws_the_runs_training_curves(run, copy, tmp_path):
+    png = tmp_path / "curves.png"
+    done = run("train", "eval", str(copy), "--n", "4", "--curves", str(png))
+    assert done.returncode == 0, done.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    one_line_exit_2(run("train", "eval", str(copy), "--curves", str(tmp_path / "c.nope")), "unknown format")

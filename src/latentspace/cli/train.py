@@ -58,6 +58,10 @@ def run(
     until_epoch: Annotated[int | None, typer.Option(min=0, max=100_000,
                                                     help="Pause after this epoch (resume by re-running).")] = None,
     quiet: Annotated[bool, typer.Option(help="No per-step progress lines.")] = False,
+    log_with: Annotated[str | None, typer.Option(
+        help="Also log the curves (loss, speed, validation accuracy per epoch) through accelerate: tensorboard "
+             "(files in RUN/logs; `pip install 'latentspace[tensorboard]'`, then `tensorboard --logdir RUN/logs`).")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train RECIPE on TASK; re-running the same command resumes from the last checkpoint.
@@ -77,8 +81,8 @@ def run(
     recipe_options, settings = split_options(recipe, {**read_config(config), **parse_sets(set_)})
     reasoner = get_recipe(recipe, **{**chosen.recipe_options.get(recipe, {}), **recipe_options})
     folder = run_folder(out, f"{recipe}-{Path(task).stem}-{profile}", inputs=(task_file(task), config))
-    summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, model=model, hops=hops, extra=settings),
-                    progress=not (quiet or json_out), until_epoch=until_epoch)
+    summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, model=model, hops=hops, extra=settings,
+                             log_with=log_with), progress=not (quiet or json_out), until_epoch=until_epoch)
     if json_out:
         emit_json(summary)
     elif summary.get("test_n"):
@@ -136,10 +140,32 @@ def table(
     rows = run_table(task, chosen, folder, names, chosen_seeds, progress=not json_out, settings=settings, hops=hops)
     text = markdown(rows, chosen.name, draws) + "\n" + latent_goals(rows, chosen.name, draws) + "\n"
     files.write_text(folder / "table.md", text)
+    report = table_report(folder, chosen.name, names, chosen_seeds, rows)
     if json_out:
         emit_json(rows)
     else:
         console.print(text, highlight=False, markup=False, soft_wrap=True)
+        say(f"curves and table: {report}")
+
+
+def table_report(folder: Path, profile: str, recipes: list[str], seeds: list[int], rows: list[dict]) -> Path:
+    """``curves.png`` (every run's loss and validation accuracy per epoch) and ``index.html`` in ``folder``."""
+    from latentspace.core.pages import SectionResult, write_report
+    from latentspace.train.checkpoint import read_metrics
+    from latentspace.train.curves import plot_curves
+    from latentspace.train.studies.table import run_folder as table_run
+
+    runs = {f"{recipe} s{seed}": read_metrics(table_run(folder, seed, recipe)) for seed in seeds for recipe in recipes}
+    png = plot_curves(runs, folder / "curves.png", f"{profile}: {len(runs)} runs")
+    section = SectionResult("Training curves", "Mean training loss and validation accuracy per epoch; one line per "
+                                               "run, one colour per recipe.", images=[png])
+    table = SectionResult("Runs", "Each run's test accuracy (the table with intervals: table.md).", rows=[
+        {"recipe": r["recipe"], "seed": r["seed"], "test accuracy %": round(100 * r["test_accuracy"], 1),
+         "test items": r["test_n"], "positions": round(r["positions"], 1), "train s": round(r["train_seconds"])}
+        for r in rows])
+    return write_report(folder, f"from scratch, profile {profile}",
+                        {"recipes": ", ".join(recipes), "seeds": ", ".join(map(str, seeds))},
+                        [section, table], title=f"latentspace train table --profile {profile}")
 
 
 @app.command("eval")
@@ -153,6 +179,8 @@ def eval_(
     answers: Annotated[Path | None, typer.Option(help="Write every answer as JSONL here.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Recipe option at test time, key=value: sample_k=4 (cot2's multi-token sampling).")] = None,
+    curves: Annotated[Path | None, typer.Option(
+        help="Also draw the run's training curves (loss and validation accuracy per epoch) to this picture.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Score a trained run on other items, read the way it was trained (tokens, thoughts, stage).
@@ -166,8 +194,17 @@ def eval_(
     require_run(run_dir)  # the input first: a missing run is the message, not its --answers path
     if answers is not None:  # never over what it reads: the run's test split, its weights, the task file
         answers = files.check_output(answers, "--answers", inputs=(*run_inputs(run_dir), task_file(task)))
+    if curves is not None:
+        from latentspace.core.plots import check_picture
+
+        curves = check_picture(curves, "--curves", inputs=(*run_inputs(run_dir), task_file(task), answers))
     options = parse_sets(set_)
     result = evaluate_run(run_dir, task, n, seed, options=options)
+    if curves is not None:
+        from latentspace.train.checkpoint import read_metrics
+        from latentspace.train.curves import plot_curves
+
+        plot_curves({f"{result_recipe(run_dir)} {run_dir.name}": read_metrics(run_dir)}, curves, str(run_dir))
     if answers is not None:
         files.write_text(answers, "".join(jsonsafe.dumps(r) + "\n" for r in result.rows))
     summary = {"run": str(run_dir), "task": task or "the run's test split", "options": options, "n": result.n,
@@ -178,6 +215,13 @@ def eval_(
     else:
         say(f"{summary['task']}: accuracy {100 * result.accuracy:.1f}% ({summary['correct']}/{result.n}), "
             f"{result.positions:.1f} positions per answer")
+
+
+def result_recipe(run_dir: Path) -> str:
+    """The recipe a run folder trained (its checkpoint's record), for a curve's colour and legend."""
+    from latentspace.core.checked import read_json
+
+    return str(read_json(run_dir / "summary.json", dict, "run summary").get("recipe", "run"))
 
 
 @app.command("inspect")

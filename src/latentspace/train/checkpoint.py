@@ -153,8 +153,10 @@ class MetricsLog:
     """The JSONL of steps, epochs and evaluations, held here and rewritten atomically by `flush`
     (rank 0 writes): the file on disk is always whole, and never has rows past its checkpoint."""
 
-    def __init__(self, path: Path, active: bool, rows: list[dict] | None = None) -> None:
+    def __init__(self, path: Path, active: bool, rows: list[dict] | None = None, on_flush=None) -> None:
         self.path, self.active, self.rows = path, active, list(rows or [])
+        # on_flush(rows): the rows each flush adds (a tracker sees an epoch once, and only once it is saved)
+        self.on_flush, self.sent = on_flush, len(self.rows)
         self.flush()  # a resumed run's file drops the rows of an epoch cut short at once
 
     def write(self, **row) -> None:
@@ -163,3 +165,6 @@ class MetricsLog:
     def flush(self) -> None:
         if self.active:
             files.write_text(self.path, "".join(jsonsafe.dumps(r) + "\n" for r in self.rows), "metrics file")
+            if self.on_flush is not None and self.sent < len(self.rows):
+                self.on_flush(self.rows[self.sent:])
+            self.sent = len(self.rows)

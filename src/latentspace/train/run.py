@@ -31,6 +31,7 @@ class TrainRun:
     eval_batch_size: int = 64
     hops: str | None = None  # path lengths kept, e.g. "3-4" (tasks with a hop filter; default: the profile's)
     extra: dict = field(default_factory=dict)  # profile overrides: batch_size, lr, n_train, ... (RUN_SETTINGS)
+    log_with: str | None = None  # an `accelerate` tracker for the curves ("tensorboard": files under out/logs)
     RANGES: ClassVar[dict] = {"seed": named.between(0, 2**63 - 1),
                               "eval_batch_size": named.between(1, MAX_TRAIN_BATCH)}
 
@@ -70,12 +71,29 @@ def check_settings(settings: dict, owner: str = "run setting") -> None:
     named.check_options(Profile, settings, owner + "s")
 
 
+TRACKERS = ("tensorboard",)  # trackers that write local files (the others need an account and a network)
+
+
+def check_tracker(name: str | None) -> None:
+    """A tracker we support, whose package is installed; else one line."""
+    if name is None:
+        return
+    if name not in TRACKERS:
+        raise LatentspaceError(f"--log-with {str(name)[:40]!r} is unknown; valid: {', '.join(TRACKERS)}")
+    from accelerate.utils import is_tensorboard_available
+
+    if not is_tensorboard_available():
+        raise LatentspaceError("--log-with tensorboard needs the tensorboard package: "
+                               "pip install 'latentspace[tensorboard]'")
+
+
 def check_run(run: TrainRun) -> None:
     """Every number of a run against its declared range — the recipe's, the run's, the profile's and
     its overrides — before any work, whichever way the run was built (CLI, table, Python)."""
     named.check_options(type(run.recipe), run.recipe.options(), f"recipe {run.recipe.name!r}")
     named.check_options(TrainRun, {"seed": run.seed, "eval_batch_size": run.eval_batch_size}, "train run")
     check_settings(dict(run.extra))
+    check_tracker(run.log_with)
     named.check_options(Profile, {k: getattr(run.profile, k) for k in Profile.RANGES}, f"profile {run.profile.name!r}")
     if not isinstance(run.task, str) or not run.task.strip():
         raise LatentspaceError("task: empty name; give a built-in task or a FILE.jsonl")

@@ -41,6 +41,7 @@ from latentspace.train.checkpoint import (MetricsLog, advice, load_model, load_s
 from latentspace.train.data import encode_examples
 from latentspace.train.distributed import (batch_shard, batch_tokens, check_update, global_loss, new_optimizer,
                                            report_loss, scheduled_lr)
+from latentspace.train.curves import tracker_sink
 from latentspace.train.evaluate import evaluate
 from latentspace.train.latent_forward import use_lean
 from latentspace.train.progress import TrainProgress
@@ -72,7 +73,13 @@ def train(run: TrainRun, progress: bool = True, until_epoch: int | None = None) 
         raise LatentspaceError(f"run folder {run.out} exists and is not a folder")
     fresh = not run.out.exists()
     cuda = torch.cuda.is_available()
-    accelerator = Accelerator(cpu=not cuda, mixed_precision=run.profile.mixed_precision if cuda else "no")
+    tracking = {}
+    if run.log_with:
+        from accelerate.utils import ProjectConfiguration
+
+        tracking = {"log_with": run.log_with,
+                    "project_config": ProjectConfiguration(project_dir=str(run.out), logging_dir=str(run.out / "logs"))}
+    accelerator = Accelerator(cpu=not cuda, mixed_precision=run.profile.mixed_precision if cuda else "no", **tracking)
     try:
         return prepare_and_run(run, accelerator, progress, until_epoch)
     except LatentspaceError:
@@ -111,6 +118,9 @@ def prepare_and_run(run: TrainRun, accelerator, progress: bool, until_epoch: int
     # rows of an epoch cut short are trained again, so only those up to the checkpoint are kept
     kept = [r for r in read_metrics(run.out) if r.get("epoch", -1) <= state.epoch] if state else []
     log = MetricsLog(run.out / "metrics.jsonl", accelerator.is_main_process, kept)
+    if run.log_with:  # the curves also go to the tracker, each epoch once it is saved
+        accelerator.init_trackers(run.recipe.name, config=tracker_config(run))
+        log.on_flush = tracker_sink(accelerator)
     if until_epoch is not None and until_epoch < start_epoch:
         return {"paused_after_epoch": start_epoch - 1}
     per_epoch = -(-len(examples["train"]) // run.setting("batch_size"))
@@ -118,8 +128,20 @@ def prepare_and_run(run: TrainRun, accelerator, progress: bool, until_epoch: int
     bar = TrainProgress(progress and accelerator.is_main_process, per_epoch * max(0, last_epoch - start_epoch),
                         run.recipe.name)
     setup = Setup(run, accelerator, wrapped, weights, log, tokenizer, markers, splits, examples, bar)
-    with bar:
-        return run_epochs(setup, state, start_epoch, until_epoch)
+    try:
+        with bar:
+            return run_epochs(setup, state, start_epoch, until_epoch)
+    finally:
+        if run.log_with:
+            accelerator.end_training()
+
+
+def tracker_config(run: TrainRun) -> dict:
+    """The run's hyperparameters as a tracker shows them (scalars only)."""
+    values = {"recipe": run.recipe.name, "task": run.task, "profile": run.profile.name, "seed": run.seed,
+              **{f"option/{k}": v for k, v in run.recipe.options().items()},
+              **{f"setting/{k}": v for k, v in run_settings(run).items()}}
+    return {k: v for k, v in values.items() if isinstance(v, (bool, int, float, str))}
 
 
 @dataclass
