@@ -169,6 +169,14 @@ PROFILES = {
              "generated, edges reshuffled every epoch) for CoT2's small ProsQA model (GPT-2, 4 layers, 4 heads, "
              "d=40), 5,000 items x 40 epochs on a 2-core CPU (the papers: 15-18k x 300); --task "
              "prosqa-sym-relabel is the shortcut-free variant. See docs/results.md"),
+    "paper-prosqa": Profile(
+        "paper-prosqa", n_train=15000, n_valid=300, n_test=500, layers=2, hidden=768, heads=8, batch_size=256,
+        lr=1e-4, task="prosqa-sym", hops="3-4", mixed_precision="bf16", save_every=5, eval_every=10, bucket=8,
+        recipes=("nocot", "cot", "coconut", "cot2"), recipe_options=prosqa_options(300, 25),
+        note="the superposition paper's symbolic ProsQA setting, for a GPU: GPT-2 from scratch, 2 layers, 8 heads, "
+             "d=768, AdamW lr 1e-4 wd 0.01, batch 256 (their 128 x 2 GPUs), ~15k items of 3-4 hops, 300 epochs, "
+             "Coconut 4 stages x 25 epochs then its last stage, 10% of items at a random stage; bf16 autocast "
+             "(their AdamW betas are (0.9, 0.95), ours torch's default (0.9, 0.999))"),
     "smoke-prosqa": Profile(
         "smoke-prosqa", n_train=48, n_valid=8, n_test=16, layers=2, hidden=16, heads=2, batch_size=16, lr=3e-3,
         task="prosqa-sym", hops="3-4", recipes=("nocot", "cot", "coconut", "cot2"), recipe_options=prosqa_options(3, 1),
