@@ -10,7 +10,9 @@ round (robust to a busy machine) and reported as medians:
   runs it, through Hugging Face's `GPT2Model`;
 - **step, lean**: the same with `lean_gpt2.forward` (what the trainer uses for from-scratch models);
 - **bare HF loop** (CoT batches only): `model(input_ids, attention_mask, position_ids).logits`, cross-entropy,
-  backward, AdamW: the limit of HF's model code with no trainer around it.
+  backward, AdamW: the limit of HF's model code with no trainer around it;
+- **bare 60-line GPT** (CoT batches only): the same architecture written as nanoGPT would (`MiniGPT`),
+  the limit of plain model code.
 
 Tokens are the batch's real (unpadded) tokens. The CPU's peak is cores x FMA units x SIMD lanes x 2 x
 clock, read from /proc/cpuinfo (2 FMA units per core assumed: say so where it matters).
@@ -112,6 +114,44 @@ def bare_step(model, optimizer, batch) -> float:
     return time.perf_counter() - started
 
 
+class MiniGPT(torch.nn.Module):
+    """A GPT-2-shaped model in a few lines (nn.Linear, SDPA, fused GELU, tied head): the speed limit of
+    plain model code, as nanoGPT writes it — the bench's reference for "the fastest model code"."""
+
+    def __init__(self, vocab: int, width: int, heads: int, layers: int, positions: int = 1024) -> None:
+        super().__init__()
+        nn = torch.nn
+        self.heads, self.wte, self.wpe = heads, nn.Embedding(vocab, width), nn.Embedding(positions, width)
+        self.blocks = nn.ModuleList(nn.ModuleDict({
+            "ln1": nn.LayerNorm(width), "qkv": nn.Linear(width, 3 * width), "proj": nn.Linear(width, width),
+            "ln2": nn.LayerNorm(width), "fc": nn.Linear(width, 4 * width), "out": nn.Linear(4 * width, width)})
+            for _ in range(layers))
+        self.ln = nn.LayerNorm(width)
+
+    def forward(self, ids, mask):
+        rows, length = ids.shape
+        x = self.wte(ids) + self.wpe(torch.arange(length))
+        visible = torch.ones(length, length, dtype=torch.bool).tril()[None, None] & mask[:, None, None, :].bool()
+        visible |= torch.eye(length, dtype=torch.bool)  # padding rows see themselves (no NaN)
+        for b in self.blocks:
+            q, k, v = b["qkv"](b["ln1"](x)).view(rows, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+            att = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=visible)
+            x = x + b["proj"](att.transpose(1, 2).reshape(rows, length, -1))
+            x = x + b["out"](torch.nn.functional.gelu(b["fc"](b["ln2"](x)), approximate="tanh"))
+        return self.ln(x) @ self.wte.weight.T
+
+
+def mini_step(model, optimizer, batch) -> float:
+    started = time.perf_counter()
+    logits = model(batch.ids, batch.attention_mask)
+    loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), batch.labels[:, 1:].flatten(),
+                                             ignore_index=IGNORE)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return time.perf_counter() - started
+
+
 def peak_flops() -> tuple[float, str]:
     """(FLOP/s, how): cores x 2 FMA units x fp32 lanes x 2 FLOP x clock."""
     text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
@@ -157,6 +197,9 @@ def measure(profile_name: str, recipes, rounds: int, batches: int, threads: int,
             model = from_scratch(profile, tok, seed=0)
             model.train()
             arms["bare HF loop"] = (bare_step, model, torch.optim.AdamW(model.parameters(), lr=profile.lr))
+            torch.manual_seed(0)
+            mini = MiniGPT(len(tok), profile.hidden, profile.heads, profile.layers)
+            arms["bare 60-line GPT"] = (mini_step, mini, torch.optim.AdamW(mini.parameters(), lr=profile.lr))
         times = {arm: [] for arm in arms}
         times["pipeline"] = []
         for fn, target, optimizer in arms.values():  # warm-up
@@ -215,17 +258,19 @@ def concurrency(profile_name: str, recipe_name: str, seconds: float) -> dict:
 
 
 def table(rows: list[dict], peak: float) -> list[str]:
-    lines = ["| profile | recipe | threads | passes | pipeline ms/batch | bare HF loop ms/step | HF code ms/step | "
+    lines = ["| profile | recipe | threads | passes | pipeline ms/batch | bare HF loop ms/step | "
+             "bare 60-line GPT ms/step | HF code ms/step | "
              "lean ms/step | HF ÷ lean | tokens/s HF code | tokens/s lean | tokens/s lean + bucketed | × HF code | "
              "% of peak (lean + bucketed) | padding → bucketed |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     keyed = {(r["profile"], r["recipe"], r["threads"], r["arm"]): r for r in rows}
     for profile, recipe, threads in dict.fromkeys((r["profile"], r["recipe"], r["threads"]) for r in rows):
-        hf, lean, both, pipe, bare = (keyed.get((profile, recipe, threads, arm)) for arm in (
-            "step, HF code", "step, lean", "step, lean, bucketed", "pipeline", "bare HF loop"))
+        hf, lean, both, pipe, bare, mini = (keyed.get((profile, recipe, threads, arm)) for arm in (
+            "step, HF code", "step, lean", "step, lean, bucketed", "pipeline", "bare HF loop", "bare 60-line GPT"))
         share = peak * threads / (os.cpu_count() or 1)  # the peak of the cores this run used
         lines.append(f"| {profile} | {recipe} | {threads} | {lean['passes']} | {pipe['ms']:.2f} | "
-                     f"{'—' if bare is None else format(bare['ms'], '.2f')} | {hf['ms']:.2f} | {lean['ms']:.2f} | "
+                     f"{'—' if bare is None else format(bare['ms'], '.2f')} | "
+                     f"{'—' if mini is None else format(mini['ms'], '.2f')} | {hf['ms']:.2f} | {lean['ms']:.2f} | "
                      f"{hf['ms'] / lean['ms']:.2f} | {hf['tokens_per_s']:,.0f} | {lean['tokens_per_s']:,.0f} | "
                      f"{both['tokens_per_s']:,.0f} | {both['tokens_per_s'] / hf['tokens_per_s']:.2f} | "
                      f"{100 * both['flops_per_s'] / share:.1f} | {lean['padded']:.0%} → {both['padded']:.0%} |")
