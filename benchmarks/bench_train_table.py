@@ -179,12 +179,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="do not touch docs/results.md")
     parser.add_argument("--schedule", default="two runs at a time, one thread each",
                         help="how the runs shared the machine (stated beside s per epoch)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="runs trained at a time (default: one per core, one thread each)")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.exit(2, "bench_train_table: --jobs must be at least 1\n")
     profile = get_profile(args.profile)
     recipes = args.recipes.split(",") if args.recipes else list(profile.recipes)
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(profile.seeds)
     out = args.out or ROOT.parent / "runs" / f"table-{profile.task}-{args.profile}"
-    rows = run_table(profile.task, profile, out, recipes, seeds, progress=False)
+    rows = run_table(profile.task, profile, out, recipes, seeds, progress=False, jobs=args.jobs)
     hours = sum(r["train_seconds"] for r in rows) / 3600
     model = (f"fine-tuned {profile.model}" if profile.model else
              f"{profile.layers}-layer {profile.hidden}-d {profile.heads}-head {profile.family} from scratch")

@@ -1,3 +1,6 @@
+import pytest
+
+from latentspace.errors import LatentspaceError
 from latentspace.train.studies.table import goals, latent_goals, markdown
 
 
@@ -140,3 +143,34 @@ def test_a_cosine_schedule_runs_from_the_lr_to_zero_and_is_recorded_only_when_ch
                    "lr_schedule=steps", "--out",
                    str(tmp_path / "b"))
     assert bad.returncode == 2 and "lr_schedule" in bad.stderr
+
+
+def test_runs_trained_at_once_in_processes_give_the_rows_one_process_gives(tmp_path):
+    """`train table` trains runs side by side by default (one process per core): the same runs, the same rows."""
+    import torch
+
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.studies.table import run_table
+
+    profile, before = get_profile("smoke-mnns"), torch.get_num_threads()
+    recipes = ["nocot", "cot2"]
+    at_once = run_table("mnns", profile, tmp_path / "two", recipes, progress=False, jobs=2)
+    try:
+        torch.set_num_threads(1)  # what each of the two processes used
+        one_by_one = run_table("mnns", profile, tmp_path / "one", recipes, progress=False)
+    finally:
+        torch.set_num_threads(before)
+    assert [r["recipe"] for r in at_once] == recipes
+    for a, b in zip(at_once, one_by_one):
+        assert (a["test_accuracy"], a["test_correct"], a["test_groups"]) == (
+            b["test_accuracy"], b["test_correct"], b["test_groups"])
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 300])
+def test_jobs_out_of_range_are_refused(tmp_path, jobs):
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.studies.table import run_table
+
+    with pytest.raises(LatentspaceError, match="jobs"):
+        run_table("mnns", get_profile("smoke-mnns"), tmp_path, ["cot"], progress=False, jobs=jobs)
+    assert not tmp_path.joinpath("s0").exists()

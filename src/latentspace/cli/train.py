@@ -106,6 +106,10 @@ def table(
         "--set", help="Run setting for every recipe, key=value: n_train=500, batch_size=16.")] = None,
     draws: Annotated[int, typer.Option(min=1, max=1_000_000, help="Bootstrap draws behind each interval (over "
                                                                    "digit multisets and seeds).")] = 2000,
+    jobs: Annotated[int | None, typer.Option(min=1, max=256, help=(
+        "Runs trained at a time, each in its own process with an equal share of the threads (default: one per "
+        "CPU core, one thread each — measured 1.38x the runs per hour of one two-thread run on 2 cores; a GPU "
+        "trains one at a time)."))] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train every recipe for every seed (finished runs are reused) and print the table beside the
@@ -138,7 +142,10 @@ def table(
     settings = parse_sets(set_)
     check_settings(settings, "--set run setting")
     folder = run_folder(out, f"table-{Path(task).stem}-{profile}", inputs=(task_file(task),))
-    rows = run_table(task, chosen, folder, names, chosen_seeds, progress=not json_out, settings=settings, hops=hops)
+    import os
+
+    rows = run_table(task, chosen, folder, names, chosen_seeds, progress=not json_out, settings=settings, hops=hops,
+                     jobs=jobs or os.cpu_count() or 1)
     text = markdown(rows, chosen.name, draws) + "\n" + latent_goals(rows, chosen.name, draws) + "\n"
     files.write_text(folder / "table.md", text)
     report = table_report(folder, chosen.name, names, chosen_seeds, rows)
