@@ -17,7 +17,7 @@ app = typer.Typer(cls=default_group("run"), no_args_is_help=True,
 
 
 PROFILE_HELP = ("laptop-mnns (+ laptop-mnns-d24, laptop-mnns-d16: narrower widths; paper-mnns, the authors' protocol) / laptop-prosqa (the papers' small-model "
-                "settings on a CPU), smoke-mnns / "
+                "settings on a CPU; + laptop-prosqa-15k at their data size), smoke-mnns / "
                 "smoke-prosqa / smoke (seconds), full (fine-tune SmolLM2 on ProsQA, GPU), full-scratch, "
                 "paper-prosqa (the superposition paper's symbolic ProsQA, GPU), "
                 "english-small (does not learn; kept as a record).")

@@ -21,7 +21,7 @@ PRESS_WRAPPERS = ("chunked", "per_layer")
 # latentspace.train.recipes.RECIPES and latentspace.train.profiles.PROFILES
 RECIPES = ("cot", "nocot", "coconut", "cot2", "pause", "icot", "codi")
 PROFILES = ("smoke", "english-small", "laptop-mnns", "laptop-mnns-d24", "laptop-mnns-d16", "paper-mnns", "smoke-mnns", "laptop-prosqa",
-            "paper-prosqa", "smoke-prosqa", "full", "full-scratch")
+            "laptop-prosqa-15k", "paper-prosqa", "smoke-prosqa", "full", "full-scratch")
 # latentspace.tasks.TASKS
 TASKS = ("arithmetic", "prontoqa", "prosqa", "prosqa-small", "multiplication", "mnns", "prosqa-sym",
          "prosqa-sym-relabel")

@@ -169,6 +169,13 @@ PROFILES = {
              "generated, edges reshuffled every epoch) for CoT2's small ProsQA model (GPT-2, 4 layers, 4 heads, "
              "d=40), 5,000 items x 40 epochs on a 2-core CPU (the papers: 15-18k x 300); --task "
              "prosqa-sym-relabel is the shortcut-free variant. See docs/results.md"),
+    "laptop-prosqa-15k": Profile(
+        "laptop-prosqa-15k", n_train=15000, n_valid=200, n_test=500, layers=4, hidden=40, heads=4, batch_size=64,
+        lr=1e-3, task="prosqa-sym", hops="3-4", save_every=5, eval_every=5, select="best", bucket=8,
+        recipes=("nocot", "cot", "coconut", "cot2"), recipe_options=prosqa_options(100, 15), seeds=(0,),
+        note="laptop-prosqa at the superposition papers' data size (15,000 items of 3-4 hops) and as many "
+             "epochs as ~2 h per recipe allow on one CPU thread (100; the papers: 300), batches grouped by "
+             "length (bucket 8); Coconut's 5 stages of 15 epochs, its last from epoch 60"),
     "paper-prosqa": Profile(
         "paper-prosqa", n_train=15000, n_valid=300, n_test=500, layers=2, hidden=768, heads=8, batch_size=256,
         lr=1e-4, task="prosqa-sym", hops="3-4", mixed_precision="bf16", save_every=5, eval_every=10, bucket=8,

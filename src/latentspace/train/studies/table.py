@@ -39,6 +39,8 @@ PUBLISHED = {
                         "CoT2 repository's width curve, MNNS, GPT-2 2 layers 2 heads d=16 (Gozeten et al. 2025)"),
     "laptop-prosqa": ({"nocot": 54.9, "cot": 68.5, "coconut": 90.0, "cot2": 93.4},
                       "CoT2 paper, symbolic ProsQA, GPT-2 4 layers 4 heads, small widths (Gozeten et al. 2025)"),
+    "laptop-prosqa-15k": ({"nocot": 54.9, "cot": 68.5, "coconut": 90.0, "cot2": 93.4},
+                          "CoT2 paper, symbolic ProsQA, GPT-2 4 layers 4 heads, small widths (Gozeten et al. 2025)"),
     "paper-prosqa": ({"nocot": 75.0, "cot": 75.0, "coconut": 98.8},
                      "Reasoning by Superposition, symbolic ProsQA, GPT-2 2 layers d=768 (Zhu et al. 2025; CoT and "
                      "No-CoT read off its figure as about 75%, Coconut 98.8% from the follow-up's ablation)"),
