@@ -9,6 +9,8 @@ round (robust to a busy machine) and reported as medians:
 - **step, HF code**: the recipe's module forward (all its passes), backward, AdamW — as the trainer
   runs it, through Hugging Face's `GPT2Model`;
 - **step, lean**: the same with `lean_gpt2.forward` (what the trainer uses for from-scratch models);
+- **step, trainer now**: the lean forward, the fused AdamW kernel the trainer now builds (`new_optimizer`)
+  and batches grouped by length (`--set bucket`) — everything issue 39 changed, together;
 - **bare HF loop** (CoT batches only): `model(input_ids, attention_mask, position_ids).logits`, cross-entropy,
   backward, AdamW: the limit of HF's model code with no trainer around it;
 - **bare 60-line GPT** (CoT batches only): the same architecture written as nanoGPT would (`MiniGPT`),
@@ -192,7 +194,12 @@ def measure(profile_name: str, recipes, rounds: int, batches: int, threads: int,
                 use_lean(module, model)
             optimizer = torch.optim.AdamW(module.parameters(), lr=profile.lr)
             arms["step, lean" if lean else "step, HF code"] = (module_step, module, optimizer)
-        arms["step, lean, bucketed"] = (module_step, arms["step, lean"][1], arms["step, lean"][2])
+        model = from_scratch(profile, tok, seed=0)
+        model.train()
+        module = recipe.module(model)
+        use_lean(module, model)
+        fused = torch.optim.AdamW(module.parameters(), lr=profile.lr, fused=True)  # as `new_optimizer` builds it
+        arms["step, trainer now"] = (module_step, module, fused)
         if name == "cot":
             model = from_scratch(profile, tok, seed=0)
             model.train()
@@ -209,10 +216,10 @@ def measure(profile_name: str, recipes, rounds: int, batches: int, threads: int,
             build(recipe, examples, epoch, markers, tok, profile.batch_size)
             times["pipeline"].append((time.perf_counter() - started) / len(data))
             for arm, (fn, target, optimizer) in arms.items():
-                own = sorted_data if arm.endswith("bucketed") else data
+                own = sorted_data if arm.endswith("now") else data
                 times[arm].append(sum(fn(target, optimizer, b) for b in own) / len(own))
         for arm, values in times.items():
-            own = sorted_data if arm.endswith("bucketed") else data
+            own = sorted_data if arm.endswith("now") else data
             tokens = statistics.mean(real_tokens(b) for b in own)
             flops = statistics.mean(step_flops(model, b) for b in own)
             seconds = statistics.median(values)
@@ -260,13 +267,13 @@ def concurrency(profile_name: str, recipe_name: str, seconds: float) -> dict:
 def table(rows: list[dict], peak: float) -> list[str]:
     lines = ["| profile | recipe | threads | passes | pipeline ms/batch | bare HF loop ms/step | "
              "bare 60-line GPT ms/step | HF code ms/step | "
-             "lean ms/step | HF ÷ lean | tokens/s HF code | tokens/s lean | tokens/s lean + bucketed | × HF code | "
-             "% of peak (lean + bucketed) | padding → bucketed |",
+             "lean ms/step | HF ÷ lean | tokens/s HF code | tokens/s lean | tokens/s trainer now | × HF code | "
+             "% of peak (now) | padding → bucketed |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     keyed = {(r["profile"], r["recipe"], r["threads"], r["arm"]): r for r in rows}
     for profile, recipe, threads in dict.fromkeys((r["profile"], r["recipe"], r["threads"]) for r in rows):
         hf, lean, both, pipe, bare, mini = (keyed.get((profile, recipe, threads, arm)) for arm in (
-            "step, HF code", "step, lean", "step, lean, bucketed", "pipeline", "bare HF loop", "bare 60-line GPT"))
+            "step, HF code", "step, lean", "step, trainer now", "pipeline", "bare HF loop", "bare 60-line GPT"))
         share = peak * threads / (os.cpu_count() or 1)  # the peak of the cores this run used
         lines.append(f"| {profile} | {recipe} | {threads} | {lean['passes']} | {pipe['ms']:.2f} | "
                      f"{'—' if bare is None else format(bare['ms'], '.2f')} | "
