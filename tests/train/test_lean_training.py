@@ -65,3 +65,33 @@ def test_use_lean_leaves_other_families_on_hf(setup):
     llama, _ = make_tiny("llama")
     module = get_recipe("coconut").module(llama)
     assert use_lean(module, llama) is False and module.lean is False
+
+
+def test_the_trainers_adamw_is_the_fused_kernel_and_takes_the_loop_versions_state():
+    """The fused AdamW updates as the per-parameter loop does, and a checkpoint of either resumes in it."""
+    from types import SimpleNamespace
+
+    from latentspace.train.distributed import new_optimizer
+
+    class _Plain:
+        def prepare_optimizer(self, optimizer):
+            return optimizer
+
+    run = SimpleNamespace(setting={"lr": 1e-2, "weight_decay": 0.01}.get)
+    torch.manual_seed(0)
+    ours, theirs = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    theirs.load_state_dict(ours.state_dict())
+    fused = new_optimizer(run, ours, _Plain())
+    loop = torch.optim.AdamW(theirs.parameters(), lr=1e-2, weight_decay=0.01)
+    assert fused.defaults["fused"] is True and not loop.defaults["fused"]
+    for step in range(3):
+        x = torch.randn(5, 4)
+        for model, opt in ((ours, fused), (theirs, loop)):
+            model(x).square().sum().backward()
+            opt.step()
+            opt.zero_grad()
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    resumed = new_optimizer(run, theirs, _Plain())
+    resumed.load_state_dict(loop.state_dict())  # a checkpoint the loop version wrote
+    assert float(resumed.state_dict()["state"][0]["step"]) == 3
