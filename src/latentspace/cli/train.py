@@ -108,7 +108,7 @@ def table(
                                                                    "digit multisets and seeds).")] = 2000,
     jobs: Annotated[int | None, typer.Option(min=1, max=256, help=(
         "Runs trained at a time, each in its own process with an equal share of the threads (default: one per "
-        "CPU core, one thread each — measured 1.38x the runs per hour of one two-thread run on 2 cores; a GPU "
+        "CPU core, one thread each — measured 1.4-1.6x the runs per hour of one two-thread run on 2 cores; a GPU "
         "trains one at a time)."))] = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -113,7 +113,7 @@ def test_groups(out: Path) -> dict[str, list[int]] | None:
 def train_at_once(runs: list[TrainRun], jobs: int, progress: bool) -> None:
     """Train ``runs``, ``jobs`` at a time in fresh processes, the cores' threads shared out among them.
 
-    Measured on 2 cores (`benchmarks/bench_train_speed.py`): two one-thread processes make 1.38x the
+    Measured on 2 cores (`benchmarks/bench_train_speed.py`): two one-thread processes make 1.4-1.6x the
     steps per second of one two-thread process — small models do not keep two threads busy. A run
     that fails stops the table with its own message (the others finish or stay resumable).
     """
