@@ -59,7 +59,9 @@ def from_run(folder: Path) -> dict:
                              ("one optimizer (no reset per stage)", options.get("reset_optimizer") is False),
                              ("thought read at its own slot", options.get("thought_from") == "slot"),
                              (f"earlier stages mixed in (p={mix})", bool(mix)),
-                             ("dropout 0.1", (summary.get("settings") or {}).get("dropout", 0) == 0.1)) if v]
+                             ("dropout 0.1", (summary.get("settings") or {}).get("dropout", 0) == 0.1),
+                             ("`paper-mnns`'s lr 1e-4 and batch 16", summary.get("profile") == "paper-mnns"),
+                             (f"{options['epochs']} epochs", options["epochs"] not in (600, 1000))) if v]
     sets = {"answer_marker": "false" if plain else None, "lr_schedule": "cosine" if cosine else None,
             "thoughts_per_step": per_step if per_step != 1 else None,
             "latent_markers": "false" if options.get("latent_markers") is False else None,
