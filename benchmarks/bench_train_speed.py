@@ -43,12 +43,12 @@ from results_md import replace_section  # noqa: E402  (benchmarks/ is on sys.pat
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT  # noqa: E402
 from latentspace.tasks import get_task  # noqa: E402
 from latentspace.train.data import encode_examples  # noqa: E402
-from latentspace.train.latent_forward import use_lean  # noqa: E402
+from latentspace.train.latent_forward import shifted_loss, use_lean  # noqa: E402
 from latentspace.train.models import from_scratch  # noqa: E402
 from latentspace.train.profiles import get_profile  # noqa: E402
 from latentspace.train.recipes import get_recipe  # noqa: E402
 from latentspace.train.rundata import by_length  # noqa: E402
-from latentspace.train.sequences import IGNORE, MarkerIds  # noqa: E402
+from latentspace.train.sequences import MarkerIds  # noqa: E402
 from latentspace.train.vocab import symbol_tokenizer, word_tokenizer  # noqa: E402
 
 START, END = "<!-- bench_train_speed:start -->", "<!-- bench_train_speed:end -->"
@@ -95,22 +95,24 @@ def padded_fraction(batch) -> float:
     return 1 - float(inner.attention_mask.float().mean())
 
 
-def module_step(module, optimizer, batch) -> float:
-    started = time.perf_counter()
-    parts = module(batch, parts=True)
-    loss = sum(value / max(count, 1) for value, count in parts.values())
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return time.perf_counter() - started
+def module_loss(module, batch) -> torch.Tensor:
+    """The recipe's loss as the trainer normalises it (each part over its own count)."""
+    return sum(value / max(count, 1) for value, count in module(batch, parts=True).values())
 
 
-def bare_step(model, optimizer, batch) -> float:
-    started = time.perf_counter()
+def bare_loss(model, batch) -> torch.Tensor:
     logits = model(input_ids=batch.ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids).logits
-    loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), batch.labels[:, 1:].flatten(),
-                                             ignore_index=IGNORE)
-    loss.backward()
+    return shifted_loss(logits, batch.labels)
+
+
+def mini_loss(model, batch) -> torch.Tensor:
+    return shifted_loss(model(batch.ids, batch.attention_mask), batch.labels)
+
+
+def timed_step(loss_of, model, optimizer, batch) -> float:
+    """Seconds of one forward (``loss_of``), backward and optimizer step."""
+    started = time.perf_counter()
+    loss_of(model, batch).backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return time.perf_counter() - started
@@ -141,17 +143,6 @@ class MiniGPT(torch.nn.Module):
             x = x + b["proj"](att.transpose(1, 2).reshape(rows, length, -1))
             x = x + b["out"](torch.nn.functional.gelu(b["fc"](b["ln2"](x)), approximate="tanh"))
         return self.ln(x) @ self.wte.weight.T
-
-
-def mini_step(model, optimizer, batch) -> float:
-    started = time.perf_counter()
-    logits = model(batch.ids, batch.attention_mask)
-    loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), batch.labels[:, 1:].flatten(),
-                                             ignore_index=IGNORE)
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return time.perf_counter() - started
 
 
 def peak_flops() -> tuple[float, str]:
@@ -193,31 +184,31 @@ def measure(profile_name: str, recipes, rounds: int, batches: int, threads: int,
             if lean:
                 use_lean(module, model)
             optimizer = torch.optim.AdamW(module.parameters(), lr=profile.lr)
-            arms["step, lean" if lean else "step, HF code"] = (module_step, module, optimizer)
+            arms["step, lean" if lean else "step, HF code"] = (module_loss, module, optimizer)
         model = from_scratch(profile, tok, seed=0)
         model.train()
         module = recipe.module(model)
         use_lean(module, model)
         fused = torch.optim.AdamW(module.parameters(), lr=profile.lr, fused=True)  # as `new_optimizer` builds it
-        arms["step, trainer now"] = (module_step, module, fused)
+        arms["step, trainer now"] = (module_loss, module, fused)
         if name == "cot":
             model = from_scratch(profile, tok, seed=0)
             model.train()
-            arms["bare HF loop"] = (bare_step, model, torch.optim.AdamW(model.parameters(), lr=profile.lr))
+            arms["bare HF loop"] = (bare_loss, model, torch.optim.AdamW(model.parameters(), lr=profile.lr))
             torch.manual_seed(0)
             mini = MiniGPT(len(tok), profile.hidden, profile.heads, profile.layers)
-            arms["bare 60-line GPT"] = (mini_step, mini, torch.optim.AdamW(mini.parameters(), lr=profile.lr))
+            arms["bare 60-line GPT"] = (mini_loss, mini, torch.optim.AdamW(mini.parameters(), lr=profile.lr))
         times = {arm: [] for arm in arms}
         times["pipeline"] = []
         for fn, target, optimizer in arms.values():  # warm-up
-            fn(target, optimizer, data[0])
+            timed_step(fn, target, optimizer, data[0])
         for _ in range(rounds):
             started = time.perf_counter()
             build(recipe, examples, epoch, markers, tok, profile.batch_size)
             times["pipeline"].append((time.perf_counter() - started) / len(data))
             for arm, (fn, target, optimizer) in arms.items():
                 own = sorted_data if arm.endswith("now") else data
-                times[arm].append(sum(fn(target, optimizer, b) for b in own) / len(own))
+                times[arm].append(sum(timed_step(fn, target, optimizer, b) for b in own) / len(own))
         for arm, values in times.items():
             own = sorted_data if arm.endswith("now") else data
             tokens = statistics.mean(real_tokens(b) for b in own)
@@ -241,10 +232,10 @@ def worker(profile_name: str, recipe_name: str, seconds: float) -> float:
     module = recipe.module(model)
     use_lean(module, model)
     optimizer = torch.optim.AdamW(module.parameters(), lr=profile.lr)
-    module_step(module, optimizer, data[0])
+    timed_step(module_loss, module, optimizer, data[0])
     steps, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        module_step(module, optimizer, data[steps % len(data)])
+        timed_step(module_loss, module, optimizer, data[steps % len(data)])
         steps += 1
     return steps / (time.perf_counter() - started)
 

@@ -7,6 +7,7 @@ layer holds every position and slicing/concatenation stay exact.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Sequence
 
@@ -20,7 +21,12 @@ KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values [batch, 
 
 def cache_kwarg(model: torch.nn.Module) -> str:
     """Name of the forward argument that takes the cache (`cache` in transformers >= 5.2x)."""
-    params = inspect.signature(model.forward).parameters
+    return _cache_kwarg_of(type(model))
+
+
+@functools.cache
+def _cache_kwarg_of(cls: type) -> str:  # once per class: training passes ask on every call
+    params = inspect.signature(cls.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
 
