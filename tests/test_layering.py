@@ -33,6 +33,7 @@ LAYERS = [
     {"reason", "steer", "memory"},
     {"bridge"},  # below agents: a pipeline's hand-over between models goes through a bridge
     {"agents", "audit", "train", "world"},
+    {"search"},  # sampled thought paths and selectors over train (and reason): above both
     {"names"},  # every registry's names as plain tuples (imports nothing): help text and schema descriptions
     {"strategies"},
     {"serve", "bench"},

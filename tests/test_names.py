@@ -23,6 +23,8 @@ MIRRORS = {
     "BRIDGE_METHODS": ("latentspace.bridge.fit", "METHODS"),
     "AUDIT_TESTS": ("latentspace.audit.run", "TESTS"),
     "PLANNERS": ("latentspace.world.planning", "METHODS"),
+    "SAMPLERS": ("latentspace.model.samplers", "SAMPLERS"),
+    "SELECTORS": ("latentspace.search", "SELECTORS"),
 }
 
 

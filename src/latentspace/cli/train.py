@@ -189,11 +189,22 @@ def eval_(
         "--set", help="Recipe option at test time, key=value: sample_k=4 (cot2's multi-token sampling).")] = None,
     curves: Annotated[Path | None, typer.Option(
         help="Also draw the run's training curves (loss and validation accuracy per epoch) to this picture.")] = None,
+    samples: Annotated[int | None, typer.Option(
+        min=1, max=4096, help="Draw N sampled thought paths per question and select among them (search).")] = None,
+    sampler: Annotated[str | None, typer.Option(
+        help="How a thought is sampled: mts:K (token-mixture thoughts, e.g. cot2), noise:SIGMA, dropout:P, "
+             "gumbel:TAU (default with --samples: mts:4 for cot2, else required).")] = None,
+    select: Annotated[str, typer.Option(
+        help="Selectors reported beside greedy, comma-separated: pass (any path right: pass@N), vote.")] = "pass,vote",
     json_out: JsonOpt = False,
 ) -> None:
     """Score a trained run on other items, read the way it was trained (tokens, thoughts, stage).
 
+    With --samples N: greedy beside each selector at N = 4, 16, 64 (up to N) and N, with intervals over
+    item groups (MNNS: digit multisets) and each selector's paired gain over greedy.
+
     Example: latentspace train eval runs/table-prosqa-sym-laptop-prosqa/s0/coconut --task prosqa_test.json
+    Example: latentspace train eval runs/table-mnns-laptop-mnns/s0/coconut --samples 16 --sampler noise:1
     """
     from latentspace.core import jsonsafe
     from latentspace.train.studies.evaluate_run import evaluate_run
@@ -207,6 +218,10 @@ def eval_(
 
         curves = check_picture(curves, "--curves", inputs=(*run_inputs(run_dir), task_file(task), answers))
     options = parse_sets(set_)
+    if samples is not None or sampler is not None:
+        from latentspace.cli.train_search import search_eval
+
+        return search_eval(run_dir, task, n, seed, options, samples or 16, sampler, select, answers, json_out)
     result = evaluate_run(run_dir, task, n, seed, options=options)
     if curves is not None:
         from latentspace.train.checkpoint import read_metrics

@@ -10,6 +10,7 @@ so those are the arguments.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 import torch
@@ -24,7 +25,7 @@ def think(lm: LatentModel, state: LatentState, counts: torch.Tensor | int,
           next_input: Callable[[LatentState, int], torch.Tensor],
           markers: tuple[int, int] | None = None, step: Callable | None = None,
           stop: Callable[[], bool] | None = None, marker_mask: torch.Tensor | None = None,
-          opened: bool = False) -> LatentState:
+          opened: bool = False, step_context: Callable | None = None) -> LatentState:
     """Feed the start marker, up to ``counts`` thoughts per row, the end marker; return the state.
 
     ``counts`` is one number or one per row (a row with fewer thoughts sits the later slots out).
@@ -41,10 +42,11 @@ def think(lm: LatentModel, state: LatentState, counts: torch.Tensor | int,
         if stop is not None and stop():
             break
         vectors = next_input(state, i)
-        if step is not None:
-            state = step(state, vectors, i)
-        else:
-            state = lm.step(state, vectors, rows=(counts > i).to(lm.device) if per_row else None)
+        with step_context() if step_context is not None else nullcontext():
+            if step is not None:
+                state = step(state, vectors, i)
+            else:
+                state = lm.step(state, vectors, rows=(counts > i).to(lm.device) if per_row else None)
     if markers:
         state = lm.feed(state, torch.full((state.batch_size, 1), markers[1], device=lm.device), mask=marker_mask)
     return state

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from latentspace.core.errors import LatentspaceError
 from latentspace.model.latent_model import LatentModel
 from latentspace.model.markers import LATENT, latent_markers
+from latentspace.model.samplers import ThoughtSampler
 from latentspace.model.thoughts import think
 from latentspace.tasks import Item, normalise
 from latentspace.train.data import TokenizedExample
@@ -40,44 +42,57 @@ class EvalResult:
 def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[TokenizedExample], stage: int,
              batch_size: int = 32, max_new_tokens: int = 96, project=None, seed: int = 0,
              limit: int | None = None, edit: ThoughtHook | None = None,
-             observe: ThoughtHook | None = None) -> EvalResult:
+             observe: ThoughtHook | None = None, sampler: ThoughtSampler | None = None) -> EvalResult:
     """Accuracy and positions on ``items``; ``project`` maps fed-back states (CODI's projector).
 
     For audits (`latentspace.audit`): ``limit`` cuts every item's thoughts after that many;
     ``observe(i, state, vectors, rows)`` sees thought i's input ``[B, d]`` and the state it was
     computed from (``rows``: the batch's item indices); ``edit`` (same arguments) returns the
     vectors to feed instead.
+
+    ``sampler`` (`latentspace.model.samplers`) makes every thought random: it draws around the
+    deterministic input (a token-mixture recipe also hands it the logits it mixes), seeded by ``seed``,
+    so the same seed gives the same paths. Repeat an item in ``items`` to draw several paths of it.
     """
+    if sampler is not None and getattr(recipe, "sample_k", 0):
+        raise LatentspaceError("the run's sample_k and a sampler both randomise the thoughts; give one")
     lm = LatentModel(causal_lm.eval(), tokenizer, "trained")
     markers = latent_markers(tokenizer) if recipe.curriculum().markers else None
     latent_id = tokenizer.convert_tokens_to_ids(LATENT)
     rows, started = [], time.perf_counter()
     generator = torch.Generator().manual_seed(seed)  # multi-token sampling (cot2 sample_k) is reproducible
-    for first in range(0, len(examples), batch_size):
-        chunk = examples[first:first + batch_size]
-        prompts = [ex.question + ([markers[0]] if markers else []) for ex in chunk]
-        ids, mask = left_pad(prompts, tokenizer.pad_token_id)
-        state = lm.encode(ids, attention_mask=mask)
-        thoughts = torch.tensor([recipe.thoughts_at(ex, stage) for ex in chunk])
-        if limit is not None:
-            thoughts = thoughts.clamp(max=limit)
-        rows_here = range(first, first + len(chunk))
 
-        def inputs(state, i, rows_here=rows_here):
-            vectors = recipe.thought_inputs(lm, state, latent_id, project, generator)
-            vectors = vectors.expand(state.batch_size, -1) if vectors.dim() == 1 else vectors
-            if observe is not None:
-                observe(i, state, vectors, rows_here)
-            return vectors if edit is None else edit(i, state, vectors, rows_here)
+    def inputs(state, i, rows_here):
+        vectors = recipe.thought_inputs(lm, state, latent_id, project, generator)
+        vectors = vectors.expand(state.batch_size, -1) if vectors.dim() == 1 else vectors
+        if sampler is not None:
+            logits = state.logits if recipe.mixes_tokens else None
+            vectors = sampler.draw(vectors, logits, lm.input_embeddings, generator).vectors
+        if observe is not None:
+            observe(i, state, vectors, rows_here)
+        return vectors if edit is None else edit(i, state, vectors, rows_here)
 
-        state = think(lm, state, thoughts, inputs, markers=markers, opened=True)
-        result = lm.decode(state, max_new_tokens)
-        for item, text, generated, n in zip(items[first:first + batch_size], result.texts, result.token_ids,
-                                            thoughts.tolist()):
-            found = recipe.answer_in(text)
-            rows.append({"question": item.question, "answer": item.answer, "text": text, "extracted": found,
-                         "correct": same_answer(found, item.answer),
-                         "positions": n + len(generated)})
+    step_context = (lambda: sampler.stepping(causal_lm)) if sampler is not None else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # MC-dropout draws from torch's own generator: repeatable, the caller's untouched
+        for first in range(0, len(examples), batch_size):
+            chunk = examples[first:first + batch_size]
+            prompts = [ex.question + ([markers[0]] if markers else []) for ex in chunk]
+            ids, mask = left_pad(prompts, tokenizer.pad_token_id)
+            state = lm.encode(ids, attention_mask=mask)
+            thoughts = torch.tensor([recipe.thoughts_at(ex, stage) for ex in chunk])
+            if limit is not None:
+                thoughts = thoughts.clamp(max=limit)
+            rows_here = range(first, first + len(chunk))
+            state = think(lm, state, thoughts, lambda state, i: inputs(state, i, rows_here), markers=markers,
+                          opened=True, step_context=step_context)
+            result = lm.decode(state, max_new_tokens)
+            for item, text, generated, n in zip(items[first:first + batch_size], result.texts, result.token_ids,
+                                                thoughts.tolist()):
+                found = recipe.answer_in(text)
+                rows.append({"question": item.question, "answer": item.answer, "text": text, "extracted": found,
+                             "correct": same_answer(found, item.answer),
+                             "positions": n + len(generated)})
     seconds = (time.perf_counter() - started) / max(1, len(rows))
     n = len(rows)
     return EvalResult(sum(r["correct"] for r in rows) / max(1, n), n,

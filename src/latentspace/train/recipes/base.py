@@ -44,6 +44,7 @@ class Recipe:
     RANGES: ClassVar[dict] = {"epochs": between(1, 100_000)}
     needs_steps: ClassVar[bool] = False  # the data must have reasoning steps
     feedback: ClassVar[bool] = True  # thought slots hold fed-back hidden states (else the token's embedding)
+    mixes_tokens: ClassVar[bool] = False  # a thought is a softmax mix of token embeddings (samplers get its logits)
     needs_targets: ClassVar[bool] = False  # the data must carry CoT2 target sets (meta traces / frontier)
 
     def curriculum(self) -> CurriculumConfig:

@@ -105,6 +105,7 @@ class ContinuousCoT(Recipe):
     RANGES: ClassVar[dict] = {"budget": between(0, 1_000_000), "sample_k": between(0, 4096), "pad_to": between(0, 64)}
     needs_steps = True
     needs_targets = True
+    mixes_tokens = True
 
     def curriculum(self) -> CurriculumConfig:  # CoT's layout: no markers, every step a slot
         return CurriculumConfig(thoughts_per_step=1, max_stage=10**6, markers=False)

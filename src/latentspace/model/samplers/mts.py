@@ -1,0 +1,33 @@
+"""`mts:K` — multi-token sampling (CoT2): the mean embedding of K tokens drawn from the thought's softmax.
+
+K = 1 feeds one token's embedding (sampled CoT); as K grows the mean approaches the deterministic mix.
+The log-probability of a draw is that of its K tokens, so RL's policy gradient flows into the logits.
+"""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from latentspace.core.named import between
+from latentspace.model.samplers.base import Drawn, ThoughtSampler, register
+
+
+@register
+@dataclass
+class MultiTokenSampler(ThoughtSampler):
+    k: int = 4
+    name = "mts"
+    parameter = "k"
+    needs_logits = True
+    RANGES: ClassVar[dict] = {"k": between(1, 4096)}
+
+    def draw(self, mean, logits, table, generator=None) -> Drawn:
+        self.check(logits)
+        probs = torch.softmax(logits.float(), -1)
+        picks = torch.multinomial(probs, self.k, replacement=True, generator=generator)  # [B, K]
+        return Drawn(table[picks].mean(1), picks)
+
+    def log_prob(self, action, mean, logits, table) -> torch.Tensor:
+        self.check(logits)
+        return torch.log_softmax(logits.float(), -1).gather(-1, action).sum(-1)
