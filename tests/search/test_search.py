@@ -89,3 +89,29 @@ def test_search_from_the_command_line(runs, tmp_path, capsys, monkeypatch):
         one_line_exit_2(run_here(capsys, monkeypatch, "train", "eval", str(runs / "coconut"), "--n", "4", *extra), message)
     one_line_exit_2(run_here(capsys, monkeypatch, "train", "eval", str(runs / "coconut"), "--samples", "0",
                              "--sampler", "noise:1"), "--samples")
+
+
+def test_reward_model_fit_and_search_from_the_command_line(runs, tmp_path, capsys, monkeypatch):
+    rm = tmp_path / "rm.safetensors"
+    out = run_here(capsys, monkeypatch, "train", "rm", "fit", str(runs / "coconut"), "--sampler", "noise:0.5",
+                   "--questions", "6", "--paths", "3", "--continuations", "2", "--epochs", "5", "--out", str(rm), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["sampler"] == "noise:0.5" and rm.is_file()
+    out = run_here(capsys, monkeypatch, "train", "eval", str(runs / "coconut"), "--rm", str(rm), "--samples", "4",
+                   "--select", "rm,beam", "--beam-width", "2", "--n", "5", "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["sampler"] == "noise:0.5"  # the reward model's own sampler by default
+    assert [(r["selector"], r["n"]) for r in summary["rows"]] == [("greedy", 1), ("rm", 4), ("beam", 4)]
+    cases = [
+        (["train", "eval", str(runs / "coconut"), "--samples", "4", "--sampler", "noise:1", "--select", "rm"], "--rm FILE"),
+        (["train", "eval", str(runs / "coconut"), "--rm", str(rm), "--samples", "2", "--select", "beam",
+          "--beam-width", "4"], "above --samples"),
+        (["train", "eval", str(runs / "cot2"), "--rm", str(rm), "--samples", "2"], "was fitted on run"),
+        (["train", "rm", "fit", str(runs / "coconut"), "--split", "test", "--out", str(tmp_path / "x.safetensors"),
+          "--sampler", "noise:1"], "test split stays unseen"),
+        (["train", "rm", "fit", str(runs / "coconut"), "--out", str(tmp_path / "y.safetensors")], "needs --sampler"),
+    ]
+    for args, message in cases:
+        one_line_exit_2(run_here(capsys, monkeypatch, *args), message)
+    assert not (tmp_path / "x.safetensors").exists() and not (tmp_path / "y.safetensors").exists()

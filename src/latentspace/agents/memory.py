@@ -53,14 +53,7 @@ def hand_over(state: LatentState, policy: str, turn_start: int) -> LatentState:
 
 def repeat_rows(state: LatentState, times: int) -> LatentState:
     """Each row ``times`` times in a row (row b -> rows b*times ... b*times+times-1); consumes ``state``."""
-    state.check_usable()
-    index = torch.arange(state.batch_size).repeat_interleave(times)
-    dev = index.to(state.ids.device)
-    state.consumed = True
-    return replace(state, cache=kv.select_batch(state.cache, index), ids=state.ids[dev],
-                   attention_mask=state.attention_mask[dev], next_position=state.next_position[dev],
-                   logits=state.logits[dev], hidden=None if state.hidden is None else state.hidden[dev],
-                   consumed=False)
+    return state.pick_rows(torch.arange(state.batch_size).repeat_interleave(times))
 
 
 def starting_memory(lm: LatentModel, memory: LatentState | None, batch: int) -> LatentState | None:

@@ -16,6 +16,14 @@ app = typer.Typer(cls=default_group("run"), no_args_is_help=True,
                   help="Train latent reasoners: `latentspace train table --profile laptop-mnns` (the headline table).")
 
 
+def _add_rm() -> None:
+    from latentspace.cli.train_search import rm_app
+
+    app.add_typer(rm_app, name="rm")
+
+
+_add_rm()
+
 PROFILE_HELP = ("laptop-mnns (+ laptop-mnns-d24, laptop-mnns-d16: narrower widths; paper-mnns, the authors' protocol) / laptop-prosqa (the papers' small-model "
                 "settings on a CPU; + laptop-prosqa-15k at their data size), smoke-mnns / "
                 "smoke-prosqa / smoke (seconds), full (fine-tune SmolLM2 on ProsQA, GPU), full-scratch, "
@@ -195,7 +203,12 @@ def eval_(
         help="How a thought is sampled: mts:K (token-mixture thoughts, e.g. cot2), noise:SIGMA, dropout:P, "
              "gumbel:TAU (default with --samples: mts:4 for cot2, else required).")] = None,
     select: Annotated[str, typer.Option(
-        help="Selectors reported beside greedy, comma-separated: pass (any path right: pass@N), vote.")] = "pass,vote",
+        help="Selectors reported beside greedy, comma-separated: pass (any path right: pass@N), vote, "
+             "rm (best-of-N by --rm), beam (beam search over thought steps scored by --rm).")] = "pass,vote",
+    rm: Annotated[Path | None, typer.Option(
+        "--rm", help="A latent reward model fitted on this run (`latentspace train rm fit RUN`).")] = None,
+    beam_width: Annotated[int, typer.Option(min=1, max=4096, help="Beams kept per step (beam: N / width "
+                                            "candidates per beam).")] = 4,
     json_out: JsonOpt = False,
 ) -> None:
     """Score a trained run on other items, read the way it was trained (tokens, thoughts, stage).
@@ -218,10 +231,11 @@ def eval_(
 
         curves = check_picture(curves, "--curves", inputs=(*run_inputs(run_dir), task_file(task), answers))
     options = parse_sets(set_)
-    if samples is not None or sampler is not None:
+    if samples is not None or sampler is not None or rm is not None:
         from latentspace.cli.train_search import search_eval
 
-        return search_eval(run_dir, task, n, seed, options, samples or 16, sampler, select, answers, json_out)
+        return search_eval(run_dir, task, n, seed, options, samples or 16, sampler, select, answers, json_out, rm,
+                           beam_width)
     result = evaluate_run(run_dir, task, n, seed, options=options)
     if curves is not None:
         from latentspace.train.checkpoint import read_metrics

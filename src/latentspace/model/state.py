@@ -59,6 +59,16 @@ class LatentState:
         self.check_usable()
         return replace(self, cache=kv.clone(self.cache), consumed=False)
 
+    def pick_rows(self, index: torch.Tensor) -> LatentState:
+        """A state of rows ``index`` (repeats allowed: beams, samples); consumes this one."""
+        self.check_usable()
+        dev = index.to(self.ids.device)
+        self.consumed = True
+        return replace(self, cache=kv.select_batch(self.cache, index), ids=self.ids[dev],
+                       attention_mask=self.attention_mask[dev], next_position=self.next_position[dev],
+                       logits=self.logits[dev], hidden=None if self.hidden is None else self.hidden[dev],
+                       consumed=False)
+
     def latent_slots(self) -> torch.Tensor:
         """Boolean ``[B, T]``: slots filled by continuous vectors."""
         return self.ids == LATENT_ID

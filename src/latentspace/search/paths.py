@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import torch
 
 from latentspace.core.errors import LatentspaceError
 from latentspace.model.samplers import ThoughtSampler
+from latentspace.search.features import FeatureRecorder
 from latentspace.tasks import Item
 
 MOST_PATHS = 4096
@@ -18,6 +21,7 @@ class SampledPaths:
     paths: list[list[dict]]  # per item: N sampled rows, in the order drawn (a prefix is a smaller N)
     sampler: str  # its spec, e.g. "mts:4"
     seed: int
+    features: list[list[torch.Tensor]] = field(default_factory=list)  # per item, per path: [T, F] step features
 
     @property
     def n(self) -> int:
@@ -34,5 +38,11 @@ def sample_paths(loaded, items: list[Item], sampler: ThoughtSampler, n: int, see
                                f"{sampler.name} cannot sample it (use noise:SIGMA or dropout:P)")
     greedy = loaded.evaluate(items, batch_size).rows
     repeated = [item for item in items for _ in range(n)]
-    drawn = loaded.evaluate(repeated, batch_size, sampler=sampler, seed=seed).rows
-    return SampledPaths(items, greedy, [drawn[i * n:(i + 1) * n] for i in range(len(items))], sampler.spec(), seed)
+    recorder = FeatureRecorder()
+    drawn = loaded.evaluate(repeated, batch_size, sampler=sampler, seed=seed, observe=recorder,
+                                  finished=recorder.finished).rows
+    width = 2 * loaded.causal_lm.config.get_text_config().hidden_size + 1
+    features = [[recorder.stacked(i * n + j, width, drawn[i * n + j]["thoughts"]) for j in range(n)]
+                for i in range(len(items))]
+    return SampledPaths(items, greedy, [drawn[i * n:(i + 1) * n] for i in range(len(items))], sampler.spec(), seed,
+                        features)

@@ -35,15 +35,16 @@ def paired_gain(groups: list[str], picked: list[bool], greedy: list[bool], draws
 
 
 def search_report(paths: SampledPaths, sizes: tuple[int, ...] = (), selectors: tuple[str, ...] = ("pass", "vote"),
-                  draws: int = 2000) -> list[dict]:
+                  draws: int = 2000, rm=None) -> list[dict]:
     """Rows ``{selector, n, accuracy, interval, gain, gain_interval}``: greedy once, then each selector at
-    each N in ``sizes`` (prefixes of the drawn paths; default: all of them)."""
+    each N in ``sizes`` (prefixes of the drawn paths; default: all of them); ``rm``: the reward model
+    the ``rm`` selector ranks with."""
     groups = groups_of(paths)
     greedy = [bool(r["correct"]) for r in paths.greedy]
     rows = [row("greedy", 1, groups, greedy, greedy, draws)]
     for n in sorted({min(s, paths.n) for s in sizes} or {paths.n}):
         for name in selectors:
-            picked = [select(name, p[:n]) for p in paths.paths]
+            picked = [select(name, p[:n], f[:n], rm) for p, f in zip(paths.paths, paths.features or [[]] * len(paths.paths))]
             rows.append(row(name, n, groups, picked, greedy, draws))
     return rows
 

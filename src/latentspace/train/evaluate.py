@@ -42,7 +42,8 @@ class EvalResult:
 def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[TokenizedExample], stage: int,
              batch_size: int = 32, max_new_tokens: int = 96, project=None, seed: int = 0,
              limit: int | None = None, edit: ThoughtHook | None = None,
-             observe: ThoughtHook | None = None, sampler: ThoughtSampler | None = None) -> EvalResult:
+             observe: ThoughtHook | None = None, sampler: ThoughtSampler | None = None,
+             finished: Callable[[object, range], None] | None = None) -> EvalResult:
     """Accuracy and positions on ``items``; ``project`` maps fed-back states (CODI's projector).
 
     For audits (`latentspace.audit`): ``limit`` cuts every item's thoughts after that many;
@@ -53,6 +54,7 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
     ``sampler`` (`latentspace.model.samplers`) makes every thought random: it draws around the
     deterministic input (a token-mixture recipe also hands it the logits it mixes), seeded by ``seed``,
     so the same seed gives the same paths. Repeat an item in ``items`` to draw several paths of it.
+    ``finished(state, rows)`` sees the state after the last thought, where the answer is read from.
     """
     if sampler is not None and getattr(recipe, "sample_k", 0):
         raise LatentspaceError("the run's sample_k and a sampler both randomise the thoughts; give one")
@@ -86,13 +88,15 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
             rows_here = range(first, first + len(chunk))
             state = think(lm, state, thoughts, lambda state, i: inputs(state, i, rows_here), markers=markers,
                           opened=True, step_context=step_context)
+            if finished is not None:
+                finished(state, rows_here)
             result = lm.decode(state, max_new_tokens)
             for item, text, generated, n in zip(items[first:first + batch_size], result.texts, result.token_ids,
                                                 thoughts.tolist()):
                 found = recipe.answer_in(text)
                 rows.append({"question": item.question, "answer": item.answer, "text": text, "extracted": found,
                              "correct": same_answer(found, item.answer),
-                             "positions": n + len(generated)})
+                             "positions": n + len(generated), "thoughts": n})
     seconds = (time.perf_counter() - started) / max(1, len(rows))
     n = len(rows)
     return EvalResult(sum(r["correct"] for r in rows) / max(1, n), n,
