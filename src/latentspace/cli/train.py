@@ -16,13 +16,14 @@ app = typer.Typer(cls=default_group("run"), no_args_is_help=True,
                   help="Train latent reasoners: `latentspace train table --profile laptop-mnns` (the headline table).")
 
 
-def _add_rm() -> None:
-    from latentspace.cli.train_search import rm_app
+def _add_search() -> None:
+    from latentspace.cli.train_search import rl, rm_app
 
     app.add_typer(rm_app, name="rm")
+    app.command("rl")(rl)
 
 
-_add_rm()
+_add_search()
 
 PROFILE_HELP = ("laptop-mnns (+ laptop-mnns-d24, laptop-mnns-d16: narrower widths; paper-mnns, the authors' protocol) / laptop-prosqa (the papers' small-model "
                 "settings on a CPU; + laptop-prosqa-15k at their data size), smoke-mnns / "

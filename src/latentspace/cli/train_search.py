@@ -151,3 +151,51 @@ def fit(
     say(f"{out}: fitted on {len(items)} {split} questions × {paths} paths ({chosen.spec()}); held-out questions: "
         f"its pick {100 * report.held_out_best_of_group:.1f}%, a random path {100 * report.held_out_mean_path:.1f}%, "
         f"any path {100 * report.held_out_any_path:.1f}%")
+
+
+def rl(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run with thoughts (coconut, cot2, codi, pause).")],
+    out: Annotated[Path, typer.Option(help="The RL run folder (resumes when it holds this RL's checkpoint).")],
+    sampler: Annotated[str | None, typer.Option(
+        help="The policy's randomness: noise:SIGMA (fed-back thoughts) or mts:K (cot2; default mts:4).")] = None,
+    group: Annotated[int, typer.Option(min=2, max=4096, help="Rollouts per question.")] = 8,
+    questions: Annotated[int, typer.Option(min=1, max=65536, help="Training questions per iteration.")] = 32,
+    iterations: Annotated[int, typer.Option(min=1, max=10_000_000, help="Iterations (rollouts + updates).")] = 100,
+    updates: Annotated[int, typer.Option(min=1, max=64, help="Optimizer steps per batch of rollouts.")] = 2,
+    clip: Annotated[float, typer.Option(min=1e-6, max=10, help="ε of the clipped ratio.")] = 0.2,
+    lr: Annotated[float, typer.Option(min=1e-12, max=1, help="AdamW learning rate (no weight decay).")] = 1e-5,
+    kl: Annotated[float, typer.Option(min=0, max=1e6, help="Weight of the KL to the supervised model.")] = 0.0,
+    scale: Annotated[str, typer.Option(help="Advantage scale: std (GRPO) or none (RLOO-like).")] = "std",
+    eval_every: Annotated[int, typer.Option(min=1, max=10**9, help="Iterations between validation scores.")] = 10,
+    seed: Annotated[int, seed_option("Seed of the questions drawn and the samples.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Reinforcement learning on a run's continuous thoughts (group-relative, clipped ratio, resumable).
+
+    Example: latentspace train rl runs/table-mnns-laptop-mnns/s0/coconut --sampler noise:0.3 --out runs/rl-coconut
+    """
+    from rich.progress import Progress
+
+    from latentspace.train.rl import RLConfig, train_rl
+    from latentspace.train.run_folder import require_run, run_inputs
+
+    require_run(run_dir)
+    out = files.check_output(out, "--out", folder=True, inputs=(*run_inputs(run_dir), run_dir))
+    if sampler is None:
+        from latentspace.train.studies.evaluate_run import load_run
+
+        sampler = default_sampler(load_run(run_dir), None, None)
+    config = RLConfig(sampler=sampler, group=group, questions=questions, iterations=iterations, updates=updates,
+                      clip=clip, lr=lr, kl=kl, scale=scale, eval_every=eval_every, save_every=eval_every, seed=seed)
+    with Progress(console=err_console, disable=json_out, transient=True) as bar:
+        task = bar.add_task("RL on thoughts", total=iterations)
+
+        def shown(done, total, record):
+            valid = f", valid {100 * record['valid']:.1f}%" if "valid" in record else ""
+            bar.update(task, completed=done, description=f"RL: reward {record['reward']:.2f}{valid}")
+
+        summary = train_rl(run_dir, out, config, progress=shown)
+    if json_out:
+        return emit_json({k: v for k, v in summary.items() if k != "curve"} | {"curve": summary["curve"]})
+    say(f"{out}: test accuracy {100 * summary['test_before']:.1f}% -> {100 * summary['test_after']:.1f}% "
+        f"({summary['test_n']} items; {iterations} iterations, {config.sampler}, group {group})")

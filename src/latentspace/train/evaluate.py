@@ -43,7 +43,8 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
              batch_size: int = 32, max_new_tokens: int = 96, project=None, seed: int = 0,
              limit: int | None = None, edit: ThoughtHook | None = None,
              observe: ThoughtHook | None = None, sampler: ThoughtSampler | None = None,
-             finished: Callable[[object, range], None] | None = None) -> EvalResult:
+             finished: Callable[[object, range], None] | None = None,
+             drawn: Callable[[int, object, range], None] | None = None) -> EvalResult:
     """Accuracy and positions on ``items``; ``project`` maps fed-back states (CODI's projector).
 
     For audits (`latentspace.audit`): ``limit`` cuts every item's thoughts after that many;
@@ -54,7 +55,8 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
     ``sampler`` (`latentspace.model.samplers`) makes every thought random: it draws around the
     deterministic input (a token-mixture recipe also hands it the logits it mixes), seeded by ``seed``,
     so the same seed gives the same paths. Repeat an item in ``items`` to draw several paths of it.
-    ``finished(state, rows)`` sees the state after the last thought, where the answer is read from.
+    ``finished(state, rows)`` sees the state after the last thought, where the answer is read from;
+    ``drawn(i, draw, rows)`` each of thought i's draws (`samplers.Drawn`: the action RL scores).
     """
     if sampler is not None and getattr(recipe, "sample_k", 0):
         raise LatentspaceError("the run's sample_k and a sampler both randomise the thoughts; give one")
@@ -69,7 +71,10 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
         vectors = vectors.expand(state.batch_size, -1) if vectors.dim() == 1 else vectors
         if sampler is not None:
             logits = state.logits if recipe.mixes_tokens else None
-            vectors = sampler.draw(vectors, logits, lm.input_embeddings, generator).vectors
+            draw = sampler.draw(vectors, logits, lm.input_embeddings, generator)
+            if drawn is not None:
+                drawn(i, draw, rows_here)
+            vectors = draw.vectors
         if observe is not None:
             observe(i, state, vectors, rows_here)
         return vectors if edit is None else edit(i, state, vectors, rows_here)

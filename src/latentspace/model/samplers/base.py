@@ -50,6 +50,12 @@ class ThoughtSampler:
         raise LatentspaceError(f"the {self.name} sampler has no tractable log-probability; "
                                f"RL samples with {', '.join(n for n, c in SAMPLERS.items() if c.scored)}")
 
+    def kl(self, mean: torch.Tensor, logits: torch.Tensor | None, ref_mean: torch.Tensor,
+           ref_logits: torch.Tensor | None) -> torch.Tensor:
+        """``[B]`` KL(this policy's thought distribution || the reference's), differentiable in ``mean``/``logits``."""
+        raise LatentspaceError(f"the {self.name} sampler has no tractable KL; RL samples with "
+                               f"{', '.join(n for n, c in SAMPLERS.items() if c.scored)}")
+
     def check(self, logits: torch.Tensor | None) -> None:
         if self.needs_logits and logits is None:
             raise LatentspaceError(f"the {self.name} sampler draws tokens from a thought's distribution; these thoughts "

@@ -31,3 +31,8 @@ class MultiTokenSampler(ThoughtSampler):
     def log_prob(self, action, mean, logits, table) -> torch.Tensor:
         self.check(logits)
         return torch.log_softmax(logits.float(), -1).gather(-1, action).sum(-1)
+
+    def kl(self, mean, logits, ref_mean, ref_logits) -> torch.Tensor:
+        self.check(logits)
+        logp, ref = torch.log_softmax(logits.float(), -1), torch.log_softmax(ref_logits.float(), -1)
+        return self.k * (logp.exp() * (logp - ref)).sum(-1)  # K independent draws: K times one draw's KL

@@ -32,3 +32,8 @@ class GaussianSampler(ThoughtSampler):
         if self.sigma == 0:
             return torch.zeros(mean.shape[0], device=mean.device)  # a point mass: every policy gives it log 1
         return -((action.float() - mean.float()) ** 2).sum(-1) / (2 * self.sigma ** 2)
+
+    def kl(self, mean, logits, ref_mean, ref_logits) -> torch.Tensor:
+        if self.sigma == 0:
+            return torch.zeros(mean.shape[0], device=mean.device)
+        return ((mean.float() - ref_mean.float()) ** 2).sum(-1) / (2 * self.sigma ** 2)  # equal covariances
