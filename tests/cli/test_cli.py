@@ -65,6 +65,9 @@ def test_tour_on_tiny_writes_report(tmp_path):
     audited = next(s for s in data["sections"] if s["title"] == "Auditing latent thoughts")
     assert "every thought cut" in audited["summary"] and audited["rows"][0]["thought"] == 1
     assert set(audited["data"]["results"]) == {"necessity", "decodability", "interchange"}
+    searched = next(s for s in data["sections"] if s["title"] == "Searching and reinforcing latent thoughts")
+    assert [r["selector"] for r in searched["rows"]] == ["greedy", "pass@4", "vote@4", "pass@16", "vote@16"]
+    assert "pass@16" in searched["summary"] and set(searched["data"]["rl"]) >= {"test_before", "test_after"}
     memory = next(s for s in data["sections"] if s["title"] == "Latent memory")
     assert [r["press"] for r in memory["rows"]] == ["none", "knorm", "tova", "snapkv", "probe"]
     assert all(r["slots"] < memory["rows"][0]["slots"] for r in memory["rows"][1:])

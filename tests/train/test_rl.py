@@ -5,7 +5,6 @@ import copy
 import pytest
 import torch
 
-from latentspace.core.errors import LatentspaceError
 from latentspace.model.samplers import parse_sampler
 from latentspace.tasks import load_jsonl
 from latentspace.train.data import encode_examples

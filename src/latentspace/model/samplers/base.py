@@ -56,6 +56,12 @@ class ThoughtSampler:
         raise LatentspaceError(f"the {self.name} sampler has no tractable KL; RL samples with "
                                f"{', '.join(n for n, c in SAMPLERS.items() if c.scored)}")
 
+    def log_prob_parts(self, action: torch.Tensor, mean: torch.Tensor, logits: torch.Tensor | None,
+                       table: torch.Tensor) -> torch.Tensor:
+        """``[B, P]``: the log-probability split into the draw's independent parts (MTS: its K tokens), whose
+        sum is `log_prob`. RL takes one ratio per part, as GRPO takes one per token."""
+        return self.log_prob(action, mean, logits, table)[:, None]
+
     def check(self, logits: torch.Tensor | None) -> None:
         if self.needs_logits and logits is None:
             raise LatentspaceError(f"the {self.name} sampler draws tokens from a thought's distribution; these thoughts "

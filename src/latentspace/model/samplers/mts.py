@@ -29,8 +29,11 @@ class MultiTokenSampler(ThoughtSampler):
         return Drawn(table[picks].mean(1), picks)
 
     def log_prob(self, action, mean, logits, table) -> torch.Tensor:
+        return self.log_prob_parts(action, mean, logits, table).sum(-1)
+
+    def log_prob_parts(self, action, mean, logits, table) -> torch.Tensor:
         self.check(logits)
-        return torch.log_softmax(logits.float(), -1).gather(-1, action).sum(-1)
+        return torch.log_softmax(logits.float(), -1).gather(-1, action)  # [B, K]: one part per drawn token
 
     def kl(self, mean, logits, ref_mean, ref_logits) -> torch.Tensor:
         self.check(logits)

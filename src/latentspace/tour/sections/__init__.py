@@ -10,10 +10,11 @@ from latentspace.tour.sections.lens_map import lens_map
 from latentspace.tour.sections.memory import memory
 from latentspace.tour.sections.next_token import next_token
 from latentspace.tour.sections.reasoning import reasoning
+from latentspace.tour.sections.searched_thoughts import searched_thoughts
 from latentspace.tour.sections.serving import serving
 from latentspace.tour.sections.steering import steering
 from latentspace.tour.sections.trained_thoughts import trained_thoughts
 from latentspace.tour.sections.world import world
 
 SECTIONS = [generation, next_token, layer_norms, lens_map, latent_step, reasoning, trained_thoughts, audited_thoughts,
-            steering, agents, memory, bridge, world, serving]
+            searched_thoughts, steering, agents, memory, bridge, world, serving]

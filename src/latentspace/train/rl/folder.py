@@ -73,10 +73,17 @@ def export_run(run_dir: Path, out: Path, folder) -> None:
 def write_summary(run_dir: Path, out: Path, config, history: list, policy) -> dict:
     from latentspace.train.studies.evaluate_run import evaluate_run
 
+    from latentspace.model.samplers import parse_sampler
+    from latentspace.train.studies.evaluate_run import load_run, run_items
+
     before = evaluate_run(run_dir)
     after = evaluate_run(out)
+    items = run_items(run_dir, None, None, 0)
+    sampled = [load_run(folder).evaluate(items, sampler=parse_sampler(config.sampler), seed=config.seed).accuracy
+               for folder in (run_dir, out)]  # one sampled path per question: the regime RL optimised
     summary = {"run": str(run_dir), "out": str(out), "config": dataclasses.asdict(config),
                "test_before": before.accuracy, "test_after": after.accuracy, "test_n": after.n,
+               "test_sampled_before": sampled[0], "test_sampled_after": sampled[1],
                "valid_start": next((r.get("valid_start") for r in history if "valid_start" in r), None),
                "curve": [{k: r[k] for k in ("iteration", "reward", "valid") if k in r} for r in history]}
     files.write_text(out / "rl_summary.json", jsonsafe.dumps(summary, indent=1) + "\n", "RL summary")

@@ -6,7 +6,8 @@ of a rollout is its reward minus its group's mean (divided by the group's spread
 GRPO; ``none`` keeps the raw difference, as RLOO / Dr. GRPO). The log-probabilities of the drawn
 thoughts under the rollout policy are kept; then ``updates`` optimizer steps each maximise the
 clipped surrogate ``min(ρA, clip(ρ, 1-ε, 1+ε)A)`` with ``ρ`` the ratio of the current policy to the
-rollout one — exactly 1 at the first step, moving (and clipped) after it — minus ``kl`` times the
+rollout one — one ratio per independent part of a thought (each of MTS's K tokens; noise: the whole
+draw), as GRPO takes one per token; exactly 1 at the first step, moving (and clipped) after it — minus ``kl`` times the
 KL to the supervised model. Weight decay is off: a group whose rewards are all equal moves nothing.
 The model stays in eval mode (no dropout) so a rollout and its re-scoring are the same function.
 """
@@ -29,7 +30,7 @@ from latentspace.model.samplers import parse_sampler
 from latentspace.tasks import load_jsonl
 from latentspace.train.data import encode_examples
 from latentspace.train.evaluate import evaluate
-from latentspace.train.rl.policy import thought_batch, thought_log_probs
+from latentspace.train.rl.policy import thought_batch, thought_log_prob_parts
 
 
 @dataclass
@@ -119,12 +120,13 @@ def rl_step(policy: Policy, sampler, config: RLConfig, items, examples, seed: in
     batch = thought_batch(policy.folder.tokenizer, policy.folder.recipe, examples, counts, fed, actions)
     recipe, module = policy.folder.recipe, policy.folder.module
     with torch.no_grad():
-        old, _ = thought_log_probs(policy.causal_lm, recipe, policy.project, sampler, batch)
+        old, row_of, _ = thought_log_prob_parts(policy.causal_lm, recipe, policy.project, sampler, batch)
+    per_part = advantage[row_of][:, None].expand_as(old)  # every part of a thought carries its rollout's advantage
     record = {"reward": float(rewards.mean()), "ratios": [], "clipped": [], "kl": []}
     for _ in range(config.updates):
-        logp, kl = thought_log_probs(policy.causal_lm, recipe, policy.project, sampler, batch, reference)
-        ratio = torch.exp(logp - old)
-        objective = clipped_objective(ratio, advantage, config.clip).mean()
+        logp, _, kl = thought_log_prob_parts(policy.causal_lm, recipe, policy.project, sampler, batch, reference)
+        ratio = torch.exp(logp - old)  # one ratio per part (per drawn token for MTS), as GRPO takes one per token
+        objective = clipped_objective(ratio, per_part, config.clip).mean()
         loss = -objective + (config.kl * kl.mean() if kl is not None else 0.0)
         check_loss(loss, len(record["ratios"]), "RL on thoughts")
         optimizer.zero_grad()
@@ -132,7 +134,7 @@ def rl_step(policy: Policy, sampler, config: RLConfig, items, examples, seed: in
         optimizer.step()
         record["ratios"].append(float((ratio.detach() - 1).abs().max()))
         record["clipped"].append(float(((ratio.detach() - 1).abs() > config.clip).float().mean()))
-        record["kl"].append(float(kl.mean()) if kl is not None else 0.0)
+        record["kl"].append(float(kl.detach().mean()) if kl is not None else 0.0)
     del module
     return record
 

@@ -85,15 +85,22 @@ def states_before_slots(causal_lm, batch: ThoughtBatch) -> torch.Tensor:
 def thought_log_probs(causal_lm, recipe, project, sampler, batch: ThoughtBatch, reference=None):
     """(``[R]`` log-probability of each row's thoughts under the model now, ``[R]`` KL to ``reference``'s
     thought distributions — a frozen copy of the supervised model — or None)."""
+    parts, row_of, kl = thought_log_prob_parts(causal_lm, recipe, project, sampler, batch, reference)
+    logp = torch.zeros(batch.rows, dtype=parts.dtype, device=parts.device).index_add(0, row_of, parts.sum(-1))
+    return logp, kl
+
+
+def thought_log_prob_parts(causal_lm, recipe, project, sampler, batch: ThoughtBatch, reference=None):
+    """(``[S, P]`` log-probabilities of every thought's independent parts — its K tokens for MTS, the whole
+    draw for noise —, ``[S]`` the row of each thought, ``[R]`` KL to ``reference`` or None)."""
     means, logits = slot_means(causal_lm, recipe, project, states_before_slots(causal_lm, batch), batch.latent_id)
-    per_slot = sampler.log_prob(batch.actions, means, logits, causal_lm.get_input_embeddings().weight)
+    parts = sampler.log_prob_parts(batch.actions, means, logits, causal_lm.get_input_embeddings().weight)
     row_of = batch.slots.nonzero()[:, 0]
-    logp = torch.zeros(batch.rows, dtype=per_slot.dtype, device=per_slot.device).index_add(0, row_of, per_slot)
     if reference is None:
-        return logp, None
+        return parts, row_of, None
     with torch.no_grad():
         ref_causal, ref_project = reference
         ref_means, ref_logits = slot_means(ref_causal, recipe, ref_project, states_before_slots(ref_causal, batch),
                                            batch.latent_id)
     kl = sampler.kl(means, logits, ref_means, ref_logits)
-    return logp, torch.zeros_like(logp).index_add(0, row_of, kl)
+    return parts, row_of, torch.zeros(batch.rows, dtype=kl.dtype, device=kl.device).index_add(0, row_of, kl)
