@@ -13,6 +13,7 @@ the one it would get alone; the tests check batched == one at a time. `run` is a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -105,6 +106,9 @@ class Reasoner:
     answer_temperature: float = 0.0  # sampling of the answer text (0 = greedy)
     answer_top_p: float = 1.0  # nucleus mass when sampling the answer
     answer_stops: tuple[str, ...] = ()  # stop strings that end the answer
+    # make every latent step random (`latentspace.model.samplers`): gumbel:TAU, mts:K (drawn from the step's
+    # next-token distribution), noise:SIGMA, dropout:P; "" keeps thinking deterministic. Seeded by the run's seed
+    thought_sampler: str = ""
     name: ClassVar[str] = "base"
     # (state, vectors [B, d]) -> the vectors to feed: set on an instance by an audit
     # (`latentspace.audit.strategy_subject`) to watch or change every latent step; not an option
@@ -122,6 +126,12 @@ class Reasoner:
         "answer_top_p": above(0, 1),
     }
 
+    def __post_init__(self) -> None:
+        if self.thought_sampler:
+            from latentspace.model.samplers import parse_sampler
+
+            parse_sampler(self.thought_sampler)  # a bad spec is one line when the strategy is built
+
     # -- to override -------------------------------------------------------------------------
     def think(self, lm: LatentModel, state, rows: Rows):
         """Append thinking steps to ``state`` for the ``rows`` still active; return the new state."""
@@ -130,7 +140,7 @@ class Reasoner:
     # -- shared machinery ----------------------------------------------------------------------
     def batch_key(self) -> tuple | None:
         """Equal keys read and decode alike (greedy answers), so one batch may serve them."""
-        if self.answer_temperature != 0:
+        if self.answer_temperature != 0 or self.thought_sampler:  # sampled: draws depend on the batch
             return None
         return type(self).__name__, json.dumps(self.options(), sort_keys=True, default=str)
 
@@ -225,6 +235,14 @@ class Reasoner:
         embedding: they are recorded as explicit thinking tokens and are not checked or stopped.
         """
         vectors = vectors.expand(state.batch_size, -1) if vectors.dim() == 1 else vectors
+        sampler = None
+        if self.thought_sampler:
+            from latentspace.model.samplers import parse_sampler
+
+            sampler = parse_sampler(self.thought_sampler)
+            drawn = sampler.draw(vectors, state.logits if sampler.needs_logits else None, lm.input_embeddings).vectors
+            latent_rows = torch.ones(state.batch_size, dtype=torch.bool) if tokens is None else tokens.cpu() < 0
+            vectors = torch.where(latent_rows.to(vectors.device)[:, None], drawn.to(vectors.dtype), vectors)
         if self.thought_hook is not None:
             vectors = self.thought_hook(state, vectors)
         notes = [note] * state.batch_size if isinstance(note, str) else note
@@ -245,7 +263,8 @@ class Reasoner:
                                                     norm=None if explicit[row] else float(vectors[row].norm()),
                                                     entropy=entropy, top=top, note=notes[row]))
         feeding = rows.active.clone()
-        state = lm.step(state, vectors, rows=feeding)
+        with sampler.stepping(lm.model) if sampler is not None else contextlib.nullcontext():
+            state = lm.step(state, vectors, rows=feeding)
         if tokens is not None:  # explicit rows hold their token, not a latent marker (masked rows keep the pad)
             tokens = tokens.to(state.ids.device)
             written = (tokens >= 0) & feeding.to(state.ids.device)

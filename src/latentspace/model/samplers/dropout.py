@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import torch
 
+from latentspace.core.errors import LatentspaceError
 from latentspace.core.named import between
 from latentspace.model.samplers.base import Drawn, ThoughtSampler, register
 
@@ -32,6 +33,9 @@ class DropoutSampler(ThoughtSampler):
     @contextmanager
     def stepping(self, model: torch.nn.Module):
         layers = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+        if not layers:  # e.g. Llama-family models drop attention weights functionally: nothing to switch on
+            raise LatentspaceError(f"{type(model).__name__} has no dropout layers to switch on; sample with "
+                                   "noise:SIGMA (or gumbel:TAU / mts:K on token mixtures)")
         saved = [(m.p, m.training) for m in layers]
         try:
             for m in layers:
