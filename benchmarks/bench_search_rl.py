@@ -30,11 +30,15 @@ KEPT_FILE = KEPT / "search_rl.jsonl"
 OUT = RUNS / "search-rl"
 START, END = "<!-- bench_search_rl:start -->", "<!-- bench_search_rl:end -->"
 MNNS = RUNS / "table-mnns-laptop-mnns"
-SEARCH = [  # (label, run, sampler)
-    ("coconut s0", MNNS / "s0" / "coconut", "noise:0.3"),
-    ("coconut s1", MNNS / "s1" / "coconut", "noise:0.3"),
-    ("cot2 s0", MNNS / "s0" / "cot2", "mts:16"),
-    ("cot2 d16 s0", RUNS / "table-mnns-laptop-mnns-d16" / "s0" / "cot2", "mts:16"),
+SEARCH = [  # (label, run, sampler, the split the reward model is fitted on)
+    ("coconut s0", MNNS / "s0" / "coconut", "noise:0.3", "train"),
+    ("coconut s1", MNNS / "s1" / "coconut", "noise:0.3", "train"),
+    ("cot2 s0", MNNS / "s0" / "cot2", "mts:16", "train"),
+    ("cot2 d16 s0", RUNS / "table-mnns-laptop-mnns-d16" / "s0" / "cot2", "mts:16", "train"),
+    # Coconut answers every training question right (it memorises them): its paths' errors, what a reward
+    # model must learn to spot, are on unseen multisets — the validation split's (disjoint from the test's)
+    ("coconut s0, rm on valid", MNNS / "s0" / "coconut", "noise:0.3", "valid"),
+    ("coconut s1, rm on valid", MNNS / "s1" / "coconut", "noise:0.3", "valid"),
 ]
 RL = [  # (label, run, RLConfig options)
     ("coconut s0", MNNS / "s0" / "coconut", {"sampler": "noise:0.3", "lr": 1e-5, "iterations": 300}),
@@ -59,7 +63,7 @@ def keep(row: dict) -> None:
     write_kept(KEPT_FILE, [*kept(), row])
 
 
-def search_row(label: str, run: Path, spec: str) -> dict:
+def search_row(label: str, run: Path, spec: str, split: str = "train") -> dict:
     from latentspace.core.saved import fingerprint
     from latentspace.model.samplers import parse_sampler
     from latentspace.search import sample_paths, search_report
@@ -72,7 +76,7 @@ def search_row(label: str, run: Path, spec: str) -> dict:
 
     started = time.perf_counter()
     loaded, sampler = load_run(run), parse_sampler(spec)
-    roll = collect_rollouts(loaded, load_jsonl(run / "data" / "train.jsonl")[:1000], sampler, 8, 8, seed=1)
+    roll = collect_rollouts(loaded, load_jsonl(run / "data" / f"{split}.jsonl")[:1000], sampler, 8, 8, seed=1)
     rm, fit = fit_reward_model(roll)
     folder = OUT / label.replace(" ", "-")
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,7 +89,7 @@ def search_row(label: str, run: Path, spec: str) -> dict:
         width = 4
         found = beam_search(loaded, items, sampler, rm, width, size // width, seed=0)
         rows.append(row("beam", size, groups_of(paths), [bool(r["correct"]) for r in found], greedy, 2000))
-    return {"kind": "search", "label": label, "run": str(run.relative_to(RUNS.parent)), "sampler": spec,
+    return {"kind": "search", "label": label, "run": str(run.relative_to(RUNS.parent)), "sampler": spec, "split": split,
             "items": len(items), "fit": vars(fit), "rows": rows, "seconds": time.perf_counter() - started}
 
 
@@ -125,13 +129,15 @@ def section(rows: list[dict]) -> str:
             "Command: `.venv/bin/python benchmarks/bench_search_rl.py` (CPU, one thread; runs of `latentspace train "
             "table --profile laptop-mnns` and `laptop-mnns-d16`). Test split (1,313 problems); intervals: 95% bootstrap "
             "over digit multisets; *gain*: the selector's accuracy minus greedy's on the same problems, with a paired "
-            "interval. The reward model is fitted on each run's training questions (1,000 questions × 8 paths, 8 "
-            "continuations a prefix: `latentspace train rm fit RUN --sampler S`); beam search keeps 4 beams, N/4 "
+            "interval. The reward model is fitted on a run's training questions (up to 1,000 questions × 8 paths, 8 "
+            "continuations a prefix: `latentspace train rm fit RUN --sampler S`), or its validation questions where "
+            "said (`--split valid`: multisets disjoint from the test's); beam search keeps 4 beams, N/4 "
             "candidates each, the first the deterministic thought.", ""]
     for row in (r for r in rows if r["kind"] == "search"):
         fit = row["fit"]
-        text += [f"**{row['label']}** (`{row['run']}`, sampler `{row['sampler']}`; reward model on held-out training "
-                 f"questions: its pick {pct(fit['held_out_best_of_group'])}%, a random path "
+        split = row.get("split", "train")
+        text += [f"**{row['label']}** (`{row['run']}`, sampler `{row['sampler']}`; reward model fitted on the {split} "
+                 f"split — on its held-out fifth: its pick {pct(fit['held_out_best_of_group'])}%, a random path "
                  f"{pct(fit['held_out_mean_path'])}%, any path {pct(fit['held_out_any_path'])}%)", "",
                  "| selector | N | accuracy [95% CI] | gain over greedy [95% CI] |", "|---|---:|---:|---:|"]
         for r in row["rows"]:
@@ -167,9 +173,9 @@ def main() -> None:
     done = {(r["kind"], r["label"]) for r in kept()}
     if not args.write:
         if args.only in (None, "search"):
-            for label, run, spec in SEARCH:
+            for label, run, spec, split in SEARCH:
                 if ("search", label) not in done and run.is_dir():
-                    keep(search_row(label, run, spec))
+                    keep(search_row(label, run, spec, split))
                     print(f"search {label}: done", flush=True)
         if args.only in (None, "rl"):
             for label, run, options in RL:
