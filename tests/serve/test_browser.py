@@ -96,6 +96,12 @@ def test_explorer_agents_view_and_memory_list(page):
     tab.click("#run-audit")
     tab.wait_for_selector("#audit td:has-text('1')", timeout=60_000)
     assert tab.locator("#audit tr").count() == 4  # the answer, the header, two thoughts
+    # sample thought paths: the header, the greedy path, N sampled ones, exactly one selected (★)
+    tab.fill("#search-sampler", "noise:2")
+    tab.fill("#search-samples", "3")
+    tab.click("#run-search")
+    tab.wait_for_selector("#search td:has-text('greedy')", timeout=60_000)
+    assert tab.locator("#search tr").count() == 5 and tab.locator("#search tr.selected").count() == 1
     # a probe copied into the data directory is listed and read at every thought
     import torch
 

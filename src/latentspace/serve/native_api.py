@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from latentspace.core.errors import LatentspaceError
 from latentspace.serve.errors import ApiError
 from latentspace.serve.jsonio import StrictJSON
-from latentspace.serve.schemas import AgentsRun, AuditOne, LensRequest, MemoryAdd, MemorySearch, VectorCreate
+from latentspace.serve.schemas import (AgentsRun, AuditOne, LensRequest, MemoryAdd, MemorySearch, SearchOne,
+                                        VectorCreate)
 
 if TYPE_CHECKING:  # the type only: no import at run time
     from latentspace.model.latent_model import LatentModel
@@ -176,6 +177,45 @@ async def audit_one(body: AuditOne, request: Request) -> dict:
         return {"model": lm.name, "strategy": reasoner.name, **found}
 
     return await server.call(body.model, go, request)
+
+
+@router.post("/v1/search", tags=["search"])
+async def search_one(body: SearchOne, request: Request) -> dict:
+    """One question's thought paths: ``samples`` runs of a latent strategy with every thought sampled
+    (``sampler``), each path's thoughts as the lens reads them and its answer, the majority answer marked
+    as the selected one, beside the deterministic (greedy) path."""
+    from latentspace.model.samplers import parse_sampler
+    from latentspace.reason import get_reasoner
+    from latentspace.search.selectors import majority
+    from latentspace.tasks import normalise
+
+    if body.over_budget():
+        raise ApiError(400, body.over_budget(), "search_too_large")
+    parse_sampler(body.sampler)  # a bad spec is a 400 before anything queues
+    options = {"max_latent_steps": body.steps, "max_new_tokens": body.max_tokens, "lens_k": body.k}
+    greedy_reasoner = get_reasoner(body.strategy, **options)
+    sampled_reasoner = get_reasoner(body.strategy, thought_sampler=body.sampler, **options)
+
+    def path(trace) -> dict:
+        answer = trace.text.strip()
+        return {"answer": answer, "thoughts": [[[tok, p] for tok, p in (s.top or [])[:body.k]]
+                                               for s in trace.steps if s.kind == "latent"],
+                "correct": None if body.answer is None else normalise(answer) == normalise(body.answer)}
+
+    def go(lm: LatentModel):
+        greedy = path(greedy_reasoner.run(lm, body.question, seed=body.seed))
+        paths = [path(t) for t in sampled_reasoner.run_batch(lm, [body.question] * body.samples, seed=body.seed)]
+        votes = {}
+        for p in paths:
+            votes[normalise(p["answer"])] = votes.get(normalise(p["answer"]), 0) + 1
+        chosen = majority([normalise(p["answer"]) for p in paths if p["answer"]])
+        first = next((i for i, p in enumerate(paths) if chosen is not None and normalise(p["answer"]) == chosen), None)
+        for i, p in enumerate(paths):
+            p["votes"], p["selected"] = votes[normalise(p["answer"])], i == first
+        return {"model": lm.name, "strategy": greedy_reasoner.name, "sampler": parse_sampler(body.sampler).spec(),
+                "greedy": greedy, "paths": paths, "selected": None if first is None else paths[first]["answer"]}
+
+    return await _server(request).call(body.model, go, request)
 
 
 @router.get("/v1/probes", tags=["audit"])

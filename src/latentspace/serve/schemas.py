@@ -178,3 +178,30 @@ class AuditOne(Body):
         return (f"this audit implies {self.work()} forward passes ((1 + 2 × steps {self.steps}) × (steps "
                 f"{self.steps} + max_tokens {self.max_tokens})), over the server's audit budget of {AUDIT_WORK}: "
                 f"ask for {within}")
+
+
+SEARCH_WORK = 2048  # sampled paths × (latent steps + answer tokens) one search may cost
+
+
+class SearchOne(Body):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = None
+    question: str = Field(min_length=1, max_length=20_000)
+    answer: str | None = Field(None, max_length=1000, description="the expected answer (marks correct paths)")
+    strategy: str = Field("soft", max_length=100, description="a latent strategy: soft, continuous, pause, ...")
+    sampler: str = Field("gumbel:0.5", max_length=64, description="how each thought is sampled: gumbel:TAU, "
+                         "mts:K, noise:SIGMA, dropout:P (`latentspace.model.samplers`)")
+    samples: int = Field(8, ge=1, le=64, description="thought paths drawn")
+    steps: int = Field(4, ge=1, le=16, description="latent steps per path")
+    max_tokens: int = Field(24, ge=1, le=256, description=f"answer tokens per path; samples × (steps + max_tokens) "
+                            f"is at most {SEARCH_WORK}")
+    k: int = Field(3, ge=1, le=20, description="lens tokens shown per thought")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    def over_budget(self) -> str | None:
+        work = (self.samples + 1) * (self.steps + self.max_tokens)
+        if work <= SEARCH_WORK:
+            return None
+        return (f"this search implies {work} forward passes ((samples {self.samples} + 1 greedy) × (steps {self.steps} + "
+                f"max_tokens {self.max_tokens})), over the server's budget of {SEARCH_WORK}: ask for fewer samples "
+                "or tokens")

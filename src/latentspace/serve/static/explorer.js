@@ -271,6 +271,31 @@ async function auditThoughts() {
   } finally { $("run-audit").disabled = false; }
 }
 
+// ---- sampled thought paths -------------------------------------------------------------------
+async function searchPaths() {
+  const question = $("prompt").value.trim();
+  if (!question) return;
+  const strategy = ["continuous", "soft", "pause"].includes($("strategy").value) ? $("strategy").value : "soft";
+  $("run-search").disabled = true;
+  $("search").innerHTML = "<tr><td>sampling…</td></tr>";
+  try {
+    const body = { model: state.model, question, strategy, sampler: $("search-sampler").value.trim(),
+      samples: Math.max(1, Math.min(64, Number($("search-samples").value) || 8)),
+      steps: Math.max(1, Math.min(16, Number($("steps").value) || 4)) };
+    const result = await api("/v1/search", body);
+    const thoughts = (p) => p.thoughts.map((t) => escape(t.length ? t[0][0] : "")).join(" → ");
+    let html = `<tr><th>path</th><th>thoughts (lens top-1)</th><th>answer</th><th>votes</th></tr>` +
+      `<tr><td>greedy</td><td>${thoughts(result.greedy)}</td><td>${escape(result.greedy.answer)}</td><td></td></tr>`;
+    result.paths.forEach((p, i) => {
+      html += `<tr${p.selected ? ' class="selected"' : ""}><td>${i + 1}${p.selected ? " ★" : ""}</td>` +
+        `<td>${thoughts(p)}</td><td>${escape(p.answer)}</td><td>${p.votes}</td></tr>`;
+    });
+    $("search").innerHTML = html;
+  } catch (err) {
+    $("search").innerHTML = `<tr><td class="error">${escape(err.message)}</td></tr>`;
+  } finally { $("run-search").disabled = false; }
+}
+
 // ---- memories --------------------------------------------------------------------------------
 async function loadMemories() {
   const { data } = await api("/v1/memories");
@@ -335,5 +360,6 @@ $("vector").addEventListener("change", steerCompare);
 $("train").addEventListener("click", trainVector);
 $("run-agents").addEventListener("click", runAgents);
 $("run-audit").addEventListener("click", auditThoughts);
+$("run-search").addEventListener("click", searchPaths);
 $("memory-form").addEventListener("submit", remember);
 start();
