@@ -47,6 +47,10 @@ RL = [  # (label, run, RLConfig options)
                                                                            "iterations": 300}),
     ("cot2 d16 s0, KL 0.5", RUNS / "table-mnns-laptop-mnns-d16" / "s0" / "cot2",
      {"sampler": "mts:16", "lr": 1e-5, "iterations": 300, "kl": 0.5}),
+    # Coconut answers all its training questions right, so RL there sees groups of equal rewards (no signal):
+    # RL on the validation split's questions (multisets disjoint from the test's), the test still unseen
+    *((f"coconut s{seed}, RL on valid", MNNS / f"s{seed}" / "coconut",
+       {"sampler": "noise:0.3", "lr": 1e-5, "iterations": 300, "split": "valid"}) for seed in range(5)),
 ]
 SIZES = (4, 16, 64)
 
@@ -93,6 +97,12 @@ def search_row(label: str, run: Path, spec: str, split: str = "train") -> dict:
             "items": len(items), "fit": vars(fit), "rows": rows, "seconds": time.perf_counter() - started}
 
 
+def history(out: Path) -> list[dict]:
+    """The RL run's per-iteration records (its resumable checkpoint's progress file)."""
+    progress = out / "rl" / "checkpoint" / "progress.json"
+    return json.loads(progress.read_text())["history"] if progress.exists() else []
+
+
 def rl_row(label: str, run: Path, options: dict) -> dict:
     from latentspace.core.stats import group_bootstrap, tally
     from latentspace.model.samplers import parse_sampler
@@ -108,7 +118,9 @@ def rl_row(label: str, run: Path, options: dict) -> dict:
     items = run_items(run, None, None, 0)
     groups = [str(item.meta.get("group", i)) for i, item in enumerate(items)]
     result = {"kind": "rl", "label": label, "run": str(run.relative_to(RUNS.parent)), "options": options,
-              "items": len(items), "seconds": seconds, "curve": summary["curve"]}
+              "items": len(items), "seconds": seconds, "curve": summary["curve"],
+              "curve_full": [{"iteration": r["iteration"], "informative": r.get("informative")} for r in history(out)
+                             if r.get("informative") is not None]}
     for mode, sampler in (("greedy", None), ("sampled", parse_sampler(config.sampler))):
         hooks = {} if sampler is None else {"sampler": sampler, "seed": 0}
         before, after = ([bool(r["correct"]) for r in load_run(folder).evaluate(items, **hooks).rows]
@@ -118,6 +130,11 @@ def rl_row(label: str, run: Path, options: dict) -> dict:
                         "after_interval": group_bootstrap([tally(zip(groups, after))]),
                         "gain_interval": paired_gain(groups, after, before)}
     return result
+
+
+def informative(row: dict) -> str:
+    shares = [r["informative"] for r in row["curve_full"]] if row.get("curve_full") else []
+    return f"{100 * sum(shares) / len(shares):.0f}%" if shares else "·"
 
 
 def pct(x: float) -> str:
@@ -148,11 +165,14 @@ def section(rows: list[dict]) -> str:
         text.append("")
     rl = [r for r in rows if r["kind"] == "rl"]
     if rl:
-        text += ["RL (`latentspace train rl RUN --sampler S --lr LR --iterations 300`; 32 training questions × 8 "
-                 "rollouts an iteration, 2 clipped updates each, advantages over the group's spread): test accuracy "
-                 "before → after, read with the deterministic thought and with one sampled path.", "",
+        text += ["RL (`latentspace train rl RUN --sampler S --lr LR --iterations 300 [--split valid]`; 32 questions × 8 "
+                 "rollouts an iteration, 2 clipped updates each, advantages over the group's spread; the training "
+                 "split's questions unless *RL on valid*: the validation split's, multisets disjoint from the test's): "
+                 "test accuracy before → after, read with the deterministic thought and with one sampled path; "
+                 "*informative*: the share of groups whose rollouts did not all get the same reward, over the run.",
+                 "",
                  "| run | settings | greedy before → after | gain [95% CI] | sampled before → after | gain [95% CI] "
-                 "| minutes |", "|---|---|---:|---:|---:|---:|---:|"]
+                 "| informative | minutes |", "|---|---|---:|---:|---:|---:|---:|---:|"]
         for r in rl:
             g, s = r["greedy"], r["sampled"]
             settings = ", ".join(f"{k} {v}" for k, v in r["options"].items() if k != "iterations")
@@ -160,7 +180,7 @@ def section(rows: list[dict]) -> str:
                         f"{100 * (g['after'] - g['before']):+.1f} [{100 * g['gain_interval'][0]:+.1f}, "
                         f"{100 * g['gain_interval'][1]:+.1f}] | {pct(s['before'])} → {pct(s['after'])} | "
                         f"{100 * (s['after'] - s['before']):+.1f} [{100 * s['gain_interval'][0]:+.1f}, "
-                        f"{100 * s['gain_interval'][1]:+.1f}] | {r['seconds'] / 60:.1f} |")
+                        f"{100 * s['gain_interval'][1]:+.1f}] | {informative(r)} | {r['seconds'] / 60:.1f} |")
         text.append("")
     return "\n".join(text + [END])
 

@@ -167,6 +167,8 @@ def rl(
     kl: Annotated[float, typer.Option(min=0, max=1e6, help="Weight of the KL to the supervised model.")] = 0.0,
     scale: Annotated[str, typer.Option(help="Advantage scale: std (GRPO) or none (RLOO-like).")] = "std",
     eval_every: Annotated[int, typer.Option(min=1, max=10**9, help="Iterations between validation scores.")] = 10,
+    split: Annotated[str, typer.Option(help="RL's questions: train, or valid (unseen multisets; the curve is then "
+                                       "scored on train). The test split is never used.")] = "train",
     seed: Annotated[int, seed_option("Seed of the questions drawn and the samples.")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -186,7 +188,8 @@ def rl(
 
         sampler = default_sampler(load_run(run_dir), None, None)
     config = RLConfig(sampler=sampler, group=group, questions=questions, iterations=iterations, updates=updates,
-                      clip=clip, lr=lr, kl=kl, scale=scale, eval_every=eval_every, save_every=eval_every, seed=seed)
+                      clip=clip, lr=lr, kl=kl, scale=scale, eval_every=eval_every, save_every=eval_every, seed=seed,
+                      split=split)
     with Progress(console=err_console, disable=json_out, transient=True) as bar:
         task = bar.add_task("RL on thoughts", total=iterations)
 

@@ -48,13 +48,16 @@ class RLConfig:
     eval_items: int = 300
     save_every: int = 10
     seed: int = 0
+    # where RL's questions come from: "train", or "valid" (multisets disjoint from the test's; for a model
+    # that answers every training question right, RL on those has no signal). The curve is scored on the other
+    split: str = "train"
 
     RANGES: ClassVar[dict] = {"group": between(2, 4096), "questions": between(1, 65536),
                               "iterations": between(1, 10_000_000), "updates": between(1, 64), "clip": above(0, 10),
                               "lr": above(0, 1), "kl": between(0, 1e6), "eval_every": between(1, 10**9),
                               "eval_items": between(1, 10**7), "save_every": between(1, 10**9),
                               "seed": between(0, 2**63 - 1)}
-    CHOICES: ClassVar[dict] = {"scale": ("std", "none")}
+    CHOICES: ClassVar[dict] = {"scale": ("std", "none"), "split": ("train", "valid")}
 
 
 def group_advantages(rewards: torch.Tensor, scale: str = "std") -> torch.Tensor:
@@ -122,7 +125,9 @@ def rl_step(policy: Policy, sampler, config: RLConfig, items, examples, seed: in
     with torch.no_grad():
         old, row_of, _ = thought_log_prob_parts(policy.causal_lm, recipe, policy.project, sampler, batch)
     per_part = advantage[row_of][:, None].expand_as(old)  # every part of a thought carries its rollout's advantage
-    record = {"reward": float(rewards.mean()), "ratios": [], "clipped": [], "kl": []}
+    grouped = rewards.view(-1, config.group)
+    record = {"reward": float(rewards.mean()), "ratios": [], "clipped": [], "kl": [],
+              "informative": float((grouped.amax(1) != grouped.amin(1)).float().mean())}  # groups with a signal
     for _ in range(config.updates):
         logp, _, kl = thought_log_prob_parts(policy.causal_lm, recipe, policy.project, sampler, batch, reference)
         ratio = torch.exp(logp - old)  # one ratio per part (per drawn token for MTS), as GRPO takes one per token
@@ -162,8 +167,9 @@ def train_rl(run_dir: Path, out: Path, config: RLConfig | None = None, reward=No
                                f"{sampler.name} cannot sample it (use noise:SIGMA)")
     policy = Policy(folder)
     source_fingerprint = _fingerprint(folder.causal_lm)
-    train_items = load_jsonl(run_dir / "data" / "train.jsonl")
-    valid_items = load_jsonl(run_dir / "data" / "valid.jsonl")[:config.eval_items]
+    scored = "valid" if config.split == "train" else "train"  # the curve is read on the split RL does not see
+    train_items = load_jsonl(run_dir / "data" / f"{config.split}.jsonl")
+    valid_items = load_jsonl(run_dir / "data" / f"{scored}.jsonl")[:config.eval_items]
     tokenizer = folder.tokenizer
     train_examples, valid_examples = encode_examples(tokenizer, train_items), encode_examples(tokenizer, valid_items)
     if not any(folder.recipe.thoughts_at(ex, folder.state.stage) for ex in train_examples[:64]):
