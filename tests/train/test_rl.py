@@ -122,6 +122,8 @@ def test_an_interrupted_rl_run_resumes_to_the_same_policy(runs, tmp_path):
     b = load_folder(tmp_path / "cut" / "checkpoint").causal_lm.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed["curve"] == whole["curve"] and resumed["test_after"] == whole["test_after"]
+    on_valid = train_rl(runs / "coconut", tmp_path / "valid", RLConfig(**{**vars(config), "split": "valid"}))
+    assert len(on_valid["curve"]) == config.iterations
 
 
 def test_rl_from_the_command_line(runs, tmp_path, capsys, monkeypatch):
@@ -137,7 +139,7 @@ def test_rl_from_the_command_line(runs, tmp_path, capsys, monkeypatch):
     assert again.returncode == 0 and json.loads(again.stdout)["accuracy"] == summary["test_after"]
     cases = [(["--group", "1"], "--group"), (["--sampler", "dropout:0.1"], "no tractable"),
              (["--sampler", "gumbel:1"], "no tractable"), (["--iterations", "0"], "--iterations"),
-             (["--scale", "max"], "scale")]
+             (["--scale", "max"], "scale"), (["--split", "test"], "split")]
     for extra, message in cases:
         one_line_exit_2(run_here(capsys, monkeypatch, "train", "rl", str(runs / "cot2"), "--out",
                                  str(tmp_path / "bad"), *extra), message)
