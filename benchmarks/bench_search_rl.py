@@ -111,16 +111,14 @@ def rl_row(label: str, run: Path, options: dict) -> dict:
     from latentspace.train.studies.evaluate_run import load_run, run_items
 
     started = time.perf_counter()
-    out = OUT / ("rl-" + label.replace(" ", "-").replace(",", ""))
+    out = rl_out(label)
     config = RLConfig(**options)
     summary = train_rl(run, out, config)
     seconds = time.perf_counter() - started
     items = run_items(run, None, None, 0)
     groups = [str(item.meta.get("group", i)) for i, item in enumerate(items)]
     result = {"kind": "rl", "label": label, "run": str(run.relative_to(RUNS.parent)), "options": options,
-              "items": len(items), "seconds": seconds, "curve": summary["curve"],
-              "curve_full": [{"iteration": r["iteration"], "informative": r.get("informative")} for r in history(out)
-                             if r.get("informative") is not None]}
+              "items": len(items), "seconds": seconds, "curve": summary["curve"]}
     for mode, sampler in (("greedy", None), ("sampled", parse_sampler(config.sampler))):
         hooks = {} if sampler is None else {"sampler": sampler, "seed": 0}
         before, after = ([bool(r["correct"]) for r in load_run(folder).evaluate(items, **hooks).rows]
@@ -132,8 +130,12 @@ def rl_row(label: str, run: Path, options: dict) -> dict:
     return result
 
 
+def rl_out(label: str) -> Path:
+    return OUT / ("rl-" + label.replace(" ", "-").replace(",", ""))
+
+
 def informative(row: dict) -> str:
-    shares = [r["informative"] for r in row["curve_full"]] if row.get("curve_full") else []
+    shares = [r["informative"] for r in history(rl_out(row["label"])) if r.get("informative") is not None]
     return f"{100 * sum(shares) / len(shares):.0f}%" if shares else "·"
 
 
