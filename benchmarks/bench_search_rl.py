@@ -144,6 +144,8 @@ def pct(x: float) -> str:
 
 
 def section(rows: list[dict]) -> str:
+    order = {("search", entry[0]): i for i, entry in enumerate(SEARCH)} | {("rl", entry[0]): i for i, entry in enumerate(RL)}
+    rows = sorted(rows, key=lambda r: order.get((r["kind"], r["label"]), len(order)))
     text = [START, "## Search and RL over continuous thoughts, MNNS (issue 40)", "",
             "Command: `.venv/bin/python benchmarks/bench_search_rl.py` (CPU, one thread; runs of `latentspace train "
             "table --profile laptop-mnns` and `laptop-mnns-d16`). Test split (1,313 problems); intervals: 95% bootstrap "
