@@ -22,7 +22,7 @@ from tests.cli.test_cli import one_line_exit_2, run_here
 def runs(tmp_path_factory):
     profile = get_profile("smoke-mnns")
     root = tmp_path_factory.mktemp("rl")
-    for name in ("coconut", "cot2", "cot"):
+    for name in ("coconut", "cot2", "cot", "pause", "codi"):
         options = profile.recipe_options.get(name, {})
         train(TrainRun(get_recipe(name, **options), "mnns", profile, root / name), progress=False)
     return root
@@ -43,7 +43,7 @@ def test_advantages_and_the_clipped_surrogate_by_hand():
     assert torch.equal(clipped_objective(ratio, adv, 0.2), torch.tensor([0.5, 1.2, -1.5, -0.8]))
 
 
-@pytest.mark.parametrize("name", ["coconut", "cot2"])
+@pytest.mark.parametrize("name", ["coconut", "cot2", "pause", "codi"])
 def test_the_rescoring_pass_sees_the_states_the_rollout_drew_from(runs, name):
     policy, items, examples = setting(runs, name)
     sampler = parse_sampler("noise:0")
@@ -53,8 +53,8 @@ def test_the_rescoring_pass_sees_the_states_the_rollout_drew_from(runs, name):
     from latentspace.train.rl.policy import slot_means, states_before_slots
 
     with torch.no_grad():
-        means, _ = slot_means(policy.causal_lm, policy.folder.recipe, None, states_before_slots(policy.causal_lm, batch),
-                              batch.latent_id)
+        means, _ = slot_means(policy.causal_lm, policy.folder.recipe, policy.project,
+                              states_before_slots(policy.causal_lm, batch), batch.latent_id)
     assert torch.allclose(means, batch.fed, atol=1e-4)  # one teacher-forced pass = the stepped thoughts
 
 
