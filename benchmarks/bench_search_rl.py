@@ -47,6 +47,9 @@ RL = [  # (label, run, RLConfig options)
                                                                            "iterations": 300}),
     ("cot2 d16 s0, KL 0.5", RUNS / "table-mnns-laptop-mnns-d16" / "s0" / "cot2",
      {"sampler": "mts:16", "lr": 1e-5, "iterations": 300, "kl": 0.5}),
+    # the issue's guard: RL must not cost CoT2 at d=32 its ≥ 99% (the authors' protocol, seed 42: 99.2%)
+    ("cot2 paper-mnns s42, KL 0.5", RUNS / "table-mnns-paper-mnns" / "s42" / "cot2",
+     {"sampler": "mts:16", "lr": 1e-5, "iterations": 300, "kl": 0.5}),
     # Coconut answers all its training questions right, so RL there sees groups of equal rewards (no signal):
     # RL on the validation split's questions (multisets disjoint from the test's), the test still unseen
     *((f"coconut s{seed}, RL on valid", MNNS / f"s{seed}" / "coconut",
