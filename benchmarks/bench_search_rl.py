@@ -110,7 +110,7 @@ def rl_row(label: str, run: Path, options: dict) -> dict:
     from latentspace.core.stats import group_bootstrap, tally
     from latentspace.model.samplers import parse_sampler
     from latentspace.search.report import paired_gain
-    from latentspace.train.rl import RLConfig, train_rl
+    from latentspace.train.studies.rl import RLConfig, train_rl
     from latentspace.train.studies.evaluate_run import load_run, run_items
 
     started = time.perf_counter()

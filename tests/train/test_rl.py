@@ -10,8 +10,8 @@ from latentspace.tasks import load_jsonl
 from latentspace.train.data import encode_examples
 from latentspace.train.profiles import get_profile
 from latentspace.train.recipes import get_recipe
-from latentspace.train.rl import RLConfig, clipped_objective, group_advantages, thought_batch, thought_log_probs, train_rl
-from latentspace.train.rl.grpo import Policy, rl_step
+from latentspace.train.studies.rl import RLConfig, clipped_objective, group_advantages, thought_batch, thought_log_probs, train_rl
+from latentspace.train.studies.rl.grpo import Policy, rl_step
 from latentspace.train.run import TrainRun
 from latentspace.train.run_folder import load_folder
 from latentspace.train.trainer import train
@@ -50,7 +50,7 @@ def test_the_rescoring_pass_sees_the_states_the_rollout_drew_from(runs, name):
     rows, fed, actions = policy.rollouts(items, examples, sampler, seed=0)
     counts = [r["thoughts"] for r in rows]
     batch = thought_batch(policy.folder.tokenizer, policy.folder.recipe, examples, counts, fed, actions)
-    from latentspace.train.rl.policy import slot_means, states_before_slots
+    from latentspace.train.studies.rl.policy import slot_means, states_before_slots
 
     with torch.no_grad():
         means, _ = slot_means(policy.causal_lm, policy.folder.recipe, policy.project,

@@ -178,7 +178,7 @@ def rl(
     """
     from rich.progress import Progress
 
-    from latentspace.train.rl import RLConfig, train_rl
+    from latentspace.train.studies.rl import RLConfig, train_rl
     from latentspace.train.run_folder import require_run, run_inputs
 
     require_run(run_dir)

@@ -18,7 +18,7 @@ def searched_thoughts(lm: LatentModel, out: Path) -> SectionResult:
     from latentspace.model.samplers import parse_sampler
     from latentspace.search import sample_paths, search_report
     from latentspace.tour.sections.trained_thoughts import tour_model
-    from latentspace.train.rl import RLConfig, train_rl
+    from latentspace.train.studies.rl import RLConfig, train_rl
     from latentspace.train.studies.evaluate_run import load_run, run_items
 
     folder, _, _, _ = tour_model(lm, out)  # trained already when the tour ran an earlier section

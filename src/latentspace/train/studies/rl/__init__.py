@@ -6,8 +6,8 @@ whose randomness is a thought sampler (`latentspace.model.samplers`): MTS-K for 
                        RLConfig(sampler="noise:0.3"))
 """
 
-from latentspace.train.rl.grpo import RLConfig, clipped_objective, group_advantages, train_rl
-from latentspace.train.rl.policy import ThoughtBatch, thought_batch, thought_log_probs
+from latentspace.train.studies.rl.grpo import RLConfig, clipped_objective, group_advantages, train_rl
+from latentspace.train.studies.rl.policy import ThoughtBatch, thought_batch, thought_log_probs
 
 __all__ = ["RLConfig", "ThoughtBatch", "clipped_objective", "group_advantages", "thought_batch", "thought_log_probs",
            "train_rl"]

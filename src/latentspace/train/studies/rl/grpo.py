@@ -30,7 +30,7 @@ from latentspace.model.samplers import parse_sampler
 from latentspace.tasks import load_jsonl
 from latentspace.train.data import encode_examples
 from latentspace.train.evaluate import evaluate
-from latentspace.train.rl.policy import thought_batch, thought_log_prob_parts
+from latentspace.train.studies.rl.policy import thought_batch, thought_log_prob_parts
 
 
 @dataclass
@@ -154,7 +154,7 @@ def check_config(config: RLConfig) -> None:
 
 def train_rl(run_dir: Path, out: Path, config: RLConfig | None = None, reward=None, progress=None) -> dict:
     """RL on ``run_dir``'s thoughts into ``out`` (a run folder `train eval` reads; resumable)."""
-    from latentspace.train.rl.folder import export_run, read_policy, write_policy, write_summary
+    from latentspace.train.studies.rl.folder import export_run, read_policy, write_policy, write_summary
     from latentspace.train.run_folder import load_folder
     from latentspace.train.studies.best import model_folder
 
