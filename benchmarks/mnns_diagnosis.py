@@ -2,7 +2,8 @@
 
 Rows come from finished runs — `latentspace train run cot2 --profile laptop-mnns --set select=last`
 folders and `benchmarks/mnns_reference_loop.py --json` files — collected into one compact JSON line
-each (`benchmarks/results/mnns-diagnosis.jsonl`, kept in the repository), then written as a table
+each (`benchmarks/results/mnns-diagnosis.jsonl`, kept in the repository; a collect adds or replaces rows, never
+drops one), then written as a table
 into docs/results.md. Every row is tested at its last epoch; its interval is a bootstrap over the
 test split's digit multisets (`core.stats.group_bootstrap`), or Wilson's where a row has no groups.
 
@@ -84,6 +85,16 @@ def collect(folder: Path) -> list[dict]:
     return rows
 
 
+def key(row: dict) -> tuple:
+    return row["arm"], row["change"], row["seed"], row.get("threads"), row.get("epochs")
+
+
+def merge(kept: list[dict], collected: list[dict]) -> list[dict]:
+    """``kept`` with each row of ``collected`` added, or in place of the kept row of the same run."""
+    fresh = {key(row): row for row in collected}
+    return [fresh.pop(key(row), row) for row in kept] + list(fresh.values())
+
+
 def interval(row: dict) -> tuple[float, float]:
     if row.get("groups"):
         return group_bootstrap([row["groups"]])
@@ -106,10 +117,11 @@ def main() -> None:
     parser.add_argument("--collect", type=Path, help="a folder of finished runs to (re)collect rows from")
     parser.add_argument("--write", action="store_true", help="write the table into docs/results.md")
     args = parser.parse_args()
+    rows = [json.loads(line) for line in ROWS.read_text().splitlines()] if ROWS.is_file() else []
     if args.collect:
-        rows = collect(args.collect)
+        # merge, never replace: run folders do not outlive a machine, the kept rows must
+        rows = merge(rows, collect(args.collect))
         ROWS.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    rows = [json.loads(line) for line in ROWS.read_text().splitlines()]
     text = table(rows)
     print(text)
     if args.write:
