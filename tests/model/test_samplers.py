@@ -95,3 +95,31 @@ def test_token_samplers_refuse_thoughts_without_a_distribution_and_unscored_ones
 def test_bad_specs_are_one_line(spec, message):
     with pytest.raises(LatentspaceError, match=message):
         parse_sampler(spec)
+
+
+def test_dirichlet_noise_spans_one_token_to_the_mix():
+    mean, logits, table = inputs(vocab=7)
+    mix = torch.softmax(logits, -1) @ table
+    large = parse_sampler("dirichlet:1e5").draw(mean, logits, table, torch.Generator().manual_seed(0))
+    assert torch.allclose(large.vectors, mix, atol=0.05)  # mean p, variance ~ 1/alpha
+    small = parse_sampler("dirichlet:0.01").draw(mean, logits, table, torch.Generator().manual_seed(0))
+    assert torch.all(torch.cdist(small.vectors, table).min(-1).values < 1e-3)  # one token (float32 would give the uniform mix)
+    sampler = parse_sampler("dirichlet:1")
+    first, again, other = (sampler.draw(mean, logits, table, torch.Generator().manual_seed(s)).vectors for s in (5, 5, 6))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_dirichlet_over_many_tokens_never_feeds_nan():
+    g = torch.Generator().manual_seed(0)
+    logits, table = 8 * torch.randn(4, 5000, generator=g), torch.randn(5000, 6, generator=g)
+    drawn = parse_sampler("dirichlet:0.001").draw(None, logits, table, torch.Generator().manual_seed(1))
+    assert torch.isfinite(drawn.vectors).all()
+
+
+def test_a_small_dirichlet_concentration_picks_each_token_as_often_as_its_probability():
+    _, logits, table = inputs(batch=1, vocab=5)
+    sampler, counts = parse_sampler("dirichlet:0.01"), torch.zeros(5)
+    for seed in range(1000):
+        vector = sampler.draw(None, logits, table, torch.Generator().manual_seed(seed)).vectors
+        counts[torch.cdist(vector, table).argmin()] += 1
+    assert torch.allclose(counts / 1000, torch.softmax(logits[0], -1), atol=0.05)

@@ -202,7 +202,7 @@ def eval_(
         min=1, max=4096, help="Draw N sampled thought paths per question and select among them (search).")] = None,
     sampler: Annotated[str | None, typer.Option(
         help="How a thought is sampled: mts:K (token-mixture thoughts, e.g. cot2), noise:SIGMA, dropout:P, "
-             "gumbel:TAU (default with --samples: mts:4 for cot2, else required).")] = None,
+             "gumbel:TAU, dirichlet:ALPHA (default with --samples: mts:4 for cot2, else required).")] = None,
     select: Annotated[str, typer.Option(
         help="Selectors reported beside greedy, comma-separated: pass (any path right: pass@N), vote, "
              "rm (best-of-N by --rm), beam (beam search over thought steps scored by --rm).")] = "pass,vote",

@@ -41,5 +41,5 @@ def listed(names, last: str = "or") -> str:
 def press_names() -> tuple[str, ...]:
     """The presses a name alone builds (``--press NAME``, a request's ``press``)."""
     return tuple(name for name in PRESSES if name not in PRESS_WRAPPERS)
-SAMPLERS = ("mts", "noise", "gumbel", "dropout")  # what makes a continuous thought random (name:VALUE)
+SAMPLERS = ("mts", "noise", "gumbel", "dirichlet", "dropout")  # what makes a continuous thought random (name:VALUE)
 SELECTORS = ("pass", "vote", "rm")  # picking an answer among sampled thought paths (greedy is always reported)

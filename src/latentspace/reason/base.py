@@ -106,7 +106,7 @@ class Reasoner:
     answer_temperature: float = 0.0  # sampling of the answer text (0 = greedy)
     answer_top_p: float = 1.0  # nucleus mass when sampling the answer
     answer_stops: tuple[str, ...] = ()  # stop strings that end the answer
-    # make every latent step random (`latentspace.model.samplers`): gumbel:TAU, mts:K (drawn from the step's
+    # make every latent step random (`latentspace.model.samplers`): gumbel:TAU, dirichlet:ALPHA, mts:K (drawn from the step's
     # next-token distribution), noise:SIGMA, dropout:P; "" keeps thinking deterministic. Seeded by the run's seed
     thought_sampler: str = ""
     name: ClassVar[str] = "base"

@@ -190,7 +190,7 @@ class SearchOne(Body):
     answer: str | None = Field(None, max_length=1000, description="the expected answer (marks correct paths)")
     strategy: str = Field("soft", max_length=100, description="a latent strategy: soft, continuous, pause, ...")
     sampler: str = Field("gumbel:0.5", max_length=64, description="how each thought is sampled: gumbel:TAU, "
-                         "mts:K, noise:SIGMA, dropout:P (`latentspace.model.samplers`)")
+                         "dirichlet:ALPHA, mts:K, noise:SIGMA, dropout:P (`latentspace.model.samplers`)")
     samples: int = Field(8, ge=1, le=64, description="thought paths drawn")
     steps: int = Field(4, ge=1, le=16, description="latent steps per path")
     max_tokens: int = Field(24, ge=1, le=256, description=f"answer tokens per path; samples × (steps + max_tokens) "
