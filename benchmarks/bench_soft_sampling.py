@@ -4,7 +4,7 @@ positions each spends.
 
 For each question, S sampled runs of each strategy (the first N of them give vote@N and pass@N):
 `soft` with `thought_sampler=gumbel:TAU` (the Gumbel-softmax of each step's next-token distribution
-is fed), `cot` with `answer_temperature=0.7`; greedy `direct`, `soft` and `cot` as references. Positions
+is fed) or `dirichlet:ALPHA` (weights drawn from Dirichlet(ALPHA · p)), `cot` with `answer_temperature=0.7`; greedy `direct`, `soft` and `cot` as references. Positions
 are summed over a question's N runs, so rows compare equal compute where their positions match.
 
     .venv/bin/python benchmarks/bench_soft_sampling.py --n 60 --samples 8
@@ -32,6 +32,8 @@ ARMS = {  # name -> (strategy, options, sampled)
     "cot": ("cot", {"max_new_tokens": 128}, False),
     "soft + gumbel:0.5": ("soft", {"max_new_tokens": 24, "thought_sampler": "gumbel:0.5"}, True),
     "soft + gumbel:1": ("soft", {"max_new_tokens": 24, "thought_sampler": "gumbel:1"}, True),
+    "soft + dirichlet:1": ("soft", {"max_new_tokens": 24, "thought_sampler": "dirichlet:1"}, True),
+    "soft + dirichlet:10": ("soft", {"max_new_tokens": 24, "thought_sampler": "dirichlet:10"}, True),
     "cot, T=0.7": ("cot", {"max_new_tokens": 128, "answer_temperature": 0.7}, True),
 }
 
@@ -85,7 +87,6 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     lm = LatentModel.load("smollm2-135m", show_progress=False)
     items = get_task("arithmetic").generate(args.n, seed=0)
-    started = time.perf_counter()
     table = ["| arm | selector | N | accuracy [95% CI] | positions per question |", "|---|---|---:|---:|---:|"]
     for name, (_, _, sampled) in ARMS.items():
         per_item = run_arm(lm, name, items, args.samples, args.batch)
@@ -101,8 +102,8 @@ def main() -> None:
         print(name, "done", flush=True)
     text = [START, "## Training-free search over soft thoughts, SmolLM2-135M (issue 40)", "",
             f"Command: `.venv/bin/python benchmarks/bench_soft_sampling.py --n {args.n} --samples {args.samples}` "
-            f"(CPU; {args.n} `arithmetic` questions, seed 0; {(time.perf_counter() - started) / 60:.0f} min with other "
-            "jobs on the cores). Sampled arms run each question S times; vote@N and pass@N (any run right: coverage, "
+            f"(CPU; {args.n} `arithmetic` questions, seed 0; {time.strftime('%Y-%m-%d')}; resumable, so no wall time is "
+            "given). Sampled arms run each question S times; vote@N and pass@N (any run right: coverage, "
             "an oracle) use the first N runs, and positions are summed over those N runs. Intervals: Wilson, over "
             "questions.", "", *table, "", END]
     replace_section("\n".join(text), START, END)
