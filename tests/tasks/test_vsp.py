@@ -25,7 +25,9 @@ MAP = ["SFH",
 def test_a_plan_is_labelled_by_walking_it(plan, answer, cells):
     assert vsp.walk(MAP, plan) == (answer, cells)
     made = vsp.item(MAP, plan)
-    assert made.answer == answer and len(made.steps) == len(cells)
+    moves = len(plan.split())
+    assert made.answer == answer and made.meta["walked"] == len(cells)
+    assert len(made.steps) == moves and made.meta["cells"] == [list(c) for c in cells] + [list(cells[-1])] * (moves - len(cells))
     assert made.steps[-1].split()[-1] == {"A": "goal", "B": "hole", "C": "safe"}[answer]
 
 

@@ -10,8 +10,9 @@ of L moves (``U D L R``) and the answer says what the plan does when walked from
 A move into the edge leaves the agent where it is (FrozenLake without slipping). Because the walk ends
 at the first hole or at the goal, the label depends on the intermediate cells, not on the last one
 alone: a plan that falls at move 2 is ``B`` even where move L would end on ice. The reasoning steps
-are the agent's cell after each move and its kind (``r1 c2 safe``), one step per move until the walk
-ends — what text CoT writes and what the latent visual thoughts are supervised with, as pictures.
+are the agent's cell after each move and its kind (``r1 c2 safe``), one step per move of the plan (after
+the walk ended, its last cell again: the number of steps never tells that it ended) — what text CoT
+writes and what the latent visual thoughts are supervised with, as pictures.
 
 Items are balanced over A / B / C. Maps always have a path from the start to the goal. The default
 split is in-distribution (N ≤ 5, L ≤ 6); ``ood=True`` draws N = 6 or L = 8, which training never sees.
@@ -180,11 +181,14 @@ def plan_for(rows: list[str], length: int, answer: str, rng: random.Random, trie
 def item(rows, plan) -> Item:
     """The item of one map and plan (both checked)."""
     rows, moves = check_map(rows), check_plan(plan)
-    answer, cells = walk(rows, moves)
+    answer, walked = walk(rows, moves)
+    # one state per move, the ended walk's last cell repeated: how many steps (and thoughts) an item has
+    # then follows from its plan alone — a walk that ended early must not show in the layout
+    cells = walked + [walked[-1]] * (len(moves) - len(walked))
     steps = [f"r{r} c{c} {kind_of(rows, (r, c))}" for r, c in cells]
     return Item(" ".join(moves), answer, steps,
                 {"map": rows, "size": len(rows), "length": len(moves), "cells": [list(c) for c in cells],
-                 "symbolic": True})
+                 "walked": len(walked), "symbolic": True})
 
 
 def generate(n_items: int, seed: int = 0, ood: bool = False) -> list[Item]:
@@ -245,7 +249,7 @@ def check_image(image) -> None:
 
 
 def states(found: Item):
-    """``[1 + moves walked, 3, IMAGE, IMAGE]``: the start picture, then the picture after each move."""
+    """``[1 + moves, 3, IMAGE, IMAGE]``: the start picture, then the picture after each move."""
     import torch
 
     rows = found.meta["map"]
