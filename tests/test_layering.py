@@ -29,6 +29,7 @@ def test_the_package_names_still_resolve_on_first_use():
 LAYERS = [
     {"core"},  # the ground floor: one policy a module (errors, files, JSON, budgets, the saved format, ...)
     {"model", "tasks", "trace"},
+    {"vision"},  # pictures for latent visual thoughts: knows tasks (the pictures), no language model
     {"lens"},
     {"reason", "steer", "memory"},
     {"bridge"},  # below agents: a pipeline's hand-over between models goes through a bridge
@@ -148,7 +149,7 @@ def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     (fake / "model" / "bad.py").write_text("def f():\n    from latentspace.memory import presses\n")
     (fake / "memory" / "fine.py").write_text("from ..model import bad\n")
     monkeypatch.setattr(sys.modules[__name__], "SRC", fake)
-    assert upward_imports() == ["model/bad.py:2 (model, layer 1) imports latentspace.memory (layer 3)"]
+    assert upward_imports() == ["model/bad.py:2 (model, layer 1) imports latentspace.memory (layer 4)"]
 
 
 def test_the_checker_sees_the_world_model_leave_the_ground_floor(tmp_path, monkeypatch):
