@@ -5,7 +5,7 @@ import torch
 
 from latentspace.core.errors import LatentspaceError
 from latentspace.tasks import vsp
-from latentspace.vision import PatchEncoder, TargetEncoder, fit_target_encoder
+from latentspace.vision import PatchEncoder, TargetEncoder, fill_pictures, fit_target_encoder
 
 MAP = ["SFH", "FHF", "FFG"]
 
@@ -62,3 +62,23 @@ def test_pictures_of_the_wrong_size_are_one_line(bad):
         PatchEncoder(width=8)(bad)
     with pytest.raises(LatentspaceError, match="a VSP image is"):
         TargetEncoder().embed(bad)
+
+
+def test_picture_tokens_fill_their_placeholders_in_order_and_train_the_encoder():
+    torch.manual_seed(0)
+    picture, width = 9, 6
+    ids = torch.tensor([[9, 9, 1, 2, 0], [0, 9, 9, 3, 4]])  # a left-padded second row
+    embeds = torch.randn(2, 5, width)
+    encoder = PatchEncoder(width=width)
+    images = torch.stack([vsp.render(MAP), vsp.render(MAP, (1, 0))])
+    tokens = encoder(images)[:, :2]  # two placeholders a row here
+    filled = fill_pictures(embeds, ids, picture, tokens)
+    assert torch.equal(filled[0, :2], tokens[0]) and torch.equal(filled[1, 1:3], tokens[1])
+    assert torch.equal(filled[0, 2:], embeds[0, 2:]) and torch.equal(filled[1, [0, 3, 4]], embeds[1, [0, 3, 4]])
+    filled.sum().backward()
+    assert encoder.cells.weight.grad is not None and encoder.cells.weight.grad.abs().sum() > 0
+
+
+def test_a_row_without_its_placeholders_is_one_line():
+    with pytest.raises(LatentspaceError, match="needs 2"):
+        fill_pictures(torch.zeros(2, 4, 3), torch.tensor([[9, 9, 1, 2], [9, 1, 2, 3]]), 9, torch.zeros(2, 2, 3))
