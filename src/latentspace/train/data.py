@@ -49,6 +49,7 @@ class TokenizedExample:
     # CoT2's target sets, one token id per step: whole traces (the gold one first) or per-step sets
     traces: list[list[int]] = field(default_factory=list)
     step_sets: list[list[int]] = field(default_factory=list)
+    picture: object = None  # a task with pictures (vsp): the question's [3, H, W] image; text tasks: None
 
 
 def encode_examples(tokenizer, items: list[Item], need_steps: bool = False,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from latentspace.core.errors import LatentspaceError
 from latentspace.train.data import TokenizedExample
 
 IGNORE = -100  # label of positions without loss (the cross-entropy convention)
@@ -43,6 +44,7 @@ class LatentSequence:
     ids: list[int]
     labels: list[int]
     n_latent: int  # thought slots (``latent`` ids) in ``ids``
+    picture: object = None  # the example's image ([3, H, W]) when its task has one (`latentspace.vision`)
 
 
 def stage_to_train(example: TokenizedExample, stage: int, config: CurriculumConfig, rng: random.Random) -> int:
@@ -67,7 +69,7 @@ def build_sequence(example: TokenizedExample, stage: int, config: CurriculumConf
         block = [marker_ids.start, *block, marker_ids.end]
     prefix = example.question + block
     rest = [t for step in example.steps[skipped:] for t in step] + (example.answer if answer is None else answer)
-    return LatentSequence(prefix + rest, [IGNORE] * len(prefix) + rest, n_latent)
+    return LatentSequence(prefix + rest, [IGNORE] * len(prefix) + rest, n_latent, example.picture)
 
 
 @dataclass
@@ -77,14 +79,18 @@ class Batch:
     position_ids: torch.Tensor  # [B, T]
     labels: torch.Tensor  # [B, T], IGNORE where no loss
     latent: torch.Tensor  # [B, T] bool: thought slots
+    images: torch.Tensor | None = None  # [B, 3, H, W]: the rows' pictures (tasks with pictures only)
+
+    def _tensors(self) -> tuple[torch.Tensor, ...]:
+        return self.ids, self.attention_mask, self.position_ids, self.labels, self.latent
 
     def to(self, device) -> Batch:
-        return Batch(*(t.to(device) for t in (self.ids, self.attention_mask, self.position_ids, self.labels,
-                                              self.latent)))
+        return Batch(*(t.to(device) for t in self._tensors()),
+                     images=None if self.images is None else self.images.to(device))
 
     def shard(self, rows: torch.Tensor) -> Batch:
         """Some rows (one process's part of a global batch)."""
-        return Batch(*(t[rows] for t in (self.ids, self.attention_mask, self.position_ids, self.labels, self.latent)))
+        return Batch(*(t[rows] for t in self._tensors()), images=None if self.images is None else self.images[rows])
 
     @property
     def size(self) -> int:
@@ -109,4 +115,14 @@ def collate(sequences: list[LatentSequence], pad_id: int, latent_id: int) -> Bat
         rows["labels"].append([IGNORE] * left + seq.labels + [IGNORE] * right)
     ids = torch.tensor(rows["ids"])
     return Batch(ids, torch.tensor(rows["mask"]), torch.tensor(rows["pos"]), torch.tensor(rows["labels"]),
-                 ids == latent_id)
+                 ids == latent_id, images=pictures(sequences))
+
+
+def pictures(sequences: list[LatentSequence]) -> torch.Tensor | None:
+    """The rows' pictures stacked, or None for a text batch; a batch mixing both is a bug upstream."""
+    found = [seq.picture is not None for seq in sequences]
+    if not any(found):
+        return None
+    if not all(found):
+        raise LatentspaceError("a batch mixes rows with and without pictures; a task gives every item one or none")
+    return torch.stack([torch.as_tensor(seq.picture, dtype=torch.float32) for seq in sequences])

@@ -1,0 +1,38 @@
+"""Pictures travel with their rows (issue 41): example -> sequence -> collate -> shard / to; text stays None."""
+
+import pytest
+import torch
+
+from latentspace.core.errors import LatentspaceError
+from latentspace.tasks import vsp
+from latentspace.train.data import TokenizedExample
+from latentspace.train.sequences import CurriculumConfig, MarkerIds, build_sequence, collate
+
+MARKERS = MarkerIds(start=90, latent=91, end=92)
+
+
+def example(question, picture=None):
+    return TokenizedExample(question=question, steps=[[5], [6]], answer=[7, 2], picture=picture)
+
+
+def test_pictures_follow_their_rows_through_collate_and_shard():
+    first, second = vsp.render(["SFH", "FHF", "FFG"]), vsp.render(["SFH", "FHF", "FFG"], (1, 0))
+    config = CurriculumConfig(max_stage=2, markers=False)
+    sequences = [build_sequence(example([1, 2, 3], first), 1, config, MARKERS),
+                 build_sequence(example([4], second), 2, config, MARKERS)]  # rows of different lengths
+    batch = collate(sequences, pad_id=0, latent_id=MARKERS.latent)
+    assert batch.images.shape == (2, 3, vsp.IMAGE, vsp.IMAGE)
+    assert torch.equal(batch.images[0], first) and torch.equal(batch.images[1], second)
+    one = batch.shard(torch.tensor([1]))
+    assert torch.equal(one.images[0], second) and torch.equal(one.ids[0], batch.ids[1])
+    assert torch.equal(batch.to("cpu").images, batch.images)
+
+
+def test_text_batches_carry_no_pictures_and_a_mixed_batch_is_refused():
+    config = CurriculumConfig(max_stage=1, markers=False)
+    text = collate([build_sequence(example([1, 2]), 0, config, MARKERS)], pad_id=0, latent_id=MARKERS.latent)
+    assert text.images is None and text.shard(torch.tensor([0])).images is None
+    mixed = [build_sequence(example([1], vsp.render(["SG", "FF"])), 0, config, MARKERS),
+             build_sequence(example([2]), 0, config, MARKERS)]
+    with pytest.raises(LatentspaceError, match="mixes rows with and without pictures"):
+        collate(mixed, pad_id=0, latent_id=MARKERS.latent)
