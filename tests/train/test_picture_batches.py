@@ -36,3 +36,43 @@ def test_text_batches_carry_no_pictures_and_a_mixed_batch_is_refused():
              build_sequence(example([2]), 0, config, MARKERS)]
     with pytest.raises(LatentspaceError, match="mixes rows with and without pictures"):
         collate(mixed, pad_id=0, latent_id=MARKERS.latent)
+
+
+def tiny_vision_lm(feedback=True):
+    from transformers import AutoModelForCausalLM
+
+    from latentspace.model.tiny import tiny_config
+    from latentspace.train.latent_forward import LatentLM
+    from latentspace.vision import PatchEncoder
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(tiny_config("gpt2", layers=2, hidden=32, vocab_size=100, n_head=2))
+    return LatentLM(model, feedback=feedback, pictures=PatchEncoder(width=32), picture_id=80)
+
+
+def picture_batch(agent_cells):
+    config = CurriculumConfig(max_stage=2, markers=False)
+    rows = [build_sequence(example([80] * 16 + [3, 4], vsp.render(["SFH", "FHF", "FFG"], cell)), 2, config, MARKERS)
+            for cell in agent_cells]
+    return collate(rows, pad_id=0, latent_id=MARKERS.latent)
+
+
+def test_the_model_reads_its_pictures_and_trains_their_encoder():
+    lm = tiny_vision_lm()
+    batch = picture_batch([(0, 0), (1, 0)])
+    loss, _ = lm(batch)
+    loss.backward()
+    assert lm.pictures.cells.weight.grad.abs().sum() > 0  # through the fed-back thoughts and the answer
+    other = picture_batch([(0, 0), (2, 1)])  # row 1's agent elsewhere, same ids
+    lm.eval()  # no dropout: the same input gives the same logits
+    with torch.no_grad():
+        logits, moved = lm(batch)[1], lm(other)[1]
+    assert torch.equal(other.ids, batch.ids)
+    assert torch.allclose(moved[0], logits[0], atol=1e-5) and not torch.allclose(moved[1], logits[1])
+
+
+def test_pictures_without_an_encoder_are_one_line():
+    lm = tiny_vision_lm()
+    lm.pictures = None
+    with pytest.raises(LatentspaceError, match="no picture encoder"):
+        lm(picture_batch([(0, 0)]))

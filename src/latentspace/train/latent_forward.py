@@ -19,6 +19,7 @@ from latentspace.core.errors import LatentspaceError
 from latentspace.model import kv, lean_gpt2
 from latentspace.model.head import soft_cap
 from latentspace.train.sequences import Batch, IGNORE
+from latentspace.vision.prefix import fill_pictures
 
 THOUGHT_SOURCES = ("previous", "slot")  # where a continuous thought is read (see `LatentLM`)
 
@@ -64,13 +65,27 @@ class LatentLM(LeanSwitch, nn.Module):
     """
 
     def __init__(self, causal_lm: nn.Module, feedback: bool = True, backprop_thoughts: bool = True,
-                 project: nn.Module | None = None, thought_from: str = "previous") -> None:
+                 project: nn.Module | None = None, thought_from: str = "previous",
+                 pictures: nn.Module | None = None, picture_id: int | None = None) -> None:
         super().__init__()
         if thought_from not in THOUGHT_SOURCES:
             raise LatentspaceError(f"unknown thought_from {thought_from!r}; valid: {', '.join(THOUGHT_SOURCES)}")
         # backprop_thoughts=False: truncated backprop, each fed-back state treated as a constant
         self.causal_lm, self.feedback, self.backprop_thoughts = causal_lm, feedback, backprop_thoughts
         self.project, self.thought_from = project, thought_from
+        # tasks with pictures: the encoder whose tokens fill the `vision.PICTURE` placeholders (trained with
+        # the model), and the placeholder's id
+        self.pictures, self.picture_id = pictures, picture_id
+
+    def embed(self, batch: Batch) -> torch.Tensor:
+        """The batch's input embeddings, its pictures' tokens in their placeholder columns."""
+        embeds = self.causal_lm.get_input_embeddings()(batch.ids)
+        if batch.images is None:
+            return embeds
+        if self.pictures is None or self.picture_id is None:
+            raise LatentspaceError("this batch has pictures but the model has no picture encoder; train it on a "
+                                   "task with pictures from the start")
+        return fill_pictures(embeds, batch.ids, self.picture_id, self.pictures(batch.images))
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
         return soft_cap(self.causal_lm.get_output_embeddings()(hidden), self.causal_lm.config)
@@ -92,7 +107,7 @@ class LatentLM(LeanSwitch, nn.Module):
 
         The last pass holds everything after the thoughts — where an answer starts.
         """
-        embeds = self.causal_lm.get_input_embeddings()(batch.ids)
+        embeds = self.embed(batch)
         columns = latent_columns(batch) if self.feedback else []
         cache, start, hiddens = kv.new_cache(), 0, []
         for column in columns:
