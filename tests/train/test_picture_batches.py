@@ -76,3 +76,21 @@ def test_pictures_without_an_encoder_are_one_line():
     lm.pictures = None
     with pytest.raises(LatentspaceError, match="no picture encoder"):
         lm(picture_batch([(0, 0)]))
+
+
+def test_examples_of_a_picture_task_start_with_their_placeholders():
+    from latentspace.train.data import encode_examples
+    from latentspace.train.vocab import symbol_tokenizer
+    from latentspace.vision import PICTURE
+
+    items = vsp.generate(6, seed=0)
+    tokenizer = symbol_tokenizer([], extra=(*vsp.VOCABULARY, PICTURE))
+    examples = encode_examples(tokenizer, items, picture=lambda item: vsp.render(item.meta["map"]), picture_tokens=16)
+    picture_id = tokenizer.convert_tokens_to_ids(PICTURE)
+    for item, found in zip(items, examples):
+        assert found.question[:16] == [picture_id] * 16 and picture_id not in found.question[16:]
+        assert tokenizer.decode(found.question[16:]).split() == item.question.split()
+        assert torch.equal(found.picture, vsp.render(item.meta["map"]))
+    with pytest.raises(LatentspaceError, match="need a tokenizer with"):
+        encode_examples(symbol_tokenizer([], extra=vsp.VOCABULARY), items, picture=lambda item: None, picture_tokens=16)
+    assert all(found.picture is None for found in encode_examples(tokenizer, items))

@@ -53,17 +53,29 @@ class TokenizedExample:
 
 
 def encode_examples(tokenizer, items: list[Item], need_steps: bool = False,
-                    need_targets: bool = False) -> list[TokenizedExample]:
+                    need_targets: bool = False, picture=None, picture_tokens: int = 0) -> list[TokenizedExample]:
     """Tokenise items; ``need_steps`` refuses items without steps (curricula replace steps),
-    ``need_targets`` items without CoT2 target sets (``meta["traces"]`` or ``meta["frontier"]``)."""
+    ``need_targets`` items without CoT2 target sets (``meta["traces"]`` or ``meta["frontier"]``).
+
+    A task with pictures passes ``picture`` (item -> its ``[3, H, W]`` image) and how many patch tokens
+    the encoder makes: the question then starts with that many `vision.PICTURE` placeholders."""
     out = []
     encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
+    placeholders = []
+    if picture is not None:
+        from latentspace.vision.prefix import PICTURE
+
+        picture_id = tokenizer.convert_tokens_to_ids(PICTURE)
+        if picture_tokens < 1 or picture_id is None or picture_id == tokenizer.unk_token_id:
+            raise LatentspaceError(f"pictures need a tokenizer with {PICTURE} and at least one picture token")
+        placeholders = [picture_id] * picture_tokens
     for number, item in enumerate(items):
         if need_steps and not item.steps:
             raise LatentspaceError(f"item {number} has no steps; this recipe's curriculum needs reasoning steps")
         traces, sets = (target_sets(encode, item, number) if need_targets else ([], []))
         out.append(TokenizedExample(
-            question=encode(item.question + "\n"),
+            question=placeholders + encode(item.question + "\n"),
+            picture=picture(item) if picture is not None else None,
             steps=[encode(step + "\n") for step in item.steps],
             answer=encode("### " + item.answer) + [tokenizer.eos_token_id],
             plain_answer=encode(item.answer) + [tokenizer.eos_token_id],
