@@ -94,3 +94,36 @@ def test_examples_of_a_picture_task_start_with_their_placeholders():
     with pytest.raises(LatentspaceError, match="need a tokenizer with"):
         encode_examples(symbol_tokenizer([], extra=vsp.VOCABULARY), items, picture=lambda item: None, picture_tokens=16)
     assert all(found.picture is None for found in encode_examples(tokenizer, items))
+
+
+def test_evaluation_reads_the_same_picture_tokens_as_training():
+    from latentspace.model.latent_model import LatentModel
+    from latentspace.train.data import encode_examples
+    from latentspace.train.evaluate import evaluate
+    from latentspace.train.recipes import get_recipe
+    from latentspace.train.vocab import symbol_tokenizer
+    from latentspace.vision import PICTURE, fill_pictures
+
+    items = vsp.generate(3, seed=1)
+    tokenizer = symbol_tokenizer([], extra=(*vsp.VOCABULARY, PICTURE))
+    examples = encode_examples(tokenizer, items, picture=lambda item: vsp.render(item.meta["map"]), picture_tokens=16)
+    lm = tiny_vision_lm()
+    lm.picture_id = tokenizer.convert_tokens_to_ids(PICTURE)
+    lm.eval()
+    reader = LatentModel(lm.causal_lm, tokenizer, "trained")
+    ids = torch.tensor([examples[0].question])
+    plain = reader.encode(ids)
+    same = reader.encode(ids, inputs_embeds=lm.causal_lm.get_input_embeddings()(ids))
+    assert torch.allclose(plain.logits, same.logits, atol=1e-6)  # embeddings of the ids: nothing changes
+    batch = collate([build_sequence(examples[0], 0, CurriculumConfig(max_stage=0, markers=False), MARKERS)],
+                    pad_id=tokenizer.pad_token_id, latent_id=MARKERS.latent)
+    with torch.no_grad():
+        trained = lm(batch)[1][0, len(examples[0].question) - 1]  # the logits after the prompt, as training saw them
+        filled = fill_pictures(lm.causal_lm.get_input_embeddings()(ids), ids, lm.picture_id, lm.pictures(batch.images))
+    read = reader.encode(ids, inputs_embeds=filled)
+    assert torch.allclose(read.logits[0], trained, atol=1e-5) and not torch.allclose(read.logits, plain.logits)
+    result = evaluate(lm.causal_lm, tokenizer, get_recipe("nocot", answer_marker=False), items, examples, 0,
+                      max_new_tokens=2, pictures=lm.pictures)
+    assert result.n == 3
+    with pytest.raises(LatentspaceError, match="picture encoder"):
+        evaluate(lm.causal_lm, tokenizer, get_recipe("nocot"), items, examples, 0, max_new_tokens=2)

@@ -187,17 +187,24 @@ class LatentModel:
 
     # -- latent stepping ------------------------------------------------------------------------
     def encode(self, prompts: Prompts | torch.Tensor, chat: bool = False,
-               attention_mask: torch.Tensor | None = None, press=None) -> LatentState:
+               attention_mask: torch.Tensor | None = None, press=None,
+               inputs_embeds: torch.Tensor | None = None) -> LatentState:
         """Prefill a batch of prompts (text, or ids left-padded with their ``attention_mask``).
 
         ``press`` (a `latentspace.memory.presses.Press`, default ``self.press``) compresses the
         cache this prefill writes; the returned logits and hidden state are those of the full read.
+        ``inputs_embeds`` ``[B, n, d]`` (with ids) is what the model reads instead of the ids' embeddings
+        — a prompt whose picture placeholders hold image tokens; the state keeps the ids.
         """
         ids, mask = self._as_ids(prompts, chat)
         mask = mask if attention_mask is None else attention_mask.to(self.device, mask.dtype)
+        if inputs_embeds is not None and inputs_embeds.shape[:2] != ids.shape:
+            raise LatentspaceError(f"inputs_embeds {tuple(inputs_embeds.shape)} do not match the prompt's ids "
+                                   f"{tuple(ids.shape)}")
         empty = LatentState(kv.new_cache(), ids[:, :0], mask[:, :0], torch.zeros(len(ids), dtype=torch.long,
                             device=self.device), logits=None, hidden=None)
-        return self._advance(empty, ids=ids, mask=mask, press=self.press if press is None else press)
+        embeds = None if inputs_embeds is None else inputs_embeds.to(self.device, self.input_embeddings.dtype)
+        return self._advance(empty, ids=ids, embeds=embeds, mask=mask, press=self.press if press is None else press)
 
     @contextmanager
     def pressing(self, press) -> Iterator[LatentModel]:
@@ -299,7 +306,7 @@ class LatentModel:
         try:
             with session as rec:
                 with squeeze:
-                    out = self.forward(ids if ids is not None else None, full_mask, inputs_embeds=embeds,
+                    out = self.forward(ids if embeds is None else None, full_mask, inputs_embeds=embeds,
                                        position_ids=positions, cache=state.cache, logits_to_keep=1)
             kept = squeeze.finish() if press is not None else None  # outside the recording: a press may run a probe
         finally:

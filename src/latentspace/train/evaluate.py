@@ -44,7 +44,8 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
              limit: int | None = None, edit: ThoughtHook | None = None,
              observe: ThoughtHook | None = None, sampler: ThoughtSampler | None = None,
              finished: Callable[[object, range], None] | None = None,
-             drawn: Callable[[int, object, range], None] | None = None) -> EvalResult:
+             drawn: Callable[[int, object, range], None] | None = None,
+             pictures: torch.nn.Module | None = None) -> EvalResult:
     """Accuracy and positions on ``items``; ``project`` maps fed-back states (CODI's projector).
 
     For audits (`latentspace.audit`): ``limit`` cuts every item's thoughts after that many;
@@ -57,6 +58,7 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
     so the same seed gives the same paths. Repeat an item in ``items`` to draw several paths of it.
     ``finished(state, rows)`` sees the state after the last thought, where the answer is read from;
     ``drawn(i, draw, rows)`` each of thought i's draws (`samplers.Drawn`: the action RL scores).
+    ``pictures``: a picture task's encoder; its tokens fill each prompt's `vision.PICTURE` placeholders.
     """
     if sampler is not None and getattr(recipe, "sample_k", 0):
         raise LatentspaceError("the run's sample_k and a sampler both randomise the thoughts; give one")
@@ -86,7 +88,7 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
             chunk = examples[first:first + batch_size]
             prompts = [ex.question + ([markers[0]] if markers else []) for ex in chunk]
             ids, mask = left_pad(prompts, tokenizer.pad_token_id)
-            state = lm.encode(ids, attention_mask=mask)
+            state = lm.encode(ids, attention_mask=mask, inputs_embeds=picture_embeds(lm, tokenizer, ids, chunk, pictures))
             thoughts = torch.tensor([recipe.thoughts_at(ex, stage) for ex in chunk])
             if limit is not None:
                 thoughts = thoughts.clamp(max=limit)
@@ -106,6 +108,22 @@ def evaluate(causal_lm, tokenizer, recipe, items: list[Item], examples: list[Tok
     n = len(rows)
     return EvalResult(sum(r["correct"] for r in rows) / max(1, n), n,
                       sum(r["positions"] for r in rows) / max(1, n), seconds, rows)
+
+
+def picture_embeds(lm: LatentModel, tokenizer, ids: torch.Tensor, chunk: list[TokenizedExample],
+                   pictures: torch.nn.Module | None) -> torch.Tensor | None:
+    """The prompts' input embeddings with their pictures' tokens in place, or None for text prompts."""
+    if all(ex.picture is None for ex in chunk):
+        return None
+    if pictures is None or any(ex.picture is None for ex in chunk):
+        raise LatentspaceError("these prompts have pictures: evaluate them with the run's picture encoder, every "
+                               "prompt with its picture")
+    from latentspace.vision.prefix import PICTURE, fill_pictures
+
+    images = torch.stack([torch.as_tensor(ex.picture, dtype=torch.float32) for ex in chunk]).to(lm.device)
+    with torch.no_grad():
+        embeds = lm.model.get_input_embeddings()(ids.to(lm.device))
+        return fill_pictures(embeds, ids.to(lm.device), tokenizer.convert_tokens_to_ids(PICTURE), pictures(images))
 
 
 def same_answer(found: str | None, answer: str) -> bool:
