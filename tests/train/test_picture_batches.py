@@ -127,3 +127,32 @@ def test_evaluation_reads_the_same_picture_tokens_as_training():
     assert result.n == 3
     with pytest.raises(LatentspaceError, match="picture encoder"):
         evaluate(lm.causal_lm, tokenizer, get_recipe("nocot"), items, examples, 0, max_new_tokens=2)
+
+
+def test_a_model_built_for_pictures_gets_an_encoder_saved_and_loaded_as_extras(tmp_path):
+    from latentspace.train.models import from_scratch
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.recipes import get_recipe
+    from latentspace.train.vocab import symbol_tokenizer
+    from latentspace.vision import PICTURE
+
+    profile = get_profile("smoke-mnns")
+    with_pictures = from_scratch(profile, symbol_tokenizer([], extra=(*vsp.VOCABULARY, PICTURE)), seed=0)
+    text_only = from_scratch(profile, symbol_tokenizer([], extra=vsp.VOCABULARY), seed=0)
+    assert getattr(text_only.config, "picture_token_id", None) is None
+    for name in ("nocot", "coconut", "pause"):
+        assert get_recipe(name).module(text_only).pictures is None
+        module = get_recipe(name).module(with_pictures)
+        assert module.picture_id == with_pictures.config.picture_token_id and module.pictures is not None
+    recipe = get_recipe("coconut")
+    trained = recipe.module(with_pictures)
+    torch.nn.init.normal_(trained.pictures.position)
+    recipe.save_extras(trained, tmp_path)
+    with_pictures.save_pretrained(tmp_path / "model")
+    from transformers import AutoModelForCausalLM
+
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
+    assert reloaded.config.picture_token_id == with_pictures.config.picture_token_id  # kept in config.json
+    fresh = recipe.module(reloaded)
+    recipe.load_extras(fresh, tmp_path)
+    assert torch.equal(fresh.pictures.position, trained.pictures.position)

@@ -133,6 +133,17 @@ class LatentLM(LeanSwitch, nn.Module):
         return shifted_loss(logits, batch.labels), logits
 
 
+def picture_parts(causal_lm: nn.Module) -> dict:
+    """A model built for a picture task (its config names ``picture_token_id``) gets a patch encoder of its
+    width — saved and loaded as the recipe module's extras; any other model: nothing."""
+    picture_id = getattr(causal_lm.config, "picture_token_id", None)
+    if picture_id is None:
+        return {}
+    from latentspace.vision.patches import PatchEncoder
+
+    return {"pictures": PatchEncoder(width=causal_lm.get_input_embeddings().embedding_dim), "picture_id": int(picture_id)}
+
+
 def latent_columns(batch: Batch) -> list[int]:
     """Columns of the thought slots: contiguous from a column shared by every row (see `collate`)."""
     counts = batch.latent.sum(1)

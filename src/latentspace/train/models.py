@@ -18,9 +18,14 @@ def from_scratch(profile: Profile, tokenizer, seed: int = 0, max_positions: int 
     drop = profile.dropout
     dropout = ({"resid_pdrop": drop, "embd_pdrop": drop, "attn_pdrop": drop} if profile.family == "gpt2"
                else {"attention_dropout": drop})
+    # a picture task's tokenizer has the PICTURE placeholder: its id goes into the config (and config.json),
+    # so whatever builds the recipe's module later knows to give it a patch encoder
+    from latentspace.vision.prefix import PICTURE
+
+    pictures = {"picture_token_id": tokenizer.convert_tokens_to_ids(PICTURE)} if PICTURE in tokenizer.get_vocab() else {}
     config = tiny_config(profile.family, layers=profile.layers, hidden=profile.hidden, vocab_size=len(tokenizer),
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **heads, **positions,
-                         **dropout)
+                         **dropout, **pictures)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)

@@ -105,9 +105,9 @@ class Recipe:
     # -- what the trainer builds from the recipe (CODI overrides all three) ----------------------
     def module(self, causal_lm):
         """The module trained: its forward(batch, parts=True) gives {part: (summed loss, count)}."""
-        from latentspace.train.latent_forward import LatentLM
+        from latentspace.train.latent_forward import LatentLM, picture_parts
 
-        return LatentLM(causal_lm, feedback=self.feedback)
+        return LatentLM(causal_lm, feedback=self.feedback, **picture_parts(causal_lm))
 
     def loss_weights(self) -> dict[str, float]:
         return {"ce": 1.0}

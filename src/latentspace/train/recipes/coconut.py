@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from latentspace.core.named import between
 
-from latentspace.train.latent_forward import LatentLM, THOUGHT_SOURCES
+from latentspace.train.latent_forward import LatentLM, THOUGHT_SOURCES, picture_parts
 from latentspace.train.recipes.base import Recipe, register
 from latentspace.train.sequences import CurriculumConfig, build_sequence, stage_to_train
 
@@ -46,7 +46,7 @@ class Coconut(Recipe):
                                 self.mix_prob)
 
     def module(self, causal_lm):
-        return LatentLM(causal_lm, feedback=self.feedback, thought_from=self.thought_from)
+        return LatentLM(causal_lm, feedback=self.feedback, thought_from=self.thought_from, **picture_parts(causal_lm))
 
     def thought_inputs(self, lm, state, latent_id: int, project=None, generator=None):
         if not self.feedback or self.thought_from == "previous":
