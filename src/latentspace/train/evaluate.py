@@ -121,9 +121,10 @@ def picture_embeds(lm: LatentModel, tokenizer, ids: torch.Tensor, chunk: list[To
     from latentspace.vision.prefix import PICTURE, fill_pictures
 
     images = torch.stack([torch.as_tensor(ex.picture, dtype=torch.float32) for ex in chunk]).to(lm.device)
+    ids = ids.to(lm.device)
     with torch.no_grad():
-        embeds = lm.model.get_input_embeddings()(ids.to(lm.device))
-        return fill_pictures(embeds, ids.to(lm.device), tokenizer.convert_tokens_to_ids(PICTURE), pictures(images))
+        embeds = lm.model.get_input_embeddings()(ids)
+        return fill_pictures(embeds, ids, tokenizer.convert_tokens_to_ids(PICTURE), pictures(images))
 
 
 def same_answer(found: str | None, answer: str) -> bool:

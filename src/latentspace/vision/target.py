@@ -7,8 +7,8 @@ agent mark included, so the agent's cell is in the target by construction. (The 
 `latentspace.world` was the other candidate; trained on still pictures it has no prediction to
 ground it, and its encoder is built for Two Rooms' two-channel frames.) The code is a few numbers per
 map cell; the k = 4 targets (Mirage's default) are the picture's four quadrants, each the codes of its
-cells side by side — not averaged: averaged codes hid the agent's cell from a linear probe (27% in a
-first try, against what a ViT's position-tagged patch embeddings keep).
+cells side by side — not averaged: averaging mixes the cells' codes, so a linear probe can no longer tell
+which cell holds the agent (a ViT's patch embeddings keep their positions).
 """
 
 from __future__ import annotations
