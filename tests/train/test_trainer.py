@@ -18,12 +18,14 @@ def _losses(out):
 
 
 # a recipe's smoke task where ProsQA will not do (cot2 needs target traces); every other recipe: prosqa
-TASK = {"cot2": "mnns"}
+TASK = {"cot2": "mnns", "visual": "vsp", "visual-pause": "vsp"}
+# visual's two stages weigh different losses (0.1·CE + 1 − cos, then CE): one stage, so losses compare
+ONE_STAGE = {"visual": {"teacher_epochs": 100}, "visual-pause": {"teacher_epochs": 100}}
 
 
 def _run(recipe, out, **options):
     profile = get_profile("smoke")
-    recipe_options = {**profile.recipe_options.get(recipe, {}), **options}
+    recipe_options = {**profile.recipe_options.get(recipe, {}), **ONE_STAGE.get(recipe, {}), **options}
     return TrainRun(get_recipe(recipe, **recipe_options), TASK.get(recipe, "prosqa"),
                     profile, out, extra={"n_train": 16, "batch_size": 4, "n_valid": 4, "n_test": 4})
 

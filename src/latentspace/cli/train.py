@@ -26,8 +26,8 @@ def _add_search() -> None:
 _add_search()
 
 PROFILE_HELP = ("laptop-mnns (+ laptop-mnns-d24, laptop-mnns-d16: narrower widths; paper-mnns, the authors' protocol) / laptop-prosqa (the papers' small-model "
-                "settings on a CPU; + laptop-prosqa-15k at their data size), smoke-mnns / "
-                "smoke-prosqa / smoke (seconds), full (fine-tune SmolLM2 on ProsQA, GPU), full-scratch, "
+                "settings on a CPU; + laptop-prosqa-15k at their data size), laptop-vsp (latent visual "
+                "thoughts on FrozenLake pictures), smoke-mnns / smoke-prosqa / smoke-vsp / smoke (seconds), full (fine-tune SmolLM2 on ProsQA, GPU), full-scratch, "
                 "paper-prosqa (the superposition paper's symbolic ProsQA, GPU), "
                 "english-small (does not learn; kept as a record).")
 

@@ -19,12 +19,13 @@ PRESSES = ("knorm", "keydiff", "streaming", "snapkv", "tova", "h2o", "expected_a
            "chunked", "per_layer")
 PRESS_WRAPPERS = ("chunked", "per_layer")
 # latentspace.train.recipes.RECIPES and latentspace.train.profiles.PROFILES
-RECIPES = ("cot", "nocot", "coconut", "cot2", "pause", "icot", "codi")
-PROFILES = ("smoke", "english-small", "laptop-mnns", "laptop-mnns-d24", "laptop-mnns-d16", "paper-mnns", "smoke-mnns", "laptop-prosqa",
+RECIPES = ("cot", "nocot", "coconut", "cot2", "pause", "icot", "codi", "visual", "visual-pause")
+PROFILES = ("smoke", "english-small", "laptop-mnns", "laptop-mnns-d24", "laptop-mnns-d16", "paper-mnns", "smoke-mnns", "laptop-vsp",
+            "smoke-vsp", "laptop-prosqa",
             "laptop-prosqa-15k", "paper-prosqa", "smoke-prosqa", "full", "full-scratch")
 # latentspace.tasks.TASKS
 TASKS = ("arithmetic", "prontoqa", "prosqa", "prosqa-small", "multiplication", "mnns", "prosqa-sym",
-         "prosqa-sym-relabel")
+         "prosqa-sym-relabel", "vsp", "vsp-ood")
 # latentspace.steer.METHODS, latentspace.bridge.METHODS, latentspace.audit.TESTS, latentspace.world.planning.METHODS
 STEER_METHODS = ("mean_diff", "pca_diff", "pca_center", "logistic")
 BRIDGE_METHODS = ("ridge", "affine", "procrustes")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from latentspace.core.errors import LatentspaceError
-from latentspace.tasks import arithmetic, mnns, multiplication, prontoqa, prosqa, prosqa_sym
+from latentspace.tasks import arithmetic, mnns, multiplication, prontoqa, prosqa, prosqa_sym, vsp
 from latentspace.tasks.base import Item, extract_marked, free_text, graded, normalise
 from latentspace.tasks.jsonl import is_task_file, load_items, load_jsonl
 
@@ -25,6 +25,12 @@ class TaskSpec:
     # the question's token ids as one training epoch sees them (prosqa-sym: its edges reshuffled)
     epoch_view: Callable[..., list[int]] | None = None
     vocabulary: tuple[str, ...] = ()  # symbols every tokenizer of the task has (CoT2 targets, unseen nodes)
+    # a task with pictures (vsp): item -> its question's [3, H, W] image, the patch tokens a picture becomes
+    # (`vision.PatchEncoder`), and item -> the pictures of its states after each step [steps, 3, H, W]
+    # (what latent visual thoughts are pulled towards)
+    picture: Callable[[Item], object] | None = None
+    picture_tokens: int = 0
+    states: Callable[[Item], object] | None = None
 
     def grade(self, text: str, item: Item) -> tuple[bool, str | None]:
         """(is the answer extracted from ``text`` the item's answer?, what was extracted)."""
@@ -54,6 +60,15 @@ TASKS = {t.name: t for t in (
              symbolic=True, hop_filter=True,
              load_file=lambda path, seed=0, hops=None: prosqa_sym.load(path, hops, seed, relabel=True),
              vocabulary=(*prosqa_sym.SYMBOLS, "|", "[Q]", "[R]"), epoch_view=prosqa_sym.epoch_view),
+    TaskSpec("vsp", vsp.generate, vsp.extract,
+             "visual spatial planning: a FrozenLake map as a picture and a plan of moves; A reaches the goal, "
+             "B falls in a hole, C safe elsewhere (maps 3-5, plans of 2-6 moves)",
+             symbolic=True, vocabulary=vsp.VOCABULARY, picture=vsp.picture, picture_tokens=vsp.PATCH_TOKENS,
+             states=vsp.step_pictures),
+    TaskSpec("vsp-ood", partial(vsp.generate, ood=True), vsp.extract,
+             "vsp out of distribution: 6x6 maps or plans of 8 moves, never in vsp's training data",
+             symbolic=True, vocabulary=vsp.VOCABULARY, picture=vsp.picture, picture_tokens=vsp.PATCH_TOKENS,
+             states=vsp.step_pictures),
 )}
 
 

@@ -37,6 +37,7 @@ OOD_SIZE, OOD_LENGTH = 6, 8  # out of distribution: a bigger map or a longer pla
 MAX_SIZE = 6
 PIXELS = 4  # per cell: a 6×6 map is 24 px, padded to IMAGE
 IMAGE = 32
+PATCH_TOKENS = (IMAGE // (2 * PIXELS)) ** 2  # tokens `vision.PatchEncoder` makes of a picture (one per 2×2 cells)
 HOLE_SHARE = 0.25
 COLOURS = {"F": (0.75, 0.9, 1.0), "H": (0.1, 0.15, 0.35), "S": (0.95, 0.95, 0.6), "G": (0.2, 0.8, 0.3)}
 AGENT = (0.9, 0.1, 0.1)
@@ -227,10 +228,11 @@ def render(rows, agent: tuple[int, int] | None = None):
     at = find(rows, "S") if agent is None else tuple(agent)
     if not (0 <= at[0] < len(rows) and 0 <= at[1] < len(rows)):
         raise LatentspaceError(f"the agent's cell {tuple(at)} is off the {len(rows)}×{len(rows)} map")
+    n = len(rows)
+    palette = torch.tensor([COLOURS[cell] for cell in CELLS])  # [4, 3], in CELLS' order
+    cells = palette[torch.tensor([CELLS.index(cell) for row in rows for cell in row])].T.reshape(3, n, n)
     image = torch.zeros(3, IMAGE, IMAGE)
-    for r, row in enumerate(rows):
-        for c, cell in enumerate(row):
-            image[:, r * PIXELS:(r + 1) * PIXELS, c * PIXELS:(c + 1) * PIXELS] = torch.tensor(COLOURS[cell])[:, None, None]
+    image[:, :n * PIXELS, :n * PIXELS] = cells.repeat_interleave(PIXELS, 1).repeat_interleave(PIXELS, 2)
     middle = PIXELS // 2 - 1
     top, left = at[0] * PIXELS + middle, at[1] * PIXELS + middle
     image[:, top:top + 2, left:left + 2] = torch.tensor(AGENT)[:, None, None]
@@ -248,9 +250,27 @@ def check_image(image) -> None:
         raise LatentspaceError("the image holds NaN or infinite values")
 
 
+def meta_map(found: Item) -> list[str]:
+    """The item's map, checked (an item read back from a file may be damaged)."""
+    meta = found.meta if isinstance(found.meta, dict) else {}
+    return check_map(meta.get("map"))
+
+
+def picture(found: Item):
+    """The question's picture: the map with the agent on the start."""
+    return render(meta_map(found))
+
+
+def step_pictures(found: Item):
+    """``[moves, 3, IMAGE, IMAGE]``: the picture after each move (the states a text CoT writes as cells)."""
+    return states(found)[1:]
+
+
 def states(found: Item):
     """``[1 + moves, 3, IMAGE, IMAGE]``: the start picture, then the picture after each move."""
     import torch
 
-    rows = found.meta["map"]
-    return torch.stack([render(rows)] + [render(rows, tuple(cell)) for cell in found.meta["cells"]])
+    rows, cells = meta_map(found), found.meta.get("cells")
+    if not isinstance(cells, list) or len(cells) != len(found.steps):
+        raise LatentspaceError("a VSP item needs meta 'cells': the agent's cell after each move, one per step")
+    return torch.stack([render(rows)] + [render(rows, tuple(cell)) for cell in cells])

@@ -50,15 +50,32 @@ class TokenizedExample:
     traces: list[list[int]] = field(default_factory=list)
     step_sets: list[list[int]] = field(default_factory=list)
     picture: object = None  # a task with pictures (vsp): the question's [3, H, W] image; text tasks: None
+    states: object = None  # the pictures after each step [steps, 3, H, W], for recipes that need them (visual)
+
+
+def picture_options(task: str | None, need_states: bool = False) -> dict:
+    """`encode_examples`' picture arguments for ``task`` (a built-in task with pictures: vsp); {} for any
+    other task or a task file. ``need_states``: also each step's picture (a recipe's targets)."""
+    from latentspace.tasks import get_task, is_task_file
+
+    if task is None or is_task_file(task):
+        return {}
+    spec = get_task(task)
+    if spec.picture is None:
+        return {}
+    return {"picture": spec.picture, "picture_tokens": spec.picture_tokens,
+            **({"states": spec.states} if need_states else {})}
 
 
 def encode_examples(tokenizer, items: list[Item], need_steps: bool = False,
-                    need_targets: bool = False, picture=None, picture_tokens: int = 0) -> list[TokenizedExample]:
+                    need_targets: bool = False, picture=None, picture_tokens: int = 0,
+                    states=None) -> list[TokenizedExample]:
     """Tokenise items; ``need_steps`` refuses items without steps (curricula replace steps),
     ``need_targets`` items without CoT2 target sets (``meta["traces"]`` or ``meta["frontier"]``).
 
     A task with pictures passes ``picture`` (item -> its ``[3, H, W]`` image) and how many patch tokens
-    the encoder makes: the question then starts with that many `vision.PICTURE` placeholders."""
+    the encoder makes: the question then starts with that many `vision.PICTURE` placeholders; ``states``
+    (item -> the picture after each step) keeps those pictures too (`picture_options` gives all three)."""
     out = []
     encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
     placeholders = []
@@ -76,6 +93,7 @@ def encode_examples(tokenizer, items: list[Item], need_steps: bool = False,
         out.append(TokenizedExample(
             question=placeholders + encode(item.question + "\n"),
             picture=picture(item) if picture is not None else None,
+            states=states(item) if states is not None else None,
             steps=[encode(step + "\n") for step in item.steps],
             answer=encode("### " + item.answer) + [tokenizer.eos_token_id],
             plain_answer=encode(item.answer) + [tokenizer.eos_token_id],

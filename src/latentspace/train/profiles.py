@@ -74,6 +74,14 @@ def recipe_options(epochs: int, per_stage: int, max_stage: int, remove_per_epoch
             "codi": {"epochs": codi_epochs, "thoughts": thoughts}}
 
 
+def vsp_options(epochs: int, teacher_epochs: int, target_steps: int = 1500) -> dict[str, dict]:
+    """The picture task's arms: every recipe the same epochs; `visual` and its pause control the same
+    stages (Mirage's stage 1 for ``teacher_epochs``, then stage 2)."""
+    visual = {"epochs": epochs, "teacher_epochs": teacher_epochs, "target_steps": target_steps}
+    return {"nocot": {"epochs": epochs}, "cot": {"epochs": epochs}, "visual": visual,
+            "visual-pause": {k: v for k, v in visual.items() if k != "target_steps"}}
+
+
 def authors_mnns_layout(options: dict[str, dict]) -> dict[str, dict]:
     """The same options in CoT2's authors' MNNS layout: every recipe reads its answer right after its
     steps or thoughts (no ``###``), and Coconut's thoughts follow the question with no start/end markers
@@ -117,7 +125,8 @@ def mnns_width_point(hidden: int, note: str) -> Profile:
 PROFILES = {
     "smoke": Profile(
         "smoke", n_train=32, n_valid=8, n_test=8, layers=2, hidden=32, heads=2, batch_size=8, lr=3e-3,
-        recipe_options=recipe_options(4, 1, 2, remove_per_epoch=8, codi_epochs=4, thoughts=3),
+        recipe_options=recipe_options(4, 1, 2, remove_per_epoch=8, codi_epochs=4, thoughts=3)
+        | {k: v for k, v in vsp_options(4, 2, 20).items() if k.startswith("visual")},
         note="seconds; for tests — proves the machinery, not the method"),
     "english-small": Profile(
         "english-small", n_train=3000, n_valid=100, n_test=200, layers=2, hidden=128, heads=4, batch_size=32, lr=1e-3,
@@ -161,6 +170,18 @@ PROFILES = {
         task="mnns", recipes=("nocot", "cot", "coconut", "cot2"), eval_every=1, select="best",
         recipe_options=recipe_options(3, 1, 2, remove_per_epoch=1, codi_epochs=3, thoughts=3) | {"cot2": {"epochs": 3}},
         note="seconds; laptop-mnns's machinery at toy size, for tests"),
+    "laptop-vsp": Profile(
+        "laptop-vsp", n_train=6000, n_valid=300, n_test=500, layers=4, hidden=64, heads=4, batch_size=64, lr=1e-3,
+        task="vsp", save_every=5, eval_every=5, select="best", seeds=(0, 1, 2),
+        recipes=("nocot", "cot", "visual", "visual-pause"), recipe_options=vsp_options(30, 15),
+        note="visual spatial planning (FrozenLake pictures, issue 41) for a tiny vision-language model from "
+             "scratch: a patch encoder (16 tokens) into GPT-2, 4 layers, 4 heads, d=64 (the target codes' width, "
+             "so their cosines carry over exactly); 6,000 items (Mirage fine-tunes on 3,000), 30 epochs, "
+             "visual's stage 1 the first 15"),
+    "smoke-vsp": Profile(
+        "smoke-vsp", n_train=48, n_valid=8, n_test=16, layers=2, hidden=32, heads=2, batch_size=16, lr=3e-3,
+        task="vsp", recipes=("nocot", "cot", "visual", "visual-pause"), recipe_options=vsp_options(2, 1, 20),
+        note="seconds; laptop-vsp's machinery at toy size, for tests"),
     "laptop-prosqa": Profile(
         "laptop-prosqa", n_train=5000, n_valid=200, n_test=500, layers=4, hidden=40, heads=4, batch_size=64,
         lr=1e-3, task="prosqa-sym", hops="3-4", save_every=5, eval_every=5, select="best", recipes=("nocot", "cot", "coconut", "cot2"),

@@ -98,6 +98,12 @@ def check_run(run: TrainRun) -> None:
     if not isinstance(run.task, str) or not run.task.strip():
         raise LatentspaceError("task: empty name; give a built-in task or a FILE.jsonl")
     spec = None if is_task_file(run.task) else get_task(run.task)  # an unknown name: refused before any folder
+    if spec is not None and spec.picture is not None and not run.recipe.reads_pictures:
+        raise LatentspaceError(f"recipe {run.recipe.name} does not read pictures; task {run.task} needs a recipe that "
+                               "does (nocot, cot, pause, coconut, visual, visual-pause)")
+    if spec is not None and spec.picture is not None and run.model:
+        raise LatentspaceError(f"task {run.task} has pictures: train a model from scratch (no --model); a pretrained "
+                               "one has no picture encoder")
     if run.hop_filter is not None:
         if spec is None or not spec.hop_filter:
             raise LatentspaceError(f"--hops: task {run.task[:80]!r} has no hop filter (prosqa-sym has)")

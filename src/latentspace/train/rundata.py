@@ -71,7 +71,12 @@ def prepare_tokenizer(run: TrainRun, splits: dict[str, list[Item]], accelerator)
         texts = [t for items in splits.values() for i in items for t in (i.question, i.answer, *i.steps)]
         spec = None if is_task_file(run.task) else get_task(run.task)
         make = symbol_tokenizer if spec and spec.symbolic else word_tokenizer
-        tokenizer = make(texts, extra=spec.vocabulary if spec else ())
+        extra = spec.vocabulary if spec else ()
+        if spec and spec.picture is not None:  # its pictures' placeholders (`vision.prefix`)
+            from latentspace.vision.prefix import PICTURE
+
+            extra = (*extra, PICTURE)
+        tokenizer = make(texts, extra=extra)
     saved = run.out / "checkpoint"
     if (saved / "state.json").exists():  # a checkpoint to resume: its tokenizer must be this one
         with advising(f"remove {saved} or use a new --out"):

@@ -45,6 +45,8 @@ class LatentSequence:
     labels: list[int]
     n_latent: int  # thought slots (``latent`` ids) in ``ids``
     picture: object = None  # the example's image ([3, H, W]) when its task has one (`latentspace.vision`)
+    # the pictures after each step [steps, 3, H, W] when the recipe trains on them (visual's teacher stage)
+    states: object = None
 
 
 def stage_to_train(example: TokenizedExample, stage: int, config: CurriculumConfig, rng: random.Random) -> int:
@@ -80,17 +82,22 @@ class Batch:
     labels: torch.Tensor  # [B, T], IGNORE where no loss
     latent: torch.Tensor  # [B, T] bool: thought slots
     images: torch.Tensor | None = None  # [B, 3, H, W]: the rows' pictures (tasks with pictures only)
+    # [B, S, 3, H, W]: each row's pictures after its steps, zero-padded to the longest row (visual's teacher stage)
+    states: torch.Tensor | None = None
 
     def _tensors(self) -> tuple[torch.Tensor, ...]:
         return self.ids, self.attention_mask, self.position_ids, self.labels, self.latent
 
+    def _optional(self, change) -> dict:
+        return {name: None if value is None else change(value)
+                for name, value in (("images", self.images), ("states", self.states))}
+
     def to(self, device) -> Batch:
-        return Batch(*(t.to(device) for t in self._tensors()),
-                     images=None if self.images is None else self.images.to(device))
+        return Batch(*(t.to(device) for t in self._tensors()), **self._optional(lambda t: t.to(device)))
 
     def shard(self, rows: torch.Tensor) -> Batch:
         """Some rows (one process's part of a global batch)."""
-        return Batch(*(t[rows] for t in self._tensors()), images=None if self.images is None else self.images[rows])
+        return Batch(*(t[rows] for t in self._tensors()), **self._optional(lambda t: t[rows]))
 
     @property
     def size(self) -> int:
@@ -115,7 +122,7 @@ def collate(sequences: list[LatentSequence], pad_id: int, latent_id: int) -> Bat
         rows["labels"].append([IGNORE] * left + seq.labels + [IGNORE] * right)
     ids = torch.tensor(rows["ids"])
     return Batch(ids, torch.tensor(rows["mask"]), torch.tensor(rows["pos"]), torch.tensor(rows["labels"]),
-                 ids == latent_id, images=pictures(sequences))
+                 ids == latent_id, images=pictures(sequences), states=step_pictures(sequences))
 
 
 def pictures(sequences: list[LatentSequence]) -> torch.Tensor | None:
@@ -126,3 +133,15 @@ def pictures(sequences: list[LatentSequence]) -> torch.Tensor | None:
     if not all(found):
         raise LatentspaceError("a batch mixes rows with and without pictures; a task gives every item one or none")
     return torch.stack([torch.as_tensor(seq.picture, dtype=torch.float32) for seq in sequences])
+
+
+def step_pictures(sequences: list[LatentSequence]) -> torch.Tensor | None:
+    """Each row's pictures after its steps, zero-padded to the most steps, or None when no row has them."""
+    found = [seq.states is not None for seq in sequences]
+    if not any(found):
+        return None
+    if not all(found):
+        raise LatentspaceError("a batch mixes rows with and without step pictures")
+    parts = [torch.as_tensor(seq.states, dtype=torch.float32) for seq in sequences]
+    most = max(len(p) for p in parts)
+    return torch.stack([torch.cat([p, p.new_zeros(most - len(p), *p.shape[1:])]) for p in parts])

@@ -38,7 +38,7 @@ from latentspace.core.errors import LatentspaceError
 from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
 from latentspace.train.checkpoint import (MetricsLog, advice, load_model, load_state, read_metrics, recover_checkpoint,
                                            restore_optimizer, restore_rng, save_checkpoint)
-from latentspace.train.data import encode_examples
+from latentspace.train.data import encode_examples, picture_options
 from latentspace.train.distributed import (batch_shard, batch_tokens, check_update, global_loss, new_optimizer,
                                            report_loss, scheduled_lr)
 from latentspace.train.curves import tracker_sink
@@ -100,13 +100,16 @@ def prepare_and_run(run: TrainRun, accelerator, progress: bool, until_epoch: int
     tokenizer, base = prepare_tokenizer(run, splits, accelerator)
     markers = MarkerIds(*tokenizer.convert_tokens_to_ids([START_LATENT, LATENT, END_LATENT]))
     examples = {name: encode_examples(tokenizer, items, need_steps=run.recipe.needs_steps and name == "train",
-                                      need_targets=run.recipe.needs_targets and name == "train")
+                                      need_targets=run.recipe.needs_targets and name == "train",
+                                      **picture_options(run.task, run.recipe.needs_states and name == "train"))
                 for name, items in splits.items()}
     model = load_model(run, tokenizer, state, base)
     if state:  # after the weights' own checks (their fault named first): files whole but not saved together
         step_checkpoint.verify(run.out / "checkpoint", advice(run))
     check_lengths(examples, run.recipe, model)
     module = run.recipe.module(model)
+    if not state:  # a fresh run fits what its recipe derives from the data (the same in every process)
+        run.recipe.prepare(module, examples["train"])
     if run.model is None:  # built from scratch here: its training passes may skip HF's per-call machinery
         use_lean(module, model)
     if state:  # parameters outside the HF model (CODI's projector); finite, like the weights (`run_folder`)
@@ -210,7 +213,7 @@ def run_epochs(setup: Setup, state: CheckpointState | None, start_epoch: int, un
         if (last_of_stage or (every and (epoch + 1) % every == 0)) and accelerator.is_main_process:
             module = accelerator.unwrap_model(wrapped)
             result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["valid"], examples["valid"], stage,
-                              run.eval_batch_size, project=run.recipe.projector_of(module))
+                              run.eval_batch_size, project=run.recipe.projector_of(module), pictures=getattr(module, "pictures", None))
             log.write(kind="eval", split="valid", epoch=epoch, stage=stage, accuracy=result.accuracy,
                       positions=result.positions)
             bar.evaluated(result.accuracy)
@@ -259,7 +262,7 @@ def finish(setup: Setup) -> dict:
         if chosen is not None:  # the best validation checkpoint answers the test split
             module = best_module(run, module)
         result = evaluate(module.causal_lm, tokenizer, run.recipe, splits["test"], examples["test"], stage,
-                          run.eval_batch_size, project=run.recipe.projector_of(module))
+                          run.eval_batch_size, project=run.recipe.projector_of(module), pictures=getattr(module, "pictures", None))
         epochs = [r for r in setup.log.rows if r["kind"] == "epoch"]
         summary = RunSummary(
             recipe=run.recipe.name, task=run.task, profile=run.profile.name, seed=run.seed,

@@ -46,6 +46,8 @@ class Recipe:
     feedback: ClassVar[bool] = True  # thought slots hold fed-back hidden states (else the token's embedding)
     mixes_tokens: ClassVar[bool] = False  # a thought is a softmax mix of token embeddings (samplers get its logits)
     needs_targets: ClassVar[bool] = False  # the data must carry CoT2 target sets (meta traces / frontier)
+    needs_states: ClassVar[bool] = False  # the data must carry each step's picture (the visual recipe's targets)
+    reads_pictures: ClassVar[bool] = True  # its module reads a picture task's images (`picture_parts`)
 
     def curriculum(self) -> CurriculumConfig:
         return CurriculumConfig(max_stage=0, markers=False)
@@ -111,6 +113,11 @@ class Recipe:
 
     def loss_weights(self) -> dict[str, float]:
         return {"ce": 1.0}
+
+    def prepare(self, module, examples: list) -> None:
+        """Fit what the module needs from the training examples before a fresh run's first epoch (the visual
+        recipe's frozen target encoder); a resumed run loads it from its extras instead. Default: nothing."""
+        return None
 
     def batch(self, sequences: list, pad_id: int, latent_id: int):
         from latentspace.train.sequences import collate

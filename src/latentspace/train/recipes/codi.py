@@ -102,6 +102,7 @@ class Codi(Recipe):
     teacher_weight: float = 1.0
     use_projector: bool = True
     name = "codi"
+    reads_pictures = False  # its own module or sequences: no picture task yet
     RANGES: ClassVar[dict] = {"thoughts": between(1, 64), "distill_weight": between(0, None),
                               "teacher_weight": between(0, None)}
     needs_steps = True

@@ -102,6 +102,7 @@ class ContinuousCoT(Recipe):
     sample_k: int = 0  # at test time: 0 the softmax mix; K >= 1 the mean of K sampled token embeddings
     pad_to: int = 0  # thoughts per item at least (their count must not reveal the hops); extra ones target the answer
     name = "cot2"
+    reads_pictures = False  # its own module or sequences: no picture task yet
     RANGES: ClassVar[dict] = {"budget": between(0, 1_000_000), "sample_k": between(0, 4096), "pad_to": between(0, 64)}
     needs_steps = True
     needs_targets = True

@@ -34,6 +34,7 @@ class ImplicitCoT(Recipe):
     remove_per_epoch: int = 8  # CoT tokens cut from the left per epoch
     smoothing_lambda: float = 4.0  # λ of the random extra removal (inf: none)
     name = "icot"
+    reads_pictures = False  # its own module or sequences: no picture task yet
     RANGES: ClassVar[dict] = {"remove_per_epoch": between(0, 100_000), "smoothing_lambda": between(0, math.inf)}
     needs_steps = True
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from latentspace.core.errors import LatentspaceError
 from latentspace.tasks import Item, get_task, is_task_file, load_items
-from latentspace.train.data import encode_examples
+from latentspace.train.data import encode_examples, picture_options
 from latentspace.train.evaluate import EvalResult, evaluate
 from latentspace.train.records import read_spec
 from latentspace.train.run_folder import load_folder
@@ -58,6 +58,8 @@ class LoadedRun:
     recipe: object
     stage: int  # the stage the checkpoint was trained at: a finished run's last, a paused run's current one
     project: object = None  # CODI's projector
+    task: str | None = None  # what the run was trained on (a picture task's items get their pictures)
+    pictures: object = None  # a picture task's patch encoder
 
     def check_items(self, items: list[Item]) -> None:
         unknown = self.tokenizer.unk_token_id
@@ -70,15 +72,22 @@ class LoadedRun:
     def evaluate(self, items: list[Item], batch_size: int = 64, **hooks) -> EvalResult:
         """Score ``items``; ``hooks`` are `evaluate`'s audit arguments (limit, observe, edit)."""
         self.check_items(items)
-        examples = encode_examples(self.tokenizer, items)
+        examples = self.encode(items)
         return evaluate(self.causal_lm, self.tokenizer, self.recipe, items, examples, self.stage, batch_size,
-                        project=self.project, **hooks)
+                        project=self.project, pictures=self.pictures, **hooks)
+
+    def encode(self, items: list[Item], need_states: bool = False) -> list:
+        """``items`` tokenised as the run's training read them (a picture task's: with their pictures)."""
+        return encode_examples(self.tokenizer, items, **picture_options(self.task, need_states))
 
 
 def load_run(run_dir: Path, options: dict | None = None) -> LoadedRun:
     """``run_dir``'s selected checkpoint; ``options`` override recipe options at test time (cot2's sample_k)."""
     loaded = load_folder(model_folder(run_dir), options)  # the checkpoint the run's own test numbers came from
-    return LoadedRun(loaded.causal_lm, loaded.tokenizer, loaded.recipe, loaded.state.stage, loaded.project)
+    spec = run_dir / "data" / "spec.json"
+    task = read_spec(spec).task if spec.exists() else None
+    return LoadedRun(loaded.causal_lm, loaded.tokenizer, loaded.recipe, loaded.state.stage, loaded.project, task,
+                     getattr(loaded.module, "pictures", None))
 
 
 def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, seed: int = 0,

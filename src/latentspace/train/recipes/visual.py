@@ -1,0 +1,204 @@
+"""`visual` and `visual-pause`: latent visual thoughts on a picture task (Mirage, arXiv 2506.17218).
+
+Every item gets ``slots`` thought slots per reasoning step (one step per plan move on vsp), after the
+question and its picture:
+
+    <|picture|>×16 plan <|start-latent|> <|latent|>×(slots·steps) <|end-latent|> ### answer <eos>
+
+The slots sit in one block after the plan, not between its moves, so the one machinery of the other
+recipes (collate, the fed-back passes, `evaluate`, the audits) carries them unchanged; thought block
+s·slots … belongs to move s, whose picture it is pulled towards.
+
+- **Teacher epochs** (Mirage's stage 1): slot q of step s holds the frozen target encoder's code of
+  quadrant q of the picture after step s (mapped into the model's width, see `lift`), and the last-layer
+  state *before* each slot is pulled towards it: loss 0.1·CE + (1 − cos), Mirage's weighting.
+- **Feedback epochs** (stage 2): the model's own state before each slot is fed into it (Coconut), CE only.
+  ``teacher_epochs == epochs`` is the stage-1-only arm (C1): it answers with feedback too, its states
+  having learned to imitate the targets.
+- `visual-pause` is the control: the same slots, stages and optimizer resets, each slot the one learned
+  ``<|latent|>`` embedding, CE only — any gain it shares comes from the extra positions.
+
+Fed vectors (targets and fed-back states alike) are rescaled to norm √width, so the switch from stage 1
+to stage 2 changes what is fed, not its scale. The target encoder is a cell-wise autoencoder fit on the
+run's training pictures before the first epoch, then frozen (`latentspace.vision.target`); it is saved
+with the run, so a resumed run and every later reading use the same targets.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from latentspace.core.errors import LatentspaceError
+from latentspace.core.named import between
+from latentspace.train.latent_forward import LatentLM, empty_parts, latent_columns, picture_parts, summed_loss
+from latentspace.train.recipes.base import Recipe, register
+from latentspace.train.sequences import CurriculumConfig, build_sequence
+
+ALL_STEPS = 64  # the curriculum's max stage: every step becomes slots (a plan is far shorter)
+FIT_PICTURES = 20_000  # the target encoder is fit on at most this many of the training pictures
+
+
+class Rescale(nn.Module):
+    """A fed vector to norm ``size`` (no parameters): targets and fed-back states enter at one scale."""
+
+    def __init__(self, size: float) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
+        return vectors / vectors.norm(dim=-1, keepdim=True).clamp_min(1e-6) * self.size
+
+
+def lift(dim: int, width: int, seed: int = 0) -> torch.Tensor:
+    """``[dim, width]``, orthonormal rows when ``width ≥ dim`` (else columns): a fixed map of target codes
+    into the model's width that keeps their cosines exactly — learned, it could map every code to one
+    direction and make the cosine loss trivial."""
+    generator = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(max(dim, width), min(dim, width), generator=generator))
+    return q.T.contiguous() if width >= dim else q.contiguous()
+
+
+class VisualLM(LatentLM):
+    """`LatentLM` whose slots, in a batch with step pictures, hold the targets (teacher forcing) and whose
+    states before them are pulled there; a batch without them runs Coconut's feedback forward."""
+
+    def __init__(self, causal_lm: nn.Module, channels: int, **pictures) -> None:
+        from latentspace.vision.target import TargetEncoder
+
+        width = causal_lm.get_input_embeddings().embedding_dim
+        super().__init__(causal_lm, feedback=True, project=Rescale(width ** 0.5), **pictures)
+        self.target = TargetEncoder(channels).requires_grad_(False)
+        self.register_buffer("lift", lift(self.target.dim, width))
+
+    def goals(self, states: torch.Tensor) -> torch.Tensor:
+        """``[B, S, 3, H, W]`` step pictures -> ``[B, S·K, width]``: what each slot holds in teacher forcing."""
+        b, s = states.shape[:2]
+        codes = self.target.embed(states.flatten(0, 1))  # [B·S, K, dim], no gradient (frozen)
+        return self.project(codes.reshape(b, -1, codes.shape[-1]) @ self.lift)
+
+    def teacher(self, batch):
+        """(logits, summed 1 − cos over the slots, slots): one pass, every slot holding its target."""
+        embeds = self.embed(batch)
+        columns = latent_columns(batch)
+        if not columns:
+            raise LatentspaceError("a teacher-forced batch has no thought slots")
+        goals = self.goals(batch.states).to(embeds.dtype)
+        if goals.shape[1] < len(columns):
+            raise LatentspaceError(f"{len(columns)} slots but targets for {goals.shape[1]}: one picture per step")
+        first, n = columns[0], len(columns)
+        slots = batch.latent[:, first:first + n]
+        block = torch.where(slots[..., None], goals[:, :n], embeds[:, first:first + n])
+        embeds = torch.cat([embeds[:, :first], block, embeds[:, first + n:]], 1)
+        hidden, _ = self._pass(embeds, batch, 0, batch.ids.shape[1], None)
+        before = hidden[:, first - 1:first - 1 + n]  # the state before each slot
+        cos = nn.functional.cosine_similarity(before.float(), goals[:, :n].float(), dim=-1)
+        return self.head(hidden), ((1.0 - cos) * slots).sum(), int(slots.sum())
+
+    def forward(self, batch, parts: bool = False):
+        if batch.states is None:
+            return super().forward(batch, parts)
+        if parts and batch.size == 0:
+            return empty_parts(self, ["ce_stage1", "cos"])
+        logits, cos, count = self.teacher(batch)
+        ce = summed_loss(logits, batch.labels)
+        if parts:  # stage 1's CE under its own name: weighted 0.1 there, stage 2's "ce" keeps weight 1
+            return {"ce_stage1": ce, "cos": (cos, count)}
+        return ce[0] / max(1, ce[1]) + cos / max(1, count), logits
+
+
+@register
+@dataclass
+class Visual(Recipe):
+    epochs: int = 40
+    teacher_epochs: int = 20  # Mirage's stage 1 (targets fed, states pulled); the rest: stage 2 (feedback)
+    slots: int = 4  # thought slots per step: one per quadrant code of the step's picture (Mirage's k = 4)
+    ce_weight: float = 0.1  # stage 1's answer loss beside 1 − cos (Mirage: 0.1)
+    target_channels: int = 4  # code numbers per map cell of the frozen target encoder
+    target_steps: int = 1500  # its training steps, before the first epoch
+    latent_markers: bool = True  # <|start-latent|> / <|end-latent|> around the slots
+    name = "visual"
+    RANGES: ClassVar[dict] = {"teacher_epochs": between(0, 100_000), "slots": between(0, 4),
+                              "ce_weight": between(0, 1000), "target_channels": between(1, 64),
+                              "target_steps": between(1, 1_000_000)}
+    needs_steps = True
+    needs_states = True
+
+    def __post_init__(self) -> None:
+        if self.slots not in (0, 4):
+            raise LatentspaceError(f"slots is 4 (one per quadrant of a step's picture) or 0 (none), not {self.slots}")
+
+    def curriculum(self) -> CurriculumConfig:
+        return CurriculumConfig(self.slots, ALL_STEPS, False, self.latent_markers)
+
+    def stage(self, epoch: int) -> int:
+        return 0 if epoch < self.teacher_epochs else 1
+
+    def teaching(self, epoch: int) -> bool:
+        return self.stage(epoch) == 0 and self.feedback and self.slots > 0
+
+    def sequence(self, example, epoch, markers, rng: random.Random):
+        found = build_sequence(example, ALL_STEPS + 1, self.curriculum(), markers, self.answer_tokens(example))
+        if self.teaching(epoch):
+            if example.states is None:
+                raise LatentspaceError("the visual recipe's teacher epochs need each step's picture; train it on a "
+                                       "task with pictures (vsp)")
+            found.states = example.states
+        return found
+
+    def thoughts_at(self, example, stage: int) -> int:
+        return min(len(example.steps), ALL_STEPS) * self.slots
+
+    def loss_weights(self) -> dict[str, float]:
+        return {"ce": 1.0, "ce_stage1": self.ce_weight, "cos": 1.0}
+
+    def module(self, causal_lm):
+        parts = picture_parts(causal_lm)
+        if not parts:
+            raise LatentspaceError("the visual recipe trains a model built for a picture task (vsp)")
+        return VisualLM(causal_lm, self.target_channels, **parts)
+
+    def prepare(self, module, examples) -> None:
+        """Fit the frozen target encoder on the run's training pictures (questions' and steps')."""
+        from latentspace.vision.target import fit_target_encoder
+
+        pictures = [p for ex in examples for p in ([ex.picture] if ex.picture is not None else []) + list(ex.states)]
+        if len(pictures) < 2:
+            raise LatentspaceError("the visual recipe needs training items with pictures")
+        picked = random.Random(0).sample(range(len(pictures)), min(len(pictures), FIT_PICTURES))
+        fitted = fit_target_encoder(torch.stack([torch.as_tensor(pictures[i]) for i in picked]),
+                                    channels=self.target_channels, steps=self.target_steps)
+        module.target.load_state_dict(fitted.state_dict())
+
+    def projector_of(self, module):
+        return module.project
+
+
+@register
+@dataclass
+class VisualPause(Visual):
+    """The control: `visual`'s slots, stages and optimizer resets, each slot the learned ``<|latent|>``
+    embedding — no targets, no feedback, CE only."""
+
+    name = "visual-pause"
+    feedback = False
+    needs_states = False
+
+    def module(self, causal_lm):
+        parts = picture_parts(causal_lm)
+        if not parts:
+            raise LatentspaceError("the visual-pause recipe trains a model built for a picture task (vsp)")
+        return LatentLM(causal_lm, feedback=False, **parts)
+
+    def loss_weights(self) -> dict[str, float]:
+        return {"ce": 1.0}
+
+    def prepare(self, module, examples) -> None:
+        return None
+
+    def projector_of(self, module):
+        return None

@@ -1,0 +1,191 @@
+"""The visual recipe (issue 41): Mirage's two stages on vsp, its pause control, and the oracle equivalence."""
+
+import random
+
+import pytest
+import torch
+
+from latentspace import LatentspaceError
+from latentspace.model.markers import END_LATENT, LATENT, START_LATENT
+from latentspace.tasks import get_task
+from latentspace.train.data import encode_examples, picture_options
+from latentspace.train.evaluate import evaluate
+from latentspace.train.latent_forward import LatentLM, latent_columns
+from latentspace.train.models import from_scratch
+from latentspace.train.profiles import get_profile
+from latentspace.train.recipes import get_recipe
+from latentspace.train.run import TrainRun
+from latentspace.train.sequences import MarkerIds, collate
+from latentspace.train.trainer import train
+from latentspace.train.vocab import symbol_tokenizer
+from latentspace.vision.prefix import PICTURE
+
+
+@pytest.fixture(scope="module")
+def setting():
+    spec = get_task("vsp")
+    items = spec.generate(6, seed=3)
+    texts = [t for i in items for t in (i.question, i.answer, *i.steps)]
+    tokenizer = symbol_tokenizer(texts, extra=(*spec.vocabulary, PICTURE))
+    examples = encode_examples(tokenizer, items, need_steps=True, **picture_options("vsp", need_states=True))
+    markers = MarkerIds(*tokenizer.convert_tokens_to_ids([START_LATENT, LATENT, END_LATENT]))
+    return items, tokenizer, examples, markers
+
+
+def model_for(tokenizer, seed=0):
+    return from_scratch(get_profile("smoke-vsp"), tokenizer, seed=seed)
+
+
+def test_teacher_and_feedback_stages_run_the_same_positions(setting):
+    items, tokenizer, examples, markers = setting
+    recipe = get_recipe("visual", epochs=4, teacher_epochs=2)
+    rng = random.Random(0)
+    for example in examples:
+        teacher, feedback = recipe.sequence(example, 0, markers, rng), recipe.sequence(example, 3, markers, rng)
+        assert teacher.ids == feedback.ids and teacher.labels == feedback.labels
+        assert teacher.n_latent == 4 * len(example.steps) == recipe.thoughts_at(example, 1)
+        assert teacher.states is not None and feedback.states is None  # only stage 1 feeds the targets
+
+
+def test_without_slots_the_visual_layout_is_the_direct_answer_one(setting):
+    items, tokenizer, examples, markers = setting
+    bare = get_recipe("visual", slots=0, latent_markers=False)
+    direct = get_recipe("nocot")
+    rng = random.Random(0)
+    model = model_for(tokenizer)
+    for example in examples:
+        a, b = bare.sequence(example, 9, markers, rng), direct.sequence(example, 0, markers, rng)
+        assert a.ids == b.ids and a.labels == b.labels and a.n_latent == 0
+    batch = collate([bare.sequence(ex, 9, markers, rng) for ex in examples], tokenizer.pad_token_id, markers.latent)
+    ours, theirs = bare.module(model), direct.module(model)
+    theirs.pictures.load_state_dict(ours.pictures.state_dict())
+    assert torch.allclose(ours(batch)[0], theirs(batch)[0])
+
+
+def test_slots_are_four_per_step_or_none():
+    with pytest.raises(LatentspaceError, match="slots is 4"):
+        get_recipe("visual", slots=3)
+
+
+def teacher_batch(setting, recipe, module):
+    items, tokenizer, examples, markers = setting
+    sequences = [recipe.sequence(ex, 0, markers, random.Random(0)) for ex in examples]
+    return collate(sequences, tokenizer.pad_token_id, markers.latent)
+
+
+def test_targets_are_the_frozen_encoders_codes_and_no_gradient_reaches_it(setting):
+    items, tokenizer, examples, markers = setting
+    recipe = get_recipe("visual", target_steps=5)
+    module = recipe.module(model_for(tokenizer))
+    recipe.prepare(module, examples)
+    before = {k: v.clone() for k, v in module.target.state_dict().items()}
+    batch = teacher_batch(setting, recipe, module)
+    goals = module.goals(batch.states)
+    first = examples[0]
+    codes = module.target.embed(torch.as_tensor(first.states))  # [steps, K, dim]
+    expected = module.project(codes.reshape(-1, codes.shape[-1]) @ module.lift)
+    assert torch.allclose(goals[0, :len(expected)], expected, atol=1e-6)
+    parts = module(batch, parts=True)
+    assert set(parts) == {"ce_stage1", "cos"} and parts["cos"][1] == int(batch.latent.sum())
+    (parts["cos"][0] + parts["ce_stage1"][0]).backward()
+    assert all(p.grad is None and not p.requires_grad for p in module.target.parameters())
+    assert module.pictures.cells.weight.grad is not None  # the patch encoder trains with the model
+    torch.optim.SGD([p for p in module.parameters() if p.requires_grad], lr=1.0).step()
+    assert all(torch.equal(before[k], v) for k, v in module.target.state_dict().items())
+
+
+def test_the_state_before_each_slot_is_pulled_by_cosine(setting):
+    items, tokenizer, examples, markers = setting
+    recipe = get_recipe("visual", target_steps=5)
+    module = recipe.module(model_for(tokenizer))
+    recipe.prepare(module, examples)
+    batch = teacher_batch(setting, recipe, module)
+    optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=3e-3)
+    first = None
+    for _ in range(30):
+        cos, count = module(batch, parts=True)["cos"]
+        loss = cos / count
+        first = float(loss.detach()) if first is None else first
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert float(loss.detach()) < 0.5 * first
+
+
+def test_oracle_thoughts_equal_teacher_forcing(setting):
+    # feeding each item's target embeddings as its thoughts at test time reproduces the teacher-forced pass
+    items, tokenizer, examples, markers = setting
+    recipe = get_recipe("visual", target_steps=5)
+    module = recipe.module(model_for(tokenizer, seed=1))
+    recipe.prepare(module, examples)
+    module.eval()
+    batch = teacher_batch(setting, recipe, module)
+    goals = module.goals(batch.states)
+    with torch.no_grad():
+        embeds = module.embed(batch)
+        columns = latent_columns(batch)
+        first, n = columns[0], len(columns)
+        block = torch.where(batch.latent[:, first:first + n, None], goals[:, :n], embeds[:, first:first + n])
+        filled = torch.cat([embeds[:, :first], block, embeds[:, first + n:]], 1)
+        hidden, _ = module._pass(filled, batch, 0, batch.ids.shape[1], None)
+    seen = {}
+
+    def oracle(i, state, vectors, rows):
+        seen[i] = state.hidden.clone()  # the state the i-th thought follows
+        return goals[list(rows), i]
+
+    evaluate(module.causal_lm, tokenizer, recipe, items, examples, 1, batch_size=len(items), edit=oracle,
+             pictures=module.pictures)
+    lefts = batch.attention_mask.argmax(1)  # evaluate pads its prompts its own way: compare row by row
+    for row, example in enumerate(examples):
+        for i in range(recipe.thoughts_at(example, 1)):
+            assert torch.allclose(seen[i][row], hidden[row, first - 1 + i], atol=1e-4), (row, i, lefts[row])
+
+
+def test_the_pause_control_has_the_same_slots_and_no_targets(setting):
+    items, tokenizer, examples, markers = setting
+    visual, pause = get_recipe("visual", teacher_epochs=2), get_recipe("visual-pause", teacher_epochs=2)
+    rng = random.Random(0)
+    for example in examples:
+        a, b = visual.sequence(example, 0, markers, rng), pause.sequence(example, 0, markers, rng)
+        assert a.ids == b.ids and b.states is None
+    assert [visual.stage(e) for e in range(4)] == [pause.stage(e) for e in range(4)] == [0, 0, 1, 1]
+    module = pause.module(model_for(tokenizer))
+    assert isinstance(module, LatentLM) and not module.feedback and pause.projector_of(module) is None
+
+
+def vsp_run(recipe, out, **options):
+    profile = get_profile("smoke-vsp")
+    return TrainRun(get_recipe(recipe, **{**profile.recipe_options.get(recipe, {}), **options}), "vsp", profile, out,
+                    extra={"n_train": 16, "batch_size": 4, "n_valid": 4, "n_test": 4})
+
+
+def test_a_visual_run_resumes_exactly_and_keeps_its_target_encoder(tmp_path):
+    import json
+
+    from safetensors.torch import load_file
+
+    def losses(out):
+        return [r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "step"]
+
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    train(vsp_run("visual", whole, epochs=3, teacher_epochs=2), progress=False)
+    train(vsp_run("visual", resumed, epochs=3, teacher_epochs=2), progress=False, until_epoch=0)
+    train(vsp_run("visual", resumed, epochs=3, teacher_epochs=2), progress=False)
+    assert losses(resumed) == pytest.approx(losses(whole), abs=1e-6)
+    saved = load_file(resumed / "checkpoint" / "extras.safetensors")
+    assert any(k.startswith("target.") for k in saved) and "lift" in saved
+
+
+@pytest.mark.parametrize("recipe", ["cot2", "icot", "codi"])
+def test_recipes_that_do_not_read_pictures_are_refused_on_vsp(recipe, tmp_path):
+    with pytest.raises(LatentspaceError, match="does not read pictures"):
+        train(vsp_run(recipe, tmp_path / "r"), progress=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_visual_recipe_needs_a_picture_task(tmp_path):
+    run = TrainRun(get_recipe("visual", epochs=1), "prosqa", get_profile("smoke"), tmp_path / "r",
+                   extra={"n_train": 8, "batch_size": 4, "n_valid": 2, "n_test": 2})
+    with pytest.raises(LatentspaceError, match="picture task"):
+        train(run, progress=False)
