@@ -25,6 +25,15 @@ def _add_search() -> None:
 
 _add_search()
 
+
+def _add_imagery() -> None:
+    from latentspace.cli.train_imagery import imagery
+
+    app.command("imagery")(imagery)
+
+
+_add_imagery()
+
 PROFILE_HELP = ("laptop-mnns (+ laptop-mnns-d24, laptop-mnns-d16: narrower widths; paper-mnns, the authors' protocol) / laptop-prosqa (the papers' small-model "
                 "settings on a CPU; + laptop-prosqa-15k at their data size), laptop-vsp (latent visual "
                 "thoughts on FrozenLake pictures), smoke-mnns / smoke-prosqa / smoke-vsp / smoke (seconds), full (fine-tune SmolLM2 on ProsQA, GPU), full-scratch, "

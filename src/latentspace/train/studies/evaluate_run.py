@@ -60,6 +60,7 @@ class LoadedRun:
     project: object = None  # CODI's projector
     task: str | None = None  # what the run was trained on (a picture task's items get their pictures)
     pictures: object = None  # a picture task's patch encoder
+    module: object = None  # the recipe's module around causal_lm (the visual recipe's targets live there)
 
     def check_items(self, items: list[Item]) -> None:
         unknown = self.tokenizer.unk_token_id
@@ -87,7 +88,7 @@ def load_run(run_dir: Path, options: dict | None = None) -> LoadedRun:
     spec = run_dir / "data" / "spec.json"
     task = read_spec(spec).task if spec.exists() else None
     return LoadedRun(loaded.causal_lm, loaded.tokenizer, loaded.recipe, loaded.state.stage, loaded.project, task,
-                     getattr(loaded.module, "pictures", None))
+                     getattr(loaded.module, "pictures", None), loaded.module.eval())
 
 
 def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, seed: int = 0,
