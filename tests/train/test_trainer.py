@@ -18,7 +18,7 @@ def _losses(out):
 
 
 # a recipe's smoke task where ProsQA will not do (cot2 needs target traces); every other recipe: prosqa
-TASK = {"cot2": "mnns", "visual": "vsp", "visual-pause": "vsp"}
+TASK = {"cot2": "mnns", "visual": "vsp", "visual-pause": "vsp", "visual-s1": "vsp"}
 # visual's two stages weigh different losses (0.1·CE + 1 − cos, then CE): one stage, so losses compare
 ONE_STAGE = {"visual": {"teacher_epochs": 100}, "visual-pause": {"teacher_epochs": 100}}
 

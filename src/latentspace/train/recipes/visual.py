@@ -13,8 +13,8 @@ s·slots … belongs to move s, whose picture it is pulled towards.
   quadrant q of the picture after step s (mapped into the model's width, see `lift`), and the last-layer
   state *before* each slot is pulled towards it: loss 0.1·CE + (1 − cos), Mirage's weighting.
 - **Feedback epochs** (stage 2): the model's own state before each slot is fed into it (Coconut), CE only.
-  ``teacher_epochs == epochs`` is the stage-1-only arm (C1): it answers with feedback too, its states
-  having learned to imitate the targets.
+  `visual-s1` is the stage-1-only arm (C1): it answers with feedback too, its states having learned to
+  imitate the targets.
 - `visual-pause` is the control: the same slots, stages and optimizer resets, each slot the one learned
   ``<|latent|>`` embedding, CE only — any gain it shares comes from the extra positions.
 
@@ -176,6 +176,22 @@ class Visual(Recipe):
 
     def projector_of(self, module):
         return module.project
+
+
+@register
+@dataclass
+class VisualStageOne(Visual):
+    """Mirage's stage-1-only ablation (C1): every epoch teacher-forced, answered with feedback at test time
+    (the states have learned to imitate the targets, and nothing else feeds the slots there)."""
+
+    teacher_epochs: int = 40  # = epochs: the profile sets both
+    name = "visual-s1"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.teacher_epochs < self.epochs:
+            raise LatentspaceError(f"visual-s1 trains stage 1 only: teacher_epochs ({self.teacher_epochs}) must be at "
+                                   f"least epochs ({self.epochs}); for both stages use the visual recipe")
 
 
 @register

@@ -44,6 +44,10 @@ PUBLISHED = {
     "paper-prosqa": ({"nocot": 75.0, "cot": 75.0, "coconut": 98.8},
                      "Reasoning by Superposition, symbolic ProsQA, GPT-2 2 layers d=768 (Zhu et al. 2025; CoT and "
                      "No-CoT read off its figure as about 75%, Coconut 98.8% from the follow-up's ablation)"),
+    "laptop-vsp": ({"nocot": 77.9, "cot": 61.5, "visual": 85.6},
+                   "MVoT, FrozenLake, Anole-7B fine-tuned (Li et al. 2025): direct answer, text CoT and "
+                   "visualization-of-thought (images generated as thoughts, the nearest published arm to latent "
+                   "visual thoughts)"),
     "full": ({"nocot": 76.7, "cot": 77.5, "pause": 75.9, "icot": 98.2, "coconut": 97.0},
              "Coconut Table 1, ProsQA, pretrained GPT-2 (Hao et al. 2024)"),
 }
