@@ -73,6 +73,9 @@ def test_tour_on_tiny_writes_report(tmp_path):
     assert all(r["slots"] < memory["rows"][0]["slots"] for r in memory["rows"][1:])
     world = next(s for s in data["sections"] if s["title"] == "Plan in a latent world model")
     assert len(world["rows"]) == 4 and "probe reads the agent's position" in world["summary"]
+    imagined = next(s for s in data["sections"] if s["title"] == "Perceive and imagine in latent space")
+    assert set(imagined["data"]["replacement"]) == {"zeros", "noise", "shuffled", "oracle"}
+    assert imagined["rows"][0]["reading"] == "answers" and "nearest" in imagined["summary"]
     html = (tmp_path / "tour" / "index.html").read_text()
     assert "data:image/png;base64" in html and (tmp_path / "tour" / "layer_norms.png").stat().st_size > 1000
     assert "data:image/gif;base64" in html  # the world section's episode

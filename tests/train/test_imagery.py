@@ -87,3 +87,14 @@ def test_the_cli_writes_its_report_and_json(runs, run, tmp_path):
     assert {p.name for p in out.iterdir()} == {"report.json", "imagined.png", "index.html"}
     one_line_exit_2(run("train", "imagery", str(runs["nocot"]), "--n", "4"), "not slots per step")
     one_line_exit_2(run("train", "imagery", str(tmp_path / "missing")), "missing")
+
+
+def test_the_example_runs():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "vision.py"
+    done = subprocess.run([sys.executable, str(script), "--tiny"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "out of distribution" in done.stdout and "imagined states:" in done.stdout
