@@ -15,16 +15,20 @@ from latentspace.core.errors import LatentspaceError
 from latentspace.tasks.vsp import IMAGE, PIXELS, check_image
 
 CHANNELS = 32  # after the cell convolution
+GROUP = 2  # map cells per token side: 2 joins 2×2 cells into one token
+CONTEXT = 0  # 3×3 convolutions over the cell grid before the join: each cell's features see its neighbours
 
 
 class PatchEncoder(nn.Module):
-    def __init__(self, width: int, image: int = IMAGE, cell: int = PIXELS) -> None:
+    def __init__(self, width: int, image: int = IMAGE, cell: int = PIXELS, group: int | None = None) -> None:
         super().__init__()
-        if width < 1 or image % (2 * cell):
-            raise LatentspaceError(f"a patch encoder needs a width ≥ 1 and an image side divisible by {2 * cell}")
-        self.side = image // (2 * cell)
+        group = GROUP if group is None else group
+        if width < 1 or group < 1 or image % (group * cell):
+            raise LatentspaceError(f"a patch encoder needs a width ≥ 1 and an image side divisible by {group * cell}")
+        self.side = image // (group * cell)
         self.cells = nn.Conv2d(3, CHANNELS, kernel_size=cell, stride=cell)
-        self.join = nn.Conv2d(CHANNELS, width, kernel_size=2, stride=2)
+        self.context = nn.ModuleList(nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1) for _ in range(CONTEXT))
+        self.join = nn.Conv2d(CHANNELS, width, kernel_size=group, stride=group)
         self.position = nn.Parameter(torch.zeros(self.side * self.side, width))
         nn.init.normal_(self.position, std=0.02)
 
@@ -37,5 +41,8 @@ class PatchEncoder(nn.Module):
         check_image(images)
         if images.dim() == 3:
             images = images[None]
-        features = self.join(nn.functional.gelu(self.cells(images)))  # [B, width, side, side]
+        cells = nn.functional.gelu(self.cells(images))
+        for layer in self.context:  # residual: the cell's own features stay, its neighbours' are added
+            cells = cells + nn.functional.gelu(layer(cells))
+        features = self.join(cells)  # [B, width, side, side]
         return features.flatten(2).transpose(1, 2) + self.position

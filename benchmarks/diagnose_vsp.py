@@ -1,0 +1,165 @@
+"""Why does the from-scratch vision-language model not learn VSP? One variant per call (issue 41's diagnosis).
+
+Each call trains one run and appends its row (test accuracy, per-answer accuracy, validation curve,
+a few replies) to benchmarks/results/vsp-diagnosis.jsonl:
+
+    # perception alone: plans of 1 move, direct answer (the answer is the kind of the start's neighbour)
+    .venv/bin/python benchmarks/diagnose_vsp.py --task short --max-moves 1 --recipe nocot --epochs 40
+    # map-reading questions ("at r2 c3" -> hole, "where start" -> r1 c0), then CoT on vsp from those weights
+    .venv/bin/python benchmarks/diagnose_vsp.py --task read --epochs 10 --out runs/vsp-diag/read
+    .venv/bin/python benchmarks/diagnose_vsp.py --task vsp --recipe cot --epochs 20 --init runs/vsp-diag/read
+    # the picture encoder: one token per map cell (--group 1), 3x3 context convolutions (--context 2)
+    .venv/bin/python benchmarks/diagnose_vsp.py --task vsp --recipe cot --group 1
+
+The variants of the encoder are set through `latentspace.vision.patches`' diagnostic constants (the
+toolkit's runs use the defaults); every task here shares one vocabulary, so weights move between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import random
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from results_md import KEPT, RUNS  # noqa: E402
+
+import latentspace.vision.patches as patches  # noqa: E402
+from latentspace.tasks import TASKS, TaskSpec, vsp  # noqa: E402
+from latentspace.tasks.base import Item  # noqa: E402
+
+VOCABULARY = (*vsp.VOCABULARY, "at", "where", "start")
+
+
+def short(max_moves: int):
+    """vsp with plans of 1..max_moves moves (max_moves 1: the answer is what lies next to the start)."""
+    def generate(n: int, seed: int = 0) -> list[Item]:
+        rng, items = random.Random(f"short-{seed}"), []
+        while len(items) < n:
+            rows = vsp.random_map(rng.choice(vsp.SIZES), rng)
+            plan = vsp.plan_for(rows, rng.randint(1, max_moves), vsp.ANSWERS[len(items) % 3], rng)
+            if plan is not None:
+                items.append(vsp.item(rows, plan))
+        return items
+    return generate
+
+
+def read(n: int, seed: int = 0) -> list[Item]:
+    """Map-reading questions about the picture: the kind at a cell, or where the start / goal is."""
+    rng, items = random.Random(f"read-{seed}"), []
+    while len(items) < n:
+        size = rng.choice(vsp.SIZES)
+        rows = vsp.random_map(size, rng)
+        meta = vsp.item(rows, ["U"]).meta
+        if rng.random() < 0.5:
+            r, c = rng.randrange(size), rng.randrange(size)
+            question, answer = f"at r{r} c{c}", {"H": "hole", "G": "goal", "S": "start"}.get(rows[r][c], "safe")
+        else:
+            target = rng.choice("SG")
+            r, c = vsp.find(rows, target)
+            question, answer = f"where {'start' if target == 'S' else 'goal'}", f"r{r} c{c}"
+        items.append(Item(question, answer, [], meta))
+    return items
+
+
+def register(max_moves: int) -> None:
+    shared = dict(symbolic=True, vocabulary=VOCABULARY, picture=vsp.picture, picture_tokens=patch_tokens(),
+                  states=vsp.step_pictures)
+    after_marker = lambda text: text.split("###")[-1].strip() if "###" in text else None  # noqa: E731
+    TASKS["vsp"] = dataclasses.replace(TASKS["vsp"], **shared)  # one tokenizer for every task here
+    TASKS["short"] = TaskSpec("short", short(max_moves), vsp.extract, "vsp, short plans", **shared)
+    TASKS["read"] = TaskSpec("read", read, after_marker, "map-reading questions", **shared)
+
+
+def patch_tokens() -> int:
+    return (vsp.IMAGE // (patches.GROUP * vsp.PIXELS)) ** 2
+
+
+def initialise(init: Path) -> None:
+    """Fresh runs start from ``init``'s model and patch encoder (its other extras are the recipe's own)."""
+    from safetensors.torch import load_file
+
+    from latentspace.train import trainer
+    from latentspace.train.latent_forward import LatentLM
+    from latentspace.train.run_folder import load_causal_lm
+
+    folder = init / "checkpoint"
+    original = trainer.load_model
+
+    def load_model(run, tokenizer, state, base):
+        model = original(run, tokenizer, state, base)
+        if not state:
+            model.load_state_dict(load_causal_lm(folder).state_dict())
+        return model
+
+    built = LatentLM.__init__
+
+    def with_encoder(self, *args, **kwargs):
+        built(self, *args, **kwargs)
+        if self.pictures is not None:
+            saved = load_file(folder / "extras.safetensors")
+            self.pictures.load_state_dict({k[len("pictures."):]: v for k, v in saved.items() if k.startswith("pictures.")})
+
+    trainer.load_model, LatentLM.__init__ = load_model, with_encoder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=("vsp", "short", "read"), default="vsp")
+    parser.add_argument("--recipe", default="nocot")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--n-train", type=int, default=3000)
+    parser.add_argument("--max-moves", type=int, default=1, help="--task short: plans of 1..this many moves")
+    parser.add_argument("--group", type=int, default=patches.GROUP, help="map cells per patch token side")
+    parser.add_argument("--context", type=int, default=patches.CONTEXT, help="3x3 convolutions over the cells")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--init", type=Path, default=None, help="a run folder to start from (e.g. a --task read run)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    patches.GROUP, patches.CONTEXT = args.group, args.context
+    register(args.max_moves)
+    if args.init is not None:
+        initialise(args.init)
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.recipes import get_recipe
+    from latentspace.train.run import TrainRun
+    from latentspace.train.trainer import train
+
+    name = (f"{args.task}{args.max_moves if args.task == 'short' else ''}-{args.recipe}-e{args.epochs}-g{args.group}"
+            f"-c{args.context}-lr{args.lr:g}" + (f"-from-{args.init.name}" if args.init else "") + f"-s{args.seed}")
+    out = args.out or RUNS / "vsp-diag" / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    options = {"epochs": args.epochs}
+    if args.recipe.startswith("visual"):
+        options["teacher_epochs"] = args.epochs // 2 if args.recipe != "visual-s1" else args.epochs
+    summary = train(TrainRun(get_recipe(args.recipe, **options), args.task, get_profile("laptop-vsp"), out,
+                             seed=args.seed, extra={"n_train": args.n_train, "n_valid": 300, "n_test": 300,
+                                                    "eval_every": 2, "lr": args.lr}), progress=False)
+    answers = [json.loads(line) for line in (out / "test_answers.jsonl").read_text().splitlines()]
+    def kind(r):  # vsp / short: the answer (A B C); read: the question's kind (at, where start, where goal)
+        return r["answer"] if args.task != "read" else " ".join(r["question"].split()[:1 if r["question"].startswith("at") else 2])
+
+    per = Counter(map(kind, answers))
+    right = Counter(kind(r) for r in answers if r["correct"])
+    curve = [round(r["accuracy"], 3) for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+             if r["kind"] == "eval"]
+    row = {"variant": name, "task": args.task, "recipe": args.recipe, "epochs": args.epochs, "n_train": args.n_train,
+           "group": args.group, "context": args.context, "lr": args.lr, "init": str(args.init) if args.init else None,
+           "seed": args.seed, "test_accuracy": summary["test_accuracy"], "valid_curve": curve,
+           "per_kind": {k: round(right[k] / per[k], 3) for k in sorted(per)},
+           "replies": [(r["question"], r["answer"], r["text"]) for r in answers[:4]],
+           "train_minutes": round(summary["train_seconds"] / 60, 1), "date": datetime.date.today().isoformat()}
+    with (KEPT / "vsp-diagnosis.jsonl").open("a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
