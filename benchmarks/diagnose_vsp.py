@@ -118,12 +118,14 @@ def main() -> None:
     parser.add_argument("--max-moves", type=int, default=1, help="--task short: plans of 1..this many moves")
     parser.add_argument("--group", type=int, default=patches.GROUP, help="map cells per patch token side")
     parser.add_argument("--context", type=int, default=patches.CONTEXT, help="3x3 convolutions over the cells")
+    parser.add_argument("--positions", choices=("free", "rowcol"), default=patches.POSITIONS,
+                        help="patch positions: one learned vector per token, or row + column")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--init", type=Path, default=None, help="a run folder to start from (e.g. a --task read run)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    patches.GROUP, patches.CONTEXT = args.group, args.context
+    patches.GROUP, patches.CONTEXT, patches.POSITIONS = args.group, args.context, args.positions
     register(args.max_moves)
     if args.init is not None:
         initialise(args.init)
@@ -133,7 +135,7 @@ def main() -> None:
     from latentspace.train.trainer import train
 
     name = (f"{args.task}{args.max_moves if args.task == 'short' else ''}-{args.recipe}-e{args.epochs}-g{args.group}"
-            f"-c{args.context}-lr{args.lr:g}" + (f"-from-{args.init.name}" if args.init else "") + f"-s{args.seed}")
+            f"-c{args.context}-{args.positions}-lr{args.lr:g}" + (f"-from-{args.init.name}" if args.init else "") + f"-s{args.seed}")
     out = args.out or RUNS / "vsp-diag" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     options = {"epochs": args.epochs}
@@ -151,7 +153,7 @@ def main() -> None:
     curve = [round(r["accuracy"], 3) for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
              if r["kind"] == "eval"]
     row = {"variant": name, "task": args.task, "recipe": args.recipe, "epochs": args.epochs, "n_train": args.n_train,
-           "group": args.group, "context": args.context, "lr": args.lr, "init": str(args.init) if args.init else None,
+           "group": args.group, "context": args.context, "positions": args.positions, "lr": args.lr, "init": str(args.init) if args.init else None,
            "seed": args.seed, "test_accuracy": summary["test_accuracy"], "valid_curve": curve,
            "per_kind": {k: round(right[k] / per[k], 3) for k in sorted(per)},
            "replies": [(r["question"], r["answer"], r["text"]) for r in answers[:4]],

@@ -98,3 +98,22 @@ def test_the_example_runs():
     done = subprocess.run([sys.executable, str(script), "--tiny"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "out of distribution" in done.stdout and "imagined states:" in done.stdout
+
+
+def test_a_vsp_run_reads_task_files_of_maps_and_plans(runs, run, tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"map": ["SFF", "FHF", "FFG"], "plan": "R D"}) + "\n"
+                    + json.dumps({"map": ["SFF", "FHF", "FFG"], "plan": "D D R R", "answer": "A"}) + "\n")
+    done = run("train", "eval", str(runs["visual"]), "--task", str(good), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["n"] == 2
+    cases = [({"map": ["SFF", "FHF", "FFG"], "plan": "R X"}, "a plan is one or more of"),
+             ({"map": ["FFF", "FHF", "FFG"], "plan": "R"}, "one start and one goal"),
+             ({"map": ["SFF", "FHF", "FFG"], "plan": "R D", "answer": "A"}, "the plan gives B"),
+             ({"map": ["SFF", "FHF"], "plan": "R"}, "square")]
+    for number, (row, message) in enumerate(cases):
+        bad = tmp_path / f"bad{number}.jsonl"
+        bad.write_text(json.dumps(row) + "\n")
+        one_line_exit_2(run("train", "eval", str(runs["visual"]), "--task", str(bad)), f"bad{number}.jsonl:1", message)
+    one_line_exit_2(run("train", "eval", str(runs["visual"]), "--task", "mnns"), "has no pictures")
+    one_line_exit_2(run("train", "eval", str(runs["nocot"]), "--task", "prosqa-sym"), "has no pictures")

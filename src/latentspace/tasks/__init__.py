@@ -64,11 +64,11 @@ TASKS = {t.name: t for t in (
              "visual spatial planning: a FrozenLake map as a picture and a plan of moves; A reaches the goal, "
              "B falls in a hole, C safe elsewhere (maps 3-5, plans of 2-6 moves)",
              symbolic=True, vocabulary=vsp.VOCABULARY, picture=vsp.picture, picture_tokens=vsp.PATCH_TOKENS,
-             states=vsp.step_pictures),
+             states=vsp.step_pictures, load_file=vsp.load),
     TaskSpec("vsp-ood", partial(vsp.generate, ood=True), vsp.extract,
              "vsp out of distribution: 6x6 maps or plans of 8 moves, never in vsp's training data",
              symbolic=True, vocabulary=vsp.VOCABULARY, picture=vsp.picture, picture_tokens=vsp.PATCH_TOKENS,
-             states=vsp.step_pictures),
+             states=vsp.step_pictures, load_file=vsp.load),
 )}
 
 

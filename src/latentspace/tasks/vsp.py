@@ -208,6 +208,39 @@ def generate(n_items: int, seed: int = 0, ood: bool = False) -> list[Item]:
     return items
 
 
+def load(path, seed: int = 0, hops=None) -> list[Item]:
+    """A task file of maps and plans (JSONL: ``{"map": ["SFF", "FHF", "FFG"], "plan": "R D"}`` per line, or
+    this task's own saved items) as checked items; the answer is the simulator's (a given one must agree)."""
+    import json
+    from pathlib import Path
+
+    from latentspace.core.files import read_text
+
+    path, items = Path(path), []
+    for number, line in enumerate(read_text(path, "task file").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path.name}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise LatentspaceError(f"{where}: not valid JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise LatentspaceError(f'{where}: expected {{"map": [rows], "plan": "moves"}}')
+        meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+        rows, plan = row.get("map", meta.get("map")), row.get("plan", row.get("question"))
+        try:
+            found = item(rows, plan if isinstance(plan, (str, list)) else "")
+        except LatentspaceError as err:
+            raise LatentspaceError(f"{where}: {err}") from None
+        if "answer" in row and str(row["answer"]).strip() != found.answer:
+            raise LatentspaceError(f"{where}: answer {str(row['answer'])[:20]!r}, but the plan gives {found.answer}")
+        items.append(found)
+    if not items:
+        raise LatentspaceError(f"{path.name} holds no items")
+    return items
+
+
 def is_ood(found: Item) -> bool:
     return found.meta["size"] > max(SIZES) or found.meta["length"] > max(LENGTHS)
 

@@ -17,6 +17,9 @@ from latentspace.tasks.vsp import IMAGE, PIXELS, check_image
 CHANNELS = 32  # after the cell convolution
 GROUP = 2  # map cells per token side: 2 joins 2×2 cells into one token
 CONTEXT = 0  # 3×3 convolutions over the cell grid before the join: each cell's features see its neighbours
+# a token's position: "free" (one learned vector per token) or "rowcol" (a learned row vector plus a learned
+# column vector, ViT's factorised 2-D positions: a lookup by row and column is a sum of two matches)
+POSITIONS = "free"
 
 
 class PatchEncoder(nn.Module):
@@ -29,8 +32,13 @@ class PatchEncoder(nn.Module):
         self.cells = nn.Conv2d(3, CHANNELS, kernel_size=cell, stride=cell)
         self.context = nn.ModuleList(nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1) for _ in range(CONTEXT))
         self.join = nn.Conv2d(CHANNELS, width, kernel_size=group, stride=group)
-        self.position = nn.Parameter(torch.zeros(self.side * self.side, width))
-        nn.init.normal_(self.position, std=0.02)
+        self.positions = POSITIONS
+        if POSITIONS == "rowcol":
+            self.rows = nn.Parameter(torch.randn(self.side, 1, width) * 0.02)
+            self.cols = nn.Parameter(torch.randn(1, self.side, width) * 0.02)
+        else:
+            self.position = nn.Parameter(torch.zeros(self.side * self.side, width))
+            nn.init.normal_(self.position, std=0.02)
 
     @property
     def tokens(self) -> int:
@@ -45,4 +53,5 @@ class PatchEncoder(nn.Module):
         for layer in self.context:  # residual: the cell's own features stay, its neighbours' are added
             cells = cells + nn.functional.gelu(layer(cells))
         features = self.join(cells)  # [B, width, side, side]
-        return features.flatten(2).transpose(1, 2) + self.position
+        where = (self.rows + self.cols).flatten(0, 1) if self.positions == "rowcol" else self.position
+        return features.flatten(2).transpose(1, 2) + where

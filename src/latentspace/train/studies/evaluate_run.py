@@ -43,6 +43,9 @@ def run_items(run_dir: Path, task: str | None, n: int | None, seed: int) -> list
             items = load_items(task)
     else:
         found = get_task(task)
+        if trained_on is not None and (found.picture is None) != (trained_on.picture is None):
+            raise LatentspaceError(f"{run_dir} was trained on {trained_on.name}; {task} "
+                                   f"{'has no pictures' if found.picture is None else 'has pictures'}")
         if trained_on is not None and found.symbolic != trained_on.symbolic:
             raise LatentspaceError(f"{run_dir} was trained on {trained_on.name}; {task} is in another layout")
         items = found.generate(n or 200, seed=seed, **({"hops": hops} if hops and found.hop_filter else {}))
