@@ -197,13 +197,14 @@ def test_bench_split_across_two_launched_processes_and_merged_by_rank_0(tmp_path
     assert sum(s["n"] for s in json.loads((tmp_path / "summary.json").read_text())) == 4
 
 
-def test_train_command_trains_resumes_and_refuses_bad_input(tmp_path):
+def test_train_command_trains_resumes_and_refuses_bad_input(tmp_path, capsys, monkeypatch):
+    here = lambda *a: run_here(capsys, monkeypatch, *a)  # noqa: E731  (the first call is a real process)
     args = ["train", "nocot", "--set", "n_train=8", "--set", "batch_size=4", "--set", "epochs=2",
             "--set", "n_valid=2", "--set", "n_test=2", "--out", str(tmp_path / "r"), "--quiet"]
     out = run(*args, "--until-epoch", "0", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"paused_after_epoch": 0}
-    out = run(*args, "--json")  # resumes at epoch 1 and finishes
+    out = here(*args, "--json")  # resumes at epoch 1 and finishes
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["recipe"] == "nocot" and summary["test_n"] == 2
@@ -214,11 +215,12 @@ def test_train_command_trains_resumes_and_refuses_bad_input(tmp_path):
         (["train", "cot", *args[2:]], "holds a checkpoint of recipe nocot"),
     ]
     for case, message in cases:
-        bad = run(*case)
+        bad = here(*case)
         assert bad.returncode == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
 
 
-def test_train_table_trains_each_recipe_once_and_writes_the_table(tmp_path):
+def test_train_table_trains_each_recipe_once_and_writes_the_table(tmp_path, capsys, monkeypatch):
+    here = lambda *a: run_here(capsys, monkeypatch, *a)  # noqa: E731  (the first call is a real process)
     args = ["train", "table", "--profile", "smoke", "--recipes", "nocot,coconut", "--out", str(tmp_path),
             "--set", "n_train=8", "--set", "n_valid=2", "--set", "n_test=2", "--json"]
     out = run(*args)
@@ -230,16 +232,16 @@ def test_train_table_trains_each_recipe_once_and_writes_the_table(tmp_path):
     assert "Intervals: a bootstrap over test items and seeds, 2000 draws." in table and "Tested at: " in table
     assert all(sum(n for _, n in r["test_groups"].values()) == 2 for r in rows)  # each test answer in a group
     stamp = (tmp_path / "s0" / "coconut" / "summary.json").stat().st_mtime_ns
-    assert run(*args).returncode == 0  # cached: nothing retrained
+    assert here(*args).returncode == 0  # cached: nothing retrained
     assert (tmp_path / "s0" / "coconut" / "summary.json").stat().st_mtime_ns == stamp
-    changed = run(*[a if a != "n_train=8" else "n_train=9" for a in args])
+    changed = here(*[a if a != "n_train=8" else "n_train=9" for a in args])
     assert changed.returncode == 2 and "trained with other settings" in changed.stderr
-    bad = run("train", "table", "--recipes", "cot,magic", "--out", str(tmp_path / "x"))
+    bad = here("train", "table", "--recipes", "cot,magic", "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "unknown recipe 'magic'" in bad.stderr
-    no_draws = run(*args[:-1], "--draws", "0")
+    no_draws = here(*args[:-1], "--draws", "0")
     assert no_draws.returncode == 2 and "--draws" in no_draws.stderr
     for wrong, says in ((["--seeds", ","], "bad --seeds"), (["--set", "select=foo"], "select must be one of")):
-        refused = run(*args[:-1], *wrong)  # an empty seed list, an unknown selection rule: one line, exit 2
+        refused = here(*args[:-1], *wrong)  # an empty seed list, an unknown selection rule: one line, exit 2
         assert refused.returncode == 2 and says in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
 
