@@ -109,6 +109,36 @@ def initialise(init: Path) -> None:
     trainer.load_model, LatentLM.__init__ = load_model, with_encoder
 
 
+TIED: dict = {}  # the model being trained and its tokenizer, for --positions tied
+
+
+def tie_positions() -> None:
+    """Per-cell patch tokens whose position is the model's own embedding of "rR" plus that of "cC" (zero for
+    the padding cells beyond the largest map): a lookup by coordinates becomes a match of content."""
+    import torch
+
+    import latentspace.vision.prefix as prefix
+    from latentspace.train import latent_forward, trainer
+
+    original_fill, original_load = prefix.fill_pictures, trainer.load_model
+
+    def load_model(run, tokenizer, state, base):
+        model = original_load(run, tokenizer, state, base)
+        TIED.update(model=model, rows=tokenizer.convert_tokens_to_ids([f"r{i}" for i in range(vsp.MAX_SIZE)]),
+                    cols=tokenizer.convert_tokens_to_ids([f"c{i}" for i in range(vsp.MAX_SIZE)]))
+        return model
+
+    def fill(embeds, ids, picture_id, tokens):
+        table = TIED["model"].get_input_embeddings().weight
+        side = int(tokens.shape[1] ** 0.5)
+        pad = table.new_zeros(side - vsp.MAX_SIZE, table.shape[1])
+        rows = torch.cat([table[TIED["rows"]], pad])
+        cols = torch.cat([table[TIED["cols"]], pad])
+        return original_fill(embeds, ids, picture_id, tokens + (rows[:, None] + cols[None]).flatten(0, 1)[None])
+
+    trainer.load_model, prefix.fill_pictures, latent_forward.fill_pictures = load_model, fill, fill
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=("vsp", "short", "read"), default="vsp")
@@ -118,14 +148,20 @@ def main() -> None:
     parser.add_argument("--max-moves", type=int, default=1, help="--task short: plans of 1..this many moves")
     parser.add_argument("--group", type=int, default=patches.GROUP, help="map cells per patch token side")
     parser.add_argument("--context", type=int, default=patches.CONTEXT, help="3x3 convolutions over the cells")
-    parser.add_argument("--positions", choices=("free", "rowcol"), default=patches.POSITIONS,
-                        help="patch positions: one learned vector per token, or row + column")
+    parser.add_argument("--positions", choices=("free", "rowcol", "tied"), default=patches.POSITIONS,
+                        help="patch positions: one learned vector per token, row + column, or (with --group 1) "
+                             "also the model's embeddings of the cell's coordinate tokens")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--init", type=Path, default=None, help="a run folder to start from (e.g. a --task read run)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    patches.GROUP, patches.CONTEXT, patches.POSITIONS = args.group, args.context, args.positions
+    patches.GROUP, patches.CONTEXT = args.group, args.context
+    patches.POSITIONS = "free" if args.positions == "tied" else args.positions
+    if args.positions == "tied":
+        if args.group != 1:
+            parser.error("--positions tied needs --group 1 (one token per map cell)")
+        tie_positions()
     register(args.max_moves)
     if args.init is not None:
         initialise(args.init)
@@ -143,7 +179,10 @@ def main() -> None:
         options["teacher_epochs"] = args.epochs // 2 if args.recipe != "visual-s1" else args.epochs
     summary = train(TrainRun(get_recipe(args.recipe, **options), args.task, get_profile("laptop-vsp"), out,
                              seed=args.seed, extra={"n_train": args.n_train, "n_valid": 300, "n_test": 300,
-                                                    "eval_every": 2, "lr": args.lr}), progress=False)
+                                                    "eval_every": 2, "lr": args.lr,
+                                                    # tied positions read the trained model's table: test it as is
+                                                    **({"select": "last"} if args.positions == "tied" else {})}),
+                    progress=False)
     answers = [json.loads(line) for line in (out / "test_answers.jsonl").read_text().splitlines()]
     def kind(r):  # vsp / short: the answer (A B C); read: the question's kind (at, where start, where goal)
         return r["answer"] if args.task != "read" else " ".join(r["question"].split()[:1 if r["question"].startswith("at") else 2])
