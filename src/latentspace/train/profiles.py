@@ -178,7 +178,8 @@ PROFILES = {
         note="visual spatial planning (FrozenLake pictures, issue 41) for a tiny vision-language model from "
              "scratch: a patch encoder (16 tokens) into GPT-2, 4 layers, 4 heads, d=64 (the target codes' width, "
              "so their cosines carry over exactly); 6,000 items (Mirage fine-tunes on 3,000), 30 epochs, "
-             "visual's stage 1 the first 15"),
+             "visual's stage 1 the first 15. Measured: at this budget no arm learns the task yet — the model "
+             "locates things but does not read what lies at a location (docs/results.md, VSP part 1)"),
     "smoke-vsp": Profile(
         "smoke-vsp", n_train=48, n_valid=8, n_test=16, layers=2, hidden=32, heads=2, batch_size=16, lr=3e-3,
         task="vsp", recipes=("nocot", "cot", "visual", "visual-pause", "visual-s1"),
