@@ -1,7 +1,10 @@
 """Latent visual thoughts on VSP (issue 41): direct answers, text CoT, latent visual thoughts, the pause
 control and the stage-1-only ablation, in and out of distribution, with what the thoughts hold.
 
-Trains (or reuses) every (seed, recipe) run of the profile, scores each on its test split and on
+Per seed, first a map reader (`nocot` on `vsp-read`: "at r2 c3" -> hole, "where start" -> r1 c0 — the
+perception the published arms get from a pretrained VLM; from scratch, reading what lies at a location takes
+most of a run's steps, docs/results.md VSP part 1), then every arm of the profile from it (`--init`), each
+scored on its test split and on
 ``--n-ood`` out-of-distribution items (6×6 maps or plans of 8 moves), reads the slot arms' thoughts
 (`latentspace train imagery`: replacement test, cell probe with a shuffled control, nearest pictures)
 and writes the table and the issue's goals into docs/results.md.
@@ -44,6 +47,26 @@ def interval(tallies: list[dict]) -> str:
     return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
+def reader(profile, out: Path, seed: int, args) -> dict:
+    """The seed's map reader, trained once (a finished one is reused): its folder and per-question accuracy."""
+    from latentspace.train.recipes import get_recipe
+    from latentspace.train.run import TrainRun
+    from latentspace.train.trainer import train
+
+    folder = out / f"s{seed}" / "reader"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    run = TrainRun(get_recipe("nocot", epochs=args.read_epochs), "vsp-read", profile, folder, seed=seed,
+                   extra={"n_train": args.read_items})
+    summary = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else train(run)
+    answers = [json.loads(line) for line in (folder / "test_answers.jsonl").read_text().splitlines()]
+    kinds = {}
+    for row in answers:
+        kind = "at" if row["question"].startswith("at") else row["question"]
+        kinds.setdefault(kind, []).append(row["correct"])
+    return {"folder": folder, "accuracy": summary["test_accuracy"], "minutes": summary["train_seconds"] / 60,
+            **{k: mean(v) for k, v in kinds.items()}}
+
+
 def score(rows: list[dict], n_ood: int) -> list[dict]:
     """Each run's in-distribution test answers and its OOD answers (the same OOD items for every arm of a seed)."""
     out = []
@@ -67,12 +90,15 @@ def main() -> None:
     parser.add_argument("--n-ood", type=int, default=500, help="out-of-distribution items per run")
     parser.add_argument("--n-look", type=int, default=400, help="test items the look-inside readings use")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--read-epochs", type=int, default=150, help="the map reader's epochs (0: no reader)")
+    parser.add_argument("--read-items", type=int, default=3000, help="the map reader's training questions")
     args = parser.parse_args()
     profile = get_profile(args.profile)
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(profile.seeds)
     recipes = args.recipes.split(",") if args.recipes else list(profile.recipes)
     out = RUNS / f"table-vsp-{profile.name}"
-    rows = run_table("vsp", profile, out, recipes, seeds, jobs=args.jobs)
+    readers = {seed: reader(profile, out, seed, args) for seed in seeds} if args.read_epochs else {}
+    rows = run_table("vsp", profile, out, recipes, seeds, jobs=args.jobs, inits={s: r["folder"] for s, r in readers.items()})
     for row in rows:
         row["folder"] = str(run_folder(out, row["seed"], row["recipe"]))
     scored = score(rows, args.n_ood)
@@ -85,13 +111,15 @@ def main() -> None:
     write_kept(KEPT / f"vsp-{profile.name}.jsonl",
                [{k: v for k, v in r.items() if k not in ("in", "ood")} for r in scored] + looks,
                {"profile": profile.name, "seeds": seeds, "n_ood": args.n_ood, "n_look": args.n_look,
-                "date": datetime.date.today().isoformat(), "torch": torch.__version__, "machine": platform.machine()})
-    text = section(profile.name, seeds, recipes, scored, looks, args)
+                "date": datetime.date.today().isoformat(), "torch": torch.__version__, "machine": platform.machine(),
+                "readers": {s: {k: (str(v) if k == "folder" else v) for k, v in r.items()} for s, r in readers.items()}})
+    text = section(profile.name, seeds, recipes, scored, looks, args, readers)
     replace_section(text, START, END)
     print(text)
 
 
-def section(profile: str, seeds: list[int], recipes: list[str], scored: list[dict], looks: list[dict], args) -> str:
+def section(profile: str, seeds: list[int], recipes: list[str], scored: list[dict], looks: list[dict], args,
+            readers: dict) -> str:
     by = {name: [r for r in scored if r["recipe"] == name] for name in recipes}
     lines = [START, f"## Latent visual thoughts on VSP (FrozenLake pictures), profile {profile}", "",
              f"`.venv/bin/python benchmarks/bench_vsp.py --profile {profile} --seeds {','.join(map(str, seeds))}` "
@@ -111,6 +139,12 @@ def section(profile: str, seeds: list[int], recipes: list[str], scored: list[dic
                      f"{interval([r['ood'] for r in runs])} | {per_seed} | {mean(r['positions'] for r in runs):.1f} | "
                      f"{mean(r['train_min'] for r in runs):.1f} |")
     lines += ["", ANCHORS, ""]
+    if readers:
+        lines += [f"Every arm of a seed starts from that seed's map reader (`nocot` on `vsp-read`, {args.read_epochs} "
+                  f"epochs, {args.read_items} questions): " + "; ".join(
+                      f"seed {s}: {100 * r['accuracy']:.1f}% (at r c {100 * r.get('at', 0):.1f}%, where start "
+                      f"{100 * r.get('where start', 0):.1f}%, where goal {100 * r.get('where goal', 0):.1f}%; "
+                      f"{r['minutes']:.1f} min)" for s, r in readers.items()) + ".", ""]
     if looks:
         lines += [f"What the slots hold and whether the answers need them (`latentspace train imagery RUN --n "
                   f"{args.n_look}`, test split; mean over seeds): accuracy clean and with every thought replaced; "

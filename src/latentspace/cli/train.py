@@ -81,6 +81,9 @@ def run(
         help="Also log the curves (loss, speed, validation accuracy per epoch) through accelerate: tensorboard "
              "(files in RUN/logs; `pip install 'latentspace[tensorboard]'`, then `tensorboard --logdir RUN/logs`).")
     ] = None,
+    init: Annotated[Path | None, typer.Option(
+        "--init", help="Start from this finished run's model (its tokenizer and shape; e.g. a vsp-read map "
+                       "reader for the vsp arms).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train RECIPE on TASK; re-running the same command resumes from the last checkpoint.
@@ -101,7 +104,7 @@ def run(
     reasoner = get_recipe(recipe, **{**chosen.recipe_options.get(recipe, {}), **recipe_options})
     folder = run_folder(out, f"{recipe}-{Path(task).stem}-{profile}", inputs=(task_file(task), config))
     summary = train(TrainRun(reasoner, task, chosen, folder, seed=seed, model=model, hops=hops, extra=settings,
-                             log_with=log_with), progress=not (quiet or json_out), until_epoch=until_epoch)
+                             log_with=log_with, init=init), progress=not (quiet or json_out), until_epoch=until_epoch)
     if json_out:
         emit_json(summary)
     elif summary.get("test_n"):

@@ -25,7 +25,7 @@ PROFILES = ("smoke", "english-small", "laptop-mnns", "laptop-mnns-d24", "laptop-
             "laptop-prosqa-15k", "paper-prosqa", "smoke-prosqa", "full", "full-scratch")
 # latentspace.tasks.TASKS
 TASKS = ("arithmetic", "prontoqa", "prosqa", "prosqa-small", "multiplication", "mnns", "prosqa-sym",
-         "prosqa-sym-relabel", "vsp", "vsp-ood")
+         "prosqa-sym-relabel", "vsp", "vsp-read", "vsp-ood")
 # latentspace.steer.METHODS, latentspace.bridge.METHODS, latentspace.audit.TESTS, latentspace.world.planning.METHODS
 STEER_METHODS = ("mean_diff", "pca_diff", "pca_center", "logistic")
 BRIDGE_METHODS = ("ridge", "affine", "procrustes")

@@ -65,6 +65,10 @@ TASKS = {t.name: t for t in (
              "B falls in a hole, C safe elsewhere (maps 3-5, plans of 2-6 moves)",
              symbolic=True, vocabulary=vsp.VOCABULARY, picture=vsp.picture, picture_tokens=vsp.PATCH_TOKENS,
              states=vsp.step_pictures, load_file=vsp.load),
+    TaskSpec("vsp-read", vsp.reading, vsp.extract_reading,
+             "map-reading questions about a vsp picture (at r2 c3 -> hole; where start -> r1 c0): the perception "
+             "the vsp arms start from (--init)",
+             symbolic=True, vocabulary=vsp.VOCABULARY, picture=vsp.picture, picture_tokens=vsp.PATCH_TOKENS),
     TaskSpec("vsp-ood", partial(vsp.generate, ood=True), vsp.extract,
              "vsp out of distribution: 6x6 maps or plans of 8 moves, never in vsp's training data",
              symbolic=True, vocabulary=vsp.VOCABULARY, picture=vsp.picture, picture_tokens=vsp.PATCH_TOKENS,

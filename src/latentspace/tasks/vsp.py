@@ -42,7 +42,8 @@ HOLE_SHARE = 0.25
 COLOURS = {"F": (0.75, 0.9, 1.0), "H": (0.1, 0.15, 0.35), "S": (0.95, 0.95, 0.6), "G": (0.2, 0.8, 0.3)}
 AGENT = (0.9, 0.1, 0.1)
 # tokens of every item's question, steps and answer: a tokenizer built from the gold steps would miss some
-VOCABULARY = (*MOVES, *ANSWERS, "safe", "hole", "goal", *(f"r{i}" for i in range(MAX_SIZE)),
+# (and of the map-reading questions, so every task of the family shares one tokenizer: `--init` moves weights)
+VOCABULARY = (*MOVES, *ANSWERS, "safe", "hole", "goal", "start", "at", "where", *(f"r{i}" for i in range(MAX_SIZE)),
               *(f"c{i}" for i in range(MAX_SIZE)))
 
 
@@ -239,6 +240,33 @@ def load(path, seed: int = 0, hops=None) -> list[Item]:
     if not items:
         raise LatentspaceError(f"{path.name} holds no items")
     return items
+
+
+def reading(n_items: int, seed: int = 0) -> list[Item]:
+    """Map-reading questions about a picture (`vsp-read`, the perception the VSP arms start from): half
+    ``at rR cC`` -> what lies there (safe, hole, goal, start), half ``where start`` / ``where goal`` -> its
+    cell (``rR cC``), over the in-distribution map sizes."""
+    rng, items = random.Random(f"vsp-read-{seed}"), []
+    while len(items) < n_items:
+        size = rng.choice(SIZES)
+        rows = random_map(size, rng)
+        meta = {"map": rows, "size": size, "symbolic": True}
+        if rng.random() < 0.5:
+            r, c = rng.randrange(size), rng.randrange(size)
+            question, answer = f"at r{r} c{c}", {"S": "start"}.get(rows[r][c]) or kind_of(rows, (r, c))
+        else:
+            target = rng.choice("SG")
+            r, c = find(rows, target)
+            question, answer = f"where {'start' if target == 'S' else 'goal'}", f"r{r} c{c}"
+        items.append(Item(question, answer, [], meta))
+    return items
+
+
+def extract_reading(text: str) -> str | None:
+    """A reading's answer: the text after the last answer marker (``###``, ``Answer:``; a cell is two symbols)."""
+    from latentspace.tasks.base import extract_marked
+
+    return extract_marked(text) or None
 
 
 def is_ood(found: Item) -> bool:

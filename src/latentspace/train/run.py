@@ -32,6 +32,7 @@ class TrainRun:
     hops: str | None = None  # path lengths kept, e.g. "3-4" (tasks with a hop filter; default: the profile's)
     extra: dict = field(default_factory=dict)  # profile overrides: batch_size, lr, n_train, ... (RUN_SETTINGS)
     log_with: str | None = None  # an `accelerate` tracker for the curves ("tensorboard": files under out/logs)
+    init: Path | None = None  # a finished run whose model a fresh run starts from (`init_from`)
     RANGES: ClassVar[dict] = {"seed": named.between(0, 2**63 - 1),
                               "eval_batch_size": named.between(1, MAX_TRAIN_BATCH)}
 
@@ -60,6 +61,8 @@ def run_settings(run: TrainRun) -> dict:
         settings["lr_schedule"] = run.setting("lr_schedule")
     if run.setting("bucket") != 1:  # batches grouped by length: recorded (runs without it stay comparable)
         settings["bucket"] = run.setting("bucket")
+    if run.init is not None:  # started from another run's model: recorded (a table reuses only the same start)
+        settings["init"] = str(run.init)
     return settings
 
 
@@ -98,6 +101,12 @@ def check_run(run: TrainRun) -> None:
     if not isinstance(run.task, str) or not run.task.strip():
         raise LatentspaceError("task: empty name; give a built-in task or a FILE.jsonl")
     spec = None if is_task_file(run.task) else get_task(run.task)  # an unknown name: refused before any folder
+    if run.init is not None:
+        from latentspace.train.init_from import check_init
+
+        if run.model:
+            raise LatentspaceError("--init and --model both name a starting model; give one")
+        check_init(run.init, run.out)
     if spec is not None and spec.picture is not None and not run.recipe.reads_pictures:
         raise LatentspaceError(f"recipe {run.recipe.name} does not read pictures; task {run.task} needs a recipe that "
                                "does (nocot, cot, pause, coconut, visual, visual-pause)")

@@ -6,8 +6,8 @@ checkpoint whose *validation* accuracy was highest — counted only at the recip
 thoughts are the ones tested. ``out/best`` is a copy of ``out/checkpoint`` made when validation
 improves (staged, then renamed: whole or absent), with ``best.json`` (`records.BestRecord`) saying
 which epoch it is. Its record is read through `records`: a damaged one is refused in one line, never
-taken for "no best checkpoint". Which checkpoint a finished run's numbers came from is a study of the
-run (`train.studies.best`); this is what the trainer needs while it trains.
+taken for "no best checkpoint". `finished_model` says which checkpoint a finished run's numbers came from
+(the studies read it through `train.studies.best`; a run started from another, `--init`, starts from it).
 """
 
 from __future__ import annotations
@@ -17,9 +17,23 @@ import shutil
 from pathlib import Path
 
 from latentspace.core import files, jsonsafe
-from latentspace.train.records import BestRecord, read_best
+from latentspace.core.checked import DamagedFile
+from latentspace.train.records import BestRecord, Selected, read_best, read_summary
 
 RECORD = "best.json"
+
+
+def finished_model(run_dir: Path) -> Path:
+    """The checkpoint a finished run's test numbers came from: ``best`` when it selected one."""
+    summary = run_dir / "summary.json"
+    chosen = read_summary(summary).selected if summary.exists() else "last"
+    best = run_dir / "best"
+    if isinstance(chosen, Selected):
+        if not (best / "state.json").exists():  # the test numbers came from weights that are gone
+            raise DamagedFile(f"run summary {summary} selects the best checkpoint (epoch {chosen.epoch}) but "
+                              f"{best} holds none")
+        return best
+    return run_dir / "checkpoint"
 
 
 def best_accuracy(out: Path) -> float:

@@ -108,6 +108,10 @@ def prepare_and_run(run: TrainRun, accelerator, progress: bool, until_epoch: int
         step_checkpoint.verify(run.out / "checkpoint", advice(run))
     check_lengths(examples, run.recipe, model)
     module = run.recipe.module(model)
+    if not state and run.init is not None:  # a fresh run started from another run's model (`init_from`)
+        from latentspace.train.init_from import start_from
+
+        start_from(run.init, model, module, tokenizer)
     if not state:  # a fresh run fits what its recipe derives from the data (the same in every process)
         run.recipe.prepare(module, examples["train"])
     if run.model is None:  # built from scratch here: its training passes may skip HF's per-call machinery

@@ -59,8 +59,10 @@ def run_folder(out: Path, seed: int, recipe: str) -> Path:
 
 def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER, seeds: list[int] = (0,),
               progress: bool = True, settings: dict | None = None, hops: str | None = None,
-              jobs: int = 1) -> list[dict]:
+              jobs: int = 1, inits: dict[int, Path] | None = None) -> list[dict]:
     """Train (or reuse) every (seed, recipe) run; one summary row each, seeds outermost.
+
+    ``inits``: the finished run each seed's runs start from (`--init`: the vsp arms from a map reader).
 
     ``jobs`` > 1 trains that many runs at a time, each in its own process with an equal share of the
     cores' threads (on a CPU; a GPU trains one run at a time).
@@ -72,7 +74,8 @@ def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER
     if not isinstance(jobs, int) or not 1 <= jobs <= 256:
         raise LatentspaceError(f"jobs: runs at a time, from 1 to 256, not {str(jobs)[:40]}")
     runs = [TrainRun(get_recipe(name, **profile.recipe_options.get(name, {})), task, profile,
-                     run_folder(out, seed, name), seed=seed, hops=hops, extra=dict(settings or {}))
+                     run_folder(out, seed, name), seed=seed, hops=hops, extra=dict(settings or {}),
+                     init=(inits or {}).get(seed))
             for seed in seeds for name in recipes]
     for run in runs:  # every run's settings before the first one trains (not an hour later)
         check_run(run)
