@@ -49,7 +49,7 @@ def test_a_fresh_model_takes_the_readers_weights_and_patch_encoder(reader):
 def test_a_run_from_the_reader_records_where_it_started(reader, tmp_path):
     summary = train(TrainRun(get_recipe("cot", epochs=1), "vsp", get_profile("smoke-vsp"), tmp_path / "arm",
                              extra=SIZES, init=reader), progress=False)
-    assert summary["settings"]["init"] == str(reader)
+    assert summary["settings"]["init"] == str(reader.resolve())
 
 
 def test_a_start_of_another_family_or_no_run_is_refused(reader, tmp_path):
@@ -68,6 +68,6 @@ def test_the_cli_starts_from_a_run(reader, run, tmp_path):
     done = run("train", "run", "nocot", "--task", "vsp", "--profile", "smoke-vsp", "--set", "n_train=16",
                "--set", "n_valid=4", "--set", "n_test=4", "--init", str(reader), "--out", str(out), "--json")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["settings"]["init"] == str(reader)
+    assert json.loads(done.stdout)["settings"]["init"] == str(reader.resolve())
     one_line_exit_2(run("train", "run", "nocot", "--task", "vsp", "--profile", "smoke-vsp", "--init", str(out),
                         "--out", str(out)), "the run's own folder")

@@ -61,8 +61,8 @@ def run_settings(run: TrainRun) -> dict:
         settings["lr_schedule"] = run.setting("lr_schedule")
     if run.setting("bucket") != 1:  # batches grouped by length: recorded (runs without it stay comparable)
         settings["bucket"] = run.setting("bucket")
-    if run.init is not None:  # started from another run's model: recorded (a table reuses only the same start)
-        settings["init"] = str(run.init)
+    if run.init is not None:  # started from another run's model: recorded (a table reuses only the same start),
+        settings["init"] = str(Path(run.init).resolve())  # resolved: the same run however the path was written
     return settings
 
 
