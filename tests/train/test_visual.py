@@ -80,7 +80,7 @@ def test_targets_are_the_frozen_encoders_codes_and_no_gradient_reaches_it(settin
     recipe.prepare(module, examples)
     before = {k: v.clone() for k, v in module.target.state_dict().items()}
     batch = teacher_batch(setting, recipe, module)
-    goals = module.goals(batch.states)
+    goals = module.goals(batch.states, batch.images)
     first = examples[0]
     codes = module.target.embed(torch.as_tensor(first.states))  # [steps, K, dim]
     expected = module.project(codes.reshape(-1, codes.shape[-1]) @ module.lift)
@@ -120,7 +120,7 @@ def test_oracle_thoughts_equal_teacher_forcing(setting):
     recipe.prepare(module, examples)
     module.eval()
     batch = teacher_batch(setting, recipe, module)
-    goals = module.goals(batch.states)
+    goals = module.goals(batch.states, batch.images)
     with torch.no_grad():
         embeds = module.embed(batch)
         columns = latent_columns(batch)
@@ -189,3 +189,25 @@ def test_the_visual_recipe_needs_a_picture_task(tmp_path):
                    extra={"n_train": 8, "batch_size": 4, "n_valid": 2, "n_test": 2})
     with pytest.raises(LatentspaceError, match="picture task"):
         train(run, progress=False)
+
+
+def test_map_relative_targets_hold_only_the_agents_quadrant(setting):
+    from latentspace.tasks.vsp import AGENT, map_only, render
+
+    items, tokenizer, examples, markers = setting
+    rows = items[0].meta["map"]
+    plain = map_only(render(rows))
+    assert not ((plain - torch.tensor(AGENT)[:, None, None]).abs().sum(0) < 1e-4).any()
+    assert int((plain != render(rows)).any(0).sum()) == 4  # the 2×2 mark, nothing else
+    recipe = get_recipe("visual", targets="change", target_steps=5)
+    module = recipe.module(model_for(tokenizer))
+    recipe.prepare(module, examples)
+    batch = teacher_batch(setting, recipe, module)
+    goals = module.goals(batch.states, batch.images)  # [B, S·4, d]
+    for row, item in enumerate(items):
+        for step, cell in enumerate(item.meta["cells"]):
+            quadrants = goals[row, 4 * step:4 * step + 4].norm(dim=-1) > 1e-3
+            agent = (cell[0] >= 4) * 2 + (cell[1] >= 4)  # quadrants of the 8×8-cell picture
+            assert quadrants.tolist() == [q == agent for q in range(4)], (row, step, cell)
+    with pytest.raises(LatentspaceError, match="targets"):
+        get_recipe("visual", targets="pixels")

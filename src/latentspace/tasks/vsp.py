@@ -300,6 +300,16 @@ def render(rows, agent: tuple[int, int] | None = None):
     return image
 
 
+def map_only(pictures):
+    """Question pictures (the agent on the start) with the agent's mark painted over in the start's colour:
+    the map alone, what a map-relative target is measured from."""
+    import torch
+
+    agent = torch.tensor(AGENT)[:, None, None]
+    marked = (pictures - agent).abs().sum(-3, keepdim=True) < 1e-4
+    return torch.where(marked, torch.tensor(COLOURS["S"], dtype=pictures.dtype)[:, None, None], pictures)
+
+
 def check_image(image) -> None:
     """A picture the tiny vision model reads: ``[3, IMAGE, IMAGE]`` (or a batch of them), finite."""
     import torch

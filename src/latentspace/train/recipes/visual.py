@@ -38,6 +38,7 @@ from latentspace.core.named import between
 from latentspace.train.latent_forward import LatentLM, empty_parts, latent_columns, picture_parts, summed_loss
 from latentspace.train.recipes.base import Recipe, register
 from latentspace.train.sequences import CurriculumConfig, build_sequence
+from latentspace.vision.target import K
 
 ALL_STEPS = 64  # the curriculum's max stage: every step becomes slots (a plan is far shorter)
 FIT_PICTURES = 20_000  # the target encoder is fit on at most this many of the training pictures
@@ -67,19 +68,29 @@ class VisualLM(LatentLM):
     """`LatentLM` whose slots, in a batch with step pictures, hold the targets (teacher forcing) and whose
     states before them are pulled there; a batch without them runs Coconut's feedback forward."""
 
-    def __init__(self, causal_lm: nn.Module, channels: int, **pictures) -> None:
+    def __init__(self, causal_lm: nn.Module, channels: int, targets: str = "picture", **pictures) -> None:
         from latentspace.vision.target import TargetEncoder
 
         width = causal_lm.get_input_embeddings().embedding_dim
         super().__init__(causal_lm, feedback=True, project=Rescale(width ** 0.5), **pictures)
+        self.targets = targets
         self.target = TargetEncoder(channels).requires_grad_(False)
         self.register_buffer("lift", lift(self.target.dim, width))
 
-    def goals(self, states: torch.Tensor) -> torch.Tensor:
-        """``[B, S, 3, H, W]`` step pictures -> ``[B, S·K, width]``: what each slot holds in teacher forcing."""
+    def goals(self, states: torch.Tensor, pictures: torch.Tensor) -> torch.Tensor:
+        """``[B, S, 3, H, W]`` step pictures (and the rows' question pictures ``[B, 3, H, W]``) -> ``[B, S·K,
+        width]``: what each slot holds in teacher forcing. ``targets="change"``: each step's codes minus those
+        of its map without the agent — the agent's part alone (the full codes are ~0.995 alike across steps)."""
+        from latentspace.tasks.vsp import map_only
+
         b, s = states.shape[:2]
-        codes = self.target.embed(states.flatten(0, 1))  # [B·S, K, dim], no gradient (frozen)
-        return self.project(codes.reshape(b, -1, codes.shape[-1]) @ self.lift)
+        codes = self.target.embed(states.flatten(0, 1)).reshape(b, s, K, -1)  # no gradient (frozen)
+        if self.targets == "change":
+            codes = codes - self.target.embed(map_only(pictures))[:, None]
+            # quadrants the agent is not in differ by float noise only (batched convolutions): exactly zero,
+            # or the rescale would blow the noise up to a full-size target
+            codes = codes * (codes.norm(dim=-1, keepdim=True) > 1e-4)
+        return self.project(codes.reshape(b, s * K, -1) @ self.lift)
 
     def teacher(self, batch):
         """(logits, summed 1 − cos over the slots, slots): one pass, every slot holding its target."""
@@ -87,7 +98,7 @@ class VisualLM(LatentLM):
         columns = latent_columns(batch)
         if not columns:
             raise LatentspaceError("a teacher-forced batch has no thought slots")
-        goals = self.goals(batch.states).to(embeds.dtype)
+        goals = self.goals(batch.states, batch.images).to(embeds.dtype)
         if goals.shape[1] < len(columns):
             raise LatentspaceError(f"{len(columns)} slots but targets for {goals.shape[1]}: one picture per step")
         first, n = columns[0], len(columns)
@@ -121,10 +132,14 @@ class Visual(Recipe):
     target_channels: int = 4  # code numbers per map cell of the frozen target encoder
     target_steps: int = 1500  # its training steps, before the first epoch
     latent_markers: bool = True  # <|start-latent|> / <|end-latent|> around the slots
+    # "picture": the codes of the picture after the step (Mirage); "change": minus those of the map without
+    # the agent, the agent's part alone
+    targets: str = "picture"
     name = "visual"
     RANGES: ClassVar[dict] = {"teacher_epochs": between(0, 100_000), "slots": between(0, 4),
                               "ce_weight": between(0, 1000), "target_channels": between(1, 64),
                               "target_steps": between(1, 1_000_000)}
+    CHOICES: ClassVar[dict] = {"targets": ("picture", "change")}
     needs_steps = True
     needs_states = True
 
@@ -160,7 +175,7 @@ class Visual(Recipe):
         parts = picture_parts(causal_lm)
         if not parts:
             raise LatentspaceError("the visual recipe trains a model built for a picture task (vsp)")
-        return VisualLM(causal_lm, self.target_channels, **parts)
+        return VisualLM(causal_lm, self.target_channels, self.targets, **parts)
 
     def prepare(self, module, examples) -> None:
         """Fit the frozen target encoder on the run's training pictures (questions' and steps')."""

@@ -109,7 +109,7 @@ def candidates(module, rows: list[str]) -> tuple[torch.Tensor, list[tuple[int, i
     cells = [(r, c) for r in range(len(rows)) for c in range(len(rows))]
     pictures = torch.stack([render(rows, cell) for cell in cells])
     with torch.no_grad():
-        goals = module.goals(pictures[None])[0]
+        goals = module.goals(pictures[None], render(rows)[None])[0]
     return goals.reshape(len(cells), -1, goals.shape[-1]), cells
 
 
@@ -130,7 +130,8 @@ def nearest_cells(module, fed: list[torch.Tensor], items: list[Item], k: int) ->
 def oracle_goals(loaded: LoadedRun, items: list[Item]) -> list[torch.Tensor]:
     examples = loaded.encode(items, need_states=True)
     with torch.no_grad():
-        return [loaded.module.goals(torch.as_tensor(ex.states)[None])[0] for ex in examples]
+        return [loaded.module.goals(torch.as_tensor(ex.states)[None], torch.as_tensor(ex.picture)[None])[0]
+                for ex in examples]
 
 
 def partners(counts: list[int], seed: int = 0) -> list[int]:
