@@ -198,3 +198,13 @@ def test_markers_are_initialised_also_when_the_embedding_matrix_is_padded(monkey
     weight = model.get_input_embeddings().weight
     assert weight.shape[0] == 320
     assert all(torch.equal(weight[i], weight[tok.eos_token_id]) for i in tok.convert_tokens_to_ids(list(MARKERS)))
+
+
+def test_a_checkpoint_saved_before_an_option_existed_counts_it_at_its_default(tmp_path):
+    from latentspace.train.checkpoint import with_defaults
+
+    run = _run("coconut", tmp_path, epochs=2)
+    older = {k: v for k, v in run.recipe.options().items() if k != "thought_from"}  # saved before it existed
+    assert with_defaults(run, older) == run.recipe.options()
+    changed = {**older, "thought_from": "slot"}  # a value that differs is still another run
+    assert with_defaults(run, changed) != run.recipe.options()

@@ -49,10 +49,19 @@ def load_state(run: TrainRun) -> CheckpointState | None:
                                f"use a new --out for {run.model or 'from scratch'}")
     if state.settings is not None and state.settings != run_settings(run):
         raise LatentspaceError(f"{run.out} was trained with {state.settings}; use a new --out for {run_settings(run)}")
-    if state.recipe != run.recipe.name or state.options != run.recipe.options():
+    if state.recipe != run.recipe.name or with_defaults(run, state.options) != run.recipe.options():
         raise LatentspaceError(f"{run.out} holds a checkpoint of recipe {state.recipe} {state.options}; "
                                f"use a new --out for {run.recipe.name} {run.recipe.options()}")
     return state
+
+
+def with_defaults(run: TrainRun, options: dict) -> dict:
+    """A checkpoint's recipe options with any option added to the recipe since it was saved at its default
+    (what the run trained with), as a finished run's table reuse counts them."""
+    if not isinstance(options, dict):
+        return options
+    defaults = type(run.recipe)().options()
+    return {**{k: v for k, v in defaults.items() if k not in options}, **options}
 
 
 def load_model(run: TrainRun, tokenizer, state: CheckpointState | None, base=None):
