@@ -195,6 +195,16 @@ class Visual(Recipe):
 
 @register
 @dataclass
+class VisualChange(Visual):
+    """`visual` with map-relative targets: each step's codes minus those of its map without the agent (the
+    full codes of a step's picture are ~0.995 alike to the start's, so Mirage's cosine barely sees the move)."""
+
+    targets: str = "change"
+    name = "visual-change"
+
+
+@register
+@dataclass
 class VisualStageOne(Visual):
     """Mirage's stage-1-only ablation (C1): every epoch teacher-forced, answered with feedback at test time
     (the states have learned to imitate the targets, and nothing else feeds the slots there)."""
