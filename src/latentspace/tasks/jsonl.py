@@ -30,22 +30,30 @@ def to_item(row, where: str, meta: dict) -> Item:
     return Item(row["question"], answer, steps, meta)
 
 
-def load_jsonl(path: str | Path) -> list[Item]:
-    """Items of a JSONL file; a malformed row raises a one-line error naming file and line."""
+def json_rows(path: str | Path) -> list[tuple[str, object]]:
+    """``(where, row)`` of every non-empty line of a JSONL file (``where`` is ``NAME:LINE``); a line that is
+    not JSON, or a file without rows, is a one-line error naming it."""
     path = Path(path)
-    items = []
+    rows = []
     for number, line in enumerate(read_text(path, "task file").splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path.name}:{number}"
         try:
-            row = json.loads(line)
+            rows.append((where, json.loads(line)))
         except json.JSONDecodeError as err:
             raise LatentspaceError(f"{where}: not valid JSON ({err.msg})") from None
+    if not rows:
+        raise LatentspaceError(f"{path.name} holds no items")
+    return rows
+
+
+def load_jsonl(path: str | Path) -> list[Item]:
+    """Items of a JSONL file; a malformed row raises a one-line error naming file and line."""
+    items = []
+    for where, row in json_rows(path):
         meta = row.get("meta") if isinstance(row, dict) and isinstance(row.get("meta"), dict) else {}
         items.append(to_item(row, where, meta))  # meta: e.g. a saved split's graphs
-    if not items:
-        raise LatentspaceError(f"{path.name} holds no items")
     return items
 
 

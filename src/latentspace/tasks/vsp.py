@@ -212,20 +212,10 @@ def generate(n_items: int, seed: int = 0, ood: bool = False) -> list[Item]:
 def load(path, seed: int = 0, hops=None) -> list[Item]:
     """A task file of maps and plans (JSONL: ``{"map": ["SFF", "FHF", "FFG"], "plan": "R D"}`` per line, or
     this task's own saved items) as checked items; the answer is the simulator's (a given one must agree)."""
-    import json
-    from pathlib import Path
+    from latentspace.tasks.jsonl import json_rows
 
-    from latentspace.core.files import read_text
-
-    path, items = Path(path), []
-    for number, line in enumerate(read_text(path, "task file").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path.name}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise LatentspaceError(f"{where}: not valid JSON ({err.msg})") from None
+    items = []
+    for where, row in json_rows(path):
         if not isinstance(row, dict):
             raise LatentspaceError(f'{where}: expected {{"map": [rows], "plan": "moves"}}')
         meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
@@ -237,8 +227,6 @@ def load(path, seed: int = 0, hops=None) -> list[Item]:
         if "answer" in row and str(row["answer"]).strip() != found.answer:
             raise LatentspaceError(f"{where}: answer {str(row['answer'])[:20]!r}, but the plan gives {found.answer}")
         items.append(found)
-    if not items:
-        raise LatentspaceError(f"{path.name} holds no items")
     return items
 
 

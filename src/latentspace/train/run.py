@@ -108,8 +108,11 @@ def check_run(run: TrainRun) -> None:
             raise LatentspaceError("--init and --model both name a starting model; give one")
         check_init(run.init, run.out)
     if spec is not None and spec.picture is not None and not run.recipe.reads_pictures:
-        raise LatentspaceError(f"recipe {run.recipe.name} does not read pictures; task {run.task} needs a recipe that "
-                               "does (nocot, cot, pause, coconut, visual, visual-pause)")
+        from latentspace.train.recipes.base import RECIPES
+
+        readers = ", ".join(name for name, cls in RECIPES.items() if cls.reads_pictures)
+        raise LatentspaceError(f"recipe {run.recipe.name} does not read pictures; task {run.task} needs one that "
+                               f"does ({readers})")
     if spec is not None and spec.picture is not None and run.model:
         raise LatentspaceError(f"task {run.task} has pictures: train a model from scratch (no --model); a pretrained "
                                "one has no picture encoder")

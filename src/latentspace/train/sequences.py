@@ -125,23 +125,27 @@ def collate(sequences: list[LatentSequence], pad_id: int, latent_id: int) -> Bat
                  ids == latent_id, images=pictures(sequences), states=step_pictures(sequences))
 
 
-def pictures(sequences: list[LatentSequence]) -> torch.Tensor | None:
-    """The rows' pictures stacked, or None for a text batch; a batch mixing both is a bug upstream."""
-    found = [seq.picture is not None for seq in sequences]
+def present(values: list, what: str) -> list[torch.Tensor] | None:
+    """The rows' ``what`` as float tensors, or None when no row has one; a batch mixing both is a bug upstream
+    (a task gives every item one or none)."""
+    found = [v is not None for v in values]
     if not any(found):
         return None
     if not all(found):
-        raise LatentspaceError("a batch mixes rows with and without pictures; a task gives every item one or none")
-    return torch.stack([torch.as_tensor(seq.picture, dtype=torch.float32) for seq in sequences])
+        raise LatentspaceError(f"a batch mixes rows with and without {what}; a task gives every item one or none")
+    return [torch.as_tensor(v, dtype=torch.float32) for v in values]
+
+
+def pictures(sequences: list[LatentSequence]) -> torch.Tensor | None:
+    """The rows' pictures stacked, or None for a text batch."""
+    found = present([seq.picture for seq in sequences], "pictures")
+    return None if found is None else torch.stack(found)
 
 
 def step_pictures(sequences: list[LatentSequence]) -> torch.Tensor | None:
     """Each row's pictures after its steps, zero-padded to the most steps, or None when no row has them."""
-    found = [seq.states is not None for seq in sequences]
-    if not any(found):
+    parts = present([seq.states for seq in sequences], "step pictures")
+    if parts is None:
         return None
-    if not all(found):
-        raise LatentspaceError("a batch mixes rows with and without step pictures")
-    parts = [torch.as_tensor(seq.states, dtype=torch.float32) for seq in sequences]
     most = max(len(p) for p in parts)
     return torch.stack([torch.cat([p, p.new_zeros(most - len(p), *p.shape[1:])]) for p in parts])

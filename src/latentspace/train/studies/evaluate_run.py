@@ -62,8 +62,12 @@ class LoadedRun:
     stage: int  # the stage the checkpoint was trained at: a finished run's last, a paused run's current one
     project: object = None  # CODI's projector
     task: str | None = None  # what the run was trained on (a picture task's items get their pictures)
-    pictures: object = None  # a picture task's patch encoder
-    module: object = None  # the recipe's module around causal_lm (the visual recipe's targets live there)
+    module: object = None  # the recipe's module around causal_lm (its patch encoder, the visual recipe's targets)
+
+    @property
+    def pictures(self):
+        """A picture task's patch encoder (None for text runs)."""
+        return getattr(self.module, "pictures", None)
 
     def check_items(self, items: list[Item]) -> None:
         unknown = self.tokenizer.unk_token_id
@@ -91,7 +95,7 @@ def load_run(run_dir: Path, options: dict | None = None) -> LoadedRun:
     spec = run_dir / "data" / "spec.json"
     task = read_spec(spec).task if spec.exists() else None
     return LoadedRun(loaded.causal_lm, loaded.tokenizer, loaded.recipe, loaded.state.stage, loaded.project, task,
-                     getattr(loaded.module, "pictures", None), loaded.module.eval())
+                     loaded.module.eval())
 
 
 def evaluate_run(run_dir: Path, task: str | None = None, n: int | None = None, seed: int = 0,
