@@ -112,7 +112,8 @@ def main() -> None:
                [{k: v for k, v in r.items() if k not in ("in", "ood")} for r in scored] + looks,
                {"profile": profile.name, "seeds": seeds, "n_ood": args.n_ood, "n_look": args.n_look,
                 "date": datetime.date.today().isoformat(), "torch": torch.__version__, "machine": platform.machine(),
-                "readers": {s: {k: (str(v) if k == "folder" else v) for k, v in r.items()} for s, r in readers.items()}})
+                "readers": {s: {k: (str(v.relative_to(RUNS.parent)) if k == "folder" else v) for k, v in r.items()}
+                            for s, r in readers.items()}})  # relative: no machine path in kept rows
     text = section(profile.name, seeds, recipes, scored, looks, args, readers)
     replace_section(text, START, END)
     print(text)

@@ -199,8 +199,9 @@ PROFILES = {
         lr=1e-3, task="prosqa-sym", hops="3-4", save_every=5, eval_every=5, select="best", bucket=8,
         recipes=("nocot", "cot", "coconut", "cot2"), recipe_options=prosqa_options(100, 15), seeds=(0,),
         note="laptop-prosqa at the superposition papers' data size (15,000 items of 3-4 hops) and as many "
-             "epochs as ~2 h per recipe allow on one CPU thread (100; the papers: 300), batches grouped by "
-             "length (bucket 8); Coconut's 5 stages of 15 epochs, its last from epoch 60"),
+             "epochs as a working day allows (100; the papers: 300): epochs of 100-160 s on one CPU thread beside "
+             "other runs, ~3-4.5 h per recipe; batches grouped by length (bucket 8); Coconut's 5 stages of 15 "
+             "epochs, its last from epoch 60"),
     "paper-prosqa": Profile(
         "paper-prosqa", n_train=15000, n_valid=300, n_test=500, layers=2, hidden=768, heads=8, batch_size=256,
         lr=1e-4, task="prosqa-sym", hops="3-4", mixed_precision="bf16", save_every=5, eval_every=10, bucket=8,
