@@ -71,3 +71,19 @@ def test_the_cli_starts_from_a_run(reader, run, tmp_path):
     assert json.loads(done.stdout)["settings"]["init"] == str(reader.resolve())
     one_line_exit_2(run("train", "run", "nocot", "--task", "vsp", "--profile", "smoke-vsp", "--init", str(out),
                         "--out", str(out)), "the run's own folder")
+
+
+def test_the_table_starts_every_seed_from_its_own_run(reader, run, tmp_path):
+    import shutil
+
+    for seed in (0, 1):  # a reader per seed, as bench_vsp trains them; {seed} picks each seed's
+        shutil.copytree(reader, tmp_path / f"s{seed}" / "reader")
+    done = run("train", "table", "--task", "vsp", "--profile", "smoke-vsp", "--recipes", "nocot", "--seeds", "0,1",
+               "--set", "n_train=16", "--set", "n_valid=4", "--set", "n_test=4", "--jobs", "1",
+               "--init", str(tmp_path / "s{seed}" / "reader"), "--out", str(tmp_path / "table"), "--json")
+    assert done.returncode == 0, done.stderr
+    starts = [row["settings"]["init"] for row in json.loads(done.stdout)]
+    assert starts == [str((tmp_path / f"s{seed}" / "reader").resolve()) for seed in (0, 1)]
+    one_line_exit_2(run("train", "table", "--task", "vsp", "--profile", "smoke-vsp", "--recipes", "nocot",
+                        "--seeds", "2", "--init", str(tmp_path / "s{seed}" / "reader"), "--out",
+                        str(tmp_path / "table2")), "not a run folder")

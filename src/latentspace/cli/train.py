@@ -131,6 +131,9 @@ def table(
         "Runs trained at a time, each in its own process with an equal share of the threads (default: one per "
         "CPU core, one thread each — measured 1.4-1.6x the runs per hour of one two-thread run on 2 cores; a GPU "
         "trains one at a time)."))] = None,
+    init: Annotated[str | None, typer.Option(
+        "--init", help="Start every run of a seed from this finished run, {seed} replaced by the seed (e.g. "
+                       "runs/table-vsp-laptop-vsp/s{seed}/reader: vsp's map readers).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train every recipe for every seed (finished runs are reused) and print the table beside the
@@ -165,11 +168,12 @@ def table(
     folder = run_folder(out, f"table-{Path(task).stem}-{profile}", inputs=(task_file(task),))
     import os
 
+    inits = None if init is None else {seed: Path(init.replace("{seed}", str(seed))) for seed in chosen_seeds}
     rows = run_table(task, chosen, folder, names, chosen_seeds, progress=not json_out, settings=settings, hops=hops,
-                     jobs=jobs or os.cpu_count() or 1)
+                     jobs=jobs or os.cpu_count() or 1, inits=inits)
     text = markdown(rows, chosen.name, draws) + "\n" + latent_goals(rows, chosen.name, draws) + "\n"
     files.write_text(folder / "table.md", text)
-    report = table_report(folder, chosen.name, names, chosen_seeds, rows)
+    report = table_report(folder, chosen.name, names, chosen_seeds, rows, init)
     if json_out:
         emit_json(rows)
     else:
@@ -177,7 +181,8 @@ def table(
         say(f"curves and table: {report}")
 
 
-def table_report(folder: Path, profile: str, recipes: list[str], seeds: list[int], rows: list[dict]) -> Path:
+def table_report(folder: Path, profile: str, recipes: list[str], seeds: list[int], rows: list[dict],
+                 init: str | None = None) -> Path:
     """``curves.png`` (every run's loss and validation accuracy per epoch) and ``index.html`` in ``folder``."""
     from latentspace.core.pages import SectionResult, write_report
     from latentspace.train.checkpoint import read_metrics
@@ -192,7 +197,8 @@ def table_report(folder: Path, profile: str, recipes: list[str], seeds: list[int
         {"recipe": r["recipe"], "seed": r["seed"], "test accuracy %": round(100 * r["test_accuracy"], 1),
          "test items": r["test_n"], "positions": round(r["positions"], 1), "train s": round(r["train_seconds"])}
         for r in rows])
-    return write_report(folder, f"from scratch, profile {profile}",
+    start = "from scratch" if init is None else f"from {init}"
+    return write_report(folder, f"{start}, profile {profile}",
                         {"recipes": ", ".join(recipes), "seeds": ", ".join(map(str, seeds))},
                         [section, table], title=f"latentspace train table --profile {profile}")
 
