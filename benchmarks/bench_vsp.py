@@ -170,34 +170,40 @@ def section(profile: str, seeds: list[int], recipes: list[str], scored: list[dic
 
 
 def goals(by: dict, looks: list[dict]) -> str:
-    """The issue's goals, each checked on what was measured (skipped where its rows are missing)."""
+    """The issue's goals, each checked on what was measured (skipped where its rows are missing); once for C
+    as Mirage builds it (`visual`) and once for the map-relative targets (`visual-change`) where it ran."""
     def ood(name):
         return mean(r["ood_acc"] for r in by[name]) if by.get(name) else None
 
     out = ["Goals (issue 41):"]
-    c, a, d, b = ood("visual"), ood("nocot"), ood("visual-pause"), ood("cot")
-    if None not in (c, a, d):
-        met = c >= a + 0.05 and c >= d + 0.05
-        out.append(f"- C above A and D by ≥ 5 points out of distribution: C {100 * c:.1f}, A {100 * a:.1f}, D "
-                   f"{100 * d:.1f} — {'met' if met else 'not met'}")
-    if None not in (c, b):
-        lo, hi = group_bootstrap([r["ood"] for r in by["cot"]], 2000)
-        out.append(f"- C ≥ B or within B's interval (OOD): C {100 * c:.1f}, B {100 * b:.1f} [{100 * lo:.1f}, "
-                   f"{100 * hi:.1f}] — {'met' if c >= lo else 'not met'}")
-    mine = [r for r in looks if r["recipe"] == "visual"]
-    if mine:
+    a, d, b = ood("nocot"), ood("visual-pause"), ood("cot")
+    for arm in ("visual", "visual-change"):
+        c, tag = ood(arm), "C" if arm == "visual" else "C′"
+        if c is None:
+            continue
+        if None not in (a, d):
+            met = c >= a + 0.05 and c >= d + 0.05
+            out.append(f"- {tag} above A and D by ≥ 5 points out of distribution: {tag} {100 * c:.1f}, A "
+                       f"{100 * a:.1f}, D {100 * d:.1f} — {'met' if met else 'not met'}")
+        if b is not None:
+            lo, hi = group_bootstrap([r["ood"] for r in by["cot"]], 2000)
+            out.append(f"- {tag} ≥ B or within B's interval (OOD): {tag} {100 * c:.1f}, B {100 * b:.1f} "
+                       f"[{100 * lo:.1f}, {100 * hi:.1f}] — {'met' if c >= lo else 'not met'}")
+        mine = [r for r in looks if r["recipe"] == arm]
+        if not mine:
+            continue
         clean = mean(r["accuracy"] for r in mine)
         worst = min(mean(r["replacement"][h] for r in mine) for h in ("noise", "shuffled"))
         oracle = mean(r["replacement"]["oracle"] for r in mine)
-        out.append(f"- noise or shuffled thoughts cost C ≥ 10 points, oracle targets do not hurt: clean "
+        out.append(f"- noise or shuffled thoughts cost {tag} ≥ 10 points, oracle targets do not hurt: clean "
                    f"{100 * clean:.1f}, worst of noise/shuffled {100 * worst:.1f}, oracle {100 * oracle:.1f} — "
                    f"{'met' if clean - worst >= 0.10 and oracle >= clean - 0.01 else 'not met'}")
         probe = mean(r["probe"] for r in mine)
         pause = [r for r in looks if r["recipe"] == "visual-pause"]
         paused = mean(r["probe"] for r in pause) if pause else None
         verdict = "met" if probe >= 0.9 and (paused is None or paused < 0.9) else "not met"
-        out.append(f"- the probe reads the cell from C's thoughts ≥ 90% and not from D's: C {100 * probe:.1f}"
-                   + (f", D {100 * paused:.1f}" if paused is not None else "") + f" — {verdict}")
+        out.append(f"- the probe reads the cell from {tag}'s thoughts ≥ 90% and not from D's: {tag} "
+                   f"{100 * probe:.1f}" + (f", D {100 * paused:.1f}" if paused is not None else "") + f" — {verdict}")
     return "\n".join(out) + "\n"
 
 
