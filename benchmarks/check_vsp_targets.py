@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from results_md import KEPT, write_kept  # noqa: E402
 
 from latentspace.tasks import vsp  # noqa: E402
-from latentspace.train.recipes.visual import Rescale, lift  # noqa: E402
+from latentspace.train.recipes.visual import Rescale, lift, map_relative  # noqa: E402
 from latentspace.vision.target import fit_target_encoder  # noqa: E402
 
 
@@ -38,8 +38,7 @@ def targets(encoder, pictures: torch.Tensor, maps: torch.Tensor, kind: str, widt
     """``[B, K, width]`` as `VisualLM.goals` makes them (``maps``: the same rows' question pictures)."""
     codes = encoder.embed(pictures)
     if kind == "change":
-        codes = codes - encoder.embed(vsp.map_only(maps))
-        codes = codes * (codes.norm(dim=-1, keepdim=True) > 1e-4)
+        codes = map_relative(codes, encoder.embed(vsp.map_only(maps)))
     return Rescale(width ** 0.5)(codes @ lift(encoder.dim, width))
 
 

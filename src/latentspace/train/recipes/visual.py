@@ -64,6 +64,14 @@ def lift(dim: int, width: int, seed: int = 0) -> torch.Tensor:
     return q.T.contiguous() if width >= dim else q.contiguous()
 
 
+def map_relative(codes: torch.Tensor, map_codes: torch.Tensor) -> torch.Tensor:
+    """The `change` targets: step codes minus those of the map without the agent (broadcast), the agent's
+    quadrant alone — the others differ by float noise only (batched convolutions) and are set to exactly
+    zero, or the rescale would blow the noise up to a full-size target."""
+    codes = codes - map_codes
+    return codes * (codes.norm(dim=-1, keepdim=True) > 1e-4)
+
+
 class VisualLM(LatentLM):
     """`LatentLM` whose slots, in a batch with step pictures, hold the targets (teacher forcing) and whose
     states before them are pulled there; a batch without them runs Coconut's feedback forward."""
@@ -86,10 +94,7 @@ class VisualLM(LatentLM):
         b, s = states.shape[:2]
         codes = self.target.embed(states.flatten(0, 1)).reshape(b, s, K, -1)  # no gradient (frozen)
         if self.targets == "change":
-            codes = codes - self.target.embed(map_only(pictures))[:, None]
-            # quadrants the agent is not in differ by float noise only (batched convolutions): exactly zero,
-            # or the rescale would blow the noise up to a full-size target
-            codes = codes * (codes.norm(dim=-1, keepdim=True) > 1e-4)
+            codes = map_relative(codes, self.target.embed(map_only(pictures))[:, None])
         return self.project(codes.reshape(b, s * K, -1) @ self.lift)
 
     def teacher(self, batch):
