@@ -211,3 +211,69 @@ def test_map_relative_targets_hold_only_the_agents_quadrant(setting):
             assert quadrants.tolist() == [q == agent for q in range(4)], (row, step, cell)
     with pytest.raises(LatentspaceError, match="targets"):
         get_recipe("visual", targets="pixels")
+
+
+def test_the_gradual_stage_two_feeds_back_one_more_move_per_sub_stage(setting):
+    items, tokenizer, examples, markers = setting
+    options = dict(epochs=10, teacher_epochs=2, gradual_moves=3, epochs_per_move=2)
+    visual, pause = get_recipe("visual", **options), get_recipe("visual-pause", **options)
+    assert [visual.stage(e) for e in range(10)] == [pause.stage(e) for e in range(10)] == [0, 0, 1, 1, 2, 2, 3, 3, 3, 3]
+    assert [visual.fed_moves(e) for e in (0, 2, 4, 6)] == [0, 1, 2, None]
+    rng = random.Random(0)
+    for example in examples:
+        teacher, partial, fed = (visual.sequence(example, e, markers, rng) for e in (0, 4, 6))
+        assert teacher.ids == partial.ids == fed.ids  # the same positions at every sub-stage
+        assert (teacher.fed_slots, partial.fed_slots, fed.fed_slots) == (0, 8, 0)
+        assert partial.states is not None and fed.states is None
+    assert [get_recipe("visual", epochs=4, teacher_epochs=2).stage(e) for e in range(4)] == [0, 0, 1, 1]  # Mirage's
+
+
+def test_a_partly_fed_batch_feeds_back_its_first_slots_and_holds_targets_in_the_rest(setting):
+    items, tokenizer, examples, markers = setting
+    recipe = get_recipe("visual", targets="change", target_steps=5, epochs=6, teacher_epochs=1, gradual_moves=9,
+                        epochs_per_move=1)
+    module = recipe.module(model_for(tokenizer, seed=2))
+    recipe.prepare(module, examples)
+    module.eval()
+    rng = random.Random(0)
+    for epoch in (2, 3):  # two moves fed back, then three; the plans here have more moves than that
+        batch = collate([recipe.sequence(ex, epoch, markers, rng) for ex in examples], tokenizer.pad_token_id,
+                        markers.latent)
+        fed = 4 * recipe.fed_moves(epoch)
+        assert batch.fed_slots == fed and batch.states is not None
+        with torch.no_grad():
+            logits, cos, count = module.teacher(batch)
+            # by hand: the fed slots hold what a full feedback run feeds there (a slot sees only the past), the
+            # rest their targets, in one pass
+            hidden, _, _ = module.last_states(batch)
+            goals = module.goals(batch.states, batch.images)
+            embeds = module.embed(batch)
+            columns = latent_columns(batch)
+            first, n = columns[0], len(columns)
+            fed_back = module.project(hidden[:, first - 1:first - 1 + fed])
+            block = torch.cat([fed_back, goals[:, fed:n]], 1)
+            block = torch.where(batch.latent[:, first:first + n, None], block, embeds[:, first:first + n])
+            by_hand, _ = module._pass(torch.cat([embeds[:, :first], block, embeds[:, first + n:]], 1), batch, 0,
+                                      batch.ids.shape[1], None)
+        assert torch.allclose(logits, module.head(by_hand), atol=1e-4)
+        assert count == int(batch.latent.sum()) - int(batch.latent[:, first:first + fed].sum()) > 0
+        assert set(module(batch, parts=True)) == {"ce", "cos"}  # CE at full weight once feedback begins
+
+
+def test_a_batch_mixing_sub_stages_is_refused(setting):
+    items, tokenizer, examples, markers = setting
+    recipe = get_recipe("visual", epochs=6, teacher_epochs=1, gradual_moves=4, epochs_per_move=1)
+    rng = random.Random(0)
+    mixed = [recipe.sequence(examples[0], 1, markers, rng), recipe.sequence(examples[1], 2, markers, rng)]
+    with pytest.raises(LatentspaceError, match="fed-back slots"):
+        collate(mixed, tokenizer.pad_token_id, markers.latent)
+
+
+def test_a_gradual_visual_run_trains_through_its_sub_stages(tmp_path):
+    import json
+
+    out = tmp_path / "g"
+    train(vsp_run("visual-change", out, epochs=4, teacher_epochs=1, gradual_moves=3, epochs_per_move=1), progress=False)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert sorted({r["stage"] for r in rows if r["kind"] == "epoch"}) == [0, 1, 2, 3]
+    assert all(r["loss"] == r["loss"] for r in rows if r["kind"] == "step")  # no NaN

@@ -107,8 +107,19 @@ class LatentLM(LeanSwitch, nn.Module):
 
         The last pass holds everything after the thoughts — where an answer starts.
         """
-        embeds = self.embed(batch)
-        columns = latent_columns(batch) if self.feedback else []
+        hidden, states, start = self.last_states(batch, layers)
+        return self.head(hidden), (states, start)
+
+    def last_states(self, batch: Batch, layers: bool = False, embeds: torch.Tensor | None = None,
+                    columns: list[int] | None = None):
+        """(last-layer states ``[B, T, width]``, the last pass's per-layer states, its first column).
+
+        ``embeds`` / ``columns``: the inputs and the slots fed back, when a caller has filled some slots
+        itself (the visual recipe's gradual stage 2: later slots hold their targets); by default every slot.
+        """
+        embeds = self.embed(batch) if embeds is None else embeds
+        if columns is None:
+            columns = latent_columns(batch) if self.feedback else []
         cache, start, hiddens = kv.new_cache(), 0, []
         for column in columns:
             hidden, _ = self._pass(embeds, batch, start, column, cache)
@@ -121,7 +132,7 @@ class LatentLM(LeanSwitch, nn.Module):
             start = column
         hidden, states = self._pass(embeds, batch, start, batch.ids.shape[1], cache, layers)
         hiddens.append(hidden)
-        return self.head(torch.cat(hiddens, 1)), (states, start)
+        return torch.cat(hiddens, 1), states, start
 
     def forward(self, batch: Batch, parts: bool = False):
         """(loss, logits) — or, with ``parts``, ``{"ce": (summed loss, labelled tokens)}`` for the trainer."""

@@ -47,6 +47,8 @@ class LatentSequence:
     picture: object = None  # the example's image ([3, H, W]) when its task has one (`latentspace.vision`)
     # the pictures after each step [steps, 3, H, W] when the recipe trains on them (visual's teacher stage)
     states: object = None
+    # of those slots, how many come first fed back before the rest hold their targets (visual's gradual stage 2)
+    fed_slots: int = 0
 
 
 def stage_to_train(example: TokenizedExample, stage: int, config: CurriculumConfig, rng: random.Random) -> int:
@@ -84,13 +86,14 @@ class Batch:
     images: torch.Tensor | None = None  # [B, 3, H, W]: the rows' pictures (tasks with pictures only)
     # [B, S, 3, H, W]: each row's pictures after its steps, zero-padded to the longest row (visual's teacher stage)
     states: torch.Tensor | None = None
+    fed_slots: int = 0  # the first slots fed back, the rest holding targets (visual's gradual stage 2; one per batch)
 
     def _tensors(self) -> tuple[torch.Tensor, ...]:
         return self.ids, self.attention_mask, self.position_ids, self.labels, self.latent
 
     def _optional(self, change) -> dict:
         return {name: None if value is None else change(value)
-                for name, value in (("images", self.images), ("states", self.states))}
+                for name, value in (("images", self.images), ("states", self.states))} | {"fed_slots": self.fed_slots}
 
     def to(self, device) -> Batch:
         return Batch(*(t.to(device) for t in self._tensors()), **self._optional(lambda t: t.to(device)))
@@ -121,8 +124,12 @@ def collate(sequences: list[LatentSequence], pad_id: int, latent_id: int) -> Bat
         rows["pos"].append([0] * left + list(range(len(seq.ids))) + [0] * right)
         rows["labels"].append([IGNORE] * left + seq.labels + [IGNORE] * right)
     ids = torch.tensor(rows["ids"])
+    fed = {seq.fed_slots for seq in sequences}
+    if len(fed) > 1:
+        raise LatentspaceError(f"a batch mixes rows with {sorted(fed)} fed-back slots; one stage per batch")
     return Batch(ids, torch.tensor(rows["mask"]), torch.tensor(rows["pos"]), torch.tensor(rows["labels"]),
-                 ids == latent_id, images=pictures(sequences), states=step_pictures(sequences))
+                 ids == latent_id, images=pictures(sequences), states=step_pictures(sequences),
+                 fed_slots=fed.pop() if fed else 0)
 
 
 def present(values: list, what: str) -> list[torch.Tensor] | None:

@@ -13,6 +13,10 @@ s·slots … belongs to move s, whose picture it is pulled towards.
   quadrant q of the picture after step s (mapped into the model's width, see `lift`), and the last-layer
   state *before* each slot is pulled towards it: loss 0.1·CE + (1 − cos), Mirage's weighting.
 - **Feedback epochs** (stage 2): the model's own state before each slot is fed into it (Coconut), CE only.
+  ``gradual_moves`` > 0 makes stage 2 Coconut's curriculum instead of Mirage's switch: at sub-stage j the
+  first j moves' slots are fed back while the later moves' slots still hold their targets (their states
+  still pulled by cosine, the answer's CE at full weight), one more move every ``epochs_per_move`` epochs,
+  every slot fed back from sub-stage ``gradual_moves`` on.
   `visual-s1` is the stage-1-only arm (C1): it answers with feedback too, its states having learned to
   imitate the targets.
 - `visual-pause` is the control: the same slots, stages and optimizer resets, each slot the one learned
@@ -98,7 +102,8 @@ class VisualLM(LatentLM):
         return self.project(codes.reshape(b, s * K, -1) @ self.lift)
 
     def teacher(self, batch):
-        """(logits, summed 1 − cos over the slots, slots): one pass, every slot holding its target."""
+        """(logits, summed 1 − cos over the target-holding slots, their count): every slot holds its target,
+        except the first ``batch.fed_slots``, which are fed back first (the gradual stage 2)."""
         embeds = self.embed(batch)
         columns = latent_columns(batch)
         if not columns:
@@ -107,23 +112,27 @@ class VisualLM(LatentLM):
         if goals.shape[1] < len(columns):
             raise LatentspaceError(f"{len(columns)} slots but targets for {goals.shape[1]}: one picture per step")
         first, n = columns[0], len(columns)
-        slots = batch.latent[:, first:first + n]
-        block = torch.where(slots[..., None], goals[:, :n], embeds[:, first:first + n])
+        fed = min(batch.fed_slots, n)
+        held = batch.latent[:, first:first + n].clone()
+        held[:, :fed] = False  # those are fed back (a row with fewer slots has all of its own fed)
+        block = torch.where(held[..., None], goals[:, :n], embeds[:, first:first + n])
         embeds = torch.cat([embeds[:, :first], block, embeds[:, first + n:]], 1)
-        hidden, _ = self._pass(embeds, batch, 0, batch.ids.shape[1], None)
+        hidden, _, _ = self.last_states(batch, embeds=embeds, columns=columns[:fed])
         before = hidden[:, first - 1:first - 1 + n]  # the state before each slot
         cos = nn.functional.cosine_similarity(before.float(), goals[:, :n].float(), dim=-1)
-        return self.head(hidden), ((1.0 - cos) * slots).sum(), int(slots.sum())
+        return self.head(hidden), ((1.0 - cos) * held).sum(), int(held.sum())
 
     def forward(self, batch, parts: bool = False):
         if batch.states is None:
             return super().forward(batch, parts)
+        # stage 1's CE under its own name (weighted 0.1 there); the gradual stage 2's keeps weight 1
+        ce_name = "ce" if batch.fed_slots else "ce_stage1"
         if parts and batch.size == 0:
-            return empty_parts(self, ["ce_stage1", "cos"])
+            return empty_parts(self, [ce_name, "cos"])
         logits, cos, count = self.teacher(batch)
         ce = summed_loss(logits, batch.labels)
-        if parts:  # stage 1's CE under its own name: weighted 0.1 there, stage 2's "ce" keeps weight 1
-            return {"ce_stage1": ce, "cos": (cos, count)}
+        if parts:
+            return {ce_name: ce, "cos": (cos, count)}
         return ce[0] / max(1, ce[1]) + cos / max(1, count), logits
 
 
@@ -140,8 +149,13 @@ class Visual(Recipe):
     # "picture": the codes of the picture after the step (Mirage); "change": minus those of the map without
     # the agent, the agent's part alone
     targets: str = "picture"
+    # stage 2 as Coconut's curriculum (0: Mirage's switch of every slot at once): the first j moves' slots fed
+    # back at sub-stage j < gradual_moves, every slot from gradual_moves on; one more move every epochs_per_move
+    gradual_moves: int = 0
+    epochs_per_move: int = 3
     name = "visual"
     RANGES: ClassVar[dict] = {"teacher_epochs": between(0, 100_000), "slots": between(0, 4),
+                              "gradual_moves": between(0, ALL_STEPS), "epochs_per_move": between(1, 100_000),
                               "ce_weight": between(0, 1000), "target_channels": between(1, 64),
                               "target_steps": between(1, 1_000_000)}
     CHOICES: ClassVar[dict] = {"targets": ("picture", "change")}
@@ -156,10 +170,22 @@ class Visual(Recipe):
         return CurriculumConfig(self.slots, ALL_STEPS, False, self.latent_markers)
 
     def stage(self, epoch: int) -> int:
-        return 0 if epoch < self.teacher_epochs else 1
+        """0: stage 1; then 1 (Mirage), or sub-stages 1 … gradual_moves (the last one every slot fed back)."""
+        if epoch < self.teacher_epochs:
+            return 0
+        if not self.gradual_moves:
+            return 1
+        return min(1 + (epoch - self.teacher_epochs) // self.epochs_per_move, self.gradual_moves)
+
+    def fed_moves(self, epoch: int) -> int | None:
+        """How many moves' slots are fed back at ``epoch`` (0 in stage 1), None when all of them are."""
+        stage = self.stage(epoch)
+        if stage == 0:
+            return 0
+        return stage if self.gradual_moves and stage < self.gradual_moves else None
 
     def teaching(self, epoch: int) -> bool:
-        return self.stage(epoch) == 0 and self.feedback and self.slots > 0
+        return self.fed_moves(epoch) is not None and self.feedback and self.slots > 0
 
     def sequence(self, example, epoch, markers, rng: random.Random):
         found = build_sequence(example, ALL_STEPS + 1, self.curriculum(), markers, self.answer_tokens(example))
@@ -167,7 +193,7 @@ class Visual(Recipe):
             if example.states is None:
                 raise LatentspaceError("the visual recipe's teacher epochs need each step's picture; train it on a "
                                        "task with pictures (vsp)")
-            found.states = example.states
+            found.states, found.fed_slots = example.states, self.fed_moves(epoch) * self.slots
         return found
 
     def thoughts_at(self, example, stage: int) -> int:
