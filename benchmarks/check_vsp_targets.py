@@ -9,7 +9,9 @@ target, per slot, over the slots whose true target is not zero:
 
 - **copy the start**: the start picture's target (a model that imagines no move at all),
 - **best wrong cell**: the agent drawn in the nearest other cell of the same map (the most confusable error),
-- **another map**: another item's start target (a model that ignores the picture).
+- **another map**: another item's start target (a model that ignores the picture),
+- **wrong kind**: the agent in the right cell of a map where that cell is the other kind (hole for ice,
+  ice for a hole): does the target say what the agent stepped on, as the text CoT's trace does?
 
 Rows go to benchmarks/results/vsp-targets.jsonl and a table to stdout:
 
@@ -49,8 +51,15 @@ def loss(guess: torch.Tensor, truth: torch.Tensor) -> float:
     return float((1 - cos)[live].mean())
 
 
+def flipped(rows: list[str], cell: tuple[int, int]) -> list[str] | None:
+    """The map with ``cell`` the other kind (hole <-> ice), or None for the start or the goal."""
+    r, c = cell
+    swap = {"H": "F", "F": "H"}.get(rows[r][c])
+    return None if swap is None else rows[:r] + [rows[r][:c] + swap + rows[r][c + 1:]] + rows[r + 1:]
+
+
 def measure(encoder, items, kind: str, width: int, rng: random.Random) -> dict:
-    copy, wrong, other, live = [], [], [], []
+    copy, wrong, other, live, wrong_kind = [], [], [], [], []
     starts = {id(it): vsp.picture(it) for it in items}
     for it in items:
         rows, path = vsp.meta_map(it), [tuple(c) for c in it.meta["cells"]]
@@ -67,8 +76,13 @@ def measure(encoder, items, kind: str, width: int, rng: random.Random) -> dict:
             copy.append(loss(start_goal, truth))
             wrong.append(min(loss(goal_all[j], truth) for j, other_cell in enumerate(cells) if other_cell != cell))
             other.append(loss(stranger_goal, truth))
+            swapped = flipped(rows, cell)
+            if swapped is not None:
+                pictures = torch.stack([vsp.render(swapped, cell), vsp.render(swapped)])
+                wrong_kind.append(loss(targets(encoder, pictures[:1], pictures[1:], kind, width)[0], truth))
     return {"targets": kind, "moves": len(copy), "live_slots": mean(live), "copy_start": mean(copy),
-            "best_wrong_cell": mean(wrong), "best_wrong_cell_min": min(wrong), "another_map": mean(other)}
+            "best_wrong_cell": mean(wrong), "best_wrong_cell_min": min(wrong), "another_map": mean(other),
+            "wrong_kind": mean(wrong_kind), "wrong_kind_moves": len(wrong_kind)}
 
 
 def main() -> None:
@@ -87,11 +101,13 @@ def main() -> None:
     write_kept(KEPT / "vsp-targets.jsonl", rows,
                {"fit_items": args.fit_items, "fit_pictures": len(pictures), "items": args.items, "width": args.width,
                 "steps": args.steps, "date": datetime.date.today().isoformat(), "torch": torch.__version__})
-    print("| targets | slots with a target | 1 − cos: copy the start | best wrong cell (mean / min) | another map |")
-    print("|---|---:|---:|---:|---:|")
+    print("| targets | slots with a target | 1 − cos: copy the start | best wrong cell (mean / min) | another map "
+          "| wrong kind |")
+    print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| `{r['targets']}` | {r['live_slots']:.2f} of 4 | {r['copy_start']:.3f} | "
-              f"{r['best_wrong_cell']:.3f} / {r['best_wrong_cell_min']:.3f} | {r['another_map']:.3f} |")
+              f"{r['best_wrong_cell']:.3f} / {r['best_wrong_cell_min']:.3f} | {r['another_map']:.3f} "
+              f"| {r['wrong_kind']:.3f} |")
 
 
 if __name__ == "__main__":
