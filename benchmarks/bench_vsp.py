@@ -151,19 +151,22 @@ def section(profile: str, seeds: list[int], recipes: list[str], scored: list[dic
                   f"{args.n_look}`, test split; mean over seeds): accuracy clean and with every thought replaced; "
                   "a linear probe of the agent's cell after each move from the states before that move's 4 slots, "
                   "beside the same probe on shuffled labels; the share of moves whose thoughts are nearest to the "
-                  "picture with the agent on its true cell.", "",
+                  "picture with the agent on its true cell, and the same for the states before each move's slots "
+                  "when every earlier thought is the true target (one move imagined: does the model imagine the "
+                  "next state at all, or do its errors compound along the plan?).", "",
                   "| recipe | clean | zeros | noise | another item's | oracle targets | cell probe | shuffled probe | "
-                  "nearest picture |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "nearest picture | one move imagined |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name in SLOTS:
             mine = [r for r in looks if r["recipe"] == name]
             if not mine:
                 continue
             avg = lambda get: mean(get(r) for r in mine)  # noqa: E731
             cell = lambda how: f"{100 * avg(lambda r: r['replacement'][how]):.1f}%" if how in mine[0]["replacement"] else "·"  # noqa: E731
-            nearest = f"{100 * avg(lambda r: r['nearest']):.1f}%" if mine[0]["nearest"] is not None else "·"
+            share = lambda key: f"{100 * avg(lambda r: r[key]):.1f}%" if mine[0].get(key) is not None else "·"  # noqa: E731
             lines.append(f"| {name} | {100 * avg(lambda r: r['accuracy']):.1f}% | {cell('zeros')} | {cell('noise')} | "
                          f"{cell('shuffled')} | {cell('oracle')} | {100 * avg(lambda r: r['probe']):.1f}% | "
-                         f"{100 * avg(lambda r: r['probe_shuffled']):.1f}% | {nearest} |")
+                         f"{100 * avg(lambda r: r['probe_shuffled']):.1f}% | {share('nearest')} | "
+                         f"{share('nearest_teacher')} |")
         lines.append("")
     lines += [goals(by, looks), END]
     return "\n".join(lines)

@@ -51,7 +51,8 @@ def test_a_visual_runs_report_has_every_reading(runs):
     report = imagery(runs["visual"], n=12, probe_items=24)
     assert report.slots_per_step == 4 and report.n == 12
     assert set(report.replacement) == {"zeros", "noise", "shuffled", "oracle"}
-    for value in (report.accuracy, report.probe, report.probe_shuffled, report.nearest, *report.replacement.values()):
+    for value in (report.accuracy, report.probe, report.probe_shuffled, report.nearest, report.nearest_teacher,
+                  *report.replacement.values()):
         assert 0.0 <= value <= 1.0
     example = report.example
     assert len(example["true"]) == len(example["nearest"]) == len(example["question"].split())
@@ -71,6 +72,20 @@ def test_replacements_change_what_is_fed(runs):
     assert replaced(loaded, items, "shuffled", clean) >= 0.0
     with pytest.raises(LatentspaceError, match="unknown replacement"):
         replaced(loaded, items, "mirror", clean)
+
+
+def test_one_step_imagination_reads_the_states_that_follow_true_thoughts(runs):
+    # under the oracle replacement the state before the first slot has nothing fed before it (as clean), the
+    # later ones follow the true targets instead of the model's own thoughts
+    loaded = load_run(runs["visual"])
+    items = run_items(runs["visual"], None, 6, 0)
+    clean = record(loaded, items)
+    taught = [[] for _ in items]
+    replaced(loaded, items, "oracle", clean, states=taught)
+    assert [len(t) for t in taught] == [len(f) for f in clean.fed]
+    for mine, theirs in zip(taught, clean.states):
+        assert torch.allclose(mine[0], theirs[0], atol=1e-5)
+        assert not torch.allclose(torch.stack(mine[1:]), theirs[1:], atol=1e-3)
 
 
 def test_imagery_of_a_run_without_slots_is_one_line(runs):

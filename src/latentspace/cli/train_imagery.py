@@ -47,6 +47,9 @@ def imagery(
              {"reading": "cell probe, shuffled labels", "accuracy %": round(100 * report.probe_shuffled, 1)}]
     if report.nearest is not None:
         rows.append({"reading": "nearest picture on the true cell", "accuracy %": round(100 * report.nearest, 1)})
+    if report.nearest_teacher is not None:
+        rows.append({"reading": "nearest picture, earlier thoughts true",
+                     "accuracy %": round(100 * report.nearest_teacher, 1)})
     files.write_text(folder / "report.json", jsonsafe.dumps(report.to_dict(), indent=2))
     page = write_report(folder, f"{report.recipe} run {run_dir}", {"items": report.n, "task": task or "its test split"},
                         [SectionResult("Readings", "Accuracy of the answers, clean and with the thoughts replaced; "

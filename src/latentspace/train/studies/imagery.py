@@ -9,7 +9,11 @@ For a run trained on vsp (`visual`, `visual-pause`, or any recipe with thought s
   same map with the agent on every cell — the cell whose picture is nearest is what the thought "shows";
 - **replacement**: the answers again with every thought replaced by zeros, by noise of each thought's norm,
   by another item's thoughts (one with as many), and (`visual` only) by the oracle targets of the item's
-  true pictures — what teacher forcing fed.
+  true pictures — what teacher forcing fed;
+- **one step imagined** (`visual` only): during the oracle replacement, the state before each move's slots
+  decoded to its nearest picture, as the fed thoughts are — whether the model imagines the next state when
+  every earlier one is true. Against ``nearest`` (its own thoughts fed back) it tells a model that cannot
+  imagine one move from one whose errors compound along the plan.
 
     report = imagery(Path("runs/table-vsp-laptop-vsp/s0/visual"), n=400)
 """
@@ -127,6 +131,12 @@ def nearest_cells(module, fed: list[torch.Tensor], items: list[Item], k: int) ->
     return decoded
 
 
+def share_on_true_cell(decoded: list[list[tuple[int, int]]], items: list[Item]) -> float:
+    """The share of moves decoded to the agent's true cell."""
+    hits = [tuple(d) == tuple(t) for moves, item in zip(decoded, items) for d, t in zip(moves, item.meta["cells"])]
+    return sum(hits) / max(1, len(hits))
+
+
 def oracle_goals(loaded: LoadedRun, items: list[Item]) -> list[torch.Tensor]:
     examples = loaded.encode(items, need_states=True)
     with torch.no_grad():
@@ -149,8 +159,9 @@ def partners(counts: list[int], seed: int = 0) -> list[int]:
 
 
 def replaced(loaded: LoadedRun, items: list[Item], how: str, clean: Thoughts, seed: int = 0,
-             batch_size: int = 64) -> float:
-    """Accuracy with every thought replaced ``how`` (one of `REPLACEMENTS`)."""
+             batch_size: int = 64, states: list[list] | None = None) -> float:
+    """Accuracy with every thought replaced ``how`` (one of `REPLACEMENTS`); ``states`` (one list per item), when
+    given, collects the state before each of the item's thoughts under that replacement."""
     if how not in REPLACEMENTS:
         raise LatentspaceError(f"unknown replacement {how!r}; valid: {', '.join(REPLACEMENTS)}")
     generator = torch.Generator().manual_seed(seed)
@@ -175,7 +186,13 @@ def replaced(loaded: LoadedRun, items: list[Item], how: str, clean: Thoughts, se
                 out[b] = source[item][i].to(vectors)
         return out
 
-    return loaded.evaluate(items, batch_size, edit=edit).accuracy
+    def observe(i, state, vectors, rows):
+        for b, item in enumerate(rows):
+            if i < len(clean.fed[item]):
+                states[item].append(state.hidden[b].detach().float().cpu())
+
+    hooks = {"observe": observe} if states is not None else {}
+    return loaded.evaluate(items, batch_size, edit=edit, **hooks).accuracy
 
 
 @dataclass
@@ -189,6 +206,7 @@ class ImageryReport:
     probe: float | None = None
     probe_shuffled: float | None = None
     nearest: float | None = None  # share of moves whose nearest picture puts the agent on its true cell
+    nearest_teacher: float | None = None  # the same for the states before the slots, every earlier thought true
     example: dict = field(default_factory=dict)  # one item: its question, true and nearest cells per move
 
     def to_dict(self) -> dict:
@@ -210,11 +228,13 @@ def imagery(run_dir: Path, n: int = 400, task: str | None = None, seed: int = 0,
     visual = getattr(loaded.module, "goals", None) is not None
     report = ImageryReport(str(run_dir), loaded.recipe.name, len(items), k,
                            sum(r["correct"] for r in clean.rows) / max(1, len(items)))
+    taught = [[] for _ in items]  # the states before each slot under the oracle replacement
     for how in REPLACEMENTS:
         if how == "oracle" and not visual:
             continue
         say(f"replacement: {how}")
-        report.replacement[how] = replaced(loaded, items, how, clean, seed, batch_size)
+        report.replacement[how] = replaced(loaded, items, how, clean, seed, batch_size,
+                                           states=taught if how == "oracle" else None)
     say("probe")
     train_items = load_jsonl(Path(run_dir) / "data" / "train.jsonl")[:probe_items]
     fitted = record(loaded, train_items, batch_size)
@@ -224,8 +244,9 @@ def imagery(run_dir: Path, n: int = 400, task: str | None = None, seed: int = 0,
     if visual:
         say("nearest pictures")
         decoded = nearest_cells(loaded.module, clean.fed, items, k)
-        hits = [tuple(d) == tuple(t) for moves, item in zip(decoded, items) for d, t in zip(moves, item.meta["cells"])]
-        report.nearest = sum(hits) / max(1, len(hits))
+        report.nearest = share_on_true_cell(decoded, items)
+        report.nearest_teacher = share_on_true_cell(nearest_cells(loaded.module, [torch.stack(t) for t in taught],
+                                                                  items, k), items)
         first = items[0]
         report.example = {"question": first.question, "answer": first.answer, "map": first.meta["map"],
                           "true": [list(c) for c in first.meta["cells"]], "nearest": [list(c) for c in decoded[0]],
