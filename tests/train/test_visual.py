@@ -277,3 +277,21 @@ def test_a_gradual_visual_run_trains_through_its_sub_stages(tmp_path):
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert sorted({r["stage"] for r in rows if r["kind"] == "epoch"}) == [0, 1, 2, 3]
     assert all(r["loss"] == r["loss"] for r in rows if r["kind"] == "step")  # no NaN
+
+
+def test_filled_change_targets_give_every_slot_a_target(setting):
+    from latentspace.train.recipes.visual import empty_code
+
+    items, tokenizer, examples, markers = setting
+    plain, filled = (get_recipe("visual", targets=t, target_steps=5) for t in ("change", "change-filled"))
+    modules = [r.module(model_for(tokenizer)) for r in (plain, filled)]
+    for recipe, module in zip((plain, filled), modules):
+        recipe.prepare(module, examples)
+    modules[1].target.load_state_dict(modules[0].target.state_dict())  # one encoder: only the filling differs
+    batch = teacher_batch(setting, plain, modules[0])
+    zero, full = (m.goals(batch.states, batch.images) for m in modules)
+    live = zero.norm(dim=-1) > 0
+    assert torch.equal(zero[live], full[live])  # the agent's quadrant: the same change target
+    empty = modules[1].project(empty_code(modules[1].target.dim) @ modules[1].lift)
+    assert torch.allclose(full[~live], empty.expand_as(full[~live]))  # the others: the one "empty" code
+    assert (full.norm(dim=-1) > 1).all()

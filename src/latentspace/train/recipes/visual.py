@@ -68,12 +68,23 @@ def lift(dim: int, width: int, seed: int = 0) -> torch.Tensor:
     return q.T.contiguous() if width >= dim else q.contiguous()
 
 
-def map_relative(codes: torch.Tensor, map_codes: torch.Tensor) -> torch.Tensor:
+def map_relative(codes: torch.Tensor, map_codes: torch.Tensor, filled: bool = False) -> torch.Tensor:
     """The `change` targets: step codes minus those of the map without the agent (broadcast), the agent's
     quadrant alone — the others differ by float noise only (batched convolutions) and are set to exactly
-    zero, or the rescale would blow the noise up to a full-size target."""
+    zero, or the rescale would blow the noise up to a full-size target. ``filled`` (`change-filled`): those
+    hold `EMPTY` instead, so every slot has a target to pull its state to (a zero target pulls nothing,
+    and the state then fed back there is whatever the model left in it)."""
     codes = codes - map_codes
-    return codes * (codes.norm(dim=-1, keepdim=True) > 1e-4)
+    live = codes.norm(dim=-1, keepdim=True) > 1e-4
+    if filled:
+        return torch.where(live, codes, empty_code(codes.shape[-1]).to(codes))
+    return codes * live
+
+
+def empty_code(dim: int) -> torch.Tensor:
+    """The "nothing moved here" code: equal in every number, so its cosine with any one cell's change (4 of a
+    quadrant's 64 numbers) is at most 0.25 in size."""
+    return torch.full((dim,), dim ** -0.5)
 
 
 class VisualLM(LatentLM):
@@ -97,8 +108,8 @@ class VisualLM(LatentLM):
 
         b, s = states.shape[:2]
         codes = self.target.embed(states.flatten(0, 1)).reshape(b, s, K, -1)  # no gradient (frozen)
-        if self.targets == "change":
-            codes = map_relative(codes, self.target.embed(map_only(pictures))[:, None])
+        if self.targets in ("change", "change-filled"):
+            codes = map_relative(codes, self.target.embed(map_only(pictures))[:, None], self.targets == "change-filled")
         return self.project(codes.reshape(b, s * K, -1) @ self.lift)
 
     def teacher(self, batch):
@@ -147,7 +158,7 @@ class Visual(Recipe):
     target_steps: int = 1500  # its training steps, before the first epoch
     latent_markers: bool = True  # <|start-latent|> / <|end-latent|> around the slots
     # "picture": the codes of the picture after the step (Mirage); "change": minus those of the map without
-    # the agent, the agent's part alone
+    # the agent, the agent's part alone (the other quadrants zero); "change-filled": those hold `empty_code`
     targets: str = "picture"
     # stage 2 as Coconut's curriculum (0: Mirage's switch of every slot at once): the first j moves' slots fed
     # back at sub-stage j < gradual_moves, every slot from gradual_moves on; one more move every epochs_per_move
@@ -158,7 +169,7 @@ class Visual(Recipe):
                               "gradual_moves": between(0, ALL_STEPS), "epochs_per_move": between(1, 100_000),
                               "ce_weight": between(0, 1000), "target_channels": between(1, 64),
                               "target_steps": between(1, 1_000_000)}
-    CHOICES: ClassVar[dict] = {"targets": ("picture", "change")}
+    CHOICES: ClassVar[dict] = {"targets": ("picture", "change", "change-filled")}
     needs_steps = True
     needs_states = True
 
