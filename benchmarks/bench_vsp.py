@@ -35,7 +35,7 @@ from latentspace.train.studies.imagery import imagery  # noqa: E402
 from latentspace.train.studies.table import run_folder, run_table  # noqa: E402
 
 START, END = "<!-- bench_vsp:start -->", "<!-- bench_vsp:end -->"
-SLOTS = ("visual", "visual-change", "visual-s1", "visual-pause")  # arms with thought slots: the look-inside readings
+SLOTS = ("visual", "visual-change", "visual-filled", "visual-s1", "visual-pause")  # arms with thought slots: the look-inside readings
 ANCHORS = ("Anchors (not the same models: pretrained 7B VLMs fine-tuned): MVoT FrozenLake, Anole-7B — direct "
            "77.9, text CoT 61.5, visualization-of-thought 85.6 (arXiv 2501.07542); Mirage VSP spatial reasoning "
            "(second-hand) — direct SFT 0.72 → Mirage 0.76, stage ablation: without stage 1 0.52, without stage "
@@ -130,7 +130,8 @@ def section(profile: str, seeds: list[int], recipes: list[str], scored: list[dic
              "| arm | recipe | in distribution [95% CI] | out of distribution [95% CI] | per seed (in / out) | "
              "positions | train min |", "|---|---|---|---|---|---:|---:|"]
     names = {"nocot": "A direct", "cot": "B text CoT", "visual": "C latent visual", "visual-pause": "D pause",
-             "visual-s1": "C1 stage 1 only", "visual-change": "C′ map-relative targets"}
+             "visual-s1": "C1 stage 1 only", "visual-change": "C′ map-relative targets",
+             "visual-filled": "C″ map-relative, empty quadrants filled"}
     for name, runs in by.items():
         if not runs:
             continue
@@ -174,14 +175,14 @@ def section(profile: str, seeds: list[int], recipes: list[str], scored: list[dic
 
 def goals(by: dict, looks: list[dict]) -> str:
     """The issue's goals, each checked on what was measured (skipped where its rows are missing); once for C
-    as Mirage builds it (`visual`) and once for the map-relative targets (`visual-change`) where it ran."""
+    as Mirage builds it (`visual`) and once for each variant of the map-relative targets where it ran."""
     def ood(name):
         return mean(r["ood_acc"] for r in by[name]) if by.get(name) else None
 
     out = ["Goals (issue 41):"]
     a, d, b = ood("nocot"), ood("visual-pause"), ood("cot")
-    for arm in ("visual", "visual-change"):
-        c, tag = ood(arm), "C" if arm == "visual" else "C′"
+    for arm, tag in (("visual", "C"), ("visual-change", "C′"), ("visual-filled", "C″")):
+        c = ood(arm)
         if c is None:
             continue
         if None not in (a, d):

@@ -18,9 +18,10 @@ def _losses(out):
 
 
 # a recipe's smoke task where ProsQA will not do (cot2 needs target traces); every other recipe: prosqa
-TASK = {"cot2": "mnns", "visual": "vsp", "visual-pause": "vsp", "visual-s1": "vsp", "visual-change": "vsp"}
+TASK = {"cot2": "mnns", "visual": "vsp", "visual-pause": "vsp", "visual-s1": "vsp", "visual-change": "vsp",
+        "visual-filled": "vsp"}
 # visual's two stages weigh different losses (0.1·CE + 1 − cos, then CE): one stage, so losses compare
-ONE_STAGE = {name: {"teacher_epochs": 100} for name in ("visual", "visual-pause", "visual-change")}
+ONE_STAGE = {name: {"teacher_epochs": 100} for name in ("visual", "visual-pause", "visual-change", "visual-filled")}
 
 
 def _run(recipe, out, **options):

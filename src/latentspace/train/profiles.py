@@ -80,6 +80,7 @@ def vsp_options(epochs: int, teacher_epochs: int, target_steps: int = 1500) -> d
     visual = {"epochs": epochs, "teacher_epochs": teacher_epochs, "target_steps": target_steps}
     return {"nocot": {"epochs": epochs}, "cot": {"epochs": epochs}, "visual": visual,
             "visual-s1": {**visual, "teacher_epochs": epochs}, "visual-change": dict(visual),
+            "visual-filled": dict(visual),
             "visual-pause": {k: v for k, v in visual.items() if k != "target_steps"}}
 
 
@@ -174,7 +175,7 @@ PROFILES = {
     "laptop-vsp": Profile(
         "laptop-vsp", n_train=6000, n_valid=300, n_test=500, layers=4, hidden=64, heads=4, batch_size=64, lr=1e-3,
         task="vsp", save_every=5, eval_every=5, select="best", seeds=(0, 1, 2),
-        recipes=("nocot", "cot", "visual", "visual-pause", "visual-s1", "visual-change"),
+        recipes=("nocot", "cot", "visual", "visual-pause", "visual-s1", "visual-change", "visual-filled"),
         recipe_options=vsp_options(30, 15),
         note="visual spatial planning (FrozenLake pictures, issue 41) for a tiny vision-language model from "
              "scratch: a patch encoder (16 tokens) into GPT-2, 4 layers, 4 heads, d=64 (the target codes' width, "
