@@ -61,6 +61,7 @@ def measure(folder: Path, n_ood: int, n_look: int) -> dict:
         report = imagery(folder, n=n_look, seed=seed).to_dict()
     except LatentspaceError:  # no thought slots (the direct answer): nothing to look inside
         return row
+    row |= {"clean": report["accuracy"]}  # the looked-at items' own accuracy, beside their replacements
     row |= {k: report[k] for k in ("replacement", "probe", "probe_shuffled", "nearest", "nearest_teacher")}
     if row["options"].get("targets") == "change":
         row["empty_zeroed"] = empty_zeroed(folder, n_look, seed)
@@ -80,14 +81,14 @@ def main() -> None:
         rows = [r for r in kept if r["run"] != fresh[-1]["run"]] + [fresh[-1]]
         ROWS.write_text("".join(json.dumps(r) + "\n" for r in rows))
     pct = lambda v: "·" if v is None else f"{100 * v:.1f}%"  # noqa: E731
-    print("| run | recipe | test | OOD | zeros / noise / oracle | empty zeroed | cell probe | nearest | one move "
-          "imagined |")
+    print("| run | recipe | test | OOD | clean / zeros / noise / oracle | empty zeroed | cell probe | nearest | one "
+          "move imagined |")
     print("|---|---|---:|---:|---|---:|---:|---:|---:|")
     for r in fresh:
         swap = r.get("replacement", {})
         print(f"| {r['run']}{'' if r['finished'] else ' (epoch ' + str(r['epoch']) + ')'} | {r['recipe']} | "
               f"{pct(r['test'])} | {pct(r['ood'])} | "
-              f"{' / '.join(pct(swap.get(h)) for h in ('zeros', 'noise', 'oracle')) if swap else '·'} | "
+              f"{' / '.join([pct(r.get('clean'))] + [pct(swap.get(h)) for h in ('zeros', 'noise', 'oracle')]) if swap else '·'} | "
               f"{pct(r.get('empty_zeroed'))} | {pct(r.get('probe'))} | {pct(r.get('nearest'))} | "
               f"{pct(r.get('nearest_teacher'))} |")
 

@@ -295,3 +295,22 @@ def test_filled_change_targets_give_every_slot_a_target(setting):
     empty = modules[1].project(empty_code(modules[1].target.dim) @ modules[1].lift)
     assert torch.allclose(full[~live], empty.expand_as(full[~live]))  # the others: the one "empty" code
     assert (full.norm(dim=-1) > 1).all()
+
+
+def test_pull_fed_keeps_the_cosine_on_fed_back_slots_in_stage_two(setting):
+    items, tokenizer, examples, markers = setting
+    recipe = get_recipe("visual", targets="change", target_steps=5, epochs=4, teacher_epochs=2, pull_fed=True)
+    module = recipe.module(model_for(tokenizer, seed=3))
+    recipe.prepare(module, examples)
+    module.eval()
+    rng = random.Random(0)
+    batch = collate([recipe.sequence(ex, 3, markers, rng) for ex in examples], tokenizer.pad_token_id, markers.latent)
+    assert batch.states is not None and batch.fed_slots >= int(batch.latent.sum(1).max())
+    with torch.no_grad():
+        parts = module(batch, parts=True)
+        logits, _ = module.run(batch)  # the plain feedback forward: every slot fed back, no targets in it
+        taught, _, _ = module.teacher(batch)
+    assert set(parts) == {"ce", "cos"} and parts["cos"][1] == int(batch.latent.sum())
+    assert torch.allclose(taught, logits, atol=1e-5)  # pulling adds a loss, never changes what is fed
+    plain = get_recipe("visual", epochs=4, teacher_epochs=2)
+    assert plain.sequence(examples[0], 3, markers, rng).states is None  # Mirage's stage 2: CE only

@@ -91,12 +91,13 @@ class VisualLM(LatentLM):
     """`LatentLM` whose slots, in a batch with step pictures, hold the targets (teacher forcing) and whose
     states before them are pulled there; a batch without them runs Coconut's feedback forward."""
 
-    def __init__(self, causal_lm: nn.Module, channels: int, targets: str = "picture", **pictures) -> None:
+    def __init__(self, causal_lm: nn.Module, channels: int, targets: str = "picture", pull_fed: bool = False,
+                 **pictures) -> None:
         from latentspace.vision.target import TargetEncoder
 
         width = causal_lm.get_input_embeddings().embedding_dim
         super().__init__(causal_lm, feedback=True, project=Rescale(width ** 0.5), **pictures)
-        self.targets = targets
+        self.targets, self.pull_fed = targets, pull_fed
         self.target = TargetEncoder(channels).requires_grad_(False)
         self.register_buffer("lift", lift(self.target.dim, width))
 
@@ -131,7 +132,8 @@ class VisualLM(LatentLM):
         hidden, _, _ = self.last_states(batch, embeds=embeds, columns=columns[:fed])
         before = hidden[:, first - 1:first - 1 + n]  # the state before each slot
         cos = nn.functional.cosine_similarity(before.float(), goals[:, :n].float(), dim=-1)
-        return self.head(hidden), ((1.0 - cos) * held).sum(), int(held.sum())
+        pulled = batch.latent[:, first:first + n] if self.pull_fed else held  # fed-back slots too (`pull_fed`)
+        return self.head(hidden), ((1.0 - cos) * pulled).sum(), int(pulled.sum())
 
     def forward(self, batch, parts: bool = False):
         if batch.states is None:
@@ -164,6 +166,9 @@ class Visual(Recipe):
     # back at sub-stage j < gradual_moves, every slot from gradual_moves on; one more move every epochs_per_move
     gradual_moves: int = 0
     epochs_per_move: int = 3
+    # stage 2 keeps stage 1's cosine on every slot's state, fed back or not (Mirage drops it: CE only), so what
+    # the model feeds itself stays what stage 1 taught it to read — scheduled sampling for thoughts
+    pull_fed: bool = False
     name = "visual"
     RANGES: ClassVar[dict] = {"teacher_epochs": between(0, 100_000), "slots": between(0, 4),
                               "gradual_moves": between(0, ALL_STEPS), "epochs_per_move": between(1, 100_000),
@@ -196,7 +201,8 @@ class Visual(Recipe):
         return stage if self.gradual_moves and stage < self.gradual_moves else None
 
     def teaching(self, epoch: int) -> bool:
-        return self.fed_moves(epoch) is not None and self.feedback and self.slots > 0
+        """Whether ``epoch``'s batches carry the step pictures (some slot holds, or is pulled to, its target)."""
+        return (self.fed_moves(epoch) is not None or self.pull_fed) and self.feedback and self.slots > 0
 
     def sequence(self, example, epoch, markers, rng: random.Random):
         found = build_sequence(example, ALL_STEPS + 1, self.curriculum(), markers, self.answer_tokens(example))
@@ -204,7 +210,8 @@ class Visual(Recipe):
             if example.states is None:
                 raise LatentspaceError("the visual recipe's teacher epochs need each step's picture; train it on a "
                                        "task with pictures (vsp)")
-            found.states, found.fed_slots = example.states, self.fed_moves(epoch) * self.slots
+            fed = self.fed_moves(epoch)
+            found.states, found.fed_slots = example.states, (ALL_STEPS if fed is None else fed) * self.slots
         return found
 
     def thoughts_at(self, example, stage: int) -> int:
@@ -217,7 +224,7 @@ class Visual(Recipe):
         parts = picture_parts(causal_lm)
         if not parts:
             raise LatentspaceError("the visual recipe trains a model built for a picture task (vsp)")
-        return VisualLM(causal_lm, self.target_channels, self.targets, **parts)
+        return VisualLM(causal_lm, self.target_channels, self.targets, self.pull_fed, **parts)
 
     def prepare(self, module, examples) -> None:
         """Fit the frozen target encoder on the run's training pictures (questions' and steps')."""
