@@ -19,7 +19,8 @@ PRESSES = ("knorm", "keydiff", "streaming", "snapkv", "tova", "h2o", "expected_a
            "chunked", "per_layer")
 PRESS_WRAPPERS = ("chunked", "per_layer")
 # latentspace.train.recipes.RECIPES and latentspace.train.profiles.PROFILES
-RECIPES = ("cot", "nocot", "coconut", "cot2", "pause", "icot", "codi", "visual", "visual-pause", "visual-s1", "visual-change")
+RECIPES = ("cot", "nocot", "coconut", "cot2", "pause", "icot", "codi", "visual", "visual-pause", "visual-s1", "visual-change",
+           "visual-filled")
 PROFILES = ("smoke", "english-small", "laptop-mnns", "laptop-mnns-d24", "laptop-mnns-d16", "paper-mnns", "smoke-mnns", "laptop-vsp",
             "smoke-vsp", "laptop-prosqa",
             "laptop-prosqa-15k", "paper-prosqa", "smoke-prosqa", "full", "full-scratch")
