@@ -72,7 +72,7 @@ def map_relative(codes: torch.Tensor, map_codes: torch.Tensor, filled: bool = Fa
     """The `change` targets: step codes minus those of the map without the agent (broadcast), the agent's
     quadrant alone — the others differ by float noise only (batched convolutions) and are set to exactly
     zero, or the rescale would blow the noise up to a full-size target. ``filled`` (`change-filled`): those
-    hold `EMPTY` instead, so every slot has a target to pull its state to (a zero target pulls nothing,
+    hold `empty_code` instead, so every slot has a target to pull its state to (a zero target pulls nothing,
     and the state then fed back there is whatever the model left in it)."""
     codes = codes - map_codes
     live = codes.norm(dim=-1, keepdim=True) > 1e-4
