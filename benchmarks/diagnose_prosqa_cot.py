@@ -107,5 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    from latentspace.core.errors import LatentspaceError
+
+    try:
+        return main(argv)
+    except (LatentspaceError, FileNotFoundError) as err:  # a missing or damaged run: one line, exit 2
+        print(f"error: {' '.join(str(err).split())[:300]}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli())

@@ -37,3 +37,10 @@ def test_a_cot_run_in_progress_is_read(tmp_path, capsys):
     assert out["n"] == 4 and 0 <= out["valid_paths"] <= 1
     for step in out["steps"].values():  # the gold node is one of the current node's children
         assert step["children"] >= 1 and step["mass_on_children"] >= step["mass_on_gold"] - 1e-6
+
+
+def test_a_missing_run_is_one_line_and_exit_2(tmp_path, capsys):
+    for weights in ("selected", "best"):
+        assert diagnose.cli([str(tmp_path / "none"), "--weights", weights]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1
