@@ -174,3 +174,25 @@ def test_jobs_out_of_range_are_refused(tmp_path, jobs):
     with pytest.raises(LatentspaceError, match="jobs"):
         run_table("mnns", get_profile("smoke-mnns"), tmp_path, ["cot"], progress=False, jobs=jobs)
     assert not tmp_path.joinpath("s0").exists()
+
+
+def test_s_per_epoch_is_the_median_epoch_so_a_paused_epoch_does_not_count(tmp_path):
+    import json
+    import statistics
+
+    from latentspace.train.profiles import get_profile
+    from latentspace.train.records import typical_epoch_seconds
+    from latentspace.train.studies.table import run_table
+
+    log = [{"kind": "epoch", "seconds": s} for s in (10.0, 3600.0, 12.0)] + [{"kind": "step", "seconds": 99.0}]
+    assert typical_epoch_seconds(log) == 12.0 and typical_epoch_seconds([]) == 0.0
+    first = run_table("prosqa", get_profile("smoke"), tmp_path, ["nocot"], progress=False)[0]
+    run = tmp_path / "s0" / "nocot"
+    epochs = [json.loads(line)["seconds"] for line in (run / "metrics.jsonl").read_text().splitlines()
+              if json.loads(line)["kind"] == "epoch"]
+    assert first["epoch_seconds"] == statistics.median(epochs)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["epoch_seconds"] = 3600.0  # a summary written before the median: the mean of paused epochs
+    (run / "summary.json").write_text(json.dumps(summary))
+    again = run_table("prosqa", get_profile("smoke"), tmp_path, ["nocot"], progress=False)[0]
+    assert again["epoch_seconds"] == first["epoch_seconds"] != 3600.0

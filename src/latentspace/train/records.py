@@ -14,6 +14,7 @@ those runs still read.
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,13 @@ class RunSummary:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def typical_epoch_seconds(rows: list[dict]) -> float:
+    """The median epoch's wall time in a run's log: an epoch spent paused (a job stopped for a CI run,
+    a machine shared for a while) would move the mean by hours, the median not at all."""
+    seconds = [r["seconds"] for r in rows if r.get("kind") == "epoch"]
+    return statistics.median(seconds) if seconds else 0.0
 
 
 def read_spec(path: Path) -> DataSpec:

@@ -45,7 +45,7 @@ from latentspace.train.curves import tracker_sink
 from latentspace.train.evaluate import evaluate
 from latentspace.train.latent_forward import use_lean
 from latentspace.train.progress import TrainProgress
-from latentspace.train.records import CheckpointState, RunSummary, Selected
+from latentspace.train.records import CheckpointState, RunSummary, Selected, typical_epoch_seconds
 from latentspace.train.run import TrainRun, check_run, run_settings
 from latentspace.train.run_folder import advising, load_causal_lm
 from latentspace.train.rundata import check_lengths, epoch_batches, prepare_data, prepare_tokenizer
@@ -275,7 +275,7 @@ def finish(setup: Setup) -> dict:
             test_accuracy=result.accuracy, test_n=result.n, test_correct=sum(r["correct"] for r in result.rows),
             positions=result.positions, seconds_per_answer=result.seconds_per_item, final_stage=stage,
             train_seconds=sum(r["seconds"] for r in epochs),
-            epoch_seconds=sum(r["seconds"] for r in epochs) / max(1, len(epochs)),
+            epoch_seconds=typical_epoch_seconds(epochs),
             selected=Selected(chosen.epoch, chosen.valid_accuracy) if chosen else "last").to_dict()
         files.write_text(run.out / "test_answers.jsonl", "".join(jsonsafe.dumps(r) + "\n" for r in result.rows))
         files.write_text(run.out / "summary.json", jsonsafe.dumps(summary, indent=2))  # last: marks the run done

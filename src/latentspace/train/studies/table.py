@@ -20,7 +20,8 @@ from latentspace.core import files
 from latentspace.core.stats import group_bootstrap, tally, wilson
 from latentspace.train.profiles import Profile
 from latentspace.train.recipes import get_recipe
-from latentspace.train.records import RunSummary, read_summary
+from latentspace.train.checkpoint import read_metrics
+from latentspace.train.records import RunSummary, read_summary, typical_epoch_seconds
 from latentspace.train.run import TrainRun, check_run, run_settings
 from latentspace.train.run_folder import advising
 from latentspace.train.trainer import train
@@ -93,6 +94,9 @@ def run_table(task: str, profile: Profile, out: Path, recipes: list[str] = ORDER
     rows = []
     for run in runs:
         row = summary_of(run).to_dict()  # the one schema (`records.RunSummary`): no KeyError below
+        log = read_metrics(run.out)
+        if log:  # summaries written before the median held the mean, paused epochs included
+            row["epoch_seconds"] = typical_epoch_seconds(log)
         groups = test_groups(run.out)
         rows.append(row if groups is None else {**row, "test_groups": groups})
     return rows
@@ -208,6 +212,7 @@ def markdown(rows: list[dict], profile: str | None = None, draws: int = DRAWS) -
         note += "\nIntervals: Wilson, pooled over every test answer of the seeds.\n"
     tested = sorted({(r.get("settings") or {}).get("select", "last") for r in rows})
     note += "Tested at: " + ", ".join(PROTOCOLS.get(s, s) for s in tested) + ".\n"
+    note += "s per epoch: the median epoch's wall time (an epoch spent paused does not count).\n"
     return "\n".join(lines) + "\n" + note
 
 
