@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
@@ -78,18 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", choices=("selected", "checkpoint", "best"), default="selected",
                         help="selected: what the finished run was tested with; checkpoint/best: that folder")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        run = args.run
-        if args.weights != "selected":  # a run in progress: read one folder as if it were the finished run
-            run = Path(tmp) / "run"
-            run.mkdir()
-            shutil.copytree(args.run / args.weights, run / "checkpoint")
-            shutil.copytree(args.run / "data", run / "data")
-        loaded = load_run(run)
-        items = run_items(run, None, args.n, 0)
-        result = loaded.evaluate(items)
-        checks = [path_check(item.meta, row["text"]) for item, row in zip(items, result.rows)]
-        forced = forced_steps(loaded, items, loaded.encode(items))
+    run = args.run
+    loaded = load_run(run, weights=None if args.weights == "selected" else run / args.weights)
+    items = run_items(run, None, args.n, 0)
+    result = loaded.evaluate(items)
+    checks = [path_check(item.meta, row["text"]) for item, row in zip(items, result.rows)]
+    forced = forced_steps(loaded, items, loaded.encode(items))
     n = len(checks)
     summary = {"run": str(args.run), "weights": args.weights, "n": n, "accuracy": result.accuracy,
                "valid_paths": sum(c["valid"] for c in checks) / n,
@@ -112,7 +104,7 @@ def cli(argv: list[str] | None = None) -> int:
 
     try:
         return main(argv)
-    except (LatentspaceError, FileNotFoundError) as err:  # a missing or damaged run: one line, exit 2
+    except LatentspaceError as err:  # a missing or damaged run: one line, exit 2
         print(f"error: {' '.join(str(err).split())[:300]}", file=sys.stderr)
         return 2
 

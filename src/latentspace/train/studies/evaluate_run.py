@@ -89,9 +89,13 @@ class LoadedRun:
         return encode_examples(self.tokenizer, items, **picture_options(self.task, need_states))
 
 
-def load_run(run_dir: Path, options: dict | None = None) -> LoadedRun:
-    """``run_dir``'s selected checkpoint; ``options`` override recipe options at test time (cot2's sample_k)."""
-    loaded = load_folder(model_folder(run_dir), options)  # the checkpoint the run's own test numbers came from
+def load_run(run_dir: Path, options: dict | None = None, weights: Path | None = None) -> LoadedRun:
+    """``run_dir``'s selected checkpoint; ``options`` override recipe options at test time (cot2's sample_k).
+
+    ``weights``: another model folder of the run to load instead (a run in progress: its ``checkpoint`` or ``best``).
+    """
+    # by default the checkpoint the run's own test numbers came from
+    loaded = load_folder(weights if weights is not None else model_folder(run_dir), options)
     spec = run_dir / "data" / "spec.json"
     task = read_spec(spec).task if spec.exists() else None
     return LoadedRun(loaded.causal_lm, loaded.tokenizer, loaded.recipe, loaded.state.stage, loaded.project, task,
