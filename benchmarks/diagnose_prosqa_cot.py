@@ -6,7 +6,8 @@ For a CoT run on `prosqa-sym` this reads two things on test items:
   question's graph (valid path, first step off an edge, ends at a candidate, correct);
 - **teacher-forced steps**: at each step of the gold path, the probability the model gives the
   current node's children (any edge to follow), the gold next node, and whether its top token is a
-  child at all.
+  child at all — and where the rest goes: the two candidates, other nodes at the step's depth,
+  deeper reachable nodes, nodes the root cannot reach, tokens that are not nodes.
 
 A model that reads the graph puts most of its mass on the children even when it cannot tell which
 child leads to the target; one that does not has learnt only which symbols tend to come next.
@@ -34,6 +35,18 @@ def children(meta: dict) -> dict[str, set[str]]:
     return out
 
 
+def reachable_from(meta: dict) -> set[str]:
+    """The nodes reachable from the root (the root included)."""
+    kids, seen = children(meta), {meta["names"][meta["root"]]}
+    todo = list(seen)
+    while todo:
+        for child in kids.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
 def path_check(meta: dict, text: str) -> dict:
     """The generated chain (before `###`) checked against the graph."""
     kids = children(meta)
@@ -55,12 +68,27 @@ def forced_steps(loaded, items, examples) -> list[dict]:
         logits = loaded.causal_lm(torch.tensor([ids])).logits[0]
         probs = logits.float().softmax(-1)
         kids = children(item.meta)
+        ids_of = {name: tok.convert_tokens_to_ids(name) for name in item.meta["names"]}
+        reachable = reachable_from(item.meta)
         at, node = len(ex.question) - 1, item.meta["names"][item.meta["root"]]
         for j, step in enumerate(ex.steps):
             child_ids = [tok.convert_tokens_to_ids(c) for c in sorted(kids.get(node, ()))]
             p = probs[at]
-            rows.append({"step": j, "children": float(p[child_ids].sum()) if child_ids else 0.0,
+            mass = lambda ids: float(p[sorted(ids)].sum()) if ids else 0.0  # noqa: E731
+            # where the rest goes: the two candidates, nodes at this step's depth that are not children,
+            # the graph's other nodes — a model that skips the search puts its mass on the candidates
+            candidates = {ids_of[item.meta["names"][item.meta[k]]] for k in ("target", "neg_target")}
+            depth = {ids_of[v] for v in item.meta["frontier"][j]} if j < len(item.meta["frontier"]) else set()
+            graph = {ids_of[v] for v in item.meta["names"]}
+            rest = graph - set(child_ids)
+            reached = {ids_of[v] for v in reachable}
+            rows.append({"step": j, "children": mass(child_ids),
                          "gold": float(p[step[0]]), "top_is_child": int(p.argmax()) in child_ids,
+                         "candidates_not_children": mass(candidates & rest),
+                         "depth_not_children": mass((depth & rest) - candidates),
+                         "other_reachable": mass((rest & reached) - candidates - depth),
+                         "unreachable": mass(rest - reached - candidates - depth),
+                         "not_a_node": 1.0 - mass(graph),
                          "n_children": len(child_ids)})
             at += len(step)
             node = item.steps[j]
@@ -93,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         summary["steps"][j] = {"mass_on_children": sum(r["children"] for r in at) / len(at),
                                "mass_on_gold": sum(r["gold"] for r in at) / len(at),
                                "top_is_child": sum(r["top_is_child"] for r in at) / len(at),
+                               **{f"mass_on_{k}": sum(r[k] for r in at) / len(at) for k in
+                                  ("candidates_not_children", "depth_not_children", "other_reachable", "unreachable",
+                                   "not_a_node")},
                                "children": sum(r["n_children"] for r in at) / len(at), "n": len(at)}
     json.dump(summary, sys.stdout, indent=1)
     print()

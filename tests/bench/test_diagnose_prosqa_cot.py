@@ -28,6 +28,12 @@ def test_paths_are_checked_edge_by_edge():
     assert diagnose.path_check(META, "### n3") == {"valid": False, "first_off": None, "ends_at_candidate": False}
 
 
+def test_reachable_nodes_follow_the_edges_from_the_root():
+    assert diagnose.reachable_from(META) == {"n0", "n1", "n2", "n3", "n4"}
+    one_way = {**META, "root": 2}
+    assert diagnose.reachable_from(one_way) == {"n2", "n4"}
+
+
 def test_a_cot_run_in_progress_is_read(tmp_path, capsys):
     run = tmp_path / "cot"
     train(TrainRun(get_recipe("cot", epochs=1), "prosqa-sym", get_profile("smoke-prosqa"), run,
@@ -37,6 +43,11 @@ def test_a_cot_run_in_progress_is_read(tmp_path, capsys):
     assert out["n"] == 4 and 0 <= out["valid_paths"] <= 1
     for step in out["steps"].values():  # the gold node is one of the current node's children
         assert step["children"] >= 1 and step["mass_on_children"] >= step["mass_on_gold"] - 1e-6
+        # where the mass goes: children, then the rest of the graph split four ways, then non-node tokens
+        parts = ["children", "candidates_not_children", "depth_not_children", "other_reachable", "unreachable",
+                 "not_a_node"]
+        assert abs(sum(step[f"mass_on_{k}"] for k in parts) - 1) < 1e-4
+        assert all(step[f"mass_on_{k}"] >= -1e-6 for k in parts)
 
 
 def test_a_missing_run_is_one_line_and_exit_2(tmp_path, capsys):
