@@ -113,7 +113,8 @@ def target_sets(encode, item: Item, number: int) -> tuple[list[list[int]], list[
     found = meta.get("traces") or meta.get("frontier")
     if not found:
         raise LatentspaceError(f"item {number} has no target traces (meta 'traces' or 'frontier'); the cot2 recipe "
-                               "needs them: use a task that makes them (mnns, prosqa-sym)")
+                               "needs them, as does coconut's frontier_weight: use a task that makes them (mnns, "
+                               "prosqa-sym)")
 
     def one(symbol) -> int:
         ids = encode(str(symbol))

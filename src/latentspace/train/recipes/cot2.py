@@ -57,6 +57,39 @@ def distributions(batch: SoftBatch, vocab: int) -> torch.Tensor:
     return dense.scatter_add_(-1, batch.target_ids, batch.target_weights.to(dense.dtype))
 
 
+def soft_batch(sequences, pad_id: int, latent_id: int) -> SoftBatch:
+    """Collate ``(sequence, per-slot target multisets)`` pairs: the token rows and each slot's distribution
+    (a multiset's tokens weigh 1 / its size; an empty one weighs nothing)."""
+    rows, targets = zip(*sequences) if sequences else ((), ())
+    batch = collate(list(rows), pad_id, latent_id)
+    slots = max((len(t) for t in targets), default=0)
+    width = max((len(s) for t in targets for s in t), default=1)
+    # padded nested lists, then one tensor each: a tensor per slot cost more than the model's step (MNNS)
+    empty = [0] * width
+    ids = [[found + [0] * (width - len(found)) for found in row] + [empty] * (slots - len(row)) for row in targets]
+    counts = torch.tensor([[len(found) for found in row] + [0] * (slots - len(row)) for row in targets],
+                          dtype=torch.float32).view(len(targets), slots, 1)
+    present = torch.arange(width).view(1, 1, width) < counts  # each of a slot's targets weighs 1 / their count
+    weights = torch.where(present, 1.0 / counts.clamp(min=1), 0.0)
+    return SoftBatch(batch, torch.tensor(ids, dtype=torch.long).view(len(targets), slots, width), weights)
+
+
+def step_sets_of(example) -> list[list[int]]:
+    """Every step's full target multiset: the per-step sets (symbolic ProsQA's frontier at each depth), or
+    each step's token across all traces (MNNS's partial sums)."""
+    if example.step_sets:
+        return [list(s) for s in example.step_sets]
+    return [[trace[t] for trace in example.traces] for t in range(len(example.steps))]
+
+
+def kl_to_targets(logits: torch.Tensor, positions: list[int], target: torch.Tensor,
+                  present: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(summed KL(target || softmax(logits at positions)) over the present slots, their count)."""
+    logq = torch.log_softmax(logits[:, positions].float(), -1)
+    kl = (torch.xlogy(target, target) - target * logq).sum(-1)  # 0·log 0 = 0
+    return (kl * present).sum(), int(present.sum())
+
+
 class SoftLM(LeanSwitch, nn.Module):
     """The teacher-forced CSFT forward: one pass, slots filled with target mixes."""
 
@@ -87,10 +120,8 @@ class SoftLM(LeanSwitch, nn.Module):
                                     position_ids=batch.position_ids).logits
         summed, count = summed_loss(logits, batch.labels)
         if columns:
-            logq = torch.log_softmax(logits[:, [c - 1 for c in columns]].float(), -1)
-            kl = (torch.xlogy(target, target) - target * logq).sum(-1)  # KL(target || model), 0·log 0 = 0
-            present = batch.latent[:, columns]
-            summed, count = summed + (kl * present).sum(), count + int(present.sum())
+            kl, slots = kl_to_targets(logits, [c - 1 for c in columns], target, batch.latent[:, columns])
+            summed, count = summed + kl, count + slots
         return {"ce": (summed, count)}
 
 
@@ -122,7 +153,7 @@ class ContinuousCoT(Recipe):
         item's steps (``pad_to``) target its last gold step."""
         traces = example.traces
         if example.step_sets and self.budget != 1:
-            targets = [list(s) for s in example.step_sets]
+            targets = step_sets_of(example)
         else:
             if self.budget and self.budget < len(traces):
                 traces = [traces[0], *rng.sample(traces[1:], self.budget - 1)]
@@ -137,18 +168,7 @@ class ContinuousCoT(Recipe):
         return LatentSequence(ids, labels, len(slots)), self.step_targets(example, rng)
 
     def batch(self, sequences, pad_id: int, latent_id: int) -> SoftBatch:
-        rows, targets = zip(*sequences) if sequences else ((), ())
-        batch = collate(list(rows), pad_id, latent_id)
-        slots = max((len(t) for t in targets), default=0)
-        width = max((len(s) for t in targets for s in t), default=1)
-        # padded nested lists, then one tensor each: a tensor per slot cost more than the model's step (MNNS)
-        empty = [0] * width
-        ids = [[found + [0] * (width - len(found)) for found in row] + [empty] * (slots - len(row)) for row in targets]
-        counts = torch.tensor([[len(found) for found in row] + [0] * (slots - len(row)) for row in targets],
-                              dtype=torch.float32).view(len(targets), slots, 1)
-        present = torch.arange(width).view(1, 1, width) < counts  # each of a slot's targets weighs 1 / their count
-        weights = torch.where(present, 1.0 / counts.clamp(min=1), 0.0)
-        return SoftBatch(batch, torch.tensor(ids, dtype=torch.long).view(len(targets), slots, width), weights)
+        return soft_batch(sequences, pad_id, latent_id)
 
     def module(self, causal_lm) -> SoftLM:
         return SoftLM(causal_lm)
